@@ -1,0 +1,84 @@
+"""The composition root: opens a store and wires the application, the service, the
+projections and the clock together. The CLI and the tests both start here."""
+
+from __future__ import annotations
+
+from datetime import tzinfo
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, func, inspect, select, table
+
+from ledger.clock import Clock, SystemClock
+from ledger.commands.service import LedgerApplication, TicketService
+from ledger.projections import ProjectionRunner, all_projections
+from ledger.storage.location import Location, parse_location, resolve_url
+from ledger.timeutil import zone
+
+
+class LedgerNotInitialised(RuntimeError):
+    pass
+
+
+class Ledger:
+    """An open store. Close it (or use ``with``) to release connections."""
+
+    def __init__(
+        self,
+        location: Location,
+        *,
+        clock: Clock | None = None,
+        tz: tzinfo | None = None,
+        create: bool = False,
+    ) -> None:
+        self.location = location
+        self.clock = clock or SystemClock()
+        self.tz = tz or zone(None)
+        if location.kind == "sqlite" and not create and not location.path.exists():  # type: ignore[union-attr]
+            raise LedgerNotInitialised(
+                f"no ledger at {location.describe()}: run `ledger init` first"
+            )
+        if location.kind == "sqlite" and create:
+            location.path.parent.mkdir(parents=True, exist_ok=True)  # type: ignore[union-attr]
+        self.engine = _engine(location)
+        if not create and not inspect(self.engine).has_table(location.events_table):
+            self.engine.dispose()
+            raise LedgerNotInitialised(
+                f"no ledger at {location.describe()}: run `ledger init` first"
+            )
+        self.app = LedgerApplication(env=location.library_env(create_tables=create))
+        self.tickets = TicketService(self.app, self.clock, self.tz)
+        self.projections = ProjectionRunner(
+            self.app.recorder, self.app.mapper, self.engine, all_projections()
+        )
+        if create:
+            self.projections.create_tables()
+
+    @classmethod
+    def open(cls, url: str | None = None, **kwargs: Any) -> Ledger:
+        return cls(parse_location(resolve_url(url)), **kwargs)
+
+    def event_count(self) -> int:
+        """How many events the store holds (every aggregate), straight from the table."""
+        with self.engine.connect() as conn:
+            return int(conn.scalar(select(func.count()).select_from(table(self.location.events_table))) or 0)
+
+    def close(self) -> None:
+        self.app.close()
+        self.engine.dispose()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _engine(location: Location) -> Engine:
+    if location.kind == "sqlite":
+        return create_engine(location.sqlalchemy_url(), connect_args={"timeout": 10})
+    return create_engine(
+        location.sqlalchemy_url(),
+        pool_pre_ping=True,
+        pool_size=2,
+        connect_args={"connect_timeout": 5},
+    )

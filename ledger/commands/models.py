@@ -1,0 +1,215 @@
+"""Command models: the one input boundary shared by the CLI and ``ledger import``.
+
+A command is a dict of the same fields the CLI takes (``{"command": "dispatch",
+"ticket": "T-2026-000001", "engineer": "王工", "at": "2026-10-08T09:30"}``), validated
+here. A naive ``at`` means the zone given in the validation context.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, tzinfo
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
+
+from ledger.domain.model import ShortText, Text
+from ledger.domain.ticket import Phone
+from ledger.domain.values import (
+    Category,
+    Channel,
+    EscalationLevel,
+    ResolutionMode,
+    Role,
+    Severity,
+    SignatureKind,
+)
+from ledger.timeutil import localise, zone
+
+
+class CommandError(ValueError):
+    """A command could not be read: every problem, each with its field path."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(problems))
+
+
+class Command(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+    actor: ShortText
+    role: Role
+    at: datetime | None = Field(
+        default=None, description="when it happened (occurred_at); default: now"
+    )
+
+    @field_validator("at", mode="after")
+    @classmethod
+    def _in_zone(cls, value: datetime | None, info: ValidationInfo) -> datetime | None:
+        if value is None:
+            return None
+        tz = (info.context or {}).get("tz") or zone(None)
+        return localise(value, tz)
+
+
+class TicketCommand(Command):
+    ticket: ShortText = Field(description="ticket number (T-2026-000123) or id")
+
+
+class ReportTicket(Command):
+    command: Literal["report"] = "report"
+    contract: ShortText
+    customer: ShortText
+    contact_name: ShortText
+    contact_phone: Phone
+    site: ShortText
+    device: ShortText
+    category: Category = Category.DEFECT
+    severity: Severity = Severity.GENERAL
+    description: Text
+    channel: Channel = Channel.PHONE
+    external_ref: ShortText | None = None
+
+
+class RespondToTicket(TicketCommand):
+    command: Literal["respond"] = "respond"
+    note: Text | None = None
+
+
+class DispatchEngineer(TicketCommand):
+    command: Literal["dispatch"] = "dispatch"
+    engineer: ShortText
+    note: Text | None = None
+
+
+class RecordArrival(TicketCommand):
+    command: Literal["arrive"] = "arrive"
+    engineer: ShortText | None = None
+
+
+class ResolveTicket(TicketCommand):
+    command: Literal["resolve"] = "resolve"
+    summary: Text
+    mode: ResolutionMode = ResolutionMode.ON_SITE
+
+
+class SignServiceForm(TicketCommand):
+    command: Literal["sign"] = "sign"
+    signer: ShortText
+    kind: SignatureKind = SignatureKind.CUSTOMER
+
+
+class EscalateTicket(TicketCommand):
+    command: Literal["escalate"] = "escalate"
+    to: EscalationLevel
+    reason: Text
+
+    @field_validator("to", mode="before")
+    @classmethod
+    def _level_by_name(cls, value: Any) -> Any:
+        return EscalationLevel.from_label(value) if isinstance(value, str) else value
+
+
+class SuspendTicket(TicketCommand):
+    command: Literal["suspend"] = "suspend"
+    reason: Text
+
+
+class ResumeTicket(TicketCommand):
+    command: Literal["resume"] = "resume"
+    reason: Text | None = None
+
+
+class ProvideReplacement(TicketCommand):
+    command: Literal["replace"] = "replace"
+    unit: ShortText
+    note: Text | None = None
+
+
+class ReclassifyTicket(TicketCommand):
+    command: Literal["reclassify"] = "reclassify"
+    severity: Severity | None = None
+    category: Category | None = None
+    reason: Text
+
+
+class CloseTicket(TicketCommand):
+    command: Literal["close"] = "close"
+    note: Text | None = None
+
+
+class ReopenTicket(TicketCommand):
+    command: Literal["reopen"] = "reopen"
+    reason: Text
+
+
+class CancelTicket(TicketCommand):
+    command: Literal["cancel"] = "cancel"
+    reason: Text
+
+
+AnyCommand = Annotated[
+    ReportTicket
+    | RespondToTicket
+    | DispatchEngineer
+    | RecordArrival
+    | ResolveTicket
+    | SignServiceForm
+    | EscalateTicket
+    | SuspendTicket
+    | ResumeTicket
+    | ProvideReplacement
+    | ReclassifyTicket
+    | CloseTicket
+    | ReopenTicket
+    | CancelTicket,
+    Field(discriminator="command"),
+]
+_COMMAND_ADAPTER: TypeAdapter[AnyCommand] = TypeAdapter(AnyCommand)
+COMMAND_NAMES = (
+    "report respond dispatch arrive resolve sign escalate suspend resume "
+    "replace reclassify close reopen cancel"
+).split()
+
+
+def describe_validation_error(error: ValidationError) -> list[str]:
+    """One readable line per problem: ``field.path: message (got 'value')``."""
+    problems = []
+    for item in error.errors(include_url=False):
+        path = ".".join(str(part) for part in item["loc"] if part not in COMMAND_NAMES)
+        message = item["msg"]
+        if item["type"] == "missing":
+            problems.append(f"{path}: is required")
+            continue
+        if item["type"] == "extra_forbidden":
+            problems.append(f"{path}: unknown field")
+            continue
+        got = item.get("input")
+        shown = repr(got) if isinstance(got, str | int | float) else ""
+        if shown and len(shown) > 60:
+            shown = shown[:57] + "...'"
+        problems.append(f"{path}: {message}" + (f" (got {shown})" if shown else ""))
+    return problems
+
+
+def parse_command(data: dict[str, Any], tz: tzinfo) -> AnyCommand:
+    """Validate one command dict; raise :class:`CommandError` listing every problem."""
+    if not isinstance(data, dict):
+        raise CommandError(["a command must be a JSON object"])
+    name = data.get("command")
+    if name not in COMMAND_NAMES:
+        raise CommandError(
+            [f"command: must be one of {', '.join(COMMAND_NAMES)} (got {name!r})"]
+        )
+    try:
+        return _COMMAND_ADAPTER.validate_python(data, context={"tz": tz})
+    except ValidationError as e:
+        raise CommandError(describe_validation_error(e)) from None

@@ -1,0 +1,217 @@
+"""The application service: takes a command, loads the aggregate, decides, saves.
+
+Thin on purpose (cosmicpython's service layer): the rules are in ``ledger.domain``;
+this module only finds the ticket, stamps the command with who and when, and turns
+storage conflicts into errors a person can act on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import tzinfo
+from typing import Any, ClassVar
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import IntegrityError
+from eventsourcing.utils import get_topic
+
+from ledger.clock import Clock
+from ledger.commands.models import (
+    AnyCommand,
+    CancelTicket,
+    CloseTicket,
+    Command,
+    DispatchEngineer,
+    EscalateTicket,
+    ProvideReplacement,
+    ReclassifyTicket,
+    RecordArrival,
+    ReopenTicket,
+    ReportTicket,
+    ResolveTicket,
+    RespondToTicket,
+    ResumeTicket,
+    SignServiceForm,
+    SuspendTicket,
+    TicketCommand,
+)
+from ledger.domain import ticket as rules
+from ledger.domain.model import DomainEvent
+from ledger.domain.numbering import (
+    TicketNumberIssued,
+    format_number,
+    sequence_id,
+    ticket_id_for,
+)
+from ledger.domain.ticket import Contact, Stamp, Ticket, TicketEvent, project_ticket
+from ledger.storage.mapper import OrjsonTranscoder, PydanticMapper
+
+REPORT_ATTEMPTS = 20
+"""A new report only competes for the next number; it is always safe to retry."""
+
+
+class TicketNotFound(LookupError):
+    pass
+
+
+class ConcurrentChange(RuntimeError):
+    """Another writer changed the ticket between our read and our write."""
+
+
+class LedgerApplication(Application[UUID]):
+    """The event store, on the library's core SQLite or PostgreSQL recorder."""
+
+    name = "Ledger"
+    env: ClassVar[dict[str, str]] = {
+        "TRANSCODER_TOPIC": get_topic(OrjsonTranscoder),
+        "MAPPER_TOPIC": get_topic(PydanticMapper),
+    }
+
+
+class TicketService:
+    def __init__(self, app: LedgerApplication, clock: Clock, tz: tzinfo) -> None:
+        self.app = app
+        self.clock = clock
+        self.tz = tz
+        self._deciders: dict[type[TicketCommand], Callable[[Ticket, Stamp, Any], TicketEvent]] = {
+            RespondToTicket: lambda t, s, c: rules.decide_respond(t, s, c.note),
+            DispatchEngineer: lambda t, s, c: rules.decide_dispatch(t, s, c.engineer, c.note),
+            RecordArrival: lambda t, s, c: rules.decide_arrive(t, s, c.engineer),
+            ResolveTicket: lambda t, s, c: rules.decide_resolve(t, s, c.summary, c.mode),
+            SignServiceForm: lambda t, s, c: rules.decide_sign(t, s, c.signer, c.kind),
+            EscalateTicket: lambda t, s, c: rules.decide_escalate(t, s, c.to, c.reason),
+            SuspendTicket: lambda t, s, c: rules.decide_suspend(t, s, c.reason),
+            ResumeTicket: lambda t, s, c: rules.decide_resume(t, s, c.reason),
+            ProvideReplacement: lambda t, s, c: rules.decide_replace(t, s, c.unit, c.note),
+            ReclassifyTicket: lambda t, s, c: rules.decide_reclassify(
+                t, s, c.reason, c.severity, c.category
+            ),
+            CloseTicket: lambda t, s, c: rules.decide_close(t, s, c.note),
+            ReopenTicket: lambda t, s, c: rules.decide_reopen(t, s, c.reason),
+            CancelTicket: lambda t, s, c: rules.decide_cancel(t, s, c.reason),
+        }
+
+    # ------------------------------------------------------------------ writing
+
+    def execute(self, command: AnyCommand, *, retries: int = 0) -> Ticket:
+        """Apply one command atomically; on a concurrent change re-read and retry
+        ``retries`` times (the command is decided afresh, so it must still be valid)."""
+        attempts = REPORT_ATTEMPTS if isinstance(command, ReportTicket) else retries + 1
+        for attempt in range(attempts):
+            events = self.plan(command)
+            try:
+                self.commit(events)
+            except ConcurrentChange:
+                if attempt + 1 >= attempts:
+                    raise
+                continue
+            ticket_event = next(e for e in events if isinstance(e, TicketEvent))
+            return self.get(ticket_event.originator_id)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def plan(self, command: AnyCommand) -> list[DomainEvent]:
+        """Decide the events a command produces against the current state; save nothing."""
+        stamp = self._stamp(command)
+        if isinstance(command, ReportTicket):
+            return self._plan_report(command, stamp)
+        ticket = self.get(command.ticket)
+        return [self._deciders[type(command)](ticket, stamp, command)]
+
+    def commit(self, events: Sequence[DomainEvent]) -> None:
+        try:
+            self.app.save(*events)
+        except IntegrityError as e:
+            subject = next((e.number for e in events if isinstance(e, rules.Reported)), None)
+            if subject is None:
+                subject = self._number_of(events[0].originator_id)
+            raise ConcurrentChange(
+                f"ticket {subject} changed concurrently, retry"
+            ) from e
+
+    def _stamp(self, command: Command) -> Stamp:
+        now = self.clock.now()
+        return Stamp(
+            actor=command.actor,
+            role=command.role,
+            occurred_at=command.at or now,
+            recorded_at=now,
+        )
+
+    def _plan_report(self, command: ReportTicket, stamp: Stamp) -> list[DomainEvent]:
+        year = stamp.occurred_at.astimezone(self.tz).year
+        counter = sequence_id(year)
+        last = self.app.recorder.select_events(counter, desc=True, limit=1)
+        sequence = last[0].originator_version + 1 if last else 1
+        number = format_number(year, sequence)
+        ticket_id = ticket_id_for(number)
+        reported = rules.decide_report(
+            ticket_id,
+            number,
+            stamp,
+            contract_id=command.contract,
+            customer=command.customer,
+            contact=Contact(name=command.contact_name, phone=command.contact_phone),
+            site=command.site,
+            device=command.device,
+            category=command.category,
+            severity=command.severity,
+            description=command.description,
+            channel=command.channel,
+            external_ref=command.external_ref,
+        )
+        issued = TicketNumberIssued(
+            originator_id=counter,
+            originator_version=sequence,
+            timestamp=stamp.recorded_at,
+            occurred_at=stamp.recorded_at,
+            actor=stamp.actor,
+            role=stamp.role,
+            year=year,
+            number=number,
+            ticket_id=ticket_id,
+        )
+        return [issued, reported]
+
+    # ------------------------------------------------------------------ reading
+
+    def resolve_id(self, ref: str | UUID) -> UUID:
+        """A ticket number or a UUID, as typed by a person, to the ticket's id."""
+        if isinstance(ref, UUID):
+            return ref
+        text = ref.strip()
+        if text.upper().startswith("T-"):
+            try:
+                return ticket_id_for(text.upper())
+            except ValueError as e:
+                raise TicketNotFound(str(e)) from None
+        try:
+            return UUID(text)
+        except ValueError:
+            raise TicketNotFound(
+                f"{ref!r} is neither a ticket number (T-2026-000123) nor a ticket id"
+            ) from None
+
+    def get(self, ref: str | UUID, *, version: int | None = None) -> Ticket:
+        ticket_id = self.resolve_id(ref)
+        try:
+            ticket: Ticket = self.app.repository.get(
+                ticket_id, version=version, projector_func=project_ticket
+            )
+        except AggregateNotFoundError:
+            raise TicketNotFound(f"no ticket {ref}") from None
+        return ticket
+
+    def history(self, ref: str | UUID) -> list[TicketEvent]:
+        ticket_id = self.resolve_id(ref)
+        events = [e for e in self.app.events.get(ticket_id) if isinstance(e, TicketEvent)]
+        if not events:
+            raise TicketNotFound(f"no ticket {ref}")
+        return events
+
+    def _number_of(self, ticket_id: UUID) -> str:
+        first = self.app.events.get(ticket_id, limit=1)
+        for event in first:
+            if isinstance(event, rules.Reported):
+                return event.number
+        return str(ticket_id)

@@ -1,0 +1,615 @@
+"""The Ticket aggregate (服务单): its events, its state, and the rules that guard it.
+
+Commands are plain functions ``decide_*(ticket, stamp, ...) -> event``: they check the
+rules against the current state and return the one event that records the fact, or
+raise :class:`RuleViolation` and record nothing. ``mutate`` folds events into state.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from functools import singledispatch
+from typing import Annotated, TypeVar
+from uuid import UUID
+
+from pydantic import Field
+
+from ledger.domain.errors import RuleViolation
+from ledger.domain.model import (
+    Aggregate,
+    DomainEvent,
+    Immutable,
+    ShortText,
+    Text,
+    UtcDatetime,
+)
+from ledger.domain.values import (
+    Category,
+    Channel,
+    EscalationLevel,
+    ResolutionMode,
+    Role,
+    Severity,
+    SignatureKind,
+    TicketStatus,
+)
+
+CLOCK_SKEW = timedelta(minutes=5)
+"""How far ``occurred_at`` may lie after the recording time before it is called a future time."""
+
+Phone = Annotated[str, Field(min_length=3, max_length=40, pattern=r"^[0-9+()\- ]+$")]
+
+
+class Contact(Immutable):
+    name: ShortText
+    phone: Phone
+
+
+class Signature(Immutable):
+    kind: SignatureKind
+    signer: ShortText
+    signed_at: UtcDatetime
+
+
+class ReplacementUnit(Immutable):
+    unit: ShortText
+    provided_at: UtcDatetime
+    note: str | None = None
+
+
+class Stamp(Immutable):
+    """Who records a fact, when it happened, and when the ledger records it."""
+
+    actor: ShortText
+    role: Role
+    occurred_at: UtcDatetime
+    recorded_at: UtcDatetime
+
+
+# --------------------------------------------------------------------------- events
+
+
+class TicketEvent(DomainEvent):
+    """Base of every Ticket event."""
+
+
+class Reported(TicketEvent):
+    number: ShortText
+    contract_id: ShortText
+    customer: ShortText
+    contact: Contact
+    site: ShortText
+    device: ShortText
+    category: Category
+    severity: Severity
+    description: Text
+    channel: Channel
+    external_ref: ShortText | None = None
+
+
+class Responded(TicketEvent):
+    note: Text | None = None
+
+
+class Dispatched(TicketEvent):
+    engineer: ShortText
+    note: Text | None = None
+
+
+class Arrived(TicketEvent):
+    engineer: ShortText
+
+
+class Resolved(TicketEvent):
+    summary: Text
+    mode: ResolutionMode
+
+
+class CustomerSigned(TicketEvent):
+    kind: SignatureKind
+    signer: ShortText
+
+
+class Escalated(TicketEvent):
+    from_level: EscalationLevel
+    to_level: EscalationLevel
+    reason: Text
+
+
+class Suspended(TicketEvent):
+    reason: Text
+
+
+class Resumed(TicketEvent):
+    reason: Text | None = None
+
+
+class ReplacementProvided(TicketEvent):
+    unit: ShortText
+    note: Text | None = None
+
+
+class Reclassified(TicketEvent):
+    severity: Severity
+    category: Category
+    previous_severity: Severity
+    previous_category: Category
+    reason: Text
+
+
+class Closed(TicketEvent):
+    note: Text | None = None
+
+
+class Reopened(TicketEvent):
+    reason: Text
+
+
+class Cancelled(TicketEvent):
+    reason: Text
+
+
+TICKET_EVENT_TYPES: tuple[type[TicketEvent], ...] = (
+    Reported,
+    Responded,
+    Dispatched,
+    Arrived,
+    Resolved,
+    CustomerSigned,
+    Escalated,
+    Suspended,
+    Resumed,
+    ReplacementProvided,
+    Reclassified,
+    Closed,
+    Reopened,
+    Cancelled,
+)
+
+
+# --------------------------------------------------------------------------- state
+
+
+class Ticket(Aggregate):
+    number: str
+    contract_id: str
+    customer: str
+    contact: Contact
+    site: str
+    device: str
+    category: Category
+    severity: Severity
+    description: str
+    channel: Channel
+    external_ref: str | None
+    status: TicketStatus
+    reported_at: datetime
+    responded_at: datetime | None = None
+    engineer: str | None = None
+    dispatched_at: datetime | None = None
+    first_arrived_at: datetime | None = None
+    on_site: bool = False
+    resolved_at: datetime | None = None
+    resolution: str | None = None
+    resolution_mode: ResolutionMode | None = None
+    signature: Signature | None = None
+    escalation_level: EscalationLevel = EscalationLevel.ENGINEER
+    suspended_at: datetime | None = None
+    replacements: tuple[ReplacementUnit, ...] = ()
+    closed_at: datetime | None = None
+    cancelled_at: datetime | None = None
+    reopen_count: int = 0
+
+    @property
+    def is_open(self) -> bool:
+        return self.status not in (TicketStatus.CLOSED, TicketStatus.CANCELLED)
+
+    @property
+    def is_suspended(self) -> bool:
+        return self.suspended_at is not None
+
+    @property
+    def is_resolved(self) -> bool:
+        return self.resolved_at is not None
+
+
+# --------------------------------------------------------------------------- decisions
+
+E = TypeVar("E", bound=TicketEvent)
+
+
+def _check_times(stamp: Stamp, not_before: datetime, what: str) -> None:
+    if stamp.occurred_at > stamp.recorded_at + CLOCK_SKEW:
+        raise RuleViolation(
+            f"occurred_at {stamp.occurred_at.isoformat()} is in the future "
+            f"(now {stamp.recorded_at.isoformat()})"
+        )
+    if stamp.occurred_at < not_before:
+        raise RuleViolation(
+            f"occurred_at {stamp.occurred_at.isoformat()} is before {what} "
+            f"({not_before.isoformat()})"
+        )
+
+
+def _next(cls: type[E], ticket: Ticket, stamp: Stamp, **fields: object) -> E:
+    return cls(
+        originator_id=ticket.id,
+        originator_version=ticket.version + 1,
+        timestamp=stamp.recorded_at,
+        occurred_at=stamp.occurred_at,
+        actor=stamp.actor,
+        role=stamp.role,
+        **fields,
+    )
+
+
+def _require_active(ticket: Ticket, action: str, *, allow_suspended: bool = False) -> None:
+    """Common guard: nothing happens on a cancelled or closed ticket, little on a paused one."""
+    if ticket.status is TicketStatus.CANCELLED:
+        raise RuleViolation(f"ticket {ticket.number} is cancelled: cannot {action}")
+    if ticket.status is TicketStatus.CLOSED:
+        raise RuleViolation(f"ticket {ticket.number} is closed: cannot {action} (reopen it first)")
+    if ticket.is_suspended and not allow_suspended:
+        raise RuleViolation(f"ticket {ticket.number} is suspended: resume it before you {action}")
+
+
+def decide_report(
+    ticket_id: UUID,
+    number: str,
+    stamp: Stamp,
+    *,
+    contract_id: str,
+    customer: str,
+    contact: Contact,
+    site: str,
+    device: str,
+    category: Category,
+    severity: Severity,
+    description: str,
+    channel: Channel,
+    external_ref: str | None = None,
+) -> Reported:
+    if stamp.occurred_at > stamp.recorded_at + CLOCK_SKEW:
+        raise RuleViolation(
+            f"occurred_at {stamp.occurred_at.isoformat()} is in the future "
+            f"(now {stamp.recorded_at.isoformat()})"
+        )
+    return Reported(
+        originator_id=ticket_id,
+        originator_version=1,
+        timestamp=stamp.recorded_at,
+        occurred_at=stamp.occurred_at,
+        actor=stamp.actor,
+        role=stamp.role,
+        number=number,
+        contract_id=contract_id,
+        customer=customer,
+        contact=contact,
+        site=site,
+        device=device,
+        category=category,
+        severity=severity,
+        description=description,
+        channel=channel,
+        external_ref=external_ref,
+    )
+
+
+def decide_respond(ticket: Ticket, stamp: Stamp, note: str | None = None) -> Responded:
+    _require_active(ticket, "respond")
+    if ticket.responded_at is not None:
+        raise RuleViolation(
+            f"ticket {ticket.number} was already responded to at {ticket.responded_at.isoformat()}"
+        )
+    _check_times(stamp, ticket.reported_at, "the report")
+    return _next(Responded, ticket, stamp, note=note)
+
+
+def decide_dispatch(
+    ticket: Ticket, stamp: Stamp, engineer: str, note: str | None = None
+) -> Dispatched:
+    _require_active(ticket, "dispatch")
+    if ticket.status is TicketStatus.RESOLVED:
+        raise RuleViolation(
+            f"ticket {ticket.number} is resolved: reopen it before dispatching again"
+        )
+    if ticket.engineer == engineer.strip() and not ticket.on_site:
+        raise RuleViolation(f"ticket {ticket.number} is already dispatched to {engineer}")
+    _check_times(stamp, ticket.reported_at, "the report")
+    return _next(Dispatched, ticket, stamp, engineer=engineer, note=note)
+
+
+def decide_arrive(ticket: Ticket, stamp: Stamp, engineer: str | None = None) -> Arrived:
+    _require_active(ticket, "record an arrival")
+    if ticket.engineer is None or ticket.dispatched_at is None:
+        raise RuleViolation(f"ticket {ticket.number} has not been dispatched: no arrival before it")
+    if ticket.status is TicketStatus.RESOLVED:
+        raise RuleViolation(f"ticket {ticket.number} is already resolved")
+    if ticket.on_site:
+        raise RuleViolation(f"{ticket.engineer} is already on site for ticket {ticket.number}")
+    who = (engineer or ticket.engineer).strip()
+    if who != ticket.engineer:
+        raise RuleViolation(
+            f"ticket {ticket.number} is dispatched to {ticket.engineer}, not {who}: "
+            "re-dispatch it first"
+        )
+    _check_times(stamp, ticket.dispatched_at, "the dispatch")
+    return _next(Arrived, ticket, stamp, engineer=who)
+
+
+def decide_resolve(ticket: Ticket, stamp: Stamp, summary: str, mode: ResolutionMode) -> Resolved:
+    _require_active(ticket, "resolve")
+    if ticket.is_resolved:
+        raise RuleViolation(f"ticket {ticket.number} is already resolved")
+    if mode is ResolutionMode.ON_SITE and not ticket.on_site:
+        raise RuleViolation(
+            f"ticket {ticket.number}: an on-site resolution needs the engineer's arrival first"
+        )
+    _check_times(stamp, ticket.reported_at, "the report")
+    return _next(Resolved, ticket, stamp, summary=summary, mode=mode)
+
+
+def decide_sign(
+    ticket: Ticket, stamp: Stamp, signer: str, kind: SignatureKind = SignatureKind.CUSTOMER
+) -> CustomerSigned:
+    _require_active(ticket, "sign the service form")
+    if ticket.resolved_at is None:
+        raise RuleViolation(f"ticket {ticket.number} is not resolved: nothing to sign yet")
+    if ticket.signature is not None:
+        raise RuleViolation(
+            f"ticket {ticket.number}'s service form is already signed by {ticket.signature.signer}"
+        )
+    _check_times(stamp, ticket.resolved_at, "the resolution")
+    return _next(CustomerSigned, ticket, stamp, signer=signer, kind=kind)
+
+
+def decide_escalate(
+    ticket: Ticket, stamp: Stamp, to_level: EscalationLevel, reason: str
+) -> Escalated:
+    _require_active(ticket, "escalate", allow_suspended=True)
+    if to_level <= ticket.escalation_level:
+        raise RuleViolation(
+            f"ticket {ticket.number} is already at {ticket.escalation_level.label}: "
+            f"escalation must go up the ladder, not to {to_level.label}"
+        )
+    _check_times(stamp, ticket.reported_at, "the report")
+    return _next(
+        Escalated,
+        ticket,
+        stamp,
+        from_level=ticket.escalation_level,
+        to_level=to_level,
+        reason=reason,
+    )
+
+
+def decide_suspend(ticket: Ticket, stamp: Stamp, reason: str) -> Suspended:
+    _require_active(ticket, "suspend")
+    if ticket.is_resolved:
+        raise RuleViolation(f"ticket {ticket.number} is resolved: there is no clock to pause")
+    _check_times(stamp, ticket.reported_at, "the report")
+    return _next(Suspended, ticket, stamp, reason=reason)
+
+
+def decide_resume(ticket: Ticket, stamp: Stamp, reason: str | None = None) -> Resumed:
+    _require_active(ticket, "resume", allow_suspended=True)
+    if ticket.suspended_at is None:
+        raise RuleViolation(f"ticket {ticket.number} is not suspended")
+    _check_times(stamp, ticket.suspended_at, "the suspension")
+    return _next(Resumed, ticket, stamp, reason=reason)
+
+
+def decide_replace(
+    ticket: Ticket, stamp: Stamp, unit: str, note: str | None = None
+) -> ReplacementProvided:
+    _require_active(ticket, "provide a replacement unit", allow_suspended=True)
+    _check_times(stamp, ticket.reported_at, "the report")
+    return _next(ReplacementProvided, ticket, stamp, unit=unit, note=note)
+
+
+def decide_reclassify(
+    ticket: Ticket,
+    stamp: Stamp,
+    reason: str,
+    severity: Severity | None = None,
+    category: Category | None = None,
+) -> Reclassified:
+    _require_active(ticket, "reclassify", allow_suspended=True)
+    new_severity = severity or ticket.severity
+    new_category = category or ticket.category
+    if new_severity is ticket.severity and new_category is ticket.category:
+        raise RuleViolation(
+            f"ticket {ticket.number} is already {ticket.severity.value}/{ticket.category.value}: "
+            "nothing to reclassify"
+        )
+    _check_times(stamp, ticket.reported_at, "the report")
+    return _next(
+        Reclassified,
+        ticket,
+        stamp,
+        severity=new_severity,
+        category=new_category,
+        previous_severity=ticket.severity,
+        previous_category=ticket.category,
+        reason=reason,
+    )
+
+
+def decide_close(ticket: Ticket, stamp: Stamp, note: str | None = None) -> Closed:
+    _require_active(ticket, "close")
+    if ticket.resolved_at is None:
+        raise RuleViolation(f"ticket {ticket.number} cannot be closed: it is not resolved")
+    if ticket.signature is None:
+        raise RuleViolation(
+            f"ticket {ticket.number} cannot be closed: the service form has no customer "
+            "signature (or manager approval, or faxed signed copy)"
+        )
+    _check_times(stamp, ticket.signature.signed_at, "the signature")
+    return _next(Closed, ticket, stamp, note=note)
+
+
+def decide_reopen(ticket: Ticket, stamp: Stamp, reason: str) -> Reopened:
+    if ticket.status is TicketStatus.CANCELLED:
+        raise RuleViolation(f"ticket {ticket.number} is cancelled: cannot reopen")
+    if ticket.resolved_at is None:
+        raise RuleViolation(
+            f"ticket {ticket.number} is not resolved or closed: there is nothing to reopen"
+        )
+    _check_times(stamp, ticket.resolved_at, "the resolution")
+    return _next(Reopened, ticket, stamp, reason=reason)
+
+
+def decide_cancel(ticket: Ticket, stamp: Stamp, reason: str) -> Cancelled:
+    _require_active(ticket, "cancel", allow_suspended=True)
+    _check_times(stamp, ticket.reported_at, "the report")
+    return _next(Cancelled, ticket, stamp, reason=reason)
+
+
+# --------------------------------------------------------------------------- evolution
+
+
+@singledispatch
+def mutate(event: TicketEvent, ticket: Ticket | None) -> Ticket:
+    raise TypeError(f"no mutator for {type(event).__name__}")
+
+
+def _evolve(ticket: Ticket | None, event: TicketEvent, **changes: object) -> Ticket:
+    assert ticket is not None, f"{type(event).__name__} before Reported"
+    return ticket.model_copy(
+        update={"version": event.originator_version, "modified_on": event.timestamp, **changes}
+    )
+
+
+@mutate.register
+def _(event: Reported, _: Ticket | None) -> Ticket:
+    return Ticket(
+        id=event.originator_id,
+        version=event.originator_version,
+        created_on=event.timestamp,
+        modified_on=event.timestamp,
+        number=event.number,
+        contract_id=event.contract_id,
+        customer=event.customer,
+        contact=event.contact,
+        site=event.site,
+        device=event.device,
+        category=event.category,
+        severity=event.severity,
+        description=event.description,
+        channel=event.channel,
+        external_ref=event.external_ref,
+        status=TicketStatus.REPORTED,
+        reported_at=event.occurred_at,
+    )
+
+
+@mutate.register
+def _(event: Responded, ticket: Ticket | None) -> Ticket:
+    assert ticket is not None
+    status = TicketStatus.RESPONDED if ticket.status is TicketStatus.REPORTED else ticket.status
+    return _evolve(ticket, event, responded_at=event.occurred_at, status=status)
+
+
+@mutate.register
+def _(event: Dispatched, ticket: Ticket | None) -> Ticket:
+    return _evolve(
+        ticket,
+        event,
+        engineer=event.engineer,
+        dispatched_at=event.occurred_at,
+        on_site=False,
+        status=TicketStatus.DISPATCHED,
+    )
+
+
+@mutate.register
+def _(event: Arrived, ticket: Ticket | None) -> Ticket:
+    assert ticket is not None
+    return _evolve(
+        ticket,
+        event,
+        on_site=True,
+        first_arrived_at=ticket.first_arrived_at or event.occurred_at,
+        status=TicketStatus.ON_SITE,
+    )
+
+
+@mutate.register
+def _(event: Resolved, ticket: Ticket | None) -> Ticket:
+    return _evolve(
+        ticket,
+        event,
+        resolved_at=event.occurred_at,
+        resolution=event.summary,
+        resolution_mode=event.mode,
+        status=TicketStatus.RESOLVED,
+    )
+
+
+@mutate.register
+def _(event: CustomerSigned, ticket: Ticket | None) -> Ticket:
+    signature = Signature(kind=event.kind, signer=event.signer, signed_at=event.occurred_at)
+    return _evolve(ticket, event, signature=signature)
+
+
+@mutate.register
+def _(event: Escalated, ticket: Ticket | None) -> Ticket:
+    return _evolve(ticket, event, escalation_level=event.to_level)
+
+
+@mutate.register
+def _(event: Suspended, ticket: Ticket | None) -> Ticket:
+    return _evolve(ticket, event, suspended_at=event.occurred_at)
+
+
+@mutate.register
+def _(event: Resumed, ticket: Ticket | None) -> Ticket:
+    return _evolve(ticket, event, suspended_at=None)
+
+
+@mutate.register
+def _(event: ReplacementProvided, ticket: Ticket | None) -> Ticket:
+    assert ticket is not None
+    unit = ReplacementUnit(unit=event.unit, provided_at=event.occurred_at, note=event.note)
+    return _evolve(ticket, event, replacements=(*ticket.replacements, unit))
+
+
+@mutate.register
+def _(event: Reclassified, ticket: Ticket | None) -> Ticket:
+    return _evolve(ticket, event, severity=event.severity, category=event.category)
+
+
+@mutate.register
+def _(event: Closed, ticket: Ticket | None) -> Ticket:
+    return _evolve(ticket, event, closed_at=event.occurred_at, status=TicketStatus.CLOSED)
+
+
+@mutate.register
+def _(event: Reopened, ticket: Ticket | None) -> Ticket:
+    assert ticket is not None
+    return _evolve(
+        ticket,
+        event,
+        status=TicketStatus.REOPENED,
+        resolved_at=None,
+        resolution=None,
+        resolution_mode=None,
+        signature=None,
+        closed_at=None,
+        on_site=False,
+        reopen_count=ticket.reopen_count + 1,
+    )
+
+
+@mutate.register
+def _(event: Cancelled, ticket: Ticket | None) -> Ticket:
+    return _evolve(
+        ticket, event, cancelled_at=event.occurred_at, status=TicketStatus.CANCELLED
+    )
+
+
+def project_ticket(ticket: Ticket | None, events: object) -> Ticket | None:
+    """Projector function for the library's ``Repository.get(projector_func=...)``."""
+    for event in events:  # type: ignore[attr-defined]
+        ticket = mutate(event, ticket)
+    return ticket

@@ -1,0 +1,87 @@
+"""Value objects and vocabularies shared by the aggregates."""
+
+from __future__ import annotations
+
+from enum import IntEnum, StrEnum
+
+
+class Role(StrEnum):
+    """Who may act. The authorisation matrix lives in docs/roles.md (a later issue)."""
+
+    DISPATCHER = "dispatcher"  # hotline / 调度
+    ENGINEER = "engineer"
+    DEPARTMENT_MANAGER = "department_manager"
+    PROJECT_GENERAL_MANAGER = "project_general_manager"
+    CHIEF_ENGINEER_OFFICE = "chief_engineer_office"  # 总工办
+    QUALITY = "quality"  # 质量部 / 质保部
+    CUSTOMER = "customer"
+    AUDITOR = "auditor"
+    SYSTEM = "system"
+    ADMIN = "admin"
+
+
+class Category(StrEnum):
+    CONSULTATION = "consultation"  # 咨询类
+    DEFECT = "defect"  # 系统缺陷类
+
+
+class Severity(StrEnum):
+    EMERGENCY = "emergency"  # 紧急
+    CRITICAL = "critical"  # 重大
+    MAJOR = "major"  # 较大
+    GENERAL = "general"  # 一般
+
+
+class Channel(StrEnum):
+    PHONE = "phone"
+    EMAIL = "email"
+    WECHAT = "wechat"
+    ON_SITE = "on-site"
+    WEB = "web"
+    FAX = "fax"
+    OTHER = "other"
+
+
+class EscalationLevel(IntEnum):
+    """The ladder of seeds 000, 002 and 003, lowest first."""
+
+    ENGINEER = 0
+    DEPARTMENT_MANAGER = 1
+    PROJECT_GENERAL_MANAGER = 2
+    CHIEF_ENGINEER_OFFICE = 3
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+    @classmethod
+    def from_label(cls, label: str) -> EscalationLevel:
+        try:
+            return cls[label.strip().upper().replace("-", "_")]
+        except KeyError:
+            choices = ", ".join(level.label for level in cls)
+            raise ValueError(f"unknown escalation level {label!r} (choose: {choices})") from None
+
+
+class ResolutionMode(StrEnum):
+    REMOTE = "remote"
+    ON_SITE = "on-site"
+
+
+class SignatureKind(StrEnum):
+    """Seeds 003/004: a service form is valid only with one of these."""
+
+    CUSTOMER = "customer"  # signed by the customer on the form
+    MANAGER_APPROVED = "manager_approved"  # approved by the customer's department manager
+    FAX_COPY = "fax_copy"  # a faxed copy of the signed form
+
+
+class TicketStatus(StrEnum):
+    REPORTED = "reported"
+    RESPONDED = "responded"
+    DISPATCHED = "dispatched"
+    ON_SITE = "on_site"
+    RESOLVED = "resolved"
+    REOPENED = "reopened"
+    CLOSED = "closed"
+    CANCELLED = "cancelled"

@@ -1,0 +1,11 @@
+"""Read models rebuilt from the event log."""
+
+from ledger.projections.base import Projection, ProjectionRunner
+from ledger.projections.tickets import TicketSummaryProjection
+
+
+def all_projections() -> list[Projection]:
+    return [TicketSummaryProjection()]
+
+
+__all__ = ["Projection", "ProjectionRunner", "all_projections"]

@@ -1,0 +1,171 @@
+"""Shared projection machinery: read models that follow the event log exactly once.
+
+A projection pages the application recorder's ``select_notifications`` (filtered to the
+topics it cares about), applies a batch to its SQLAlchemy tables, and moves its position
+in the **same transaction**. The position moves with a compare-and-set
+(``UPDATE ... WHERE name = :name AND position = :read``): it can never move backwards,
+and a batch that another process already applied (a duplicate delivery) changes nothing,
+because its transaction is rolled back and the batch re-read from the new position. The
+position update runs first so that, on PostgreSQL, concurrent followers queue on the
+position row instead of racing on view rows.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from eventsourcing.persistence import ApplicationRecorder, Mapper, Notification
+from eventsourcing.utils import get_topic
+from sqlalchemy import BigInteger, Column, Connection, Engine, MetaData, String, Table, select, update
+
+from ledger.domain.model import DomainEvent
+
+metadata = MetaData()
+
+projection_positions = Table(
+    "projection_positions",
+    metadata,
+    Column("name", String(100), primary_key=True),
+    Column("position", BigInteger, nullable=False),
+)
+
+DEFAULT_BATCH = 500
+
+
+class Projection(ABC):
+    """A read model. Subclasses name their tables and how a batch of events changes them."""
+
+    name: str
+    event_types: tuple[type[DomainEvent], ...]
+    tables: tuple[Table, ...]
+
+    @property
+    def topics(self) -> list[str]:
+        return [get_topic(cls) for cls in self.event_types]
+
+    @abstractmethod
+    def apply(self, conn: Connection, events: Sequence[tuple[int, DomainEvent]]) -> None:
+        """Apply events (with their global positions) in order, inside ``conn``'s transaction."""
+
+
+class ProjectionRunner:
+    def __init__(
+        self,
+        recorder: ApplicationRecorder,
+        mapper: Mapper[Any],
+        engine: Engine,
+        projections: Sequence[Projection],
+    ) -> None:
+        self.recorder = recorder
+        self.mapper = mapper
+        self.engine = engine
+        self.projections = {p.name: p for p in projections}
+
+    def create_tables(self) -> None:
+        metadata.create_all(self.engine)
+        with self.engine.begin() as conn:
+            known = set(conn.scalars(select(projection_positions.c.name)))
+            for name in self.projections:
+                if name not in known:
+                    conn.execute(projection_positions.insert().values(name=name, position=0))
+
+    def select(self, names: Sequence[str] | None = None) -> list[Projection]:
+        if not names:
+            return list(self.projections.values())
+        unknown = [n for n in names if n not in self.projections]
+        if unknown:
+            raise KeyError(
+                f"unknown projection {', '.join(unknown)} "
+                f"(known: {', '.join(self.projections)})"
+            )
+        return [self.projections[n] for n in names]
+
+    def position(self, name: str) -> int:
+        with self.engine.connect() as conn:
+            value = conn.scalar(
+                select(projection_positions.c.position).where(projection_positions.c.name == name)
+            )
+        if value is None:
+            raise LookupError(f"projection {name} has no position: run `ledger init`")
+        return int(value)
+
+    def catch_up(
+        self,
+        names: Sequence[str] | None = None,
+        *,
+        batch_size: int = DEFAULT_BATCH,
+        on_batch: Callable[[str, int], None] | None = None,
+    ) -> int:
+        """Bring projections up to the head of the log; return how many events were applied."""
+        applied = 0
+        for projection in self.select(names):
+            while True:
+                done = self._apply_next_batch(projection, batch_size)
+                if done is None:
+                    continue  # another follower moved the position first; re-read
+                if done == 0:
+                    break
+                applied += done
+                if on_batch:
+                    on_batch(projection.name, done)
+        return applied
+
+    def rebuild(
+        self,
+        names: Sequence[str] | None = None,
+        *,
+        batch_size: int = DEFAULT_BATCH,
+        on_batch: Callable[[str, int], None] | None = None,
+    ) -> int:
+        """Empty the read models and replay every event into them."""
+        chosen = self.select(names)
+        with self.engine.begin() as conn:
+            for projection in chosen:
+                for table in reversed(projection.tables):
+                    conn.execute(table.delete())
+                conn.execute(
+                    update(projection_positions)
+                    .where(projection_positions.c.name == projection.name)
+                    .values(position=0)
+                )
+        return self.catch_up([p.name for p in chosen], batch_size=batch_size, on_batch=on_batch)
+
+    def _apply_next_batch(self, projection: Projection, batch_size: int) -> int | None:
+        start = self.position(projection.name)
+        notifications: Sequence[Notification] = self.recorder.select_notifications(
+            start=start,
+            limit=batch_size,
+            topics=projection.topics,
+            inclusive_of_start=False,
+        )
+        if not notifications:
+            return 0
+        end = notifications[-1].id
+        try:
+            with self.engine.begin() as conn:
+                moved = conn.execute(
+                    update(projection_positions)
+                    .where(
+                        projection_positions.c.name == projection.name,
+                        projection_positions.c.position == start,
+                    )
+                    .values(position=end)
+                )
+                if moved.rowcount != 1:
+                    raise _AlreadyApplied
+                events = [(n.id, self._decode(n)) for n in notifications]
+                projection.apply(conn, events)
+        except _AlreadyApplied:
+            return None
+        return len(notifications)
+
+    def _decode(self, notification: Notification) -> DomainEvent:
+        event = self.mapper.to_domain_event(notification)
+        assert isinstance(event, DomainEvent)
+        return event
+
+
+class _AlreadyApplied(Exception):
+    """Raised inside the batch transaction to roll it back: the position moved under us."""

@@ -1,0 +1,1 @@
+"""Adapters at the edge: the event mapper and the database URL handling."""

@@ -1,0 +1,50 @@
+"""Reading times from people and showing times to people.
+
+Stored times are UTC. A naive time typed by a person means the configured zone
+(default Asia/Shanghai); output is shown in that zone too.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+DEFAULT_ZONE_NAME = "Asia/Shanghai"
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+"""Nothing in this ledger happened before 2000; an earlier time is a typo."""
+
+
+def zone(name: str | None) -> tzinfo:
+    try:
+        return ZoneInfo(name or DEFAULT_ZONE_NAME)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {name!r} (e.g. Asia/Shanghai, UTC)") from None
+
+
+def localise(value: datetime, tz: tzinfo) -> datetime:
+    """Give a naive datetime the configured zone; check it is a plausible service time."""
+    aware = value.replace(tzinfo=tz) if value.tzinfo is None else value
+    if aware < EARLIEST:
+        raise ValueError(f"{value.isoformat()} is before 2000-01-01: not a plausible time")
+    return aware
+
+
+def parse_time(text: str, tz: tzinfo) -> datetime:
+    try:
+        value = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ValueError(
+            f"{text!r} is not an ISO 8601 time (e.g. 2024-02-09T16:40+08:00)"
+        ) from None
+    return localise(value, tz)
+
+
+def as_utc(value: datetime) -> datetime:
+    """SQLite hands back naive datetimes for what we stored as UTC."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def show(value: datetime | None, tz: tzinfo) -> str:
+    if value is None:
+        return ""
+    return as_utc(value).astimezone(tz).isoformat(timespec="seconds")
