@@ -1,0 +1,90 @@
+"""``ledger import``: a JSON-lines file of commands, applied in order, each atomically.
+
+A bad line rejects only itself (unless ``strict``); the report says which lines and why.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import tzinfo
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from ledger.commands.models import CommandError, ReportTicket, parse_command
+from ledger.commands.service import ConcurrentChange, TicketNotFound, TicketService
+from ledger.domain.errors import DomainError
+
+
+@dataclass(frozen=True)
+class Rejection:
+    line: int
+    reason: str
+
+
+@dataclass
+class ImportReport:
+    applied: int = 0
+    rejected: list[Rejection] = field(default_factory=list)
+    stopped: bool = False
+    refs: dict[str, str] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "applied": self.applied,
+            "rejected": [{"line": r.line, "reason": r.reason} for r in self.rejected],
+            "stopped": self.stopped,
+            "tickets": self.refs,
+        }
+
+
+def _read_line(raw: bytes) -> dict[str, Any]:
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise CommandError([f"not valid UTF-8 ({e.reason} at byte {e.start})"]) from None
+    try:
+        data = orjson.loads(text)
+    except orjson.JSONDecodeError as e:
+        raise CommandError([f"not valid JSON ({e})"]) from None
+    if not isinstance(data, dict):
+        raise CommandError(["a command must be a JSON object"])
+    return data
+
+
+def import_commands(
+    service: TicketService,
+    path: Path,
+    *,
+    tz: tzinfo,
+    defaults: dict[str, str] | None = None,
+    strict: bool = False,
+    on_line: Callable[[], None] | None = None,
+) -> ImportReport:
+    report = ImportReport()
+    with path.open("rb") as lines:
+        for number, raw in enumerate(lines, start=1):
+            if on_line:
+                on_line()
+            if not raw.strip():
+                continue
+            try:
+                data = {**(defaults or {}), **_read_line(raw)}
+                ref = data.pop("ref", None) if data.get("command") == "report" else None
+                if isinstance(data.get("ticket"), str) and data["ticket"] in report.refs:
+                    data["ticket"] = report.refs[data["ticket"]]
+                command = parse_command(data, tz)
+                ticket = service.execute(command, retries=1)
+                if isinstance(command, ReportTicket) and ref is not None:
+                    report.refs[str(ref)] = ticket.number
+                report.applied += 1
+            except CommandError as e:
+                report.rejected.append(Rejection(number, "; ".join(e.problems)))
+            except (DomainError, TicketNotFound, ConcurrentChange) as e:
+                report.rejected.append(Rejection(number, str(e)))
+            if report.rejected and strict:
+                report.stopped = True
+                break
+    return report

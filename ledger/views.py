@@ -1,0 +1,74 @@
+"""Stable JSON shapes for read commands (documented in docs/cli.md).
+
+Times are ISO 8601 in the user's zone, with the offset; enums are their string values.
+"""
+
+from __future__ import annotations
+
+from datetime import tzinfo
+from typing import Any
+
+from ledger.domain.ticket import Ticket, TicketEvent
+from ledger.timeutil import show
+
+
+def _time(value: Any, tz: tzinfo) -> str | None:
+    return show(value, tz) or None
+
+
+def ticket_view(ticket: Ticket, tz: tzinfo) -> dict[str, Any]:
+    return {
+        "id": str(ticket.id),
+        "number": ticket.number,
+        "status": ticket.status.value,
+        "suspended": ticket.is_suspended,
+        "contract_id": ticket.contract_id,
+        "customer": ticket.customer,
+        "contact": {"name": ticket.contact.name, "phone": ticket.contact.phone},
+        "site": ticket.site,
+        "device": ticket.device,
+        "category": ticket.category.value,
+        "severity": ticket.severity.value,
+        "description": ticket.description,
+        "channel": ticket.channel.value,
+        "external_ref": ticket.external_ref,
+        "engineer": ticket.engineer,
+        "escalation_level": ticket.escalation_level.label,
+        "reported_at": _time(ticket.reported_at, tz),
+        "responded_at": _time(ticket.responded_at, tz),
+        "dispatched_at": _time(ticket.dispatched_at, tz),
+        "first_arrived_at": _time(ticket.first_arrived_at, tz),
+        "resolved_at": _time(ticket.resolved_at, tz),
+        "resolution": ticket.resolution,
+        "resolution_mode": ticket.resolution_mode.value if ticket.resolution_mode else None,
+        "signature": (
+            {
+                "kind": ticket.signature.kind.value,
+                "signer": ticket.signature.signer,
+                "signed_at": _time(ticket.signature.signed_at, tz),
+            }
+            if ticket.signature
+            else None
+        ),
+        "suspended_at": _time(ticket.suspended_at, tz),
+        "replacements": [
+            {"unit": r.unit, "provided_at": _time(r.provided_at, tz), "note": r.note}
+            for r in ticket.replacements
+        ],
+        "closed_at": _time(ticket.closed_at, tz),
+        "cancelled_at": _time(ticket.cancelled_at, tz),
+        "reopen_count": ticket.reopen_count,
+        "version": ticket.version,
+    }
+
+
+def event_view(event: TicketEvent, tz: tzinfo) -> dict[str, Any]:
+    return {
+        "version": event.originator_version,
+        "type": type(event).__name__,
+        "occurred_at": _time(event.occurred_at, tz),
+        "recorded_at": _time(event.recorded_at, tz),
+        "actor": event.actor,
+        "role": event.role.value,
+        "data": event.data(),
+    }
