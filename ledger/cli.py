@@ -136,7 +136,7 @@ def json_option(f: F) -> F:
 
 
 def _choices(enum: Any) -> click.Choice[str]:
-    return click.Choice([m.value if isinstance(m.value, str) else m.label for m in enum])
+    return click.Choice([m.value for m in enum])
 
 
 def actor_options(f: F) -> F:
@@ -414,7 +414,7 @@ def _list_row(row: dict[str, Any], tz: tzinfo) -> dict[str, Any]:
         "contract_id": row["contract_id"],
         "customer": row["customer"],
         "engineer": row["engineer"],
-        "escalation_level": EscalationLevel(row["escalation_level"]).label,
+        "escalation_level": row["escalation_level"],
         "reported_at": show_time(row["reported_at"], tz),
         "resolved_at": show_time(row["resolved_at"], tz) or None,
         "closed_at": show_time(row["closed_at"], tz) or None,

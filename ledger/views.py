@@ -33,7 +33,7 @@ def ticket_view(ticket: Ticket, tz: tzinfo) -> dict[str, Any]:
         "channel": ticket.channel.value,
         "external_ref": ticket.external_ref,
         "engineer": ticket.engineer,
-        "escalation_level": ticket.escalation_level.label,
+        "escalation_level": ticket.escalation_level.value,
         "reported_at": _time(ticket.reported_at, tz),
         "responded_at": _time(ticket.responded_at, tz),
         "dispatched_at": _time(ticket.dispatched_at, tz),

@@ -112,11 +112,6 @@ class EscalateTicket(TicketCommand):
     to: EscalationLevel
     reason: Text
 
-    @field_validator("to", mode="before")
-    @classmethod
-    def _level_by_name(cls, value: Any) -> Any:
-        return EscalationLevel.from_label(value) if isinstance(value, str) else value
-
 
 class SuspendTicket(TicketCommand):
     command: Literal["suspend"] = "suspend"

@@ -367,10 +367,10 @@ def decide_escalate(
     ticket: Ticket, stamp: Stamp, to_level: EscalationLevel, reason: str
 ) -> Escalated:
     _require_active(ticket, "escalate", allow_suspended=True)
-    if to_level <= ticket.escalation_level:
+    if to_level.rank <= ticket.escalation_level.rank:
         raise RuleViolation(
-            f"ticket {ticket.number} is already at {ticket.escalation_level.label}: "
-            f"escalation must go up the ladder, not to {to_level.label}"
+            f"ticket {ticket.number} is already at {ticket.escalation_level.value}: "
+            f"escalation must go up the ladder, not to {to_level.value}"
         )
     _check_times(stamp, ticket.reported_at, "the report")
     return _next(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from enum import IntEnum, StrEnum
+from enum import StrEnum
 
 
 class Role(StrEnum):
@@ -42,25 +42,17 @@ class Channel(StrEnum):
     OTHER = "other"
 
 
-class EscalationLevel(IntEnum):
+class EscalationLevel(StrEnum):
     """The ladder of seeds 000, 002 and 003, lowest first."""
 
-    ENGINEER = 0
-    DEPARTMENT_MANAGER = 1
-    PROJECT_GENERAL_MANAGER = 2
-    CHIEF_ENGINEER_OFFICE = 3
+    ENGINEER = "engineer"
+    DEPARTMENT_MANAGER = "department_manager"
+    PROJECT_GENERAL_MANAGER = "project_general_manager"
+    CHIEF_ENGINEER_OFFICE = "chief_engineer_office"  # 总工办
 
     @property
-    def label(self) -> str:
-        return self.name.lower()
-
-    @classmethod
-    def from_label(cls, label: str) -> EscalationLevel:
-        try:
-            return cls[label.strip().upper().replace("-", "_")]
-        except KeyError:
-            choices = ", ".join(level.label for level in cls)
-            raise ValueError(f"unknown escalation level {label!r} (choose: {choices})") from None
+    def rank(self) -> int:
+        return list(EscalationLevel).index(self)
 
 
 class ResolutionMode(StrEnum):

@@ -1,0 +1,142 @@
+"""Write a realistic month of service tickets (October 2026) as ``ledger import`` lines.
+
+Deterministic (seeded), across the five seed contracts: most tickets run the whole
+lifecycle; some are consultations solved by phone, some wait for the customer
+(suspended), climb the escalation ladder, get a loaner unit, are reopened, cancelled, or
+are still open at the end of the month. Usage: ``python examples/demo_tickets.py > t.jsonl``.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import sys
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+TZ = ZoneInfo("Asia/Shanghai")
+
+CONTRACTS = {
+    "seed-000": ("某市自然资源和规划局", ["地形图数据库", "GIS 数据服务", "控制测量成果"]),
+    "seed-001": ("某区政务服务中心", ["审批系统服务器", "业务办理系统", "数据交换平台"]),
+    "seed-002": ("禹州市公安局", ["监控摄像机", "门禁控制器", "对讲主机", "周界报警主机"]),
+    "seed-003": ("某县档案馆", ["高速扫描仪", "档案管理系统", "数字化加工工作站"]),
+    "seed-004": ("某市财政局", ["复印机", "激光打印机", "一体机"]),
+}
+SITES = {
+    "seed-000": "自然资源大楼 5 楼信息中心",
+    "seed-001": "政务服务中心 2 楼机房",
+    "seed-002": "禹州市看守所监控中心",
+    "seed-003": "档案馆数字化加工室",
+    "seed-004": "财政局办公楼 3 楼",
+}
+FAULTS = ["无法开机", "数据无法读取", "画面无信号", "频繁卡纸", "登录报错 500", "网络中断", "报警误报"]
+ENGINEERS = ["王工", "刘工", "陈工", "赵工", "孙工", "周工"]
+CONTACTS = [("张三", "13800138001"), ("李四", "13900139002"), ("王芳", "0374-6099651")]
+DISPATCHER = {"actor": "李娜", "role": "dispatcher"}
+
+
+def iso(t: datetime) -> str:
+    return t.isoformat(timespec="minutes")
+
+
+def ticket_lines(rng: random.Random, ref: str, reported: datetime) -> list[dict[str, object]]:
+    contract = rng.choice(sorted(CONTRACTS))
+    customer, devices = CONTRACTS[contract]
+    device = rng.choice(devices)
+    contact = rng.choice(CONTACTS)
+    consultation = rng.random() < 0.15
+    severity = rng.choices(["emergency", "critical", "major", "general"], [1, 1, 3, 8])[0]
+    lines: list[dict[str, object]] = [
+        {
+            "command": "report", "ref": ref, "at": iso(reported), **DISPATCHER,
+            "contract": contract, "customer": customer, "contact_name": contact[0],
+            "contact_phone": contact[1], "site": SITES[contract], "device": device,
+            "category": "consultation" if consultation else "defect", "severity": severity,
+            "description": f"{device}{'使用咨询' if consultation else rng.choice(FAULTS)}",
+            "channel": rng.choice(["phone", "phone", "phone", "wechat", "email"]),
+        }
+    ]
+    t = reported + timedelta(minutes=rng.choice([2, 3, 4, 6, 12, 35, 70]))
+    lines.append({"command": "respond", "ticket": ref, "at": iso(t), **DISPATCHER})
+    if rng.random() < 0.02:
+        t += timedelta(minutes=10)
+        lines.append({"command": "cancel", "ticket": ref, "at": iso(t), **DISPATCHER,
+                      "reason": "客户确认为误报，撤销报修"})
+        return lines
+    engineer = rng.choice(ENGINEERS)
+    as_engineer = {"actor": engineer, "role": "engineer"}
+    if consultation:
+        t += timedelta(minutes=rng.randint(10, 90))
+        lines.append({"command": "resolve", "ticket": ref, "at": iso(t), **as_engineer,
+                      "mode": "remote", "summary": "电话指导客户完成操作"})
+    else:
+        t += timedelta(minutes=rng.randint(1, 20))
+        lines.append({"command": "dispatch", "ticket": ref, "at": iso(t), **DISPATCHER,
+                      "engineer": engineer})
+        if rng.random() < 0.12:
+            t += timedelta(minutes=rng.randint(20, 60))
+            lines.append({"command": "escalate", "ticket": ref, "at": iso(t),
+                          "actor": "system:sweep", "role": "system",
+                          "to": "department_manager", "reason": "响应超时，自动升级"})
+        t += timedelta(minutes=rng.choice([15, 25, 40, 90, 150]))
+        lines.append({"command": "arrive", "ticket": ref, "at": iso(t), **as_engineer})
+        if rng.random() < 0.1:
+            t += timedelta(minutes=30)
+            lines.append({"command": "suspend", "ticket": ref, "at": iso(t), **as_engineer,
+                          "reason": "等待客户提供机房进入许可"})
+            t += timedelta(hours=rng.randint(2, 20))
+            lines.append({"command": "resume", "ticket": ref, "at": iso(t), **as_engineer,
+                          "reason": "客户已提供许可"})
+        repair = timedelta(minutes=rng.choice([40, 90, 150, 240, 400, 600]))
+        if repair > timedelta(hours=8) or (repair > timedelta(hours=4) and rng.random() < 0.5):
+            lines.append({"command": "replace", "ticket": ref, "at": iso(t + timedelta(hours=3)),
+                          **as_engineer, "unit": f"同型号备用{device}（备机 B-{rng.randint(100, 999)}）"})
+        if repair > timedelta(hours=6) and rng.random() < 0.5:
+            lines.append({"command": "escalate", "ticket": ref, "at": iso(t + timedelta(hours=5)),
+                          "actor": "周经理", "role": "department_manager",
+                          "to": "chief_engineer_office", "reason": "技术问题现场无法解决，提交总工办"})
+        t += repair
+        if t > datetime(2026, 10, 31, 18, 0, tzinfo=TZ) or rng.random() < 0.06:
+            return lines  # still being worked on
+        lines.append({"command": "resolve", "ticket": ref, "at": iso(t), **as_engineer,
+                      "mode": "on-site", "summary": f"更换故障部件，{device}恢复正常"})
+    t += timedelta(minutes=rng.randint(5, 60))
+    kind = rng.choices(["customer", "manager_approved", "fax_copy"], [10, 1, 1])[0]
+    lines.append({"command": "sign", "ticket": ref, "at": iso(t), **as_engineer,
+                  "signer": contact[0] if kind != "manager_approved" else "客户部门经理",
+                  "kind": kind})
+    if rng.random() < 0.05:
+        t += timedelta(days=1)
+        lines.append({"command": "reopen", "ticket": ref, "at": iso(t), "actor": "质量部-陈敏",
+                      "role": "quality", "reason": "回访发现故障复现"})
+        t += timedelta(hours=3)
+        lines.append({"command": "resolve", "ticket": ref, "at": iso(t), **as_engineer,
+                      "mode": "remote", "summary": "远程调整配置，复测正常"})
+        t += timedelta(minutes=20)
+        lines.append({"command": "sign", "ticket": ref, "at": iso(t), **as_engineer,
+                      "signer": contact[0]})
+    t += timedelta(hours=rng.randint(1, 30))
+    if t < datetime(2026, 11, 1, tzinfo=TZ):
+        lines.append({"command": "close", "ticket": ref, "at": iso(t), **DISPATCHER})
+    return lines
+
+
+def main(count: int = 60, seed: int = 2026) -> None:
+    rng = random.Random(seed)
+    start = datetime(2026, 10, 1, 0, 0, tzinfo=TZ)
+    reports = sorted(
+        start + timedelta(minutes=rng.randint(0, 30 * 24 * 60 - 1)) for _ in range(count)
+    )
+    tickets = [ticket_lines(rng, f"demo-{i + 1:03d}", t) for i, t in enumerate(reports)]
+    # Interleave by time, as a hotline would record them; reports stay first per ticket.
+    lines = sorted(
+        (line for ticket in tickets for line in ticket),
+        key=lambda line: (str(line["at"]), line["command"] != "report"),
+    )
+    for line in lines:
+        sys.stdout.write(json.dumps(line, ensure_ascii=False) + "\n")
+
+
+if __name__ == "__main__":
+    main(*(int(a) for a in sys.argv[1:3]))
