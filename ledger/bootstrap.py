@@ -60,7 +60,10 @@ class Ledger:
     def event_count(self) -> int:
         """How many events the store holds (every aggregate), straight from the table."""
         with self.engine.connect() as conn:
-            return int(conn.scalar(select(func.count()).select_from(table(self.location.events_table))) or 0)
+            return int(
+                conn.scalar(select(func.count()).select_from(table(self.location.events_table)))
+                or 0
+            )
 
     def close(self) -> None:
         self.app.close()

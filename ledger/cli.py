@@ -46,14 +46,16 @@ BAD_INPUT = 2
 FAILURE = 1
 
 
-class LedgerCliError(click.ClickException):
-    def __init__(self, message: str, exit_code: int) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
+class BadInput(click.ClickException):
+    exit_code = BAD_INPUT
+
+
+class Failure(click.ClickException):
+    exit_code = FAILURE
 
 
 def fail(message: str, exit_code: int = BAD_INPUT) -> NoReturn:
-    raise LedgerCliError(message, exit_code)
+    raise (BadInput if exit_code == BAD_INPUT else Failure)(message)
 
 
 def _first_line(error: BaseException) -> str:
@@ -76,7 +78,7 @@ def translated_errors() -> Iterator[None]:
         fail(_first_line(e), FAILURE)
     except (PersistenceError, DBAPIError, OSError) as e:
         fail(f"database unavailable or unusable: {_first_line(e)}", FAILURE)
-    except Exception as e:  # noqa: BLE001 - the last line of defence for the user
+    except Exception as e:
         if os.environ.get("LEDGER_DEBUG"):
             raise
         fail(f"internal error ({type(e).__name__}): {_first_line(e)}", FAILURE)
@@ -209,7 +211,7 @@ def write_command(name: str, help_text: str) -> Callable[[F], Any]:
     def decorate(f: F) -> Any:
         @functools.wraps(f)
         @pass_settings
-        def run(settings: Settings, **options: Any) -> None:
+        def run(settings: Settings, /, **options: Any) -> None:
             as_json = options.pop("as_json", False)
             _run_command(settings, {"command": name, **options}, as_json)
 
@@ -366,8 +368,13 @@ def history(settings: Settings, ticket: str, as_json: bool) -> None:
             if v is not None
         )
         table.add_row(
-            str(e["version"]), e["type"], e["occurred_at"], e["recorded_at"], e["actor"],
-            e["role"], data,
+            str(e["version"]),
+            e["type"],
+            e["occurred_at"],
+            e["recorded_at"],
+            e["actor"],
+            e["role"],
+            data,
         )
     console().print(table)
 
@@ -382,7 +389,7 @@ def history(settings: Settings, ticket: str, as_json: bool) -> None:
 @click.option("--limit", type=click.IntRange(min=1), help="At most this many rows.")
 @json_option
 @pass_settings
-def list_(settings: Settings, as_json: bool, **filters: Any) -> None:
+def list_(settings: Settings, /, as_json: bool, **filters: Any) -> None:
     """List tickets from the read model (caught up with the log first)."""
     with settings.open() as ledger:
         ledger.projections.catch_up()

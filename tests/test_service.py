@@ -44,7 +44,13 @@ def test_full_lifecycle_is_recorded_and_rebuilt(desk: Desk) -> None:
     assert closed.signature is not None and closed.signature.signer == "张三"
     history = desk.ledger.tickets.history(t.number)
     assert [type(e).__name__ for e in history] == [
-        "Reported", "Responded", "Dispatched", "Arrived", "Resolved", "CustomerSigned", "Closed",
+        "Reported",
+        "Responded",
+        "Dispatched",
+        "Arrived",
+        "Resolved",
+        "CustomerSigned",
+        "Closed",
     ]
     assert [e.originator_version for e in history] == list(range(1, 8))
     assert history[3].actor == "王工" and history[3].role.value == "engineer"
@@ -122,8 +128,13 @@ def test_concurrent_writers_on_one_ticket_one_wins(db_url: str) -> None:
         )
         plan_b = b.ledger.tickets.plan(
             parse_command(
-                {"command": "dispatch", "ticket": t.number, "engineer": "王工",
-                 "actor": "乙", "role": "dispatcher"},
+                {
+                    "command": "dispatch",
+                    "ticket": t.number,
+                    "engineer": "王工",
+                    "actor": "乙",
+                    "role": "dispatcher",
+                },
                 SHANGHAI,
             )
         )

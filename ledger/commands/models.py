@@ -8,7 +8,7 @@ here. A naive ``at`` means the zone given in the validation context.
 from __future__ import annotations
 
 from datetime import datetime, tzinfo
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     BaseModel,
@@ -50,6 +50,18 @@ class Command(BaseModel):
     at: datetime | None = Field(
         default=None, description="when it happened (occurred_at); default: now"
     )
+
+    @field_validator("at", mode="before")
+    @classmethod
+    def _iso_8601(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            try:
+                return datetime.fromisoformat(value.strip())
+            except ValueError:
+                raise ValueError(
+                    f"{value!r} is not an ISO 8601 time (e.g. 2024-02-09T16:40+08:00)"
+                ) from None
+        return value
 
     @field_validator("at", mode="after")
     @classmethod
@@ -169,10 +181,9 @@ AnyCommand = Annotated[
     Field(discriminator="command"),
 ]
 _COMMAND_ADAPTER: TypeAdapter[AnyCommand] = TypeAdapter(AnyCommand)
-COMMAND_NAMES = (
-    "report respond dispatch arrive resolve sign escalate suspend resume "
-    "replace reclassify close reopen cancel"
-).split()
+COMMAND_NAMES: tuple[str, ...] = tuple(
+    model.model_fields["command"].default for model in get_args(get_args(AnyCommand)[0])
+)
 
 
 def describe_validation_error(error: ValidationError) -> list[str]:
@@ -201,9 +212,7 @@ def parse_command(data: dict[str, Any], tz: tzinfo) -> AnyCommand:
         raise CommandError(["a command must be a JSON object"])
     name = data.get("command")
     if name not in COMMAND_NAMES:
-        raise CommandError(
-            [f"command: must be one of {', '.join(COMMAND_NAMES)} (got {name!r})"]
-        )
+        raise CommandError([f"command: must be one of {', '.join(COMMAND_NAMES)} (got {name!r})"])
     try:
         return _COMMAND_ADAPTER.validate_python(data, context={"tz": tz})
     except ValidationError as e:

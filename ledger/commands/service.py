@@ -125,9 +125,7 @@ class TicketService:
             subject = next((e.number for e in events if isinstance(e, rules.Reported)), None)
             if subject is None:
                 subject = self._number_of(events[0].originator_id)
-            raise ConcurrentChange(
-                f"ticket {subject} changed concurrently, retry"
-            ) from e
+            raise ConcurrentChange(f"ticket {subject} changed concurrently, retry") from e
 
     def _stamp(self, command: Command) -> Stamp:
         now = self.clock.now()

@@ -64,7 +64,7 @@ class DomainEvent(Immutable):
 
     def data(self) -> dict[str, Any]:
         """The event's own fields (not the envelope), JSON-ready."""
-        return self.model_dump(mode="json", exclude=ENVELOPE_FIELDS)
+        return self.model_dump(mode="json", exclude=set(ENVELOPE_FIELDS))
 
 
 ENVELOPE_FIELDS = frozenset(

@@ -18,7 +18,17 @@ from typing import Any
 
 from eventsourcing.persistence import ApplicationRecorder, Mapper, Notification
 from eventsourcing.utils import get_topic
-from sqlalchemy import BigInteger, Column, Connection, Engine, MetaData, String, Table, select, update
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Connection,
+    Engine,
+    MetaData,
+    String,
+    Table,
+    select,
+    update,
+)
 
 from ledger.domain.model import DomainEvent
 
@@ -77,8 +87,7 @@ class ProjectionRunner:
         unknown = [n for n in names if n not in self.projections]
         if unknown:
             raise KeyError(
-                f"unknown projection {', '.join(unknown)} "
-                f"(known: {', '.join(self.projections)})"
+                f"unknown projection {', '.join(unknown)} (known: {', '.join(self.projections)})"
             )
         return [self.projections[n] for n in names]
 

@@ -59,8 +59,7 @@ class Location:
     def sqlalchemy_url(self) -> str:
         if self.kind == "sqlite":
             return f"sqlite:///{self.path}"
-        scheme, _, rest = self.url.partition("://")
-        return f"postgresql+psycopg://{rest}"
+        return "postgresql+psycopg://" + self.url.partition("://")[2]
 
     def describe(self) -> str:
         if self.kind == "sqlite":

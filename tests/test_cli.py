@@ -1,0 +1,368 @@
+"""The real ``ledger`` command, end to end, in a subprocess on a temporary database."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ledger.bootstrap import Ledger
+
+NOW = "2026-10-08T12:00+08:00"
+REPORT_ARGS = [
+    "ticket",
+    "report",
+    "--contract",
+    "seed-002",
+    "--customer",
+    "禹州市公安局",
+    "--contact-name",
+    "张三",
+    "--contact-phone",
+    "13800138001",
+    "--site",
+    "看守所监控中心",
+    "--device",
+    "门禁控制器",
+    "--severity",
+    "emergency",
+    "--description",
+    "门禁控制器无法开机",
+    "--at",
+    "2026-10-08T09:00",
+]
+
+
+class Cli:
+    def __init__(self, db: str) -> None:
+        self.db = db
+        self.env = {
+            **os.environ,
+            "LEDGER_DB": db,
+            "LEDGER_ACTOR": "李娜",
+            "LEDGER_ROLE": "dispatcher",
+            "LEDGER_NOW": NOW,
+        }
+
+    def run(self, *args: str, ok: bool = True, **env: str) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            [sys.executable, "-m", "ledger", *args],
+            env={**self.env, **env},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert "Traceback" not in result.stderr, result.stderr
+        if ok:
+            assert result.returncode == 0, result.stderr
+        return result
+
+    def json(self, *args: str, **env: str) -> Any:
+        return json.loads(self.run(*args, "--json", **env).stdout)
+
+    def event_count(self) -> int:
+        with Ledger.open(self.db) as ledger:
+            return ledger.event_count()
+
+
+@pytest.fixture
+def cli(db_url: str) -> Cli:
+    c = Cli(db_url)
+    c.run("init")
+    return c
+
+
+def test_ticket_lifecycle_through_the_cli(cli: Cli) -> None:
+    reported = cli.json(*REPORT_ARGS)
+    number = reported["number"]
+    assert number == "T-2026-000001"
+    assert reported["reported_at"] == "2026-10-08T09:00:00+08:00"
+    assert reported["status"] == "reported"
+
+    cli.run("ticket", "respond", number, "--at", "2026-10-08T09:04")
+    cli.run("ticket", "dispatch", number, "--engineer", "王工", "--at", "2026-10-08T09:05")
+    engineer = {"LEDGER_ACTOR": "王工", "LEDGER_ROLE": "engineer"}
+    cli.run("ticket", "arrive", number, "--at", "2026-10-08T09:24", **engineer)
+    cli.run(
+        "ticket",
+        "suspend",
+        number,
+        "--reason",
+        "等待客户开门",
+        "--at",
+        "2026-10-08T09:30",
+        **engineer,
+    )
+    cli.run("ticket", "resume", number, "--at", "2026-10-08T10:00", **engineer)
+    cli.run("ticket", "replace", number, "--unit", "备用门禁控制器 B-101", **engineer)
+    cli.run("ticket", "escalate", number, "--to", "department_manager", "--reason", "备件缺货")
+    cli.run("ticket", "reclassify", number, "--severity", "major", "--reason", "只影响一个门")
+    cli.run(
+        "ticket", "resolve", number, "--summary", "更换主板", "--at", "2026-10-08T11:00", **engineer
+    )
+    cli.run("ticket", "sign", number, "--signer", "张三", "--kind", "fax_copy", **engineer)
+    closed = cli.json("ticket", "close", number)
+    assert closed["status"] == "closed"
+
+    shown = cli.json("ticket", "show", number)
+    assert shown == closed
+    assert shown["severity"] == "major"
+    assert shown["escalation_level"] == "department_manager"
+    assert shown["signature"] == {
+        "kind": "fax_copy",
+        "signer": "张三",
+        "signed_at": "2026-10-08T12:00:00+08:00",
+    }
+    assert shown["replacements"][0]["unit"] == "备用门禁控制器 B-101"
+    assert shown["first_arrived_at"] == "2026-10-08T09:24:00+08:00"
+
+    history = cli.json("ticket", "history", number)
+    assert [e["type"] for e in history] == [
+        "Reported",
+        "Responded",
+        "Dispatched",
+        "Arrived",
+        "Suspended",
+        "Resumed",
+        "ReplacementProvided",
+        "Escalated",
+        "Reclassified",
+        "Resolved",
+        "CustomerSigned",
+        "Closed",
+    ]
+    assert [e["version"] for e in history] == list(range(1, 13))
+    assert set(history[0]) == {
+        "version",
+        "type",
+        "occurred_at",
+        "recorded_at",
+        "actor",
+        "role",
+        "data",
+    }
+    assert history[3]["actor"] == "王工" and history[3]["role"] == "engineer"
+    assert history[3]["recorded_at"] == "2026-10-08T12:00:00+08:00"
+    assert history[7]["data"] == {
+        "from_level": "engineer",
+        "to_level": "department_manager",
+        "reason": "备件缺货",
+    }
+
+    # UTC in, Shanghai out; --tz shows another zone.
+    utc_view = cli.json("ticket", "show", number, LEDGER_TZ="UTC")
+    assert utc_view["reported_at"] == "2026-10-08T01:00:00+00:00"
+
+    human = cli.run("ticket", "history", number).stdout
+    assert "CustomerSigned" in human and "王工" in human
+
+
+def test_ticket_list_filters(cli: Cli) -> None:
+    first = cli.json(*REPORT_ARGS)["number"]
+    second = cli.json(*REPORT_ARGS[:-2], "--contract", "seed-004", "--severity", "general")[
+        "number"
+    ]
+    cli.run("ticket", "dispatch", first, "--engineer", "王工")
+    cli.run("ticket", "resolve", second, "--summary", "电话指导", "--mode", "remote")
+    cli.run("ticket", "sign", second, "--signer", "李四")
+    cli.run("ticket", "close", second)
+
+    def numbers(*filters: str) -> list[str]:
+        return [t["number"] for t in cli.json("ticket", "list", *filters)]
+
+    assert numbers() == [first]
+    assert numbers("--closed") == [second]
+    assert sorted(numbers("--all")) == [first, second]
+    assert numbers("--all", "--contract", "seed-004") == [second]
+    assert numbers("--engineer", "王工") == [first]
+    assert numbers("--all", "--severity", "general") == [second]
+    assert numbers("--all", "--limit", "1") == [second]  # newest report first
+    row = cli.json("ticket", "list")[0]
+    assert set(row) == {
+        "id",
+        "number",
+        "status",
+        "suspended",
+        "severity",
+        "category",
+        "contract_id",
+        "customer",
+        "engineer",
+        "escalation_level",
+        "reported_at",
+        "resolved_at",
+        "closed_at",
+        "updated_at",
+        "version",
+    }
+    status = cli.json("projections", "status")
+    assert status[0]["name"] == "tickets" and status[0]["position"] == status[0]["head"] - 0
+    rebuilt = cli.run("projections", "rebuild").stdout
+    assert "rebuilt tickets" in rebuilt
+    assert numbers("--closed") == [second]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["ticket", "arrive", "T-2026-000001"], "has not been dispatched"),
+        (["ticket", "close", "T-2026-000001"], "not resolved"),
+        (["ticket", "respond", "T-2026-000001", "--at", "2026-10-08T08:00"], "before the report"),
+        (["ticket", "respond", "T-2026-000001", "--at", "2026-10-09T08:00"], "in the future"),
+        (["ticket", "respond", "T-2026-000001", "--at", "yesterday"], "not an ISO 8601 time"),
+        (["ticket", "respond", "T-2026-000009"], "no ticket T-2026-000009"),
+        (["ticket", "respond", "nonsense"], "neither a ticket number"),
+        (
+            ["ticket", "escalate", "T-2026-000001", "--to", "engineer", "--reason", "x"],
+            "must go up the ladder",
+        ),
+        (["ticket", "respond", "T-2026-000001", "--role", "wizard"], "Invalid value for '--role'"),
+        ([*REPORT_ARGS[:-2], "--contact-phone", "call me"], "contact_phone"),
+        ([*REPORT_ARGS[:-2], "--at", "1999-12-31T10:00"], "before 2000-01-01"),
+        (["ticket", "reclassify", "T-2026-000001", "--reason", "同级"], "nothing to reclassify"),
+    ],
+)
+def test_bad_input_is_one_clear_line_exit_2_and_records_nothing(
+    sqlite_url: str, args: list[str], message: str
+) -> None:
+    cli = Cli(sqlite_url)
+    cli.run("init")
+    cli.run(*REPORT_ARGS)
+    before = cli.event_count()
+    result = cli.run(*args, ok=False)
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr
+    assert cli.event_count() == before
+
+
+def test_store_problems_are_reported_without_traceback(tmp_path: Path) -> None:
+    missing = Cli(f"sqlite:///{tmp_path}/nope.db")
+    result = missing.run("ticket", "list", ok=False)
+    assert result.returncode == 2 and "run `ledger init` first" in result.stderr
+    assert not (tmp_path / "nope.db").exists()
+
+    bad_url = Cli("mysql://somewhere/db")
+    result = bad_url.run("ticket", "list", ok=False)
+    assert result.returncode == 2 and "unsupported database" in result.stderr
+
+    down = Cli("postgresql://postgres@127.0.0.1:9/ledger")  # nothing listens on port 9
+    result = down.run("ticket", "list", ok=False)
+    assert result.returncode == 1 and "database unavailable" in result.stderr
+
+    result = Cli(f"sqlite:///{tmp_path}/x.db").run("init", ok=False, LEDGER_TZ="Mars/Olympus")
+    assert result.returncode == 2 and "unknown time zone" in result.stderr
+
+
+def _write_lines(path: Path, lines: list[Any]) -> Path:
+    with path.open("wb") as f:
+        for line in lines:
+            f.write(
+                line if isinstance(line, bytes) else json.dumps(line, ensure_ascii=False).encode()
+            )
+            f.write(b"\n")
+    return path
+
+
+REPORT_LINE = {
+    "command": "report",
+    "ref": "a",
+    "contract": "seed-003",
+    "customer": "某县档案馆",
+    "contact_name": "王芳",
+    "contact_phone": "0374-6099651",
+    "site": "数字化加工室",
+    "device": "高速扫描仪",
+    "description": "扫描仪卡纸",
+    "at": "2026-10-08T08:00",
+}
+
+
+def test_import_applies_good_lines_and_reports_bad_ones(cli: Cli, tmp_path: Path) -> None:
+    path = _write_lines(
+        tmp_path / "commands.jsonl",
+        [
+            REPORT_LINE,  # 1 ok
+            {"command": "respond", "ticket": "a", "at": "2026-10-08T08:03"},  # 2 ok
+            b"{not json",  # 3 bad JSON
+            {"command": "dispatch", "ticket": "a", "engineer": ""},  # 4 empty field
+            {"command": "arrive", "ticket": "a"},  # 5 rule
+            {"command": "teleport", "ticket": "a"},  # 6 unknown
+            b"\xff\xfe broken utf-8",  # 7 bad bytes
+            {
+                "command": "dispatch",
+                "ticket": "a",
+                "engineer": "陈工",
+                "actor": "调度-李",
+                "role": "dispatcher",
+            },  # 8 ok
+            {"command": "respond", "ticket": "zzz"},  # 9 unknown ref
+            {
+                "command": "arrive",
+                "ticket": "a",
+                "actor": "陈工",
+                "role": "engineer",
+                "colour": "blue",
+            },  # 10 extra
+            b"   ",  # 11 blank
+        ],
+    )
+    before = cli.event_count()
+    result = cli.run("import", str(path), ok=False)
+    assert result.returncode == 2
+    rejected = [line for line in result.stderr.splitlines() if line.startswith("line ")]
+    assert [line.split(":")[0] for line in rejected] == [
+        "line 3",
+        "line 4",
+        "line 5",
+        "line 6",
+        "line 7",
+        "line 9",
+        "line 10",
+    ]
+    assert "not valid JSON" in rejected[0]
+    assert "engineer: String should have at least 1 character" in rejected[1]
+    assert "has not been dispatched" in rejected[2]
+    assert "must be one of" in rejected[3]
+    assert "not valid UTF-8" in rejected[4]
+    assert "neither a ticket number" in rejected[5]
+    assert "colour: unknown field" in rejected[6]
+    assert "3 applied, 7 rejected" in result.stdout
+    # 3 commands: a report (2 events: number + ticket) and two single-event commands.
+    assert cli.event_count() == before + 4
+    history = cli.json("ticket", "history", "T-2026-000001")
+    assert [e["type"] for e in history] == ["Reported", "Responded", "Dispatched"]
+    assert history[2]["actor"] == "调度-李"
+
+
+def test_import_strict_stops_at_the_first_rejection(cli: Cli, tmp_path: Path) -> None:
+    path = _write_lines(
+        tmp_path / "strict.jsonl",
+        [
+            REPORT_LINE,
+            {"command": "arrive", "ticket": "a"},
+            {"command": "respond", "ticket": "a"},
+        ],
+    )
+    result = cli.run("import", str(path), "--strict", "--json", ok=False)
+    assert result.returncode == 2
+    report = json.loads(result.stdout)
+    assert report["applied"] == 1 and report["stopped"] is True
+    assert report["rejected"][0]["line"] == 2
+    assert report["tickets"] == {"a": "T-2026-000001"}
+    assert [e["type"] for e in cli.json("ticket", "history", "T-2026-000001")] == ["Reported"]
+
+
+def test_import_of_a_clean_file_exits_zero(cli: Cli, tmp_path: Path) -> None:
+    path = _write_lines(
+        tmp_path / "clean.jsonl",
+        [
+            REPORT_LINE,
+            {"command": "respond", "ticket": "a", "at": "2026-10-08T08:03"},
+        ],
+    )
+    assert "2 applied, 0 rejected" in cli.run("import", str(path)).stdout
