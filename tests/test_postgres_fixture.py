@@ -1,0 +1,63 @@
+"""The throwaway PostgreSQL fixtures really give a working, isolated database per test."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+import psycopg
+import pytest
+
+if TYPE_CHECKING:
+    from tests.conftest import PgServer
+
+USER_TABLES = """
+    SELECT table_schema || '.' || table_name FROM information_schema.tables
+    WHERE table_schema NOT IN ('pg_catalog', 'information_schema')
+"""
+
+# Databases handed out by earlier runs of the parametrised test below.
+_seen_databases: set[str] = set()
+
+
+def test_pg_url_connects_over_loopback(pg_url: str, pg_server: PgServer) -> None:
+    parts = urlsplit(pg_url)
+    assert parts.scheme == "postgresql"
+    assert parts.path.lstrip("/").startswith("test_")
+    with psycopg.connect(pg_url, connect_timeout=10) as conn:
+        assert conn.execute("SELECT 1").fetchone() == (1,)
+        row = conn.execute("SELECT current_database(), host(inet_server_addr())").fetchone()
+        assert row is not None
+        assert row[0] == parts.path.lstrip("/")
+        if pg_server.managed:
+            assert pg_url == f"postgresql://postgres@127.0.0.1:{pg_server.port}/{row[0]}"
+            assert row[1] == "127.0.0.1"
+            assert conn.execute("SHOW listen_addresses").fetchone() == ("127.0.0.1",)
+            assert conn.execute("SHOW fsync").fetchone() == ("off",)
+
+
+@pytest.mark.parametrize("run", [1, 2])
+def test_each_database_is_distinct_and_empty(
+    run: int, pg_url: str, make_pg_url: Callable[[], str], pg_server: PgServer
+) -> None:
+    other = make_pg_url()
+    assert other != pg_url
+    names = []
+    for url in (pg_url, other):
+        with psycopg.connect(url, connect_timeout=10) as conn:
+            (name,) = conn.execute("SELECT current_database()").fetchone() or (None,)
+            assert name not in _seen_databases, f"database {name} handed out twice"
+            assert conn.execute(USER_TABLES).fetchall() == []
+            # Leave something behind: a reused database would show it in the next run.
+            conn.execute("CREATE TABLE leftover (run int)")
+            conn.execute("INSERT INTO leftover VALUES (%s)", (run,))
+        names.append(name)
+    assert names[0] != names[1]
+
+    # Databases from earlier tests were dropped when those tests ended.
+    with psycopg.connect(pg_server.admin_url, autocommit=True) as admin:
+        existing = {r[0] for r in admin.execute("SELECT datname FROM pg_database").fetchall()}
+    assert not (_seen_databases & existing)
+    assert set(names) <= existing
+    _seen_databases.update(names)
