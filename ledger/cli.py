@@ -15,7 +15,7 @@ from typing import Any, NoReturn, TypeVar
 
 import click
 import orjson
-from eventsourcing.persistence import PersistenceError
+from eventsourcing.persistence import MapperDeserialisationError, PersistenceError
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy.exc import DBAPIError
@@ -35,6 +35,7 @@ from ledger.domain.values import (
     Severity,
     SignatureKind,
 )
+from ledger.projections.base import UnknownProjection
 from ledger.projections.tickets import list_tickets
 from ledger.storage.location import LocationError, parse_location, resolve_url
 from ledger.timeutil import parse_time, zone
@@ -72,10 +73,18 @@ def translated_errors() -> Iterator[None]:
         raise
     except CommandError as e:
         fail("invalid command: " + "; ".join(e.problems))
-    except (DomainError, TicketNotFound, LocationError, LedgerNotInitialised) as e:
+    except (
+        DomainError,
+        TicketNotFound,
+        LocationError,
+        LedgerNotInitialised,
+        UnknownProjection,
+    ) as e:
         fail(_first_line(e))
     except ConcurrentChange as e:
         fail(_first_line(e), FAILURE)
+    except MapperDeserialisationError as e:
+        fail(f"a stored event cannot be read: {_first_line(e)}", FAILURE)
     except (PersistenceError, DBAPIError, OSError) as e:
         fail(f"database unavailable or unusable: {_first_line(e)}", FAILURE)
     except Exception as e:
@@ -437,7 +446,9 @@ def _list_row(row: dict[str, Any], tz: tzinfo) -> dict[str, Any]:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--strict", is_flag=True, help="Stop at the first rejected line.")
 @click.option("--actor", envvar="LEDGER_ACTOR", help="Default actor for lines without one.")
-@click.option("--role", envvar="LEDGER_ROLE", help="Default role for lines without one.")
+@click.option(
+    "--role", envvar="LEDGER_ROLE", type=_choices(Role), help="Default role for lines without one."
+)
 @json_option
 @pass_settings
 def import_(
@@ -457,7 +468,8 @@ def import_(
     from rich.progress import Progress
 
     defaults = {k: v for k, v in (("actor", actor), ("role", role)) if v}
-    total = sum(1 for _ in file.open("rb"))
+    with file.open("rb") as lines:
+        total = sum(1 for _ in lines)
     with settings.open() as ledger, Progress(console=Console(stderr=True), transient=True) as bar:
         task = bar.add_task(f"importing {file.name}", total=total)
         result: ImportReport = import_commands(

@@ -366,3 +366,27 @@ def test_import_of_a_clean_file_exits_zero(cli: Cli, tmp_path: Path) -> None:
         ],
     )
     assert "2 applied, 0 rejected" in cli.run("import", str(path)).stdout
+
+
+def test_lines_naming_a_rejected_report_say_so(cli: Cli, tmp_path: Path) -> None:
+    path = _write_lines(
+        tmp_path / "orphans.jsonl",
+        [
+            {**REPORT_LINE, "severity": "catastrophic"},
+            {"command": "respond", "ticket": "a"},
+        ],
+    )
+    result = cli.run("import", str(path), "--json", ok=False)
+    report = json.loads(result.stdout)
+    assert report["applied"] == 0
+    assert report["rejected"][1] == {
+        "line": 2,
+        "reason": "ref 'a' names no ticket: its report (line 1) was rejected",
+    }
+    assert cli.event_count() == 0
+
+
+def test_unknown_projection_is_bad_input(cli: Cli) -> None:
+    result = cli.run("projections", "rebuild", "nosuch", ok=False)
+    assert result.returncode == 2
+    assert "unknown projection nosuch (known: tickets)" in result.stderr

@@ -30,6 +30,7 @@ class ImportReport:
     rejected: list[Rejection] = field(default_factory=list)
     stopped: bool = False
     refs: dict[str, str] = field(default_factory=dict)
+    failed_refs: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -54,6 +55,20 @@ def _read_line(raw: bytes) -> dict[str, Any]:
     return data
 
 
+def _resolve_ref(data: dict[str, Any], report: ImportReport) -> None:
+    """A ``ticket`` naming a ref of an earlier report line becomes that ticket's number."""
+    name = data.get("ticket")
+    if not isinstance(name, str | int):
+        return
+    key = str(name)
+    if key in report.refs:
+        data["ticket"] = report.refs[key]
+    elif key in report.failed_refs:
+        raise TicketNotFound(
+            f"ref {key!r} names no ticket: its report (line {report.failed_refs[key]}) was rejected"
+        )
+
+
 def import_commands(
     service: TicketService,
     path: Path,
@@ -66,6 +81,7 @@ def import_commands(
     report = ImportReport()
     with path.open("rb") as lines:
         for number, raw in enumerate(lines, start=1):
+            ref: str | None = None
             if on_line:
                 on_line()
             if not raw.strip():
@@ -73,17 +89,18 @@ def import_commands(
             try:
                 data = {**(defaults or {}), **_read_line(raw)}
                 ref = data.pop("ref", None) if data.get("command") == "report" else None
-                if isinstance(data.get("ticket"), str) and data["ticket"] in report.refs:
-                    data["ticket"] = report.refs[data["ticket"]]
+                ref = None if ref is None else str(ref)
+                _resolve_ref(data, report)
                 command = parse_command(data, tz)
                 ticket = service.execute(command, retries=1)
                 if isinstance(command, ReportTicket) and ref is not None:
-                    report.refs[str(ref)] = ticket.number
+                    report.refs[ref] = ticket.number
                 report.applied += 1
-            except CommandError as e:
-                report.rejected.append(Rejection(number, "; ".join(e.problems)))
-            except (DomainError, TicketNotFound, ConcurrentChange) as e:
-                report.rejected.append(Rejection(number, str(e)))
+            except (CommandError, DomainError, TicketNotFound, ConcurrentChange) as e:
+                reason = "; ".join(e.problems) if isinstance(e, CommandError) else str(e)
+                report.rejected.append(Rejection(number, reason))
+                if ref is not None:
+                    report.failed_refs[ref] = number
             if report.rejected and strict:
                 report.stopped = True
                 break

@@ -44,6 +44,10 @@ projection_positions = Table(
 DEFAULT_BATCH = 500
 
 
+class UnknownProjection(LookupError):
+    """A projection name that is not registered, or one without a position row."""
+
+
 class Projection(ABC):
     """A read model. Subclasses name their tables and how a batch of events changes them."""
 
@@ -86,7 +90,7 @@ class ProjectionRunner:
             return list(self.projections.values())
         unknown = [n for n in names if n not in self.projections]
         if unknown:
-            raise KeyError(
+            raise UnknownProjection(
                 f"unknown projection {', '.join(unknown)} (known: {', '.join(self.projections)})"
             )
         return [self.projections[n] for n in names]
@@ -97,7 +101,7 @@ class ProjectionRunner:
                 select(projection_positions.c.position).where(projection_positions.c.name == name)
             )
         if value is None:
-            raise LookupError(f"projection {name} has no position: run `ledger init`")
+            raise UnknownProjection(f"projection {name} has no position: run `ledger init`")
         return int(value)
 
     def catch_up(

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     Connection,
@@ -48,7 +49,7 @@ ticket_summary = Table(
     Column("closed_at", DateTime(timezone=True)),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Column("version", Integer, nullable=False),
-    Column("last_position", Integer, nullable=False),
+    Column("last_position", BigInteger, nullable=False),
     Column("state", Text, nullable=False),
 )
 
