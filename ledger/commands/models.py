@@ -191,7 +191,7 @@ def describe_validation_error(error: ValidationError) -> list[str]:
     problems = []
     for item in error.errors(include_url=False):
         path = ".".join(str(part) for part in item["loc"] if part not in COMMAND_NAMES)
-        message = item["msg"]
+        message = item["msg"].removeprefix("Value error, ")
         if item["type"] == "missing":
             problems.append(f"{path}: is required")
             continue
