@@ -39,7 +39,7 @@ from ledger.projections.base import UnknownProjection
 from ledger.projections.tickets import list_tickets
 from ledger.storage.location import LocationError, parse_location, resolve_url
 from ledger.timeutil import parse_time, zone
-from ledger.views import event_view, ticket_view
+from ledger.views import event_view, ticket_row_view, ticket_view
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -404,7 +404,7 @@ def list_(settings: Settings, /, as_json: bool, **filters: Any) -> None:
         ledger.projections.catch_up()
         with ledger.engine.connect() as conn:
             rows = list_tickets(conn, **filters)
-    views = [_list_row(row, settings.tz) for row in rows]
+    views = [ticket_row_view(row, settings.tz) for row in rows]
     if as_json:
         print_json(views)
         return
@@ -415,28 +415,6 @@ def list_(settings: Settings, /, as_json: bool, **filters: Any) -> None:
     for v in views:
         table.add_row(*(str(v[c] or "") for c in columns), v["reported_at"])
     console().print(table)
-
-
-def _list_row(row: dict[str, Any], tz: tzinfo) -> dict[str, Any]:
-    from ledger.timeutil import show as show_time
-
-    return {
-        "id": str(row["ticket_id"]),
-        "number": row["number"],
-        "status": row["status"],
-        "suspended": row["suspended"],
-        "severity": row["severity"],
-        "category": row["category"],
-        "contract_id": row["contract_id"],
-        "customer": row["customer"],
-        "engineer": row["engineer"],
-        "escalation_level": row["escalation_level"],
-        "reported_at": show_time(row["reported_at"], tz),
-        "resolved_at": show_time(row["resolved_at"], tz) or None,
-        "closed_at": show_time(row["closed_at"], tz) or None,
-        "updated_at": show_time(row["updated_at"], tz),
-        "version": row["version"],
-    }
 
 
 # --------------------------------------------------------------------------- import

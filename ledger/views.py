@@ -72,3 +72,24 @@ def event_view(event: TicketEvent, tz: tzinfo) -> dict[str, Any]:
         "role": event.role.value,
         "data": event.data(),
     }
+
+
+def ticket_row_view(row: dict[str, Any], tz: tzinfo) -> dict[str, Any]:
+    """One row of ``ticket list`` (from the ``tickets`` read model)."""
+    return {
+        "id": str(row["ticket_id"]),
+        "number": row["number"],
+        "status": row["status"],
+        "suspended": row["suspended"],
+        "severity": row["severity"],
+        "category": row["category"],
+        "contract_id": row["contract_id"],
+        "customer": row["customer"],
+        "engineer": row["engineer"],
+        "escalation_level": row["escalation_level"],
+        "reported_at": _time(row["reported_at"], tz),
+        "resolved_at": _time(row["resolved_at"], tz),
+        "closed_at": _time(row["closed_at"], tz),
+        "updated_at": _time(row["updated_at"], tz),
+        "version": row["version"],
+    }

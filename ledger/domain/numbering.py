@@ -16,7 +16,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from ledger.domain.model import DomainEvent, ShortText
 
 NAMESPACE = uuid5(NAMESPACE_URL, "urn:ledger:after-sales")
-NUMBER_PATTERN = re.compile(r"^T-(\d{4})-(\d{6,})$")
+NUMBER_PATTERN = re.compile(r"\AT-([0-9]{4})-([0-9]{6,})\Z")
 
 
 class TicketNumberIssued(DomainEvent):

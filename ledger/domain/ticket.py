@@ -188,6 +188,7 @@ class Ticket(Aggregate):
     engineer: str | None = None
     dispatched_at: datetime | None = None
     first_arrived_at: datetime | None = None
+    arrived_at: datetime | None = None
     on_site: bool = False
     resolved_at: datetime | None = None
     resolution: str | None = None
@@ -309,9 +310,12 @@ def decide_dispatch(
         raise RuleViolation(
             f"ticket {ticket.number} is resolved: reopen it before dispatching again"
         )
-    if ticket.engineer == engineer.strip() and not ticket.on_site:
+    if ticket.status is TicketStatus.DISPATCHED and ticket.engineer == engineer.strip():
         raise RuleViolation(f"ticket {ticket.number} is already dispatched to {engineer}")
-    _check_times(stamp, ticket.reported_at, "the report")
+    if ticket.dispatched_at is not None:
+        _check_times(stamp, ticket.dispatched_at, "the previous dispatch")
+    else:
+        _check_times(stamp, ticket.reported_at, "the report")
     return _next(Dispatched, ticket, stamp, engineer=engineer, note=note)
 
 
@@ -337,11 +341,14 @@ def decide_resolve(ticket: Ticket, stamp: Stamp, summary: str, mode: ResolutionM
     _require_active(ticket, "resolve")
     if ticket.is_resolved:
         raise RuleViolation(f"ticket {ticket.number} is already resolved")
-    if mode is ResolutionMode.ON_SITE and not ticket.on_site:
-        raise RuleViolation(
-            f"ticket {ticket.number}: an on-site resolution needs the engineer's arrival first"
-        )
-    _check_times(stamp, ticket.reported_at, "the report")
+    if mode is ResolutionMode.ON_SITE:
+        if not ticket.on_site or ticket.arrived_at is None:
+            raise RuleViolation(
+                f"ticket {ticket.number}: an on-site resolution needs the engineer's arrival first"
+            )
+        _check_times(stamp, ticket.arrived_at, "the arrival")
+    else:
+        _check_times(stamp, ticket.reported_at, "the report")
     return _next(Resolved, ticket, stamp, summary=summary, mode=mode)
 
 
@@ -411,9 +418,9 @@ def decide_reclassify(
     category: Category | None = None,
 ) -> Reclassified:
     _require_active(ticket, "reclassify", allow_suspended=True)
-    new_severity = severity or ticket.severity
-    new_category = category or ticket.category
-    if new_severity is ticket.severity and new_category is ticket.category:
+    new_severity = Severity(severity or ticket.severity)
+    new_category = Category(category or ticket.category)
+    if new_severity == ticket.severity and new_category == ticket.category:
         raise RuleViolation(
             f"ticket {ticket.number} is already {ticket.severity.value}/{ticket.category.value}: "
             "nothing to reclassify"
@@ -451,7 +458,10 @@ def decide_reopen(ticket: Ticket, stamp: Stamp, reason: str) -> Reopened:
         raise RuleViolation(
             f"ticket {ticket.number} is not resolved or closed: there is nothing to reopen"
         )
-    _check_times(stamp, ticket.resolved_at, "the resolution")
+    if ticket.closed_at is not None:
+        _check_times(stamp, ticket.closed_at, "the closing")
+    else:
+        _check_times(stamp, ticket.resolved_at, "the resolution")
     return _next(Reopened, ticket, stamp, reason=reason)
 
 
@@ -525,6 +535,7 @@ def _(event: Arrived, ticket: Ticket | None) -> Ticket:
         ticket,
         event,
         on_site=True,
+        arrived_at=event.occurred_at,
         first_arrived_at=ticket.first_arrived_at or event.occurred_at,
         status=TicketStatus.ON_SITE,
     )
@@ -599,7 +610,13 @@ def _(event: Reopened, ticket: Ticket | None) -> Ticket:
 
 @mutate.register
 def _(event: Cancelled, ticket: Ticket | None) -> Ticket:
-    return _evolve(ticket, event, cancelled_at=event.occurred_at, status=TicketStatus.CANCELLED)
+    return _evolve(
+        ticket,
+        event,
+        cancelled_at=event.occurred_at,
+        suspended_at=None,
+        status=TicketStatus.CANCELLED,
+    )
 
 
 def project_ticket(ticket: Ticket | None, events: object) -> Ticket | None:
