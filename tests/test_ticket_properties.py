@@ -495,7 +495,7 @@ def check_state_matches_the_events(r: Run) -> None:
         assert (t.signature.kind, t.signature.signer) == (signed.kind, signed.signer)
         assert t.signature.signed_at == signed.occurred_at
 
-    suspended = _current(events, Suspended, Resumed)
+    suspended = _current(events, Suspended, Resumed, Cancelled)
     assert t.suspended_at == (suspended.occurred_at if suspended else None)
     closed = _current(events, Closed, Reopened)
     assert t.closed_at == (closed.occurred_at if closed else None)
