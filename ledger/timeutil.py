@@ -29,14 +29,18 @@ def localise(value: datetime, tz: tzinfo) -> datetime:
     return aware
 
 
-def parse_time(text: str, tz: tzinfo) -> datetime:
+def parse_iso(text: str) -> datetime:
+    """An ISO 8601 time as typed; naive stays naive (the caller knows the zone)."""
     try:
-        value = datetime.fromisoformat(text.strip())
+        return datetime.fromisoformat(text.strip())
     except ValueError:
         raise ValueError(
             f"{text!r} is not an ISO 8601 time (e.g. 2024-02-09T16:40+08:00)"
         ) from None
-    return localise(value, tz)
+
+
+def parse_time(text: str, tz: tzinfo) -> datetime:
+    return localise(parse_iso(text), tz)
 
 
 def as_utc(value: datetime) -> datetime:

@@ -31,7 +31,7 @@ from ledger.domain.values import (
     Severity,
     SignatureKind,
 )
-from ledger.timeutil import localise, zone
+from ledger.timeutil import localise, parse_iso, zone
 
 
 class CommandError(ValueError):
@@ -54,14 +54,7 @@ class Command(BaseModel):
     @field_validator("at", mode="before")
     @classmethod
     def _iso_8601(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            try:
-                return datetime.fromisoformat(value.strip())
-            except ValueError:
-                raise ValueError(
-                    f"{value!r} is not an ISO 8601 time (e.g. 2024-02-09T16:40+08:00)"
-                ) from None
-        return value
+        return parse_iso(value) if isinstance(value, str) else value
 
     @field_validator("at", mode="after")
     @classmethod
