@@ -22,6 +22,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from ledger.domain.errors import RuleViolation
+from ledger.domain.model import Stamp
 from ledger.domain.numbering import format_number, ticket_id_for
 from ledger.domain.ticket import (
     CLOCK_SKEW,
@@ -39,7 +40,6 @@ from ledger.domain.ticket import (
     Resolved,
     Responded,
     Resumed,
-    Stamp,
     Suspended,
     Ticket,
     TicketEvent,

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from ledger.domain.errors import DomainError, RuleViolation
+from ledger.domain.model import Stamp
 from ledger.domain.numbering import (
     NAMESPACE,
     format_number,
@@ -38,7 +39,6 @@ from ledger.domain.ticket import (
     Responded,
     Resumed,
     Signature,
-    Stamp,
     Suspended,
     Ticket,
     TicketEvent,

@@ -179,11 +179,15 @@ COMMAND_NAMES: tuple[str, ...] = tuple(
 )
 
 
-def describe_validation_error(error: ValidationError) -> list[str]:
-    """One readable line per problem: ``field.path: message (got 'value')``."""
+def describe_validation_error(error: ValidationError, *, tagged: bool = False) -> list[str]:
+    """One readable line per problem: ``field.path: message (got 'value')``.
+
+    ``tagged``: the first part of each path is a union's tag (the command name), not a field.
+    """
     problems = []
     for item in error.errors(include_url=False):
-        path = ".".join(str(part) for part in item["loc"] if part not in COMMAND_NAMES)
+        loc = item["loc"][1:] if tagged else item["loc"]
+        path = ".".join(str(part) for part in loc if part != "[key]")
         message = item["msg"].removeprefix("Value error, ")
         if item["type"] == "missing":
             problems.append(f"{path}: is required")
@@ -193,9 +197,12 @@ def describe_validation_error(error: ValidationError) -> list[str]:
             continue
         got = item.get("input")
         shown = repr(got) if isinstance(got, str | int | float) else ""
+        if shown and str(got) in message:
+            shown = ""  # the message already quotes it
         if shown and len(shown) > 60:
             shown = shown[:57] + "...'"
-        problems.append(f"{path}: {message}" + (f" (got {shown})" if shown else ""))
+        problem = f"{path}: {message}" if path else message
+        problems.append(problem + (f" (got {shown})" if shown else ""))
     return problems
 
 
@@ -209,4 +216,4 @@ def parse_command(data: dict[str, Any], tz: tzinfo) -> AnyCommand:
     try:
         return _COMMAND_ADAPTER.validate_python(data, context={"tz": tz})
     except ValidationError as e:
-        raise CommandError(describe_validation_error(e)) from None
+        raise CommandError(describe_validation_error(e, tagged=True)) from None

@@ -37,14 +37,14 @@ from ledger.commands.models import (
     TicketCommand,
 )
 from ledger.domain import ticket as rules
-from ledger.domain.model import DomainEvent
+from ledger.domain.model import DomainEvent, Stamp
 from ledger.domain.numbering import (
     TicketNumberIssued,
     format_number,
     sequence_id,
     ticket_id_for,
 )
-from ledger.domain.ticket import Contact, Stamp, Ticket, TicketEvent, project_ticket
+from ledger.domain.ticket import Contact, Ticket, TicketEvent, project_ticket
 from ledger.storage.mapper import OrjsonTranscoder, PydanticMapper
 
 REPORT_ATTEMPTS = 20

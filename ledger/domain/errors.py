@@ -7,3 +7,8 @@ class DomainError(Exception):
 
 class RuleViolation(DomainError):
     """The command is not allowed in the aggregate's current state."""
+
+
+class Unchanged(RuleViolation):
+    """The command would record nothing new (loading the same file again): not a failure,
+    so loads can be re-run safely."""

@@ -72,6 +72,26 @@ ENVELOPE_FIELDS = frozenset(
 )
 
 
+class Stamp(Immutable):
+    """Who records a fact, when it happened, and when the ledger records it."""
+
+    actor: ShortText
+    role: Role
+    occurred_at: UtcDatetime
+    recorded_at: UtcDatetime
+
+    def envelope(self, originator_id: UUID, originator_version: int) -> dict[str, Any]:
+        """The fields every event of an aggregate's next version carries."""
+        return {
+            "originator_id": originator_id,
+            "originator_version": originator_version,
+            "timestamp": self.recorded_at,
+            "occurred_at": self.occurred_at,
+            "actor": self.actor,
+            "role": self.role,
+        }
+
+
 class Aggregate(Immutable):
     id: UUID
     version: int

@@ -343,7 +343,7 @@ def _unit(text: str) -> str:
     return "workday" if "work" in text.lower() else "day"
 
 
-def _clock_for(target: Target, coverage: Coverage) -> Coverage:
+def clock_for(target: Target, coverage: Coverage) -> Coverage:
     """The clock a target runs on: wall-clock days ignore business hours."""
     if isinstance(target, WallClockDays) and not coverage.is_24x7:
         return replace(coverage, open=None, close=None)
@@ -375,7 +375,7 @@ def deadline(
     """
     reported_at = _utc(reported_at, "reported_at")
     pauses = tuple(pauses)
-    clock = _clock_for(target, coverage)
+    clock = clock_for(target, coverage)
     match target:
         case CoveredDuration(length):
             budget = length
@@ -396,6 +396,13 @@ class SlaStatus(StrEnum):
     BREACHED = "breached"  # done, but after the due time
     PENDING = "pending"  # not done, not yet due
     OVERDUE = "overdue"  # not done, past due
+    NOT_APPLICABLE = "n/a"  # the promise did not apply (e.g. fixed remotely: no arrival due)
+    UNKNOWN = "unknown"  # cannot be judged yet (e.g. the year's working-day table is missing)
+
+    @property
+    def is_final(self) -> bool:
+        """Whether the verdict can no longer change as time passes."""
+        return self in (SlaStatus.MET, SlaStatus.BREACHED, SlaStatus.NOT_APPLICABLE)
 
 
 @dataclass(frozen=True)
@@ -408,7 +415,7 @@ class Verdict:
     breach_minutes: int
 
 
-def _whole_minutes_up(span: timedelta) -> int:
+def whole_minutes_up(span: timedelta) -> int:
     return -(-span // _MINUTE)
 
 
@@ -440,6 +447,6 @@ def evaluate(
     if due is None or end <= due:
         status = SlaStatus.PENDING if done is None else SlaStatus.MET
         return Verdict(status, due, done, 0)
-    late = covered_between(due, end, _clock_for(target, coverage), pauses)
+    late = covered_between(due, end, clock_for(target, coverage), pauses)
     status = SlaStatus.OVERDUE if done is None else SlaStatus.BREACHED
-    return Verdict(status, due, done, _whole_minutes_up(late))
+    return Verdict(status, due, done, whole_minutes_up(late))

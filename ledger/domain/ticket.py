@@ -20,6 +20,7 @@ from ledger.domain.model import (
     DomainEvent,
     Immutable,
     ShortText,
+    Stamp,
     Text,
     UtcDatetime,
 )
@@ -28,7 +29,6 @@ from ledger.domain.values import (
     Channel,
     EscalationLevel,
     ResolutionMode,
-    Role,
     Severity,
     SignatureKind,
     TicketStatus,
@@ -51,19 +51,17 @@ class Signature(Immutable):
     signed_at: UtcDatetime
 
 
+class Suspension(Immutable):
+    """A Suspended → Resumed interval; ``end`` is None while the ticket stays suspended."""
+
+    start: UtcDatetime
+    end: UtcDatetime | None = None
+
+
 class ReplacementUnit(Immutable):
     unit: ShortText
     provided_at: UtcDatetime
     note: str | None = None
-
-
-class Stamp(Immutable):
-    """Who records a fact, when it happened, and when the ledger records it."""
-
-    actor: ShortText
-    role: Role
-    occurred_at: UtcDatetime
-    recorded_at: UtcDatetime
 
 
 # --------------------------------------------------------------------------- events
@@ -191,11 +189,13 @@ class Ticket(Aggregate):
     arrived_at: datetime | None = None
     on_site: bool = False
     resolved_at: datetime | None = None
+    first_resolved_at: datetime | None = None
     resolution: str | None = None
     resolution_mode: ResolutionMode | None = None
     signature: Signature | None = None
     escalation_level: EscalationLevel = EscalationLevel.ENGINEER
     suspended_at: datetime | None = None
+    suspensions: tuple[Suspension, ...] = ()
     replacements: tuple[ReplacementUnit, ...] = ()
     closed_at: datetime | None = None
     cancelled_at: datetime | None = None
@@ -233,15 +233,7 @@ def _check_times(stamp: Stamp, not_before: datetime | None = None, what: str = "
 
 
 def _next(cls: type[E], ticket: Ticket, stamp: Stamp, **fields: object) -> E:
-    return cls(
-        originator_id=ticket.id,
-        originator_version=ticket.version + 1,
-        timestamp=stamp.recorded_at,
-        occurred_at=stamp.occurred_at,
-        actor=stamp.actor,
-        role=stamp.role,
-        **fields,
-    )
+    return cls(**stamp.envelope(ticket.id, ticket.version + 1), **fields)
 
 
 def _require_active(ticket: Ticket, action: str, *, allow_suspended: bool = False) -> None:
@@ -543,10 +535,12 @@ def _(event: Arrived, ticket: Ticket | None) -> Ticket:
 
 @mutate.register
 def _(event: Resolved, ticket: Ticket | None) -> Ticket:
+    assert ticket is not None
     return _evolve(
         ticket,
         event,
         resolved_at=event.occurred_at,
+        first_resolved_at=ticket.first_resolved_at or event.occurred_at,
         resolution=event.summary,
         resolution_mode=event.mode,
         status=TicketStatus.RESOLVED,
@@ -566,12 +560,19 @@ def _(event: Escalated, ticket: Ticket | None) -> Ticket:
 
 @mutate.register
 def _(event: Suspended, ticket: Ticket | None) -> Ticket:
-    return _evolve(ticket, event, suspended_at=event.occurred_at)
+    assert ticket is not None
+    return _evolve(
+        ticket,
+        event,
+        suspended_at=event.occurred_at,
+        suspensions=(*ticket.suspensions, Suspension(start=event.occurred_at)),
+    )
 
 
 @mutate.register
 def _(event: Resumed, ticket: Ticket | None) -> Ticket:
-    return _evolve(ticket, event, suspended_at=None)
+    assert ticket is not None
+    return _evolve(ticket, event, suspended_at=None, suspensions=_ended(ticket, event))
 
 
 @mutate.register
@@ -615,8 +616,18 @@ def _(event: Cancelled, ticket: Ticket | None) -> Ticket:
         event,
         cancelled_at=event.occurred_at,
         suspended_at=None,
+        suspensions=_ended(ticket, event),
         status=TicketStatus.CANCELLED,
     )
+
+
+def _ended(ticket: Ticket | None, event: TicketEvent) -> tuple[Suspension, ...]:
+    """The suspensions with the open one (if any) ended at ``event``."""
+    assert ticket is not None
+    if not ticket.suspensions or ticket.suspensions[-1].end is not None:
+        return ticket.suspensions
+    last = ticket.suspensions[-1].model_copy(update={"end": event.occurred_at})
+    return (*ticket.suspensions[:-1], last)
 
 
 def project_ticket(ticket: Ticket | None, events: object) -> Ticket | None:

@@ -1,0 +1,145 @@
+"""Judging one ticket against its contract: where the SLA clock meets the ticket. Pure.
+
+The SLA projection, ``ledger ticket show`` and the escalation sweep all call
+:func:`judge_ticket`, so they can never disagree about a verdict. The rules (see
+docs/sla.md):
+
+* every metric is measured from ``Reported.occurred_at`` to the ``occurred_at`` of the first
+  ``Responded`` (respond), ``Arrived`` (arrive), ``Resolved`` (resolve — a reopening does not
+  restart it) or ``ReplacementProvided`` (replacement);
+* the targets are those of the ticket's *current* severity, from the report time on (a
+  reclassification re-judges the whole ticket), in the policy in force at the report time;
+* a metric the contract does not promise for the severity is not judged at all;
+* ``arrive`` does not apply to a ticket resolved before anyone arrived (fixed remotely);
+  ``replacement`` does not apply to a ticket resolved by the time a replacement was due,
+  and is breached if the ticket was resolved later without one;
+* targets not done when a ticket is cancelled do not apply;
+* suspensions stop every clock when the contract allows pausing;
+* a target whose clock needs a year the working-day calendar does not know is ``unknown``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from ledger.domain.calendar import CalendarError, WorkCalendar
+from ledger.domain.contract import Policy
+from ledger.domain.sla import (
+    Coverage,
+    Pause,
+    SlaStatus,
+    Target,
+    clock_for,
+    covered_between,
+    deadline,
+    evaluate,
+    whole_minutes_up,
+)
+from ledger.domain.ticket import Ticket
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """One promised metric of one ticket, judged at some ``now``; times in UTC."""
+
+    metric: str
+    target: str
+    status: SlaStatus
+    due_at: datetime | None = None
+    done_at: datetime | None = None
+    breach_minutes: int = 0
+    elapsed: timedelta | None = None
+    """Covered time from the report to ``done_at``, pauses excluded (for medians)."""
+    note: str | None = None
+
+
+def contract_coverage(policy: Policy, official: WorkCalendar) -> Coverage:
+    """The clock a contract runs on: its hours, its zone, China's calendar plus its own days."""
+    calendar = official.with_overrides(
+        policy.workdays.extra_holidays, policy.workdays.extra_workdays
+    )
+    if policy.business_hours is not None:
+        hours = policy.business_hours
+        return Coverage.business(hours.open, hours.close, calendar, policy.zone)
+    return Coverage.around_the_clock(policy.zone, calendar)
+
+
+def judge_ticket(
+    ticket: Ticket, policy: Policy, official: WorkCalendar, now: datetime
+) -> list[Judgement]:
+    """Every metric the policy promises for the ticket's severity, judged as of ``now``."""
+    coverage = contract_coverage(policy, official)
+    pauses = tuple(Pause(s.start, s.end) for s in ticket.suspensions) if policy.pausing else ()
+    return [
+        _judge(metric, target, ticket, coverage, pauses, now)
+        for metric, target in policy.targets.for_severity(ticket.severity).items()
+    ]
+
+
+def _done_at(metric: str, ticket: Ticket) -> datetime | None:
+    if metric == "respond":
+        return ticket.responded_at
+    if metric == "arrive":
+        return ticket.first_arrived_at
+    if metric == "resolve":
+        return ticket.first_resolved_at
+    return min((r.provided_at for r in ticket.replacements), default=None)
+
+
+def _judge(
+    metric: str,
+    target: Target,
+    ticket: Ticket,
+    coverage: Coverage,
+    pauses: tuple[Pause, ...],
+    now: datetime,
+) -> Judgement:
+    text = str(target)
+    reported = ticket.reported_at
+    done = _done_at(metric, ticket)
+    try:
+        due = deadline(target, reported, coverage, pauses)
+        if done is None:
+            not_applicable = _why_not_applicable(metric, ticket, due)
+            if not_applicable:
+                return Judgement(metric, text, SlaStatus.NOT_APPLICABLE, due, note=not_applicable)
+            resolved = ticket.first_resolved_at
+            if metric == "replacement" and resolved is not None and due is not None:
+                late = covered_between(due, resolved, clock_for(target, coverage), pauses)
+                return Judgement(
+                    metric,
+                    text,
+                    SlaStatus.BREACHED,
+                    due,
+                    breach_minutes=whole_minutes_up(late),
+                    note="resolved late without a replacement unit",
+                )
+        verdict = evaluate(target, reported, done, now, coverage, pauses)
+        elapsed = (
+            None
+            if done is None
+            else covered_between(reported, done, clock_for(target, coverage), pauses)
+        )
+    except CalendarError as e:
+        return Judgement(metric, text, SlaStatus.UNKNOWN, done_at=done, note=str(e))
+    return Judgement(
+        metric,
+        text,
+        verdict.status,
+        verdict.due_at,
+        verdict.done_at,
+        verdict.breach_minutes,
+        elapsed,
+    )
+
+
+def _why_not_applicable(metric: str, ticket: Ticket, due: datetime | None) -> str | None:
+    resolved = ticket.first_resolved_at
+    if metric == "arrive" and resolved is not None:
+        return "resolved before anyone arrived"
+    if metric == "replacement" and resolved is not None and (due is None or resolved <= due):
+        return "resolved before a replacement unit was due"
+    if ticket.cancelled_at is not None:
+        return "ticket cancelled"
+    return None
