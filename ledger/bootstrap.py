@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, func, inspect, select, table
 
 from ledger.clock import Clock, SystemClock
+from ledger.commands.contracts import ContractService
 from ledger.commands.service import LedgerApplication, TicketService
 from ledger.projections import ProjectionRunner, all_projections
 from ledger.storage.location import Location, parse_location, resolve_url
@@ -46,7 +47,8 @@ class Ledger:
                 f"no ledger at {location.describe()}: run `ledger init` first"
             )
         self.app = LedgerApplication(env=location.library_env(create_tables=create))
-        self.tickets = TicketService(self.app, self.clock, self.tz)
+        self.contracts = ContractService(self.app, self.clock)
+        self.tickets = TicketService(self.app, self.clock, self.tz, self.contracts.policy_at)
         self.projections = ProjectionRunner(
             self.app.recorder, self.app.mapper, self.engine, all_projections()
         )

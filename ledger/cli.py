@@ -24,7 +24,7 @@ from ledger.bootstrap import Ledger, LedgerNotInitialised
 from ledger.clock import Clock, FixedClock, SystemClock
 from ledger.commands.importer import ImportReport, import_commands
 from ledger.commands.models import CommandError, parse_command
-from ledger.commands.service import ConcurrentChange, TicketNotFound
+from ledger.commands.service import ConcurrentChange, NotFound
 from ledger.domain.errors import DomainError
 from ledger.domain.values import (
     Category,
@@ -75,7 +75,7 @@ def translated_errors() -> Iterator[None]:
         fail("invalid command: " + "; ".join(e.problems))
     except (
         DomainError,
-        TicketNotFound,
+        NotFound,
         LocationError,
         LedgerNotInitialised,
         UnknownProjection,

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from ledger.bootstrap import Ledger
 from ledger.clock import FixedClock
+from ledger.commands.contracts import parse_contract, read_toml
 from ledger.commands.models import parse_command
 from ledger.domain.ticket import Ticket
+from ledger.domain.values import Role
 from ledger.timeutil import zone
 
 SHANGHAI = zone("Asia/Shanghai")
+SEED_CONTRACTS = sorted((Path(__file__).parents[1] / "examples" / "contracts").glob("seed-*.toml"))
 START = datetime(2026, 10, 8, 1, 0, tzinfo=UTC)  # 09:00 in Shanghai
 
 REPORT = {
@@ -48,6 +52,17 @@ class Desk:
         self.clock.advance(timedelta(minutes=minutes))
 
 
+def load_seed_contracts(ledger: Ledger) -> None:
+    """Register the five seed contracts (examples/contracts), as `ledger contract load` does."""
+    for path in SEED_CONTRACTS:
+        if ledger.contracts.find(path.stem) is None:
+            ledger.contracts.load(parse_contract(read_toml(path)), actor="admin", role=Role.ADMIN)
+
+
 def open_desk(url: str, *, create: bool = True, at: datetime = START) -> Desk:
+    """A desk on a ledger at ``url``; a new ledger gets the seed contracts."""
     clock = FixedClock(at)
-    return Desk(Ledger.open(url, clock=clock, tz=SHANGHAI, create=create), clock)
+    ledger = Ledger.open(url, clock=clock, tz=SHANGHAI, create=create)
+    if create:
+        load_seed_contracts(ledger)
+    return Desk(ledger, clock)

@@ -72,7 +72,7 @@ class TicketCommand(Command):
 class ReportTicket(Command):
     command: Literal["report"] = "report"
     contract: ShortText
-    customer: ShortText
+    customer: ShortText | None = Field(default=None, description="default: the contract's")
     contact_name: ShortText
     contact_phone: Phone
     site: ShortText

@@ -8,7 +8,7 @@ storage conflicts into errors a person can act on.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import tzinfo
+from datetime import datetime, tzinfo
 from typing import Any, ClassVar
 from uuid import UUID
 
@@ -37,6 +37,7 @@ from ledger.commands.models import (
     TicketCommand,
 )
 from ledger.domain import ticket as rules
+from ledger.domain.contract import Policy
 from ledger.domain.model import DomainEvent, Stamp
 from ledger.domain.numbering import (
     TicketNumberIssued,
@@ -51,7 +52,15 @@ REPORT_ATTEMPTS = 20
 """A new report only competes for the next number; it is always safe to retry."""
 
 
-class TicketNotFound(LookupError):
+class NotFound(LookupError):
+    """What a person asked for (a ticket, a contract) does not exist."""
+
+
+class TicketNotFound(NotFound):
+    pass
+
+
+class ContractNotFound(NotFound):
     pass
 
 
@@ -70,8 +79,15 @@ class LedgerApplication(Application[UUID]):
 
 
 class TicketService:
-    def __init__(self, app: LedgerApplication, clock: Clock, tz: tzinfo) -> None:
+    def __init__(
+        self,
+        app: LedgerApplication,
+        clock: Clock,
+        tz: tzinfo,
+        policy_for: Callable[[str, datetime], Policy],
+    ) -> None:
         self.app = app
+        self.policy_for = policy_for
         self.clock = clock
         self.tz = tz
         self._deciders: dict[type[TicketCommand], Callable[[Ticket, Stamp, Any], TicketEvent]] = {
@@ -137,7 +153,8 @@ class TicketService:
         )
 
     def _plan_report(self, command: ReportTicket, stamp: Stamp) -> list[DomainEvent]:
-        year = stamp.occurred_at.astimezone(self.tz).year
+        policy = self.policy_for(command.contract, stamp.occurred_at)
+        year = stamp.occurred_at.astimezone(policy.zone).year
         counter = sequence_id(year)
         last = self.app.recorder.select_events(counter, desc=True, limit=1)
         sequence = last[0].originator_version + 1 if last else 1
@@ -148,7 +165,7 @@ class TicketService:
             number,
             stamp,
             contract_id=command.contract,
-            customer=command.customer,
+            customer=command.customer or policy.customer,
             contact=Contact(name=command.contact_name, phone=command.contact_phone),
             site=command.site,
             device=command.device,
