@@ -1,0 +1,316 @@
+"""Judging tickets against contracts (``judge_ticket``): the worked examples of docs/sla.md.
+
+Pure: tickets are built with the domain's own ``decide_*`` rules and ``mutate``; contracts
+are the seed files of examples/contracts or small inline policies. Times are Shanghai time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from ledger.calendars import china_official_calendar
+from ledger.commands.contracts import parse_contract, read_toml
+from ledger.domain.calendar import WorkCalendar
+from ledger.domain.compliance import Judgement, judge_ticket
+from ledger.domain.contract import Policy
+from ledger.domain.model import Stamp
+from ledger.domain.numbering import ticket_id_for
+from ledger.domain.sla import SlaStatus
+from ledger.domain.ticket import (
+    Contact,
+    TicketEvent,
+    decide_arrive,
+    decide_cancel,
+    decide_dispatch,
+    decide_reclassify,
+    decide_replace,
+    decide_report,
+    decide_resolve,
+    decide_respond,
+    decide_resume,
+    decide_suspend,
+    mutate,
+)
+from ledger.domain.values import Category, Channel, ResolutionMode, Role, Severity
+from tests.support import SEED_CONTRACTS, SHANGHAI
+
+OFFICIAL = china_official_calendar()
+
+
+def local(text: str) -> datetime:
+    """``"2026-10-08 09:00"`` in Shanghai, as an aware datetime."""
+    return datetime.fromisoformat(text).replace(tzinfo=SHANGHAI)
+
+
+def seed(contract_id: str) -> Policy:
+    path = next(p for p in SEED_CONTRACTS if p.stem == contract_id)
+    return parse_contract(read_toml(path)).policy
+
+
+def policy(**overrides: Any) -> Policy:
+    data: dict[str, Any] = {
+        "name": "test contract",
+        "customer": "某县档案馆",
+        "warranty": {"start": "2023-01-01", "years": 5},
+        "calendar": "24x7",
+        "targets": {"default": {"resolve": "4h"}},
+    }
+    data.update(overrides)
+    return Policy.model_validate(data)
+
+
+class Story:
+    """One ticket, told command by command at Shanghai times."""
+
+    def __init__(self, reported: str, severity: Severity = Severity.GENERAL) -> None:
+        number = "T-2026-000042"
+        self.ticket = mutate(
+            decide_report(
+                ticket_id_for(number),
+                number,
+                self._stamp(reported),
+                contract_id="seed",
+                customer="某县档案馆",
+                contact=Contact(name="张三", phone="13800138001"),
+                site="机房",
+                device="扫描仪",
+                category=Category.DEFECT,
+                severity=severity,
+                description="无法开机",
+                channel=Channel.PHONE,
+            ),
+            None,
+        )
+
+    @staticmethod
+    def _stamp(when: str) -> Stamp:
+        moment = local(when)
+        return Stamp(actor="王工", role=Role.ENGINEER, occurred_at=moment, recorded_at=moment)
+
+    def do(self, decide: Callable[..., TicketEvent], when: str, *args: Any) -> Story:
+        self.ticket = mutate(decide(self.ticket, self._stamp(when), *args), self.ticket)
+        return self
+
+    def judge(
+        self, policy: Policy, now: str, calendar: WorkCalendar = OFFICIAL
+    ) -> dict[str, Judgement]:
+        return {j.metric: j for j in judge_ticket(self.ticket, policy, calendar, local(now))}
+
+
+def on_site_fix(story: Story, respond: str, dispatch: str, arrive: str, resolve: str) -> Story:
+    return (
+        story.do(decide_respond, respond)
+        .do(decide_dispatch, dispatch, "王工")
+        .do(decide_arrive, arrive)
+        .do(decide_resolve, resolve, "更换主板", ResolutionMode.ON_SITE)
+    )
+
+
+def test_a_24x7_emergency_judged_metric_by_metric() -> None:
+    # Seed 002: respond 5 min, arrive 20 min (emergency), fix 4 h, replacement unit by 8 h.
+    story = on_site_fix(
+        Story("2026-10-08 09:00", Severity.EMERGENCY),
+        respond="2026-10-08 09:03",
+        dispatch="2026-10-08 09:05",
+        arrive="2026-10-08 09:25",
+        resolve="2026-10-08 12:40",
+    )
+    verdicts = story.judge(seed("seed-002"), now="2026-10-09 09:00")
+    assert verdicts["respond"].status is SlaStatus.MET
+    assert verdicts["respond"].due_at == local("2026-10-08 09:05")
+    assert verdicts["arrive"].status is SlaStatus.BREACHED
+    assert verdicts["arrive"].due_at == local("2026-10-08 09:20")
+    assert verdicts["arrive"].breach_minutes == 5
+    assert verdicts["resolve"].status is SlaStatus.MET
+    assert verdicts["resolve"].elapsed is not None
+    assert verdicts["resolve"].elapsed.total_seconds() == 3 * 3600 + 40 * 60
+    assert verdicts["replacement"].status is SlaStatus.NOT_APPLICABLE
+    assert verdicts["replacement"].note == "resolved before a replacement unit was due"
+
+
+def test_a_two_hour_pause_pushes_every_24x7_due_time_by_two_hours() -> None:
+    story = (
+        Story("2026-10-08 10:00")
+        .do(decide_respond, "2026-10-08 10:03")
+        .do(decide_suspend, "2026-10-08 10:30", "等待客户提供机房进入许可")
+        .do(decide_resume, "2026-10-08 12:30", "客户已提供许可")
+        .do(decide_resolve, "2026-10-08 15:00", "远程修复", ResolutionMode.REMOTE)
+    )
+    verdicts = story.judge(seed("seed-002"), now="2026-10-09 09:00")
+    assert verdicts["resolve"].due_at == local("2026-10-08 16:00")  # 14:00 + the 2 h pause
+    assert verdicts["resolve"].status is SlaStatus.MET
+    assert verdicts["resolve"].elapsed is not None
+    assert verdicts["resolve"].elapsed.total_seconds() == 3 * 3600  # 5 h wall, 2 h paused
+    assert verdicts["replacement"].due_at == local("2026-10-08 20:00")  # 18:00 + 2 h
+
+
+def test_a_contract_that_does_not_allow_pausing_keeps_the_clock_running() -> None:
+    story = (
+        Story("2026-10-08 10:00")
+        .do(decide_suspend, "2026-10-08 10:30", "等待客户")
+        .do(decide_resume, "2026-10-08 12:30")
+        .do(decide_resolve, "2026-10-08 15:00", "远程修复", ResolutionMode.REMOTE)
+    )
+    verdicts = story.judge(policy(pausing=False), now="2026-10-09 09:00")
+    assert verdicts["resolve"].due_at == local("2026-10-08 14:00")
+    assert verdicts["resolve"].status is SlaStatus.BREACHED
+    assert verdicts["resolve"].breach_minutes == 60
+
+
+def test_the_spring_festival_example_due_monday_19_february_at_close() -> None:
+    # Friday 2024-02-09 16:40, business hours 08:00–17:30 on China's working days,
+    # resolve = "2 workdays": Feb 10–17 are off, Sunday Feb 18 is a make-up working day,
+    # so the 1st working day after the report is Feb 18 and the 2nd is Monday Feb 19.
+    business = policy(
+        calendar="business",
+        business_hours={"open": "08:00", "close": "17:30"},
+        targets={"default": {"respond": "30m", "resolve": "2 workdays"}},
+    )
+    story = Story("2024-02-09 16:40").do(decide_respond, "2024-02-09 17:05")
+    verdicts = story.judge(business, now="2024-02-19 09:00")
+    assert verdicts["respond"].due_at == local("2024-02-09 17:10")
+    assert verdicts["respond"].status is SlaStatus.MET
+    assert verdicts["resolve"].due_at == local("2024-02-19 17:30")
+    assert verdicts["resolve"].status is SlaStatus.PENDING
+    # A calendar with the days off but without the make-up Sunday says Tuesday Feb 20.
+    no_make_up_days = WorkCalendar(holidays=OFFICIAL.holidays, years=frozenset({2024}))
+    without = story.judge(business, "2024-02-19 09:00", no_make_up_days)["resolve"]
+    assert without.due_at == local("2024-02-20 17:30")
+
+
+def test_the_business_clock_runs_on_make_up_days_and_stops_on_holidays() -> None:
+    business = policy(
+        calendar="business",
+        business_hours={"open": "08:00", "close": "17:30"},
+        targets={"default": {"respond": "30m"}},
+    )
+    # Saturday 2026-10-10 is a make-up working day (National Day 调休): the clock runs.
+    saturday = Story("2026-10-10 09:00")
+    assert saturday.judge(business, "2026-10-10 09:10")["respond"].due_at == local(
+        "2026-10-10 09:30"
+    )
+    # Reported on the National Day holiday: the clock starts at the next opening.
+    holiday = Story("2026-10-03 11:00").do(decide_respond, "2026-10-08 08:45")
+    respond = holiday.judge(business, "2026-10-08 12:00")["respond"]
+    assert respond.due_at == local("2026-10-08 08:30")
+    assert respond.status is SlaStatus.BREACHED
+    assert respond.breach_minutes == 15
+
+
+def test_overdue_breach_grows_with_now_until_the_work_is_done() -> None:
+    story = Story("2026-10-08 10:00")
+    early = story.judge(seed("seed-002"), now="2026-10-08 10:04")
+    assert early["respond"].status is SlaStatus.PENDING
+    assert story.judge(seed("seed-002"), "2026-10-08 10:17")["respond"].breach_minutes == 12
+    later = story.judge(seed("seed-002"), now="2026-10-08 11:05")["respond"]
+    assert (later.status, later.breach_minutes) == (SlaStatus.OVERDUE, 60)
+    story.do(decide_respond, "2026-10-08 11:00")
+    done = story.judge(seed("seed-002"), now="2026-10-09 00:00")["respond"]
+    assert (done.status, done.breach_minutes) == (SlaStatus.BREACHED, 55)
+
+
+def test_reclassification_applies_the_new_targets_from_the_report_time() -> None:
+    story = on_site_fix(
+        Story("2026-10-08 09:00", Severity.GENERAL),
+        respond="2026-10-08 09:02",
+        dispatch="2026-10-08 09:04",
+        arrive="2026-10-08 09:28",
+        resolve="2026-10-08 11:00",
+    )
+    assert story.judge(seed("seed-002"), "2026-10-09 09:00")["arrive"].status is SlaStatus.MET
+    story.do(decide_reclassify, "2026-10-08 11:10", "实为紧急故障", Severity.EMERGENCY, None)
+    arrive = story.judge(seed("seed-002"), "2026-10-09 09:00")["arrive"]
+    assert arrive.due_at == local("2026-10-08 09:20")  # 20 min from the report, not from 11:10
+    assert (arrive.status, arrive.breach_minutes) == (SlaStatus.BREACHED, 8)
+
+
+def test_a_remote_fix_needs_no_arrival() -> None:
+    story = (
+        Story("2026-10-08 09:00")
+        .do(decide_respond, "2026-10-08 09:03")
+        .do(decide_resolve, "2026-10-08 10:30", "电话指导", ResolutionMode.REMOTE)
+    )
+    arrive = story.judge(seed("seed-002"), "2026-10-09 09:00")["arrive"]
+    assert arrive.status is SlaStatus.NOT_APPLICABLE
+    assert arrive.note == "resolved before anyone arrived"
+
+
+def test_replacement_unit_due_when_not_fixed_in_time() -> None:
+    # Seed 002: not fixed within 8 h → a unit of the same model.
+    provided = (
+        Story("2026-10-08 09:00")
+        .do(decide_respond, "2026-10-08 09:03")
+        .do(decide_replace, "2026-10-08 16:30", "同型号备用门禁控制器")
+    )
+    verdict = provided.judge(seed("seed-002"), "2026-10-08 18:00")["replacement"]
+    assert (verdict.status, verdict.done_at) == (SlaStatus.MET, local("2026-10-08 16:30"))
+
+    late_fix = (
+        Story("2026-10-08 09:00")
+        .do(decide_respond, "2026-10-08 09:03")
+        .do(decide_resolve, "2026-10-08 19:00", "更换电源", ResolutionMode.REMOTE)
+    )
+    verdict = late_fix.judge(seed("seed-002"), "2026-10-09 09:00")["replacement"]
+    assert verdict.status is SlaStatus.BREACHED
+    assert verdict.breach_minutes == 120  # due 17:00, the customer waited until 19:00
+    assert verdict.note == "resolved late without a replacement unit"
+
+
+def test_a_cancelled_ticket_owes_nothing_more() -> None:
+    story = (
+        Story("2026-10-08 09:00")
+        .do(decide_respond, "2026-10-08 09:03")
+        .do(decide_cancel, "2026-10-08 09:10", "误报")
+    )
+    verdicts = story.judge(seed("seed-002"), "2026-10-10 09:00")
+    assert verdicts["respond"].status is SlaStatus.MET
+    assert {verdicts[m].status for m in ("arrive", "resolve", "replacement")} == {
+        SlaStatus.NOT_APPLICABLE
+    }
+
+
+def test_a_metric_without_a_target_is_not_judged() -> None:
+    only_major_resolve = policy(targets={"major": {"resolve": "8h"}, "general": {"respond": "5m"}})
+    major = Story("2026-10-08 09:00", Severity.MAJOR)
+    assert list(major.judge(only_major_resolve, "2026-10-08 10:00")) == ["resolve"]
+    general = Story("2026-10-08 09:00", Severity.GENERAL)
+    assert list(general.judge(only_major_resolve, "2026-10-08 10:00")) == ["respond"]
+
+
+def test_a_year_without_a_working_day_table_is_unknown_not_guessed() -> None:
+    business = policy(
+        calendar="business",
+        business_hours={"open": "08:00", "close": "17:30"},
+        targets={"default": {"respond": "30m"}},
+    )
+    story = Story("2027-03-02 09:00")
+    respond = story.judge(business, "2027-03-02 10:00")["respond"]
+    assert respond.status is SlaStatus.UNKNOWN
+    assert respond.note is not None and "no official working-day table for 2027" in respond.note
+    assert "ledger calendar load" in respond.note
+
+
+def test_a_contracts_own_holiday_stops_the_business_clock() -> None:
+    business = policy(
+        calendar="business",
+        business_hours={"open": "08:00", "close": "17:30"},
+        workdays={"extra_holidays": ["2026-10-09"]},  # the customer's own day off
+        targets={"default": {"respond": "30m"}},
+    )
+    respond = Story("2026-10-08 17:20").judge(business, "2026-10-08 17:25")["respond"]
+    # 10 min on Thursday, Friday the 9th is off, Saturday the 10th is a make-up workday.
+    assert respond.due_at == local("2026-10-10 08:20")
+
+
+@pytest.mark.parametrize("contract", [p.stem for p in SEED_CONTRACTS])
+def test_every_seed_contract_judges_a_fresh_ticket_pending(contract: str) -> None:
+    verdicts = Story("2026-10-08 09:00").judge(seed(contract), now="2026-10-08 09:01")
+    assert verdicts and all(v.status is SlaStatus.PENDING for v in verdicts.values())
+    assert all(
+        v.due_at is not None and v.due_at > local("2026-10-08 09:01") for v in verdicts.values()
+    )
+    assert all(v.due_at is None or v.due_at.tzinfo is UTC for v in verdicts.values())
