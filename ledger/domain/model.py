@@ -6,13 +6,18 @@ pydantic models, aggregates are frozen models rebuilt by pure mutator functions.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Annotated, Any, ClassVar
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, ClassVar, Self, TypeVar
 from uuid import UUID
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
+from ledger.domain.errors import RuleViolation
 from ledger.domain.values import Role
+
+CLOCK_SKEW = timedelta(minutes=5)
+"""How far ``occurred_at`` may lie after the recording time before it is called a future time."""
 
 
 def _as_utc(value: datetime) -> datetime:
@@ -97,3 +102,72 @@ class Aggregate(Immutable):
     version: int
     created_on: datetime
     modified_on: datetime
+
+    @classmethod
+    def started_by(cls, event: DomainEvent, **fields: Any) -> Self:
+        """The aggregate its first event creates: id, version and times from the envelope,
+        each of the event's own fields that the aggregate has under the same name, and
+        ``fields`` for the rest."""
+        copied = {
+            name: getattr(event, name)
+            for name in type(event).model_fields
+            if name in cls.model_fields and name not in ENVELOPE_FIELDS
+        }
+        return cls(
+            id=event.originator_id,
+            version=event.originator_version,
+            created_on=event.timestamp,
+            modified_on=event.timestamp,
+            **copied,
+            **fields,
+        )
+
+
+# --------------------------------------------------------------------------- shared rules
+
+E = TypeVar("E", bound=DomainEvent)
+A = TypeVar("A", bound=Aggregate)
+
+
+def check_times(stamp: Stamp, not_before: datetime | None = None, what: str = "") -> None:
+    """Every aggregate's time rule: ``occurred_at`` is not in the future (beyond
+    :data:`CLOCK_SKEW`) and not before the fact it follows (``not_before``, named ``what``)."""
+    if stamp.occurred_at > stamp.recorded_at + CLOCK_SKEW:
+        raise RuleViolation(
+            f"occurred_at {stamp.occurred_at.isoformat()} is in the future "
+            f"(now {stamp.recorded_at.isoformat()})"
+        )
+    if not_before is not None and stamp.occurred_at < not_before:
+        raise RuleViolation(
+            f"occurred_at {stamp.occurred_at.isoformat()} is before {what} "
+            f"({not_before.isoformat()})"
+        )
+
+
+def require_role(stamp: Stamp, allowed: Iterable[Role], action: str) -> None:
+    """Refuse a command whose stamp's role is not one of ``allowed``; the message names them."""
+    roles = tuple(allowed)
+    if stamp.role not in roles:
+        names = " or ".join(r.value for r in roles)
+        raise RuleViolation(f"role {stamp.role.value} may not {action}: only {names} may")
+
+
+def next_event(cls: type[E], aggregate: Aggregate, stamp: Stamp, **fields: object) -> E:
+    """The event ``cls`` at the aggregate's next version, stamped."""
+    return cls(**stamp.envelope(aggregate.id, aggregate.version + 1), **fields)
+
+
+def evolve(aggregate: A | None, event: DomainEvent, **changes: object) -> A:
+    """The aggregate after ``event``: its version and ``modified_on`` move, ``changes`` apply."""
+    assert aggregate is not None, f"{type(event).__name__} before the aggregate's first event"
+    return aggregate.model_copy(
+        update={"version": event.originator_version, "modified_on": event.timestamp, **changes}
+    )
+
+
+def fold(mutate: Callable[[Any, A | None], A], state: A | None, events: object) -> A | None:
+    """``state`` after ``events``, one ``mutate`` at a time: the body of every aggregate's
+    projector function for the library's ``Repository.get(projector_func=...)``."""
+    for event in events:  # type: ignore[attr-defined]
+        state = mutate(event, state)
+    return state

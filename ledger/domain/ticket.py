@@ -7,14 +7,15 @@ raise :class:`RuleViolation` and record nothing. ``mutate`` folds events into st
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import singledispatch
-from typing import Annotated, TypeVar
+from typing import Annotated
 from uuid import UUID
 
 from pydantic import Field
 
 from ledger.domain.errors import RuleViolation
+from ledger.domain.model import CLOCK_SKEW as CLOCK_SKEW
 from ledger.domain.model import (
     Aggregate,
     DomainEvent,
@@ -24,6 +25,9 @@ from ledger.domain.model import (
     Text,
     UtcDatetime,
 )
+from ledger.domain.model import check_times as _check_times
+from ledger.domain.model import evolve as _evolve
+from ledger.domain.model import next_event as _next
 from ledger.domain.values import (
     Category,
     Channel,
@@ -33,9 +37,6 @@ from ledger.domain.values import (
     SignatureKind,
     TicketStatus,
 )
-
-CLOCK_SKEW = timedelta(minutes=5)
-"""How far ``occurred_at`` may lie after the recording time before it is called a future time."""
 
 Phone = Annotated[str, Field(min_length=3, max_length=40, pattern=r"^[0-9+()\- ]+$")]
 
@@ -215,25 +216,6 @@ class Ticket(Aggregate):
 
 
 # --------------------------------------------------------------------------- decisions
-
-E = TypeVar("E", bound=TicketEvent)
-
-
-def _check_times(stamp: Stamp, not_before: datetime | None = None, what: str = "") -> None:
-    if stamp.occurred_at > stamp.recorded_at + CLOCK_SKEW:
-        raise RuleViolation(
-            f"occurred_at {stamp.occurred_at.isoformat()} is in the future "
-            f"(now {stamp.recorded_at.isoformat()})"
-        )
-    if not_before is not None and stamp.occurred_at < not_before:
-        raise RuleViolation(
-            f"occurred_at {stamp.occurred_at.isoformat()} is before {what} "
-            f"({not_before.isoformat()})"
-        )
-
-
-def _next(cls: type[E], ticket: Ticket, stamp: Stamp, **fields: object) -> E:
-    return cls(**stamp.envelope(ticket.id, ticket.version + 1), **fields)
 
 
 def _require_active(ticket: Ticket, action: str, *, allow_suspended: bool = False) -> None:
@@ -471,31 +453,10 @@ def mutate(event: TicketEvent, ticket: Ticket | None) -> Ticket:
     raise TypeError(f"no mutator for {type(event).__name__}")
 
 
-def _evolve(ticket: Ticket | None, event: TicketEvent, **changes: object) -> Ticket:
-    assert ticket is not None, f"{type(event).__name__} before Reported"
-    return ticket.model_copy(
-        update={"version": event.originator_version, "modified_on": event.timestamp, **changes}
-    )
-
-
 @mutate.register
 def _(event: Reported, _: Ticket | None) -> Ticket:
-    return Ticket(
-        id=event.originator_id,
-        version=event.originator_version,
-        created_on=event.timestamp,
-        modified_on=event.timestamp,
-        number=event.number,
-        contract_id=event.contract_id,
-        customer=event.customer,
-        contact=event.contact,
-        site=event.site,
-        device=event.device,
-        category=event.category,
-        severity=event.severity,
-        description=event.description,
-        channel=event.channel,
-        external_ref=event.external_ref,
+    return Ticket.started_by(
+        event,
         status=TicketStatus.REPORTED,
         reported_at=event.occurred_at,
     )
