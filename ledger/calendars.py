@@ -10,10 +10,12 @@ than guess, and an operator adds the year (``ledger calendar load FILE.toml``).
 from __future__ import annotations
 
 from functools import cache
+from importlib.metadata import version
 
 import chinese_calendar
 
 from ledger.domain.calendar import WorkCalendar
+from ledger.domain.holidays import HolidayTable
 
 
 @cache
@@ -23,3 +25,17 @@ def china_official_calendar() -> WorkCalendar:
     workdays = frozenset(chinese_calendar.workdays)
     years = frozenset(day.year for day in holidays)
     return WorkCalendar(holidays=holidays, workdays=workdays, years=years)
+
+
+@cache
+def bundled_table(year: int) -> HolidayTable | None:
+    """The bundled table of one year, as a loaded table would be; ``None`` if not bundled."""
+    holidays = tuple(day for day in chinese_calendar.holidays if day.year == year)
+    if not holidays:
+        return None
+    return HolidayTable(
+        year=year,
+        holidays=holidays,
+        workdays=tuple(day for day in chinese_calendar.workdays if day.year == year),
+        source=f"chinesecalendar {version('chinesecalendar')} (bundled)",
+    )

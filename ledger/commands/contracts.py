@@ -7,22 +7,24 @@ records nothing the second time, so loads can be scripted and re-run.
 
 from __future__ import annotations
 
+import re
 import tomllib
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, TypeVar
 
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 from eventsourcing.utils import get_topic
 from pydantic import TypeAdapter, ValidationError
 
-from ledger.calendars import china_official_calendar
+from ledger.calendars import bundled_table, china_official_calendar
 from ledger.clock import Clock
-from ledger.commands.models import CommandError, describe_validation_error
+from ledger.commands.models import CommandError, Loc, describe_validation_error, key_path
 from ledger.commands.service import ConcurrentChange, ContractNotFound, LedgerApplication
-from ledger.domain.calendar import WorkCalendar
+from ledger.domain.calendar import CalendarError, WorkCalendar
 from ledger.domain.contract import (
     Contract,
     ContractEvent,
@@ -34,6 +36,7 @@ from ledger.domain.contract import (
     decide_revise,
     project_contract,
 )
+from ledger.domain.errors import Unchanged
 from ledger.domain.holidays import (
     HOLIDAY_CALENDAR_ID,
     HolidayCalendar,
@@ -53,6 +56,7 @@ class ContractFile:
 
 
 _CONTRACT_ID: TypeAdapter[str] = TypeAdapter(ContractId)
+T = TypeVar("T")
 
 
 def read_toml(path: Path) -> dict[str, Any]:
@@ -91,11 +95,151 @@ def parse_contract(data: dict[str, Any]) -> ContractFile:
     return ContractFile(contract_id, policy)
 
 
-def parse_holiday_table(data: dict[str, Any]) -> HolidayTable:
+def read_file(path: Path, parse: Callable[[dict[str, Any]], T]) -> T:
+    """Read and parse one TOML file; every problem starts with the file's name."""
+    data = read_toml(path)
     try:
-        return HolidayTable.model_validate(data)
+        return parse(data)
+    except CommandError as e:
+        raise CommandError([f"{path}: {problem}" for problem in e.problems]) from None
+
+
+def read_contract_files(paths: Sequence[Path]) -> list[ContractFile]:
+    """Every file parsed, or one ``CommandError`` with every problem of every file
+    (``FILE: key.path: message``); two files with the same id are a problem too."""
+    documents: list[ContractFile] = []
+    problems: list[str] = []
+    seen: dict[str, Path] = {}
+    for path in paths:
+        try:
+            document = read_file(path, parse_contract)
+        except CommandError as e:
+            problems += e.problems
+            continue
+        first = seen.setdefault(document.contract_id, path)
+        if first is not path:
+            problems.append(f'{path}: id: "{document.contract_id}" is also the id in {first}')
+        documents.append(document)
+    if problems:
+        raise CommandError(problems)
+    return documents
+
+
+# --------------------------------------------------------------------------- holiday files
+
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+_RANGE = ".."
+_LONGEST_PERIOD = 31
+"""No holiday period is longer than a month: a longer range is a typo in a year."""
+
+
+def _day(text: str) -> date | None:
+    text = text.strip()
+    if not _ISO_DAY.fullmatch(text):
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+def _entry_days(entry: object) -> list[date]:
+    """One entry of ``holidays`` / ``workdays``: a date, ``"YYYY-MM-DD"`` or
+    ``"YYYY-MM-DD..YYYY-MM-DD"`` (both ends included), as the days it names."""
+    if isinstance(entry, datetime):
+        raise ValueError(f"{entry.isoformat()} has a time of day: give a date")
+    if isinstance(entry, date):
+        return [entry]
+    start = end = None
+    if isinstance(entry, str):
+        first, dots, last = entry.partition(_RANGE)
+        start = _day(first)
+        end = _day(last) if dots else start
+    if start is None or end is None:
+        shown = f'"{entry}"' if isinstance(entry, str) else repr(entry)
+        raise ValueError(
+            f"{shown} is not a date or a range of dates "
+            '(e.g. 2027-10-01, "2027-10-01" or "2027-10-01..2027-10-07")'
+        )
+    length = (end - start).days + 1
+    if length < 1:
+        raise ValueError(f'"{entry}" ends before it starts')
+    if length > _LONGEST_PERIOD:
+        raise ValueError(f'"{entry}" is {length} days long: a holiday period is at most a month')
+    return [start + timedelta(days=n) for n in range(length)]
+
+
+def _expand_days(key: str, entries: list[object]) -> tuple[list[object], list[int], dict[str, str]]:
+    """The entries with their ranges expanded; for each day, the index of its entry in the
+    file (so an error names ``holidays[3]``, not the position after expansion); and the
+    problem of each entry that names no days (such an entry is passed on as it is)."""
+    days: list[object] = []
+    origins: list[int] = []
+    problems: dict[str, str] = {}
+    for index, entry in enumerate(entries):
+        found: list[object]
+        try:
+            found = list(_entry_days(entry))
+        except ValueError as e:
+            problems[f"{key}[{index}]"] = str(e)
+            found = [entry]
+        days += found
+        origins += [index] * len(found)
+    return days, origins, problems
+
+
+def parse_holiday_table(data: dict[str, Any]) -> HolidayTable:
+    """A calendar file's contents (``year``, ``source``, ``holidays``, ``workdays``), with
+    ranges expanded; every problem at once, with the key path of the entry in the file
+    (one problem per entry, not one per day of a range)."""
+    body = dict(data)
+    origins: dict[str, list[int]] = {}
+    by_entry: dict[str, str] = {}
+    for key in ("holidays", "workdays"):
+        entries = body.get(key)
+        if isinstance(entries, list):
+            body[key], origins[key], found = _expand_days(key, entries)
+            by_entry.update(found)
+    problems = [f"{path}: {message}" for path, message in by_entry.items()]
+
+    def locate(loc: Loc) -> str:
+        if len(loc) > 1 and isinstance(loc[1], int) and str(loc[0]) in origins:
+            loc = (loc[0], origins[str(loc[0])][loc[1]], *loc[2:])
+        return key_path(loc)
+
+    table: HolidayTable | None = None
+    try:
+        table = HolidayTable.model_validate(body)
     except ValidationError as e:
-        raise CommandError(describe_validation_error(e)) from None
+        named = set(by_entry)
+        for problem in describe_validation_error(e, locate=locate):
+            path = problem.partition(": ")[0]
+            if path.endswith("]") and path in named:
+                continue
+            named.add(path)
+            problems.append(problem)
+    if problems or table is None:
+        raise CommandError(problems)
+    return table
+
+
+@dataclass(frozen=True)
+class YearTable:
+    """The working-day table the ledger uses for a year, and where it comes from."""
+
+    table: HolidayTable
+    loaded: bool
+    """True: loaded with ``ledger calendar load``; False: the bundled table."""
+    bundled: bool
+    """Whether the bundled table has this year (a loaded table then replaces it)."""
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """What loading one contract file did."""
+
+    contract: Contract
+    outcome: Literal["registered", "revised", "unchanged"]
 
 
 class ContractService:
@@ -122,27 +266,64 @@ class ContractService:
         note: str | None = None,
     ) -> Contract:
         """Register a new contract or revise an existing one; ``Unchanged`` if identical."""
-        stamp = self._stamp(actor, role)
-        existing = self.find(document.contract_id)
-        event: ContractEvent
-        if existing is None:
-            if effective_from is not None:
-                raise CommandError(
-                    [
-                        f"contract {document.contract_id} is new: its first policy has no "
-                        "effective time (it applies to every ticket until a revision)"
-                    ]
-                )
-            event = decide_register(document.contract_id, document.policy, stamp)
-        else:
-            event = decide_revise(existing, document.policy, stamp, effective_from, note)
-        try:
-            self.app.save(event)
-        except IntegrityError as e:
-            raise ConcurrentChange(
-                f"contract {document.contract_id} changed concurrently, retry"
-            ) from e
+        event = self._plan(document, self._stamp(actor, role), effective_from, note)
+        self._save([event], document.contract_id)
         return self.get(document.contract_id)
+
+    def load_many(
+        self,
+        documents: Sequence[ContractFile],
+        *,
+        actor: str,
+        role: Role,
+        effective_from: datetime | None = None,
+        note: str | None = None,
+    ) -> list[Loaded]:
+        """Load several contracts at once: all of them, or (on any error) none. A contract
+        whose policy is already its latest is ``unchanged``, not an error."""
+        ids = [d.contract_id for d in documents]
+        repeated = sorted({i for i in ids if ids.count(i) > 1})
+        if repeated:
+            raise CommandError([f"contract {repeated[0]} is given more than once"])
+        stamp = self._stamp(actor, role)
+        events: list[ContractEvent] = []
+        outcomes: list[Literal["registered", "revised", "unchanged"]] = []
+        for document in documents:
+            try:
+                event = self._plan(document, stamp, effective_from, note)
+            except Unchanged:
+                outcomes.append("unchanged")
+                continue
+            events.append(event)
+            outcomes.append("registered" if isinstance(event, ContractRegistered) else "revised")
+        if events:
+            self._save(events, ", ".join(ids))
+        return [Loaded(self.get(i), outcome) for i, outcome in zip(ids, outcomes, strict=True)]
+
+    def _plan(
+        self,
+        document: ContractFile,
+        stamp: Stamp,
+        effective_from: datetime | None,
+        note: str | None,
+    ) -> ContractEvent:
+        existing = self.find(document.contract_id)
+        if existing is not None:
+            return decide_revise(existing, document.policy, stamp, effective_from, note)
+        if effective_from is not None:
+            raise CommandError(
+                [
+                    f"contract {document.contract_id} is new: its first policy has no "
+                    "effective time (it applies to every ticket until a revision)"
+                ]
+            )
+        return decide_register(document.contract_id, document.policy, stamp)
+
+    def _save(self, events: Sequence[ContractEvent], what: str) -> None:
+        try:
+            self.app.save(*events)
+        except IntegrityError as e:
+            raise ConcurrentChange(f"contract {what} changed concurrently, retry") from e
 
     def find(self, contract_id: str) -> Contract | None:
         try:
@@ -203,6 +384,25 @@ class ContractService:
         except AggregateNotFoundError:
             return None
         return calendar
+
+    def find_holiday_table(self, year: int) -> YearTable | None:
+        """The table the ledger uses for ``year``: the loaded one, else the bundled one."""
+        loaded = self.holiday_calendar()
+        table = loaded.table_for(year) if loaded else None
+        bundled = bundled_table(year)
+        if table is not None:
+            return YearTable(table, loaded=True, bundled=bundled is not None)
+        if bundled is not None:
+            return YearTable(bundled, loaded=False, bundled=True)
+        return None
+
+    def holiday_table(self, year: int) -> YearTable:
+        """As :meth:`find_holiday_table`; ``CalendarError`` (saying how to load the year)
+        when the ledger has no table for it."""
+        found = self.find_holiday_table(year)
+        if found is None:
+            raise CalendarError(year, self.work_calendar().years)
+        return found
 
     def work_calendar(self) -> WorkCalendar:
         """China's official calendar: the bundled table, with loaded years replacing theirs."""

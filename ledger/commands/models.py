@@ -7,6 +7,7 @@ here. A naive ``at`` means the zone given in the validation context.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, tzinfo
 from typing import Annotated, Any, Literal, get_args
 
@@ -179,15 +180,34 @@ COMMAND_NAMES: tuple[str, ...] = tuple(
 )
 
 
-def describe_validation_error(error: ValidationError, *, tagged: bool = False) -> list[str]:
+Loc = tuple[int | str, ...]
+
+
+def key_path(loc: Loc) -> str:
+    """``("targets", "major", "resolve")`` → ``targets.major.resolve``; ``("holidays", 3)``
+    → ``holidays[3]``."""
+    path = ""
+    for part in loc:
+        if part == "[key]":
+            continue
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += f".{part}" if path else str(part)
+    return path
+
+
+def describe_validation_error(
+    error: ValidationError, *, tagged: bool = False, locate: Callable[[Loc], str] = key_path
+) -> list[str]:
     """One readable line per problem: ``field.path: message (got 'value')``.
 
     ``tagged``: the first part of each path is a union's tag (the command name), not a field.
+    ``locate``: how a location becomes the path shown (default :func:`key_path`).
     """
     problems = []
     for item in error.errors(include_url=False):
-        loc = item["loc"][1:] if tagged else item["loc"]
-        path = ".".join(str(part) for part in loc if part != "[key]")
+        path = locate(item["loc"][1:] if tagged else item["loc"])
         message = item["msg"].removeprefix("Value error, ")
         if item["type"] == "missing":
             problems.append(f"{path}: is required")

@@ -259,6 +259,7 @@ class Revision(Immutable):
     policy: Policy
     effective_from: datetime | None
     recorded_at: datetime
+    note: str | None = None
 
 
 class Contract(Aggregate):
@@ -361,6 +362,7 @@ def _(event: PolicyRevised, contract: Contract | None) -> Contract:
         policy=event.policy,
         effective_from=event.effective_from,
         recorded_at=event.timestamp,
+        note=event.note,
     )
     return contract.model_copy(
         update={

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from datetime import date
 from functools import singledispatch
+from typing import Annotated
 from uuid import UUID, uuid5
 
-from pydantic import Field, model_validator
+from pydantic import AfterValidator, Field, ValidationInfo, model_validator
 from pydantic_core import PydanticCustomError
 
 from ledger.domain.calendar import WorkCalendar
@@ -28,27 +29,40 @@ HOLIDAY_CALENDAR_ID: UUID = uuid5(NAMESPACE, "calendar:cn")
 _WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday")
 
 
+def _in_year(day: date, info: ValidationInfo) -> date:
+    """Each listed day lies in the table's year (checked per entry, so the error names it)."""
+    year = info.data.get("year")
+    if year is not None and day.year != year:
+        raise PydanticCustomError("holiday_table", f"{day} is not in {year}")
+    return day
+
+
+def _weekend(day: date) -> date:
+    if day.weekday() < 5:
+        raise PydanticCustomError(
+            "holiday_table",
+            f"{day} is a {_WEEKDAY_NAMES[day.weekday()]}: only a Saturday or Sunday "
+            "can be a make-up workday",
+        )
+    return day
+
+
+DayOff = Annotated[date, AfterValidator(_in_year)]
+MakeUpWorkday = Annotated[date, AfterValidator(_in_year), AfterValidator(_weekend)]
+
+
 class HolidayTable(Immutable):
     """One year's official table: the days off and the weekend days worked instead."""
 
     year: int = Field(ge=2000, le=2100)
-    holidays: tuple[date, ...] = Field(description="days off; a whole period may be listed")
-    workdays: tuple[date, ...] = Field(default=(), description="weekend days worked (调休)")
+    holidays: tuple[DayOff, ...] = Field(description="days off; a whole period may be listed")
+    workdays: tuple[MakeUpWorkday, ...] = Field(
+        default=(), description="weekend days worked (调休)"
+    )
     source: ShortText | None = Field(default=None, description="the notice, e.g. 国办发明电〔…〕")
 
     @model_validator(mode="after")
     def _consistent(self) -> HolidayTable:
-        stray = sorted(d for d in (*self.holidays, *self.workdays) if d.year != self.year)
-        if stray:
-            raise PydanticCustomError("holiday_table", f"{stray[0]} is not in {self.year}")
-        weekdays = sorted(d for d in self.workdays if d.weekday() < 5)
-        if weekdays:
-            day = weekdays[0]
-            raise PydanticCustomError(
-                "holiday_table",
-                f"{day} is a {_WEEKDAY_NAMES[day.weekday()]}: only a Saturday or Sunday "
-                "can be a make-up workday",
-            )
         both = sorted(set(self.holidays) & set(self.workdays))
         if both:
             raise PydanticCustomError(
