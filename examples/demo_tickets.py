@@ -57,7 +57,7 @@ def ticket_lines(rng: random.Random, ref: str, reported: datetime) -> list[dict[
             "channel": rng.choice(["phone", "phone", "phone", "wechat", "email"]),
         }
     ]
-    t = reported + timedelta(minutes=rng.choice([2, 3, 4, 6, 12, 35, 70]))
+    t = reported + timedelta(minutes=rng.choice([1, 2, 2, 3, 3, 4, 4, 5, 6, 12, 35]))
     lines.append({"command": "respond", "ticket": ref, "at": iso(t), **DISPATCHER})
     if rng.random() < 0.02:
         t += timedelta(minutes=10)
@@ -71,7 +71,7 @@ def ticket_lines(rng: random.Random, ref: str, reported: datetime) -> list[dict[
         lines.append({"command": "resolve", "ticket": ref, "at": iso(t), **as_engineer,
                       "mode": "remote", "summary": "电话指导客户完成操作"})
     else:
-        t += timedelta(minutes=rng.randint(1, 20))
+        t += timedelta(minutes=rng.randint(1, 5))
         lines.append({"command": "dispatch", "ticket": ref, "at": iso(t), **DISPATCHER,
                       "engineer": engineer})
         if rng.random() < 0.12:
@@ -79,7 +79,7 @@ def ticket_lines(rng: random.Random, ref: str, reported: datetime) -> list[dict[
             lines.append({"command": "escalate", "ticket": ref, "at": iso(t),
                           "actor": "system:sweep", "role": "system",
                           "to": "department_manager", "reason": "响应超时，自动升级"})
-        t += timedelta(minutes=rng.choice([15, 25, 40, 90, 150]))
+        t += timedelta(minutes=rng.choice([8, 12, 15, 18, 25, 40, 90]))
         lines.append({"command": "arrive", "ticket": ref, "at": iso(t), **as_engineer})
         if rng.random() < 0.1:
             t += timedelta(minutes=30)

@@ -11,6 +11,8 @@ from sqlalchemy import Engine, create_engine, func, inspect, select, table
 from ledger.clock import Clock, SystemClock
 from ledger.commands.contracts import ContractService
 from ledger.commands.service import LedgerApplication, TicketService
+from ledger.domain.compliance import Judgement, judge_ticket
+from ledger.domain.ticket import Ticket
 from ledger.projections import ProjectionRunner, all_projections
 from ledger.storage.location import Location, parse_location, resolve_url
 from ledger.timeutil import zone
@@ -58,6 +60,15 @@ class Ledger:
     @classmethod
     def open(cls, url: str | None = None, **kwargs: Any) -> Ledger:
         return cls(parse_location(resolve_url(url)), **kwargs)
+
+    def judge(self, ticket: Ticket) -> list[Judgement] | None:
+        """The ticket's SLA verdicts as of the clock's now, by ``judge_ticket`` under the
+        policy in force at its report; ``None`` when its contract is unknown."""
+        contract = self.contracts.find(ticket.contract_id)
+        if contract is None:
+            return None
+        policy = contract.policy_at(ticket.reported_at)
+        return judge_ticket(ticket, policy, self.contracts.work_calendar(), self.clock.now())
 
     def event_count(self) -> int:
         """How many events the store holds (every aggregate), straight from the table."""

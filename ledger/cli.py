@@ -9,7 +9,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import tzinfo
+from datetime import date, datetime, tzinfo
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
@@ -22,10 +22,18 @@ from sqlalchemy.exc import DBAPIError
 
 from ledger.bootstrap import Ledger, LedgerNotInitialised
 from ledger.clock import Clock, FixedClock, SystemClock
+from ledger.commands.contracts import parse_holiday_table, read_contract_files, read_file
 from ledger.commands.importer import ImportReport, import_commands
 from ledger.commands.models import CommandError, parse_command
 from ledger.commands.service import ConcurrentChange, NotFound
-from ledger.domain.errors import DomainError
+from ledger.contract_views import (
+    contract_row_view,
+    contract_view,
+    loaded_view,
+    year_table_view,
+)
+from ledger.domain.contract import METRICS
+from ledger.domain.errors import DomainError, Unchanged
 from ledger.domain.values import (
     Category,
     Channel,
@@ -37,9 +45,25 @@ from ledger.domain.values import (
 )
 from ledger.projections.base import UnknownProjection
 from ledger.projections.tickets import list_tickets
+from ledger.reports.sla import (
+    GROUPINGS,
+    Cell,
+    Grouping,
+    Lang,
+    ReportQuery,
+    breach_table,
+    cell_text,
+    report_json,
+    sla_report,
+    summary_table,
+    title,
+    word,
+    write_csv,
+    write_xlsx,
+)
 from ledger.storage.location import LocationError, parse_location, resolve_url
 from ledger.timeutil import parse_time, zone
-from ledger.views import event_view, ticket_row_view, ticket_view
+from ledger.views import event_view, sla_view, ticket_row_view, ticket_view
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -150,7 +174,8 @@ def _choices(enum: Any) -> click.Choice[str]:
     return click.Choice([m.value for m in enum])
 
 
-def actor_options(f: F) -> F:
+def who_options(f: F) -> F:
+    """``--actor`` and ``--role`` (required; from LEDGER_ACTOR / LEDGER_ROLE)."""
     f = click.option(
         "--role",
         envvar="LEDGER_ROLE",
@@ -161,6 +186,11 @@ def actor_options(f: F) -> F:
     f = click.option(
         "--actor", envvar="LEDGER_ACTOR", required=True, help="Who acts (or LEDGER_ACTOR)."
     )(f)
+    return f
+
+
+def actor_options(f: F) -> F:
+    f = who_options(f)
     f = click.option(
         "--at",
         help="When it happened (ISO 8601; naive = configured zone). Default: now.",
@@ -235,7 +265,7 @@ ticket_argument = click.argument("ticket")
 
 @write_command("report", "Open a ticket (报修): the hotline records the fault.")
 @click.option("--contract", required=True, help="Contract id.")
-@click.option("--customer", required=True)
+@click.option("--customer", help="Default: the contract's customer.")
 @click.option("--contact-name", required=True)
 @click.option("--contact-phone", required=True)
 @click.option("--site", required=True, help="Site / address.")
@@ -338,21 +368,38 @@ def cancel(**_: Any) -> None: ...
 @json_option
 @pass_settings
 def show(settings: Settings, ticket: str, as_json: bool) -> None:
-    """Show a ticket's current state, rebuilt from its events."""
+    """Show a ticket's current state, rebuilt from its events, and its SLA verdicts now."""
     with settings.open() as ledger:
-        view = ticket_view(ledger.tickets.get(ticket), settings.tz)
+        found = ledger.tickets.get(ticket)
+        view = ticket_view(found, settings.tz) | {"sla": sla_view(ledger.judge(found), settings.tz)}
     if as_json:
         print_json(view)
         return
     table = Table(title=f"{view['number']} · {view['status']}", show_header=False)
     table.add_column("field", style="bold")
     table.add_column("value")
+    sla = view.pop("sla")
     for key, value in view.items():
         if isinstance(value, dict):
             value = ", ".join(f"{k}: {v}" for k, v in value.items())
         elif isinstance(value, list):
             value = "; ".join(", ".join(f"{k}: {v}" for k, v in item.items()) for item in value)
         table.add_row(key, "" if value is None else str(value))
+    console().print(table)
+    _print_sla(sla)
+
+
+def _print_sla(rows: list[dict[str, Any]] | None) -> None:
+    """The SLA section of ``ticket show``: one row per promised metric."""
+    if rows is None:
+        click.echo("SLA: unjudged (the ticket's contract is unknown)")
+        return
+    table = Table(title="SLA")
+    columns = ("metric", "target", "due_at", "done_at", "status", "breach_minutes", "note")
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(*("" if row[c] is None else str(row[c]) for c in columns))
     console().print(table)
 
 
@@ -471,6 +518,273 @@ def import_(
         sys.exit(BAD_INPUT)
 
 
+# --------------------------------------------------------------------------- contracts
+
+
+def _time_option(name: str, text: str | None, tz: tzinfo) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        return parse_time(text, tz)
+    except ValueError as e:
+        fail(f"{name}: {e}")
+
+
+def _file_problems(error: CommandError) -> NoReturn:
+    """Every problem on a line of its own (``FILE: key.path: message``), then exit 2."""
+    for problem in error.problems:
+        click.echo(problem, err=True)
+    count = len(error.problems)
+    fail(f"{count} problem{'' if count == 1 else 's'}: nothing recorded")
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def _print_facts(title: str, facts: dict[str, str]) -> None:
+    table = Table(title=title, show_header=False)
+    table.add_column("field", style="bold")
+    table.add_column("value")
+    for key, value in facts.items():
+        table.add_row(key, value)
+    console().print(table)
+
+
+@cli.group(cls=LedgerGroup)
+def contract() -> None:
+    """Service contracts (服务合同): the promises tickets are judged by."""
+
+
+@contract.command("load")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--effective",
+    help="When a revision takes effect (ISO 8601; naive = configured zone; "
+    "not in the past). Default: now. Not for new contracts.",
+)
+@click.option("--note", help="Why the contract is revised (kept with the revision).")
+@who_options
+@json_option
+@pass_settings
+def contract_load(
+    settings: Settings,
+    files: tuple[Path, ...],
+    effective: str | None,
+    note: str | None,
+    actor: str,
+    role: str,
+    as_json: bool,
+) -> None:
+    """Register or revise contracts from TOML files (format: docs/contracts.md).
+
+    Every file is checked first: if any is bad, each problem is listed as
+    FILE: key.path: message and nothing is recorded. A file whose policy is already the
+    contract's latest revision is reported unchanged (not an error).
+    """
+    try:
+        documents = read_contract_files(files)
+    except CommandError as e:
+        _file_problems(e)
+    effective_from = _time_option("--effective", effective, settings.tz)
+    with settings.open() as ledger:
+        results = ledger.contracts.load_many(
+            documents, actor=actor, role=Role(role), effective_from=effective_from, note=note
+        )
+    views = [loaded_view(result, settings.tz) for result in results]
+    if as_json:
+        print_json(views)
+        return
+    for view in views:
+        if view["outcome"] == "revised":
+            click.echo(
+                f"{view['id']}: revised → revision {view['revision']}, "
+                f"in force from {view['effective_from']}"
+            )
+        else:
+            click.echo(f"{view['id']}: {view['outcome']} (revision {view['revision']})")
+
+
+@contract.command("list")
+@json_option
+@pass_settings
+def contract_list(settings: Settings, as_json: bool) -> None:
+    """Every contract as in force now, and whether today is within its warranty."""
+    with settings.open() as ledger:
+        now = ledger.clock.now()
+        rows = [contract_row_view(c, now) for c in ledger.contracts.list()]
+    if as_json:
+        print_json(rows)
+        return
+    table = Table(title=_plural(len(rows), "contract"))
+    for column in ("id", "name", "customer", "calendar", "revisions", "warranty", "in warranty"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(
+            row["id"],
+            row["name"],
+            row["customer"],
+            row["calendar"],
+            str(row["revision_count"]),
+            f"{row['warranty_start']} – {row['warranty_last_day']}",
+            "yes" if row["in_warranty"] else "no",
+        )
+    console().print(table)
+
+
+@contract.command("show")
+@click.argument("contract_id", metavar="ID")
+@click.option(
+    "--at",
+    help="Show the revision in force then (ISO 8601; naive = configured zone). Default: now.",
+)
+@json_option
+@pass_settings
+def contract_show(settings: Settings, contract_id: str, at: str | None, as_json: bool) -> None:
+    """A contract's promises (the revision in force at --at) and its revisions."""
+    when = _time_option("--at", at, settings.tz)
+    with settings.open() as ledger:
+        view = contract_view(
+            ledger.contracts.get(contract_id), when or ledger.clock.now(), settings.tz
+        )
+    if as_json:
+        print_json(view)
+        return
+    ladder = " → ".join(f"{level} after {t} overdue" for level, t in view["escalation"].items())
+    notices = "; ".join(f"{kind} after {t} open" for kind, t in view["notices"].items() if t)
+    overrides = "; ".join(
+        f"{key.replace('_', ' ')}: {', '.join(days)}"
+        for key, days in view["workdays"].items()
+        if days
+    )
+    _print_facts(
+        f"{view['id']} · {view['name']}",
+        {
+            "customer": view["customer"],
+            "revision": f"{view['revision']} of {view['revision_count']}, in force at {view['at']}",
+            "time zone": view["timezone"],
+            "calendar": view["calendar"],
+            "warranty": f"{view['warranty_start']} – {view['warranty_last_day']} "
+            f"({'in' if view['in_warranty'] else 'out of'} warranty)",
+            "pausing": "suspensions stop the clocks"
+            if view["pausing"]
+            else "suspensions do not stop the clocks",
+            "escalation": ladder or "—",
+            "notices": notices or "—",
+            "workday overrides": overrides or "—",
+        },
+    )
+    targets = Table(title="targets (— = not promised, not judged)")
+    targets.add_column("severity", style="bold")
+    for metric in METRICS:
+        targets.add_column(metric)
+    for severity, promised in view["targets"].items():
+        targets.add_row(severity, *(promised[m] or "—" for m in METRICS))
+    console().print(targets)
+    revisions = Table(title="revisions")
+    for column in ("#", "in force from", "recorded at", "note"):
+        revisions.add_column(column)
+    for revision in view["revisions"]:
+        mark = " (shown)" if revision["number"] == view["revision"] else ""
+        revisions.add_row(
+            f"{revision['number']}{mark}",
+            revision["effective_from"] or "the start",
+            revision["recorded_at"],
+            revision["note"] or "",
+        )
+    console().print(revisions)
+
+
+# --------------------------------------------------------------------------- calendar
+
+_DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+def _day(iso: str) -> str:
+    return f"{iso} {_DAY_NAMES[date.fromisoformat(iso).weekday()]}"
+
+
+@cli.group(cls=LedgerGroup)
+def calendar() -> None:
+    """China's official working days (工作日): bundled years and loaded notices."""
+
+
+@calendar.command("load")
+@click.argument("file", type=click.Path(path_type=Path))
+@who_options
+@json_option
+@pass_settings
+def calendar_load(settings: Settings, file: Path, actor: str, role: str, as_json: bool) -> None:
+    """Load a year's holiday notice (放假安排) from a TOML file (format: docs/contracts.md).
+
+    A loaded year replaces the bundled table of that year, or a table loaded before.
+    """
+    try:
+        table = read_file(file, parse_holiday_table)
+    except CommandError as e:
+        _file_problems(e)
+    with settings.open() as ledger:
+        before = ledger.contracts.find_holiday_table(table.year)
+        try:
+            ledger.contracts.load_holidays(table, actor=actor, role=Role(role))
+            outcome = "loaded"
+        except Unchanged:
+            outcome = "unchanged"
+        view = year_table_view(ledger.contracts.holiday_table(table.year))
+    replaced = None
+    if outcome == "loaded" and before is not None:
+        replaced = "loaded" if before.loaded else "bundled"
+    if as_json:
+        print_json({**view, "outcome": outcome, "replaced": replaced})
+        return
+    year = view["year"]
+    if outcome == "unchanged":
+        click.echo(f"{year}: unchanged (this table is already loaded): nothing recorded")
+        return
+    replaces = {
+        None: "",
+        "bundled": f"; replaces the bundled {year} table",
+        "loaded": f"; replaces the {year} table loaded before",
+    }[replaced]
+    click.echo(
+        f"{year}: loaded {_plural(len(view['holidays']), 'day')} off in "
+        f"{_plural(len(view['periods']), 'period')} and "
+        f"{_plural(len(view['workdays']), 'make-up workday')}{replaces}"
+    )
+
+
+@calendar.command("show")
+@click.argument("year", type=click.IntRange(2000, 2100))
+@json_option
+@pass_settings
+def calendar_show(settings: Settings, year: int, as_json: bool) -> None:
+    """The days off and make-up workdays (调休) of YEAR, as the ledger uses them."""
+    with settings.open() as ledger:
+        view = year_table_view(ledger.contracts.holiday_table(year))
+    if as_json:
+        print_json(view)
+        return
+    if view["origin"] == "loaded":
+        origin = "loaded with `ledger calendar load`" + (
+            ", replacing the bundled table" if view["replaces_bundled"] else ""
+        )
+    else:
+        origin = "bundled with ledger"
+    click.echo(f"{year}: {origin}; source: {view['source'] or 'not given'}")
+    click.echo(
+        f"days off: {_plural(len(view['holidays']), 'day')} in "
+        f"{_plural(len(view['periods']), 'period')}"
+    )
+    for period in view["periods"]:
+        span = _day(period["start"])
+        if period["days"] > 1:
+            span += f" – {_day(period['end'])} ({period['days']} days)"
+        click.echo(f"  {span}")
+    click.echo(f"make-up workdays (调休): {len(view['workdays']) or 'none'}")
+    for day in view["workdays"]:
+        click.echo(f"  {_day(day)}")
+
+
 # --------------------------------------------------------------------------- projections
 
 
@@ -516,6 +830,142 @@ def projections_status(settings: Settings, as_json: bool) -> None:
         return
     for row in rows:
         click.echo(f"{row['name']}: position {row['position']} of {row['head']}")
+
+
+@projections.command("follow")
+@click.option(
+    "--interval",
+    type=click.FloatRange(min=0.1),
+    default=2.0,
+    show_default=True,
+    help="Seconds to wait between catch-ups.",
+)
+@click.option("--once", is_flag=True, help="Catch up once, then exit.")
+@pass_settings
+def projections_follow(settings: Settings, interval: float, once: bool) -> None:
+    """Keep every read model caught up with the log until stopped (Ctrl-C or SIGTERM)."""
+    import signal
+    import threading
+
+    stop = threading.Event()
+    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    total = 0
+    try:
+        with settings.open() as ledger:
+            while True:
+                total += ledger.projections.catch_up(
+                    on_batch=lambda name, n: click.echo(
+                        f"{name}: {n} events applied (position {ledger.projections.position(name)})"
+                    )
+                )
+                if once or stop.wait(interval):
+                    break
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    click.echo(f"stopped following: {total} events applied", err=True)
+
+
+# --------------------------------------------------------------------------- reports
+
+
+@cli.group("report", cls=LedgerGroup)
+def report_group() -> None:
+    """Reports from the read models (caught up with the log first)."""
+
+
+@report_group.command("sla")
+@click.option("--from", "date_from", type=click.DateTime(["%Y-%m-%d"]), help="First report date.")
+@click.option("--to", "date_to", type=click.DateTime(["%Y-%m-%d"]), help="Last report date.")
+@click.option("--contract", help="Only this contract's tickets.")
+@click.option("--by", type=click.Choice(GROUPINGS), default="contract", show_default=True)
+@click.option("--as-of", help="Answer as the ledger stood then (ISO 8601; naive = --tz).")
+@click.option("--csv", "csv_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--xlsx", "xlsx_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--lang", type=click.Choice(["en", "zh"]), default="en", show_default=True)
+@click.option(
+    "--breaches",
+    "max_breaches",
+    type=click.IntRange(min=0),
+    help="List at most N breaches in the table (files and --json always hold all).",
+)
+@json_option
+@pass_settings
+def report_sla(
+    settings: Settings,
+    date_from: datetime | None,
+    date_to: datetime | None,
+    contract: str | None,
+    by: Grouping,
+    as_of: str | None,
+    csv_file: Path | None,
+    xlsx_file: Path | None,
+    lang: Lang,
+    max_breaches: int | None,
+    as_json: bool,
+) -> None:
+    """SLA compliance of the tickets reported from --from to --to (dates in --tz, both
+    included; cancelled tickets left out): met %, breaches, times to respond / arrive /
+    resolve, per group and in total, then every breached or overdue target.
+
+    --csv FILE writes the summary to FILE and the breaches to FILE's stem + .breaches.csv;
+    --xlsx FILE writes both as two sheets."""
+    try:
+        query = ReportQuery(
+            date_from.date() if date_from else None,
+            date_to.date() if date_to else None,
+            contract,
+            by,
+        )
+    except ValueError as e:
+        fail(str(e))
+    when = _time_option("--as-of", as_of, settings.tz)
+    with settings.open() as ledger:
+        if contract:
+            ledger.contracts.get(contract)  # an unknown contract is bad input
+        result = sla_report(ledger, query, as_of=when)
+    written = write_csv(result, csv_file, lang) if csv_file else []
+    if xlsx_file:
+        write_xlsx(result, xlsx_file, lang)
+        written.append(xlsx_file)
+    for path in written:
+        click.echo(f"wrote {path}", err=True)
+    if as_json:
+        print_json(report_json(result))
+        return
+    headers, rows = summary_table(result, lang)
+    _print_rows(title(result, lang), headers, rows, settings.tz, total=True)
+    headers, rows = breach_table(result, lang)
+    if not rows:
+        click.echo(word("no breaches", lang))
+        return
+    shown = rows if max_breaches is None else rows[:max_breaches]
+    if shown:
+        _print_rows(f"{word('breaches', lang)} ({len(rows)})", headers, shown, settings.tz)
+    if len(shown) < len(rows):
+        click.echo(f"… {len(rows) - len(shown)} more: see --json, --csv or --xlsx")
+
+
+def _print_rows(
+    title_text: str,
+    headers: list[str],
+    rows: list[list[Cell]],
+    tz: tzinfo,
+    *,
+    total: bool = False,
+) -> None:
+    table = Table(title=title_text)
+    for header in headers:
+        table.add_column(header, overflow="fold")
+    for i, row in enumerate(rows):
+        last = total and i == len(rows) - 1
+        table.add_row(
+            *(cell_text(c, tz) for c in row),
+            style="bold" if last else None,
+            end_section=total and i == len(rows) - 2,
+        )
+    console().print(table)
 
 
 def main() -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import tzinfo
 from typing import Any
 
+from ledger.domain.compliance import Judgement
 from ledger.domain.ticket import Ticket, TicketEvent
 from ledger.timeutil import show
 
@@ -60,6 +61,28 @@ def ticket_view(ticket: Ticket, tz: tzinfo) -> dict[str, Any]:
         "reopen_count": ticket.reopen_count,
         "version": ticket.version,
     }
+
+
+def sla_view(judgements: list[Judgement] | None, tz: tzinfo) -> list[dict[str, Any]] | None:
+    """The SLA section of ``ticket show``: one entry per promised metric; ``None`` when the
+    ticket's contract is unknown."""
+    if judgements is None:
+        return None
+    return [
+        {
+            "metric": j.metric,
+            "target": j.target,
+            "status": j.status.value,
+            "due_at": _time(j.due_at, tz),
+            "done_at": _time(j.done_at, tz),
+            "breach_minutes": j.breach_minutes,
+            "elapsed_minutes": None
+            if j.elapsed is None
+            else round(j.elapsed.total_seconds() / 60, 1),
+            "note": j.note,
+        }
+        for j in judgements
+    ]
 
 
 def event_view(event: TicketEvent, tz: tzinfo) -> dict[str, Any]:

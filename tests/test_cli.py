@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from ledger.bootstrap import Ledger
-from tests.support import load_seed_contracts
+from tests.support import SEED_CONTRACTS
 
 NOW = "2026-10-08T12:00+08:00"
 REPORT_ARGS = [
@@ -72,11 +72,10 @@ class Cli:
 
 
 def make_cli(db_url: str) -> Cli:
-    """A CLI on a new ledger that holds the seed contracts."""
+    """A CLI on a new ledger that holds the seed contracts (loaded with `contract load`)."""
     c = Cli(db_url)
     c.run("init")
-    with Ledger.open(db_url) as ledger:
-        load_seed_contracts(ledger)
+    c.run("contract", "load", *(str(path) for path in SEED_CONTRACTS))
     return c
 
 
@@ -118,7 +117,14 @@ def test_ticket_lifecycle_through_the_cli(cli: Cli) -> None:
     assert closed["status"] == "closed"
 
     shown = cli.json("ticket", "show", number)
+    sla = shown.pop("sla")
     assert shown == closed
+    assert [(t["metric"], t["target"]) for t in sla] == [
+        ("respond", "5m"),
+        ("arrive", "30m"),
+        ("resolve", "8h"),
+        ("replacement", "8h"),
+    ]
     assert shown["severity"] == "major"
     assert shown["escalation_level"] == "department_manager"
     assert shown["signature"] == {
@@ -397,4 +403,4 @@ def test_lines_naming_a_rejected_report_say_so(cli: Cli, tmp_path: Path) -> None
 def test_unknown_projection_is_bad_input(cli: Cli) -> None:
     result = cli.run("projections", "rebuild", "nosuch", ok=False)
     assert result.returncode == 2
-    assert "unknown projection nosuch (known: tickets)" in result.stderr
+    assert "unknown projection nosuch (known: tickets, sla)" in result.stderr

@@ -209,8 +209,8 @@ def test_ticket_list_projection_follows_and_rebuilds_identically(desk: Desk) -> 
     desk.do("close", ticket=second.number)
     runner = desk.ledger.projections
 
-    assert runner.catch_up() == 6
-    assert runner.catch_up() == 0  # nothing new: nothing applied twice
+    assert runner.catch_up(["tickets"]) == 6
+    assert runner.catch_up(["tickets"]) == 0  # nothing new: nothing applied twice
 
     def rows(**filters: object) -> list[dict[str, object]]:
         with desk.ledger.engine.connect() as conn:
@@ -222,7 +222,7 @@ def test_ticket_list_projection_follows_and_rebuilds_identically(desk: Desk) -> 
     assert [r["number"] for r in rows(contract="seed-004", state="all")] == [second.number]
     assert rows(state="all", severity="emergency")[0]["status"] == "dispatched"
     live = rows(state="all")
-    assert runner.rebuild() == 6
+    assert runner.rebuild(["tickets"]) == 6
     assert rows(state="all") == live
 
 
@@ -231,7 +231,7 @@ def test_a_batch_another_follower_applied_is_not_applied_again(db_url: str) -> N
     try:
         a.report()
         a.report()
-        assert b.ledger.projections.catch_up() == 2
+        assert b.ledger.projections.catch_up(["tickets"]) == 2
         # Follower A read position 0 before B moved it; its batch must be refused whole.
         runner = a.ledger.projections
         projection = runner.projections["tickets"]

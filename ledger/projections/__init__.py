@@ -1,11 +1,12 @@
 """Read models rebuilt from the event log."""
 
 from ledger.projections.base import Projection, ProjectionRunner
+from ledger.projections.sla import SlaProjection
 from ledger.projections.tickets import TicketSummaryProjection
 
 
 def all_projections() -> list[Projection]:
-    return [TicketSummaryProjection()]
+    return [TicketSummaryProjection(), SlaProjection()]
 
 
 __all__ = ["Projection", "ProjectionRunner", "all_projections"]

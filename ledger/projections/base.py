@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any
 
 from eventsourcing.persistence import ApplicationRecorder, Mapper, Notification
@@ -145,14 +146,37 @@ class ProjectionRunner:
                 )
         return self.catch_up([p.name for p in chosen], batch_size=batch_size, on_batch=on_batch)
 
+    def replay(
+        self,
+        projection: Projection,
+        conn: Connection,
+        *,
+        recorded_until: datetime | None = None,
+        batch_size: int = DEFAULT_BATCH,
+    ) -> int:
+        """Apply the whole log (only events recorded at or before ``recorded_until``) to
+        ``conn``, e.g. a throwaway copy of the projection's tables; no position is kept."""
+        applied, start = 0, 0
+        while True:
+            notifications = self._read(projection, start, batch_size)
+            if not notifications:
+                return applied
+            start = notifications[-1].id
+            events = [(n.id, self._decode(n)) for n in notifications]
+            if recorded_until is not None:
+                events = [(i, e) for i, e in events if e.timestamp <= recorded_until]
+            if events:
+                projection.apply(conn, events)
+                applied += len(events)
+
+    def _read(self, projection: Projection, start: int, limit: int) -> Sequence[Notification]:
+        return self.recorder.select_notifications(
+            start=start, limit=limit, topics=projection.topics, inclusive_of_start=False
+        )
+
     def _apply_next_batch(self, projection: Projection, batch_size: int) -> int | None:
         start = self.position(projection.name)
-        notifications: Sequence[Notification] = self.recorder.select_notifications(
-            start=start,
-            limit=batch_size,
-            topics=projection.topics,
-            inclusive_of_start=False,
-        )
+        notifications = self._read(projection, start, batch_size)
         if not notifications:
             return 0
         end = notifications[-1].id

@@ -30,14 +30,33 @@ from ledger.domain.values import TicketStatus
 from ledger.projections.base import Projection, metadata
 from ledger.timeutil import as_utc
 
+
+def ticket_columns() -> list[Column[Any]]:
+    """The key and filter columns every per-ticket read model starts with (new objects
+    for each table); :func:`ticket_values` fills them."""
+    return [
+        Column("ticket_id", Uuid, primary_key=True),
+        Column("number", String(32), nullable=False, unique=True),
+        Column("contract_id", String(200), nullable=False, index=True),
+        Column("customer", String(200), nullable=False),
+        Column("severity", String(20), nullable=False),
+    ]
+
+
+def ticket_values(ticket: Ticket) -> dict[str, Any]:
+    return {
+        "ticket_id": ticket.id,
+        "number": ticket.number,
+        "contract_id": ticket.contract_id,
+        "customer": ticket.customer,
+        "severity": ticket.severity.value,
+    }
+
+
 ticket_summary = Table(
     "ticket_summary",
     metadata,
-    Column("ticket_id", Uuid, primary_key=True),
-    Column("number", String(32), nullable=False, unique=True),
-    Column("contract_id", String(200), nullable=False, index=True),
-    Column("customer", String(200), nullable=False),
-    Column("severity", String(20), nullable=False),
+    *ticket_columns(),
     Column("category", String(20), nullable=False),
     Column("status", String(20), nullable=False, index=True),
     Column("is_open", Boolean, nullable=False, index=True),
@@ -84,15 +103,12 @@ class TicketSummaryProjection(Projection):
                     .values(**values)
                 )
             else:
-                conn.execute(ticket_summary.insert().values(ticket_id=ticket_id, **values))
+                conn.execute(ticket_summary.insert().values(**values))
 
 
 def _row(ticket: Ticket, position: int) -> dict[str, Any]:
     return {
-        "number": ticket.number,
-        "contract_id": ticket.contract_id,
-        "customer": ticket.customer,
-        "severity": ticket.severity.value,
+        **ticket_values(ticket),
         "category": ticket.category.value,
         "status": ticket.status.value,
         "is_open": ticket.is_open,

@@ -1,0 +1,432 @@
+"""The SLA read model: every promised target of every ticket, judged by ``judge_ticket``.
+
+The projection keeps its **own** copies of everything a verdict depends on — each contract's
+folded state, the loaded holiday tables, each ticket's folded state — so it is a pure
+function of the prefix of the event log it has seen and can be rebuilt alone.
+
+Stored verdicts are judged *at the ticket's report instant* (``now = reported_at``), which
+makes them deterministic: a target already done is final (met, breached or n/a), a target
+not done yet is stored ``pending`` with its due time. Whenever an input changes the affected
+tickets are re-judged: the tickets an event batch touched; every ticket of a contract just
+registered, or, for a revision, those reported from its effective time on (a revision never
+applies to earlier reports); and, when a holiday table is loaded, every ticket whose clocks
+ran into that year (or could not be judged). A ticket whose contract the projection does
+not know gets no target rows.
+
+The queries (:func:`ticket_slas`) take ``now``: they re-judge, at ``now``, only the tickets
+that still have non-final targets (``pending`` / ``unknown``), so ``overdue`` and its breach
+minutes are exact at read time, while final verdicts come straight from the table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    ColumnElement,
+    Connection,
+    DateTime,
+    Float,
+    Integer,
+    String,
+    Table,
+    Text,
+    Uuid,
+    and_,
+    exists,
+    or_,
+    select,
+)
+
+from ledger.calendars import china_official_calendar
+from ledger.domain.calendar import WorkCalendar
+from ledger.domain.compliance import Judgement, judge_ticket
+from ledger.domain.contract import (
+    CONTRACT_EVENT_TYPES,
+    METRICS,
+    Contract,
+    ContractEvent,
+    PolicyRevised,
+    contract_uuid,
+)
+from ledger.domain.contract import mutate as mutate_contract
+from ledger.domain.holidays import (
+    HOLIDAY_CALENDAR_ID,
+    HOLIDAY_EVENT_TYPES,
+    HolidayCalendar,
+    HolidayTableLoaded,
+    with_tables,
+)
+from ledger.domain.holidays import mutate as mutate_holidays
+from ledger.domain.model import DomainEvent
+from ledger.domain.sla import SlaStatus
+from ledger.domain.ticket import TICKET_EVENT_TYPES, Ticket, TicketEvent
+from ledger.domain.ticket import mutate as mutate_ticket
+from ledger.domain.values import TicketStatus
+from ledger.projections.base import Projection, metadata
+from ledger.projections.tickets import ticket_columns, ticket_values
+from ledger.timeutil import as_utc
+
+
+def _state_table(name: str, *columns: Column[Any]) -> Table:
+    """A table of folded aggregate states: the aggregate id, its version, its JSON state."""
+    return Table(
+        name,
+        metadata,
+        Column("id", Uuid, primary_key=True),
+        *columns,
+        Column("version", Integer, nullable=False),
+        Column("state", Text, nullable=False),
+    )
+
+
+sla_contracts = _state_table(
+    "sla_contracts", Column("contract_id", String(200), nullable=False, unique=True)
+)
+sla_calendar = _state_table("sla_calendar")
+
+sla_tickets = Table(
+    "sla_tickets",
+    metadata,
+    *ticket_columns(),
+    Column("engineer", String(200)),
+    Column("reported_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("cancelled", Boolean, nullable=False),
+    Column("is_open", Boolean, nullable=False),
+    Column("last_position", BigInteger, nullable=False),
+    Column("state", Text, nullable=False),
+)
+
+sla_targets = Table(
+    "sla_targets",
+    metadata,
+    Column("ticket_id", Uuid, primary_key=True),
+    Column("metric", String(20), primary_key=True),
+    Column("target", String(40), nullable=False),
+    Column("status", String(10), nullable=False, index=True),
+    Column("due_at", DateTime(timezone=True)),
+    Column("done_at", DateTime(timezone=True)),
+    Column("breach_minutes", Integer, nullable=False),
+    Column("elapsed_seconds", Float),
+    Column("note", Text),
+)
+
+_CHUNK = 500
+_YEAR_MARGIN = timedelta(days=2)
+"""Slack around a calendar year's UTC bounds, wider than any zone's offset."""
+
+
+def _chunks(items: Sequence[Any]) -> Iterator[Sequence[Any]]:
+    for i in range(0, len(items), _CHUNK):
+        yield items[i : i + _CHUNK]
+
+
+# --------------------------------------------------------------------------- state I/O
+
+
+def load_contracts(conn: Connection, ids: Iterable[UUID] | None = None) -> dict[UUID, Contract]:
+    """The projection's contracts by aggregate id: those in ``ids``, or all of them."""
+    query = select(sla_contracts.c.id, sla_contracts.c.state)
+    if ids is not None:
+        query = query.where(sla_contracts.c.id.in_(list(ids)))
+    return {row.id: Contract.model_validate_json(row.state) for row in conn.execute(query)}
+
+
+def load_holidays(conn: Connection) -> HolidayCalendar | None:
+    state = conn.scalar(
+        select(sla_calendar.c.state).where(sla_calendar.c.id == HOLIDAY_CALENDAR_ID)
+    )
+    return None if state is None else HolidayCalendar.model_validate_json(state)
+
+
+def work_calendar(holidays: HolidayCalendar | None) -> WorkCalendar:
+    """China's official calendar with the tables the projection has seen."""
+    return with_tables(china_official_calendar(), holidays.tables if holidays else ())
+
+
+def load_tickets(conn: Connection, ids: Iterable[UUID]) -> dict[UUID, Ticket]:
+    found: dict[UUID, Ticket] = {}
+    for chunk in _chunks(list(ids)):
+        rows = conn.execute(
+            select(sla_tickets.c.ticket_id, sla_tickets.c.state).where(
+                sla_tickets.c.ticket_id.in_(chunk)
+            )
+        )
+        found.update({row.ticket_id: Ticket.model_validate_json(row.state) for row in rows})
+    return found
+
+
+def judge(
+    ticket: Ticket, contracts: dict[str, Contract], calendar: WorkCalendar, now: datetime
+) -> list[Judgement] | None:
+    """``judge_ticket`` under the policy in force at the report; ``None``: unknown contract."""
+    contract = contracts.get(ticket.contract_id)
+    if contract is None:
+        return None
+    return judge_ticket(ticket, contract.policy_at(ticket.reported_at), calendar, now)
+
+
+def _by_contract_id(contracts: dict[UUID, Contract]) -> dict[str, Contract]:
+    return {c.contract_id: c for c in contracts.values()}
+
+
+# --------------------------------------------------------------------------- projection
+
+
+class SlaProjection(Projection):
+    name = "sla"
+    event_types = (*TICKET_EVENT_TYPES, *CONTRACT_EVENT_TYPES, *HOLIDAY_EVENT_TYPES)
+    tables = (sla_contracts, sla_calendar, sla_tickets, sla_targets)
+
+    def apply(self, conn: Connection, events: Sequence[tuple[int, DomainEvent]]) -> None:
+        tickets = load_tickets(
+            conn, {e.originator_id for _, e in events if isinstance(e, TicketEvent)}
+        )
+        contracts = load_contracts(
+            conn, {e.originator_id for _, e in events if isinstance(e, ContractEvent)}
+        )
+        holidays = load_holidays(conn)
+        had_contracts = set(contracts)
+        had_holidays = set() if holidays is None else {holidays.id}
+        positions: dict[UUID, int] = {}
+        # contract id → the earliest report time whose policy changed (None: every one)
+        revised: dict[str, datetime | None] = {}
+        years: set[int] = set()
+        for position, event in events:
+            key = event.originator_id
+            if isinstance(event, TicketEvent):
+                tickets[key] = mutate_ticket(event, tickets.get(key))
+                positions[key] = position
+            elif isinstance(event, ContractEvent):
+                contract = contracts[key] = mutate_contract(event, contracts.get(key))
+                since = event.effective_from if isinstance(event, PolicyRevised) else None
+                revised[contract.contract_id] = _earliest(
+                    since, revised.get(contract.contract_id, since)
+                )
+            elif isinstance(event, HolidayTableLoaded):
+                holidays = mutate_holidays(event, holidays)
+                years.add(event.table.year)
+
+        _save_states(conn, sla_contracts, contracts.values(), had_contracts)
+        if holidays is not None and years:
+            _save_states(conn, sla_calendar, [holidays], had_holidays)
+        touched = {k: tickets[k] for k in positions}
+        for chunk in _chunks(list(touched)):
+            conn.execute(sla_tickets.delete().where(sla_tickets.c.ticket_id.in_(chunk)))
+        if touched:
+            conn.execute(
+                sla_tickets.insert(),
+                [_ticket_row(t, positions[tid]) for tid, t in touched.items()],
+            )
+        todo = {**load_tickets(conn, _affected(conn, revised, years) - set(touched)), **touched}
+        needed = {t.contract_id for t in todo.values()} - set(revised)
+        contracts.update(load_contracts(conn, [contract_uuid(c) for c in needed]))
+        by_name = _by_contract_id(contracts)
+        calendar = work_calendar(holidays)
+        _save_targets(
+            conn,
+            {tid: judge(t, by_name, calendar, now=t.reported_at) or [] for tid, t in todo.items()},
+        )
+
+
+def _earliest(a: datetime | None, b: datetime | None) -> datetime | None:
+    return None if a is None or b is None else min(a, b)
+
+
+def _affected(conn: Connection, revised: dict[str, datetime | None], years: set[int]) -> set[UUID]:
+    """Stored tickets whose verdicts the batch's contract and holiday events may change."""
+    conditions: list[ColumnElement[bool]] = []
+    for contract_id, since in revised.items():
+        condition = sla_tickets.c.contract_id == contract_id
+        if since is not None:  # a revision only applies to tickets reported from then on
+            condition = and_(condition, sla_tickets.c.reported_at >= since)
+        conditions.append(condition)
+    conditions += [_depends_on(year) for year in sorted(years)]
+    if not conditions:
+        return set()
+    return set(conn.scalars(select(sla_tickets.c.ticket_id).where(or_(*conditions))))
+
+
+def _save_states(
+    conn: Connection,
+    table: Table,
+    states: Iterable[Contract | HolidayCalendar],
+    existing: set[UUID],
+) -> None:
+    for state in states:
+        values = {"version": state.version, "state": state.model_dump_json()}
+        if isinstance(state, Contract):
+            values["contract_id"] = state.contract_id
+        if state.id in existing:
+            conn.execute(table.update().where(table.c.id == state.id).values(**values))
+        else:
+            conn.execute(table.insert().values(id=state.id, **values))
+
+
+def _save_targets(conn: Connection, verdicts: dict[UUID, list[Judgement]]) -> None:
+    ids = list(verdicts)
+    for chunk in _chunks(ids):
+        conn.execute(sla_targets.delete().where(sla_targets.c.ticket_id.in_(chunk)))
+    rows = [_target_row(tid, j) for tid, judgements in verdicts.items() for j in judgements]
+    if rows:
+        conn.execute(sla_targets.insert(), rows)
+
+
+def _depends_on(year: int) -> ColumnElement[bool]:
+    """Tickets whose stored clocks ran through ``year`` (or could not be judged).
+
+    Clocks only run forward from the report, so a ticket reported after the year never
+    needs it; an earlier one does if a due or done time reaches into it. ``unknown`` and
+    due-less targets (a clock stopped by an open suspension) are always re-judged.
+    """
+    start = datetime(year, 1, 1, tzinfo=UTC) - _YEAR_MARGIN
+    end = datetime(year + 1, 1, 1, tzinfo=UTC) + _YEAR_MARGIN
+    t = sla_targets.c
+    reaches = exists().where(
+        t.ticket_id == sla_tickets.c.ticket_id,
+        or_(
+            t.status == SlaStatus.UNKNOWN.value,
+            t.due_at.is_(None),
+            t.due_at >= start,
+            t.done_at >= start,
+        ),
+    )
+    return and_(sla_tickets.c.reported_at < end, or_(sla_tickets.c.reported_at >= start, reaches))
+
+
+def _ticket_row(ticket: Ticket, position: int) -> dict[str, Any]:
+    return {
+        **ticket_values(ticket),
+        "engineer": ticket.engineer,
+        "reported_at": ticket.reported_at,
+        "cancelled": ticket.status is TicketStatus.CANCELLED,
+        "is_open": ticket.is_open,
+        "last_position": position,
+        "state": ticket.model_dump_json(),
+    }
+
+
+def _target_row(ticket_id: UUID, j: Judgement) -> dict[str, Any]:
+    return {
+        "ticket_id": ticket_id,
+        "metric": j.metric,
+        "target": j.target,
+        "status": j.status.value,
+        "due_at": j.due_at,
+        "done_at": j.done_at,
+        "breach_minutes": j.breach_minutes,
+        "elapsed_seconds": None if j.elapsed is None else j.elapsed.total_seconds(),
+        "note": j.note,
+    }
+
+
+# --------------------------------------------------------------------------- queries
+
+
+@dataclass(frozen=True)
+class TicketSla:
+    """A ticket with its verdicts. ``judged`` is false when its contract is unknown."""
+
+    ticket_id: UUID
+    number: str
+    contract_id: str
+    customer: str
+    severity: str
+    engineer: str | None
+    reported_at: datetime
+    is_open: bool
+    judged: bool
+    targets: tuple[Judgement, ...]
+
+
+_PLAIN = ("ticket_id", "number", "contract_id", "customer", "severity", "engineer", "is_open")
+"""The columns of ``sla_tickets`` that are :class:`TicketSla` fields as they are."""
+
+
+def ticket_slas(
+    conn: Connection,
+    now: datetime,
+    *,
+    reported_from: datetime | None = None,
+    reported_before: datetime | None = None,
+    contract: str | None = None,
+    include_cancelled: bool = False,
+) -> list[TicketSla]:
+    """Tickets reported in ``[reported_from, reported_before)`` with their verdicts at
+    ``now``, by report time then number. Cancelled tickets are left out unless asked for."""
+    where: list[ColumnElement[bool]] = []
+    if reported_from is not None:
+        where.append(sla_tickets.c.reported_at >= reported_from.astimezone(UTC))
+    if reported_before is not None:
+        where.append(sla_tickets.c.reported_at < reported_before.astimezone(UTC))
+    if contract:
+        where.append(sla_tickets.c.contract_id == contract)
+    if not include_cancelled:
+        where.append(sla_tickets.c.cancelled.is_(False))
+    tickets = conn.execute(
+        select(*(sla_tickets.c[name] for name in (*_PLAIN, "reported_at")))
+        .where(*where)
+        .order_by(sla_tickets.c.reported_at, sla_tickets.c.number)
+    ).all()
+    stored: dict[UUID, list[Judgement]] = {}
+    targets = conn.execute(
+        select(sla_targets)
+        .join(sla_tickets, sla_tickets.c.ticket_id == sla_targets.c.ticket_id)
+        .where(*where)
+    )
+    for target in targets.mappings():
+        stored.setdefault(target["ticket_id"], []).append(_stored_verdict(target))
+    stale = [
+        tid for tid, verdicts in stored.items() if any(not v.status.is_final for v in verdicts)
+    ]
+    fresh = _rejudge(conn, stale, now)
+    known = set(conn.scalars(select(sla_contracts.c.contract_id)))
+    result = []
+    for row in tickets:
+        verdicts = fresh.get(row.ticket_id, stored.get(row.ticket_id, []))
+        result.append(
+            TicketSla(
+                **{name: row._mapping[name] for name in _PLAIN},
+                reported_at=as_utc(row.reported_at),
+                judged=row.contract_id in known,
+                targets=tuple(sorted(verdicts, key=_metric_order)),
+            )
+        )
+    return result
+
+
+def _rejudge(conn: Connection, ids: list[UUID], now: datetime) -> dict[UUID, list[Judgement]]:
+    if not ids:
+        return {}
+    tickets = load_tickets(conn, ids)
+    contracts = _by_contract_id(load_contracts(conn))
+    calendar = work_calendar(load_holidays(conn))
+    return {tid: judge(t, contracts, calendar, now) or [] for tid, t in tickets.items()}
+
+
+def _stored_verdict(row: Any) -> Judgement:
+    def when(value: datetime | None) -> datetime | None:
+        return None if value is None else as_utc(value)
+
+    seconds = row["elapsed_seconds"]
+    return Judgement(
+        metric=row["metric"],
+        target=row["target"],
+        status=SlaStatus(row["status"]),
+        due_at=when(row["due_at"]),
+        done_at=when(row["done_at"]),
+        breach_minutes=row["breach_minutes"],
+        elapsed=None if seconds is None else timedelta(seconds=seconds),
+        note=row["note"],
+    )
+
+
+def _metric_order(j: Judgement) -> int:
+    return METRICS.index(j.metric) if j.metric in METRICS else len(METRICS)

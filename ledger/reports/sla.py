@@ -1,0 +1,511 @@
+"""The SLA compliance report (``ledger report sla``): how many promises were kept.
+
+Built from the ``sla`` projection's verdicts (:func:`ledger.projections.sla.ticket_slas`),
+for the tickets reported in a period of local dates (inclusive, in the user's zone),
+cancelled tickets left out. One summary row per group (contract, customer, engineer,
+severity or month of the report) plus a total row, then the list of breaches. ``--as-of``
+replays only the events recorded by then into a throwaway in-memory copy of the
+projection's tables, through the same ``SlaProjection.apply``, and asks the same query.
+
+Counting: *targets* are the judged ones (met, breached, overdue, pending, unknown; ``n/a``
+is counted apart); met % = met ÷ (met + breached + overdue); the median and p90 (nearest
+rank) of the covered time to respond / arrive / resolve are over the targets done.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import statistics
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, tzinfo
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from sqlalchemy import Connection, create_engine
+from sqlalchemy.pool import StaticPool
+
+from ledger.domain.contract import METRICS
+from ledger.domain.sla import SlaStatus
+from ledger.projections.base import metadata
+from ledger.projections.sla import SlaProjection, TicketSla, ticket_slas
+from ledger.timeutil import show
+
+if TYPE_CHECKING:
+    from ledger.bootstrap import Ledger
+
+Grouping = Literal["contract", "customer", "engineer", "severity", "month"]
+Lang = Literal["en", "zh"]
+GROUPINGS: tuple[Grouping, ...] = ("contract", "customer", "engineer", "severity", "month")
+TIMED = ("respond", "arrive", "resolve")
+"""The metrics whose covered times the report summarises (median, p90)."""
+COUNTED = (
+    SlaStatus.MET,
+    SlaStatus.BREACHED,
+    SlaStatus.OVERDUE,
+    SlaStatus.PENDING,
+    SlaStatus.UNKNOWN,
+)
+"""The statuses of judged targets; ``n/a`` targets did not apply and are counted apart."""
+BREACHES = (SlaStatus.BREACHED, SlaStatus.OVERDUE)
+
+
+# --------------------------------------------------------------------------- the numbers
+
+
+@dataclass(frozen=True)
+class ReportQuery:
+    date_from: date | None = None
+    date_to: date | None = None
+    contract: str | None = None
+    by: Grouping = "contract"
+
+    def __post_init__(self) -> None:
+        if self.date_from and self.date_to and self.date_from > self.date_to:
+            raise ValueError(f"--from {self.date_from} is after --to {self.date_to}")
+
+    def bounds(self, tz: tzinfo) -> tuple[datetime | None, datetime | None]:
+        """The period as instants: from the first day's 00:00 to the day after the last."""
+        start = None if self.date_from is None else datetime.combine(self.date_from, time(), tz)
+        end = (
+            None
+            if self.date_to is None
+            else datetime.combine(self.date_to + timedelta(days=1), time(), tz)
+        )
+        return start, end
+
+
+def _ratio(met: int, missed: int) -> float | None:
+    return None if met + missed == 0 else round(100 * met / (met + missed), 1)
+
+
+@dataclass
+class Tally:
+    """Counts of target statuses (all metrics together, or one metric)."""
+
+    counts: dict[SlaStatus, int] = field(default_factory=lambda: dict.fromkeys(SlaStatus, 0))
+
+    def add(self, status: SlaStatus) -> None:
+        self.counts[status] += 1
+
+    @property
+    def targets(self) -> int:
+        return sum(self.counts[s] for s in COUNTED)
+
+    @property
+    def met_pct(self) -> float | None:
+        missed = self.counts[SlaStatus.BREACHED] + self.counts[SlaStatus.OVERDUE]
+        return _ratio(self.counts[SlaStatus.MET], missed)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "targets": self.targets,
+            **{_key(s): self.counts[s] for s in (*COUNTED, SlaStatus.NOT_APPLICABLE)},
+            "met_pct": self.met_pct,
+        }
+
+
+def _key(status: SlaStatus) -> str:
+    return "not_applicable" if status is SlaStatus.NOT_APPLICABLE else status.value
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """Nearest-rank percentile (``q`` in 0..100) of a non-empty sequence."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)]
+
+
+@dataclass
+class Group:
+    """One row of the summary."""
+
+    key: str
+    tickets: int = 0
+    unjudged: int = 0
+    all: Tally = field(default_factory=Tally)
+    metrics: dict[str, Tally] = field(default_factory=lambda: {m: Tally() for m in METRICS})
+    elapsed: dict[str, list[float]] = field(default_factory=lambda: {m: [] for m in TIMED})
+
+    def add(self, ticket: TicketSla) -> None:
+        self.tickets += 1
+        self.unjudged += not ticket.judged
+        for target in ticket.targets:
+            self.all.add(target.status)
+            self.metrics.setdefault(target.metric, Tally()).add(target.status)
+            done = target.status in (SlaStatus.MET, SlaStatus.BREACHED)
+            if done and target.metric in self.elapsed and target.elapsed is not None:
+                self.elapsed[target.metric].append(target.elapsed.total_seconds() / 60)
+
+    def minutes(self, metric: str) -> tuple[float | None, float | None]:
+        """Median and p90 of the covered minutes to ``metric``, ``None`` when none done."""
+        values = self.elapsed[metric]
+        if not values:
+            return None, None
+        return round(statistics.median(values), 1), round(percentile(values, 90), 1)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "key": self.key or None,  # None: no engineer (or the total row)
+            "tickets": self.tickets,
+            "unjudged": self.unjudged,
+            **self.all.as_dict(),
+            "minutes": {
+                m: dict(zip(("median", "p90"), self.minutes(m), strict=True))
+                | {"count": len(self.elapsed[m])}
+                for m in TIMED
+            },
+            "metrics": {m: t.as_dict() for m, t in self.metrics.items()},
+        }
+
+
+@dataclass(frozen=True)
+class Breach:
+    number: str
+    contract_id: str
+    severity: str
+    engineer: str | None
+    metric: str
+    target: str
+    due_at: datetime | None
+    done_at: datetime | None
+    status: SlaStatus
+    breach_minutes: int
+
+
+@dataclass(frozen=True)
+class SlaReport:
+    query: ReportQuery
+    as_of: datetime
+    tz: tzinfo
+    groups: list[Group]
+    total: Group
+    breaches: list[Breach]
+
+
+def group_key(ticket: TicketSla, by: Grouping, tz: tzinfo) -> str:
+    if by == "month":
+        return ticket.reported_at.astimezone(tz).strftime("%Y-%m")
+    if by == "engineer":
+        return ticket.engineer or ""
+    value: str = getattr(ticket, "contract_id" if by == "contract" else by)
+    return value
+
+
+def summarise(
+    tickets: Sequence[TicketSla], query: ReportQuery, as_of: datetime, tz: tzinfo
+) -> SlaReport:
+    """The report's numbers from the tickets' verdicts. Pure."""
+    groups: dict[str, Group] = {}
+    total = Group("")
+    breaches = []
+    for ticket in tickets:
+        key = group_key(ticket, query.by, tz)
+        groups.setdefault(key, Group(key)).add(ticket)
+        total.add(ticket)
+        breaches += [
+            Breach(
+                ticket.number,
+                ticket.contract_id,
+                ticket.severity,
+                ticket.engineer,
+                t.metric,
+                t.target,
+                t.due_at,
+                t.done_at,
+                t.status,
+                t.breach_minutes,
+            )
+            for t in ticket.targets
+            if t.status in BREACHES
+        ]
+    breaches.sort(key=lambda b: (b.number, METRICS.index(b.metric)))
+    ordered = [groups[k] for k in sorted(groups)]
+    return SlaReport(query, as_of, tz, ordered, total, breaches)
+
+
+# --------------------------------------------------------------------------- running it
+
+
+@contextmanager
+def as_of_snapshot(ledger: Ledger, when: datetime) -> Iterator[Connection]:
+    """A throwaway in-memory SQLite copy of the ``sla`` tables, holding only the events
+    recorded at or before ``when``, applied through the same ``SlaProjection.apply``."""
+    projection = ledger.projections.projections[SlaProjection.name]
+    engine = create_engine("sqlite://", poolclass=StaticPool)
+    try:
+        metadata.create_all(engine, tables=list(projection.tables))
+        with engine.begin() as conn:
+            ledger.projections.replay(projection, conn, recorded_until=when)
+            yield conn
+    finally:
+        engine.dispose()
+
+
+def sla_report(ledger: Ledger, query: ReportQuery, *, as_of: datetime | None = None) -> SlaReport:
+    """The report as the ledger stands now (the live projection, caught up first), or as
+    it stood at ``as_of``."""
+    start, end = query.bounds(ledger.tz)
+
+    def run(conn: Connection, now: datetime) -> SlaReport:
+        tickets = ticket_slas(
+            conn, now, reported_from=start, reported_before=end, contract=query.contract
+        )
+        return summarise(tickets, query, now, ledger.tz)
+
+    if as_of is not None:
+        with as_of_snapshot(ledger, as_of) as conn:
+            return run(conn, as_of)
+    ledger.projections.catch_up([SlaProjection.name])
+    with ledger.engine.connect() as conn:
+        return run(conn, ledger.clock.now())
+
+
+# --------------------------------------------------------------------------- shapes
+
+
+def _time(value: datetime | None, tz: tzinfo) -> str | None:
+    return show(value, tz) or None
+
+
+def report_json(report: SlaReport) -> dict[str, Any]:
+    """The ``--json`` shape (keys and status values in English whatever ``--lang``)."""
+    tz, q = report.tz, report.query
+    return {
+        "as_of": _time(report.as_of, tz),
+        "from": q.date_from.isoformat() if q.date_from else None,
+        "to": q.date_to.isoformat() if q.date_to else None,
+        "contract": q.contract,
+        "by": q.by,
+        "groups": [g.as_dict() for g in report.groups],
+        "total": report.total.as_dict(),
+        "breaches": [
+            {
+                "ticket": b.number,
+                "contract_id": b.contract_id,
+                "severity": b.severity,
+                "engineer": b.engineer,
+                "metric": b.metric,
+                "target": b.target,
+                "due_at": _time(b.due_at, tz),
+                "done_at": _time(b.done_at, tz),
+                "status": b.status.value,
+                "breach_minutes": b.breach_minutes,
+            }
+            for b in report.breaches
+        ],
+    }
+
+
+WORDS: dict[Lang, dict[str, str]] = {
+    "en": {
+        "contract": "contract",
+        "customer": "customer",
+        "engineer": "engineer",
+        "severity": "severity",
+        "month": "month",
+        "tickets": "tickets",
+        "targets": "targets",
+        "met %": "met %",
+        "median": "{metric} median (min)",
+        "p90": "{metric} p90 (min)",
+        "total": "total",
+        "unassigned": "(unassigned)",
+        "ticket": "ticket",
+        "metric": "metric",
+        "target": "target",
+        "due": "due",
+        "done": "done",
+        "status": "status",
+        "breach minutes": "breach minutes",
+        "summary": "Summary",
+        "breaches": "Breaches",
+        "title": "SLA compliance",
+        "as of": "as of",
+        "no breaches": "no breaches",
+    },
+    "zh": {
+        "contract": "合同",
+        "customer": "客户",
+        "engineer": "工程师",
+        "severity": "严重程度",
+        "month": "月份",
+        "tickets": "工单数",
+        "targets": "考核项数",
+        "met %": "达标率(%)",
+        "median": "{metric}中位数(分钟)",
+        "p90": "{metric}P90(分钟)",
+        "total": "合计",
+        "unassigned": "(未派工)",
+        "ticket": "工单号",
+        "metric": "考核项",
+        "target": "承诺时限",
+        "due": "应完成时间",
+        "done": "完成时间",
+        "status": "状态",
+        "breach minutes": "超时分钟数",
+        "summary": "汇总",
+        "breaches": "超时明细",
+        "title": "服务承诺达标情况",
+        "as of": "截至",
+        "no breaches": "无超时",
+        # statuses
+        "met": "达标",
+        "breached": "超时",
+        "overdue": "逾期未完成",
+        "pending": "进行中",
+        "n/a": "不适用",
+        "unknown": "无法判定",
+        # metrics
+        "respond": "响应",
+        "arrive": "到场",
+        "resolve": "修复",
+        "replacement": "备用机",
+        # severities
+        "emergency": "紧急",
+        "critical": "重大",
+        "major": "较大",
+        "general": "一般",
+    },
+}
+
+
+def word(key: str, lang: Lang) -> str:
+    """A label, status, metric or severity in ``lang`` (English falls back to the key)."""
+    return WORDS[lang].get(key, key)
+
+
+Cell = str | int | float | datetime | None
+"""A typed cell: text and CSV show datetimes as ISO 8601 in the zone, xlsx as dates."""
+
+
+def summary_table(report: SlaReport, lang: Lang) -> tuple[list[str], list[list[Cell]]]:
+    by = report.query.by
+    headers = [word(by, lang), word("tickets", lang), word("targets", lang)]
+    headers += [word(s.value, lang) for s in COUNTED]
+    headers.append(word("met %", lang))
+    for metric in TIMED:
+        name = word(metric, lang)
+        headers += [word("median", lang).format(metric=name), word("p90", lang).format(metric=name)]
+
+    def row(group: Group, label: str) -> list[Cell]:
+        cells: list[Cell] = [label, group.tickets, group.all.targets]
+        cells += [group.all.counts[s] for s in COUNTED]
+        cells.append(group.all.met_pct)
+        for metric in TIMED:
+            cells += list(group.minutes(metric))
+        return cells
+
+    def label(key: str) -> str:
+        if by == "engineer" and not key:
+            return word("unassigned", lang)
+        return word(key, lang) if by == "severity" else key
+
+    rows = [row(g, label(g.key)) for g in report.groups]
+    rows.append(row(report.total, word("total", lang)))
+    return headers, rows
+
+
+def breach_table(report: SlaReport, lang: Lang) -> tuple[list[str], list[list[Cell]]]:
+    keys = ("ticket", "contract", "severity", "engineer", "metric", "target", "due", "done")
+    headers = [word(k, lang) for k in (*keys, "status", "breach minutes")]
+    rows: list[list[Cell]] = [
+        [
+            b.number,
+            b.contract_id,
+            word(b.severity, lang),
+            b.engineer,
+            word(b.metric, lang),
+            b.target,
+            b.due_at,
+            b.done_at,
+            word(b.status.value, lang),
+            b.breach_minutes,
+        ]
+        for b in report.breaches
+    ]
+    return headers, rows
+
+
+def cell_text(value: Cell, tz: tzinfo) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return show(value, tz)
+    return str(value)
+
+
+def title(report: SlaReport, lang: Lang) -> str:
+    q = report.query
+    period = " – ".join(
+        (
+            q.date_from.isoformat() if q.date_from else "…",
+            q.date_to.isoformat() if q.date_to else "…",
+        )
+    )
+    scope = f" · {q.contract}" if q.contract else ""
+    as_of = show(report.as_of, report.tz)
+    return f"{word('title', lang)} {period}{scope} ({word('as of', lang)} {as_of})"
+
+
+# --------------------------------------------------------------------------- files
+
+
+def breaches_csv_path(path: Path) -> Path:
+    """``report.csv`` → ``report.breaches.csv`` (next to it)."""
+    return path.with_name(f"{path.stem}.breaches{path.suffix or '.csv'}")
+
+
+def write_csv(report: SlaReport, path: Path, lang: Lang) -> list[Path]:
+    """The summary to ``path`` and the breaches next to it; UTF-8 with a BOM, so that
+    Excel opens the Chinese labels correctly. Returns the files written."""
+    written = []
+    for target, (headers, rows) in (
+        (path, summary_table(report, lang)),
+        (breaches_csv_path(path), breach_table(report, lang)),
+    ):
+        with target.open("w", newline="", encoding="utf-8-sig") as f:
+            writer = csv.writer(f)
+            writer.writerow(headers)
+            writer.writerows([cell_text(c, report.tz) for c in row] for row in rows)
+        written.append(target)
+    return written
+
+
+def write_xlsx(report: SlaReport, path: Path, lang: Lang) -> None:
+    """Two sheets, Summary and Breaches (汇总 / 超时明细); times are local to the report's
+    zone (Excel has no time zones)."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
+    book = Workbook()
+    first = book.active
+    assert first is not None
+    book.remove(first)
+    for name, (headers, rows) in (
+        ("summary", summary_table(report, lang)),
+        ("breaches", breach_table(report, lang)),
+    ):
+        sheet = book.create_sheet(word(name, lang))
+        sheet.append(headers)
+        for cell in sheet[1]:
+            cell.font = Font(bold=True)
+        for row in rows:
+            sheet.append([_excel(c, report.tz) for c in row])
+        for column in sheet.iter_cols(min_row=2):
+            for cell in column:
+                if isinstance(cell.value, datetime):
+                    cell.number_format = "yyyy-mm-dd hh:mm:ss"
+        for column_cells in sheet.columns:
+            width = max(len(str(c.value or "")) for c in column_cells)
+            letter = column_cells[0].column_letter
+            sheet.column_dimensions[letter].width = min(max(10, width * 1.3), 40)
+        sheet.freeze_panes = "B2"
+    book.save(path)
+
+
+def _excel(value: Cell, tz: tzinfo) -> Cell:
+    if isinstance(value, datetime):
+        return value.astimezone(tz).replace(tzinfo=None)
+    return value
