@@ -1,0 +1,51 @@
+"""The ``ledger`` command line: an adapter that turns options into commands and
+events into tables or JSON. Every rule lives in the domain; every error ends here as
+one line on stderr with exit code 2 (bad input) or 1 (conflict or failure).
+
+One module per command group; the shared plumbing is in :mod:`ledger.cli.support`."""
+
+from __future__ import annotations
+
+import click
+
+from ledger.cli import contracts, projections, reports, tickets
+from ledger.cli.support import LedgerGroup, Settings, pass_settings
+
+
+@click.group(cls=LedgerGroup)
+@click.option(
+    "--db",
+    envvar="LEDGER_DB",
+    help="Database URL: sqlite:///FILE (default sqlite:///ledger.db) or postgresql://...",
+)
+@click.option(
+    "--tz",
+    "tz_name",
+    envvar="LEDGER_TZ",
+    help="Time zone for input and output (default Asia/Shanghai).",
+)
+@click.version_option(package_name="ledger")
+@click.pass_context
+def cli(ctx: click.Context, db: str | None, tz_name: str | None) -> None:
+    """ledger: an event-sourced ledger for after-sales service (售后服务台账)."""
+    ctx.obj = Settings(db, tz_name)
+
+
+@cli.command()
+@pass_settings
+def init(settings: Settings) -> None:
+    """Create the event store and read models (safe to run again)."""
+    with settings.open(create=True) as ledger:
+        click.echo(f"ledger ready at {ledger.location.describe()}")
+
+
+cli.add_command(tickets.ticket)
+cli.add_command(tickets.import_)
+cli.add_command(contracts.contract)
+cli.add_command(contracts.calendar)
+cli.add_command(projections.projections)
+cli.add_command(reports.report_group)
+
+
+def main() -> None:
+    cli(prog_name="ledger")

@@ -1,0 +1,191 @@
+"""Shared CLI plumbing: error translation, settings, common options and output."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, tzinfo
+from typing import Any, NoReturn, TypeVar
+
+import click
+import orjson
+from eventsourcing.persistence import MapperDeserialisationError, PersistenceError
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy.exc import DBAPIError
+
+from ledger.bootstrap import Ledger, LedgerNotInitialised
+from ledger.clock import Clock, FixedClock, SystemClock
+from ledger.commands.models import CommandError
+from ledger.commands.service import ConcurrentChange, NotFound
+from ledger.domain.errors import DomainError
+from ledger.domain.values import (
+    Role,
+)
+from ledger.projections.base import UnknownProjection
+from ledger.storage.location import LocationError, parse_location, resolve_url
+from ledger.timeutil import parse_time, zone
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+BAD_INPUT = 2
+FAILURE = 1
+
+
+class BadInput(click.ClickException):
+    exit_code = BAD_INPUT
+
+
+class Failure(click.ClickException):
+    exit_code = FAILURE
+
+
+def fail(message: str, exit_code: int = BAD_INPUT) -> NoReturn:
+    raise (BadInput if exit_code == BAD_INPUT else Failure)(message)
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip() or type(error).__name__
+    return text.splitlines()[0]
+
+
+@contextmanager
+def translated_errors() -> Iterator[None]:
+    """Map what can go wrong to one clear line and an exit code; never a traceback."""
+    try:
+        yield
+    except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+        raise
+    except CommandError as e:
+        fail("invalid command: " + "; ".join(e.problems))
+    except (
+        DomainError,
+        NotFound,
+        LocationError,
+        LedgerNotInitialised,
+        UnknownProjection,
+    ) as e:
+        fail(_first_line(e))
+    except ConcurrentChange as e:
+        fail(_first_line(e), FAILURE)
+    except MapperDeserialisationError as e:
+        fail(f"a stored event cannot be read: {_first_line(e)}", FAILURE)
+    except (PersistenceError, DBAPIError, OSError) as e:
+        fail(f"database unavailable or unusable: {_first_line(e)}", FAILURE)
+    except Exception as e:
+        if os.environ.get("LEDGER_DEBUG"):
+            raise
+        fail(f"internal error ({type(e).__name__}): {_first_line(e)}", FAILURE)
+
+
+class LedgerGroup(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        with translated_errors():
+            return super().invoke(ctx)
+
+
+# --------------------------------------------------------------------------- context
+
+
+class Settings:
+    def __init__(self, db: str | None, tz_name: str | None) -> None:
+        self.url = resolve_url(db)
+        self.tz_name = tz_name
+        self._tz: tzinfo | None = None
+
+    @property
+    def tz(self) -> tzinfo:
+        if self._tz is None:
+            try:
+                self._tz = zone(self.tz_name)
+            except ValueError as e:
+                fail(str(e))
+        return self._tz
+
+    def clock(self) -> Clock:
+        fixed = os.environ.get("LEDGER_NOW")
+        if fixed:
+            try:
+                return FixedClock(parse_time(fixed, self.tz))
+            except ValueError as e:
+                fail(f"LEDGER_NOW: {e}")
+        return SystemClock()
+
+    def open(self, *, create: bool = False) -> Ledger:
+        return Ledger(parse_location(self.url), clock=self.clock(), tz=self.tz, create=create)
+
+
+pass_settings = click.make_pass_decorator(Settings)
+
+
+def console() -> Console:
+    width = None if sys.stdout.isatty() else 160
+    return Console(width=width, highlight=False, soft_wrap=False)
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n")
+
+
+def json_option(f: F) -> F:
+    return click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")(f)
+
+
+def choices(enum: Any) -> click.Choice[str]:
+    return click.Choice([m.value for m in enum])
+
+
+def who_options(f: F) -> F:
+    """``--actor`` and ``--role`` (required; from LEDGER_ACTOR / LEDGER_ROLE)."""
+    f = click.option(
+        "--role",
+        envvar="LEDGER_ROLE",
+        required=True,
+        type=choices(Role),
+        help="Role of the actor (or LEDGER_ROLE).",
+    )(f)
+    f = click.option(
+        "--actor", envvar="LEDGER_ACTOR", required=True, help="Who acts (or LEDGER_ACTOR)."
+    )(f)
+    return f
+
+
+def actor_options(f: F) -> F:
+    f = who_options(f)
+    f = click.option(
+        "--at",
+        help="When it happened (ISO 8601; naive = configured zone). Default: now.",
+    )(f)
+    return f
+
+
+def time_option(name: str, text: str | None, tz: tzinfo) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        return parse_time(text, tz)
+    except ValueError as e:
+        fail(f"{name}: {e}")
+
+
+def file_problems(error: CommandError) -> NoReturn:
+    """Every problem on a line of its own (``FILE: key.path: message``), then exit 2."""
+    for problem in error.problems:
+        click.echo(problem, err=True)
+    count = len(error.problems)
+    fail(f"{count} problem{'' if count == 1 else 's'}: nothing recorded")
+
+
+def plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def print_facts(title: str, facts: dict[str, str]) -> None:
+    table = Table(title=title, show_header=False)
+    table.add_column("field", style="bold")
+    table.add_column("value")
+    for key, value in facts.items():
+        table.add_row(key, value)
+    console().print(table)

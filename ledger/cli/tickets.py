@@ -1,0 +1,332 @@
+"""``ledger ticket ...`` and ``ledger import``: the service desk's commands."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+import orjson
+from rich.console import Console
+from rich.table import Table
+
+from ledger.cli.support import (
+    BAD_INPUT,
+    F,
+    LedgerGroup,
+    Settings,
+    actor_options,
+    choices,
+    console,
+    json_option,
+    pass_settings,
+    print_json,
+)
+from ledger.commands.importer import ImportReport, import_commands
+from ledger.commands.models import parse_command
+from ledger.domain.values import (
+    Category,
+    Channel,
+    EscalationLevel,
+    ResolutionMode,
+    Role,
+    Severity,
+    SignatureKind,
+)
+from ledger.projections.tickets import list_tickets
+from ledger.views import event_view, sla_view, ticket_row_view, ticket_view
+
+# --------------------------------------------------------------------------- tickets
+
+
+@click.group(cls=LedgerGroup)
+def ticket() -> None:
+    """Record and read service tickets (服务单)."""
+
+
+def _run_command(settings: Settings, data: dict[str, Any], as_json: bool) -> None:
+    data = {k: v for k, v in data.items() if v is not None and k != "as_json"}
+    command = parse_command(data, settings.tz)
+    with settings.open() as ledger:
+        result = ledger.tickets.execute(command, retries=1)
+        if as_json:
+            print_json(ticket_view(result, settings.tz))
+        else:
+            click.echo(f"{result.number} {result.status.value} (version {result.version})")
+
+
+def write_command(name: str, help_text: str) -> Callable[[F], Any]:
+    """Register ``ledger ticket NAME``: its options become the command's fields."""
+
+    def decorate(f: F) -> Any:
+        @functools.wraps(f)
+        @pass_settings
+        def run(settings: Settings, /, **options: Any) -> None:
+            as_json = options.pop("as_json", False)
+            _run_command(settings, {"command": name, **options}, as_json)
+
+        run.__doc__ = help_text
+        return ticket.command(name, help=help_text)(json_option(actor_options(run)))
+
+    return decorate
+
+
+ticket_argument = click.argument("ticket")
+
+
+@write_command("report", "Open a ticket (报修): the hotline records the fault.")
+@click.option("--contract", required=True, help="Contract id.")
+@click.option("--customer", help="Default: the contract's customer.")
+@click.option("--contact-name", required=True)
+@click.option("--contact-phone", required=True)
+@click.option("--site", required=True, help="Site / address.")
+@click.option("--device", required=True, help="Faulty device or system.")
+@click.option("--category", type=choices(Category), default=Category.DEFECT.value)
+@click.option("--severity", type=choices(Severity), default=Severity.GENERAL.value)
+@click.option("--description", required=True)
+@click.option("--channel", type=choices(Channel), default=Channel.PHONE.value)
+@click.option("--external-ref", help="The customer's or a legacy system's reference.")
+def report(**_: Any) -> None: ...
+
+
+@write_command("respond", "Record the first human response to the customer (响应).")
+@ticket_argument
+@click.option("--note")
+def respond(**_: Any) -> None: ...
+
+
+@write_command("dispatch", "Assign an engineer (派单); dispatch again to re-assign.")
+@ticket_argument
+@click.option("--engineer", required=True)
+@click.option("--note")
+def dispatch(**_: Any) -> None: ...
+
+
+@write_command("arrive", "Record the engineer's arrival on site (到达现场).")
+@ticket_argument
+@click.option("--engineer", help="Default: the dispatched engineer.")
+def arrive(**_: Any) -> None: ...
+
+
+@write_command("resolve", "Record the fix (修复), remote or on site.")
+@ticket_argument
+@click.option("--summary", required=True)
+@click.option("--mode", type=choices(ResolutionMode), default=ResolutionMode.ON_SITE.value)
+def resolve(**_: Any) -> None: ...
+
+
+@write_command("sign", "Record the customer's signature on the service form (客户签字确认).")
+@ticket_argument
+@click.option("--signer", required=True)
+@click.option("--kind", type=choices(SignatureKind), default=SignatureKind.CUSTOMER.value)
+def sign(**_: Any) -> None: ...
+
+
+@write_command("escalate", "Escalate up the ladder (升级).")
+@ticket_argument
+@click.option("--to", "to", required=True, type=choices(EscalationLevel))
+@click.option("--reason", required=True)
+def escalate(**_: Any) -> None: ...
+
+
+@write_command("suspend", "Pause the clocks, e.g. waiting for the customer.")
+@ticket_argument
+@click.option("--reason", required=True)
+def suspend(**_: Any) -> None: ...
+
+
+@write_command("resume", "Restart the clocks after a suspension.")
+@ticket_argument
+@click.option("--reason")
+def resume(**_: Any) -> None: ...
+
+
+@write_command("replace", "Record a replacement (loaner) unit provided (备用设备).")
+@ticket_argument
+@click.option("--unit", required=True, help="Model and serial of the loaner unit.")
+@click.option("--note")
+def replace(**_: Any) -> None: ...
+
+
+@write_command("reclassify", "Change severity and/or category, with a reason.")
+@ticket_argument
+@click.option("--severity", type=choices(Severity))
+@click.option("--category", type=choices(Category))
+@click.option("--reason", required=True)
+def reclassify(**_: Any) -> None: ...
+
+
+@write_command("close", "Close a resolved and signed ticket.")
+@ticket_argument
+@click.option("--note")
+def close(**_: Any) -> None: ...
+
+
+@write_command("reopen", "Reopen a resolved or closed ticket.")
+@ticket_argument
+@click.option("--reason", required=True)
+def reopen(**_: Any) -> None: ...
+
+
+@write_command("cancel", "Cancel a ticket (no further events).")
+@ticket_argument
+@click.option("--reason", required=True)
+def cancel(**_: Any) -> None: ...
+
+
+@ticket.command("show")
+@ticket_argument
+@json_option
+@pass_settings
+def show(settings: Settings, ticket: str, as_json: bool) -> None:
+    """Show a ticket's current state, rebuilt from its events, and its SLA verdicts now."""
+    with settings.open() as ledger:
+        found = ledger.tickets.get(ticket)
+        view = ticket_view(found, settings.tz) | {"sla": sla_view(ledger.judge(found), settings.tz)}
+    if as_json:
+        print_json(view)
+        return
+    table = Table(title=f"{view['number']} · {view['status']}", show_header=False)
+    table.add_column("field", style="bold")
+    table.add_column("value")
+    sla = view.pop("sla")
+    for key, value in view.items():
+        if isinstance(value, dict):
+            value = ", ".join(f"{k}: {v}" for k, v in value.items())
+        elif isinstance(value, list):
+            value = "; ".join(", ".join(f"{k}: {v}" for k, v in item.items()) for item in value)
+        table.add_row(key, "" if value is None else str(value))
+    console().print(table)
+    _print_sla(sla)
+
+
+def _print_sla(rows: list[dict[str, Any]] | None) -> None:
+    """The SLA section of ``ticket show``: one row per promised metric."""
+    if rows is None:
+        click.echo("SLA: unjudged (the ticket's contract is unknown)")
+        return
+    table = Table(title="SLA")
+    columns = ("metric", "target", "due_at", "done_at", "status", "breach_minutes", "note")
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(*("" if row[c] is None else str(row[c]) for c in columns))
+    console().print(table)
+
+
+@ticket.command("history")
+@ticket_argument
+@json_option
+@pass_settings
+def history(settings: Settings, ticket: str, as_json: bool) -> None:
+    """Every event of a ticket, in order: what, when it happened, when it was recorded, who."""
+    with settings.open() as ledger:
+        events = [event_view(e, settings.tz) for e in ledger.tickets.history(ticket)]
+    if as_json:
+        print_json(events)
+        return
+    table = Table(title=f"history of {ticket}")
+    for column in ("#", "type", "occurred_at", "recorded_at", "actor", "role", "data"):
+        table.add_column(column, overflow="fold")
+    for e in events:
+        data = ", ".join(
+            f"{k}={orjson.dumps(v).decode() if isinstance(v, dict) else v}"
+            for k, v in e["data"].items()
+            if v is not None
+        )
+        table.add_row(
+            str(e["version"]),
+            e["type"],
+            e["occurred_at"],
+            e["recorded_at"],
+            e["actor"],
+            e["role"],
+            data,
+        )
+    console().print(table)
+
+
+@ticket.command("list")
+@click.option("--open", "state", flag_value="open", default=True, help="Open tickets (default).")
+@click.option("--closed", "state", flag_value="closed", help="Closed tickets.")
+@click.option("--all", "state", flag_value="all", help="Every ticket.")
+@click.option("--contract")
+@click.option("--engineer")
+@click.option("--severity", type=choices(Severity))
+@click.option("--limit", type=click.IntRange(min=1), help="At most this many rows.")
+@json_option
+@pass_settings
+def list_(settings: Settings, /, as_json: bool, **filters: Any) -> None:
+    """List tickets from the read model (caught up with the log first)."""
+    with settings.open() as ledger:
+        ledger.projections.catch_up()
+        with ledger.engine.connect() as conn:
+            rows = list_tickets(conn, **filters)
+    views = [ticket_row_view(row, settings.tz) for row in rows]
+    if as_json:
+        print_json(views)
+        return
+    table = Table(title=f"{len(views)} ticket(s)")
+    columns = ("number", "status", "severity", "contract_id", "customer", "engineer")
+    for column in (*columns, "reported_at"):
+        table.add_column(column)
+    for v in views:
+        table.add_row(*(str(v[c] or "") for c in columns), v["reported_at"])
+    console().print(table)
+
+
+# --------------------------------------------------------------------------- import
+
+
+@click.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--strict", is_flag=True, help="Stop at the first rejected line.")
+@click.option("--actor", envvar="LEDGER_ACTOR", help="Default actor for lines without one.")
+@click.option(
+    "--role", envvar="LEDGER_ROLE", type=choices(Role), help="Default role for lines without one."
+)
+@json_option
+@pass_settings
+def import_(
+    settings: Settings,
+    file: Path,
+    strict: bool,
+    actor: str | None,
+    role: str | None,
+    as_json: bool,
+) -> None:
+    """Apply a JSON-lines file of commands in order, each atomically.
+
+    Each line is an object with "command" (report, respond, dispatch, ...) and the same
+    fields as the CLI options (underscores for dashes). A report line may carry "ref";
+    later lines may then name that ref as their "ticket".
+    """
+    from rich.progress import Progress
+
+    defaults = {k: v for k, v in (("actor", actor), ("role", role)) if v}
+    with file.open("rb") as lines:
+        total = sum(1 for _ in lines)
+    with settings.open() as ledger, Progress(console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task(f"importing {file.name}", total=total)
+        result: ImportReport = import_commands(
+            ledger.tickets,
+            file,
+            tz=settings.tz,
+            defaults=defaults,
+            strict=strict,
+            on_line=lambda: bar.advance(task),
+        )
+    if as_json:
+        print_json(result.as_dict())
+    else:
+        for rejection in result.rejected:
+            click.echo(f"line {rejection.line}: {rejection.reason}", err=True)
+        click.echo(
+            f"{result.applied} applied, {len(result.rejected)} rejected"
+            + (" (stopped at the first rejection: --strict)" if result.stopped else "")
+        )
+    if result.rejected:
+        sys.exit(BAD_INPUT)
