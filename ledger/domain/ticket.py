@@ -24,6 +24,7 @@ from ledger.domain.model import (
     Stamp,
     Text,
     UtcDatetime,
+    require_role,
 )
 from ledger.domain.model import check_times as _check_times
 from ledger.domain.model import evolve as _evolve
@@ -33,6 +34,7 @@ from ledger.domain.values import (
     Channel,
     EscalationLevel,
     ResolutionMode,
+    Role,
     Severity,
     SignatureKind,
     TicketStatus,
@@ -142,10 +144,34 @@ class Closed(TicketEvent):
 
 class Reopened(TicketEvent):
     reason: Text
+    cause: ShortText | None = None
+    """The record that sent the ticket back, e.g. the return visit whose audit failed."""
 
 
 class Cancelled(TicketEvent):
     reason: Text
+
+
+class NoticeIssued(TicketEvent):
+    """Seed 003: a work order still unclosed this long after its report gets a notice."""
+
+    threshold: ShortText
+    """The contract's threshold that was passed, e.g. ``"7 days"``."""
+
+
+class InspectionNoticeIssued(NoticeIssued):
+    """检查单: the first notice (seed 003: unclosed for a week)."""
+
+
+class RectificationNoticeIssued(NoticeIssued):
+    """整改通知单: the second notice (seed 003: unclosed for two weeks)."""
+
+
+class ReplacementFlagged(TicketEvent):
+    """A replacement unit is now owed: the ticket was not fixed by the contract's time."""
+
+    target: ShortText
+    due_at: UtcDatetime
 
 
 TICKET_EVENT_TYPES: tuple[type[TicketEvent], ...] = (
@@ -163,6 +189,9 @@ TICKET_EVENT_TYPES: tuple[type[TicketEvent], ...] = (
     Closed,
     Reopened,
     Cancelled,
+    InspectionNoticeIssued,
+    RectificationNoticeIssued,
+    ReplacementFlagged,
 )
 
 
@@ -201,6 +230,9 @@ class Ticket(Aggregate):
     closed_at: datetime | None = None
     cancelled_at: datetime | None = None
     reopen_count: int = 0
+    inspection_notice_at: datetime | None = None
+    rectification_notice_at: datetime | None = None
+    replacement_flagged_at: datetime | None = None
 
     @property
     def is_open(self) -> bool:
@@ -425,7 +457,7 @@ def decide_close(ticket: Ticket, stamp: Stamp, note: str | None = None) -> Close
     return _next(Closed, ticket, stamp, note=note)
 
 
-def decide_reopen(ticket: Ticket, stamp: Stamp, reason: str) -> Reopened:
+def decide_reopen(ticket: Ticket, stamp: Stamp, reason: str, cause: str | None = None) -> Reopened:
     if ticket.status is TicketStatus.CANCELLED:
         raise RuleViolation(f"ticket {ticket.number} is cancelled: cannot reopen")
     if ticket.resolved_at is None:
@@ -436,13 +468,59 @@ def decide_reopen(ticket: Ticket, stamp: Stamp, reason: str) -> Reopened:
         _check_times(stamp, ticket.closed_at, "the closing")
     else:
         _check_times(stamp, ticket.resolved_at, "the resolution")
-    return _next(Reopened, ticket, stamp, reason=reason)
+    return _next(Reopened, ticket, stamp, reason=reason, cause=cause)
 
 
 def decide_cancel(ticket: Ticket, stamp: Stamp, reason: str) -> Cancelled:
     _require_active(ticket, "cancel", allow_suspended=True)
     _check_times(stamp, ticket.reported_at, "the report")
     return _next(Cancelled, ticket, stamp, reason=reason)
+
+
+SUPERVISORS = (Role.SYSTEM, Role.QUALITY, Role.CHIEF_ENGINEER_OFFICE)
+"""Who issues notices and flags: the sweep, the quality department, 总工办."""
+
+
+def decide_inspection_notice(
+    ticket: Ticket, stamp: Stamp, threshold: str
+) -> InspectionNoticeIssued:
+    require_role(stamp, SUPERVISORS, "issue an inspection notice")
+    _require_active(ticket, "issue an inspection notice", allow_suspended=True)
+    if ticket.inspection_notice_at is not None:
+        raise RuleViolation(f"ticket {ticket.number} already has an inspection notice")
+    _check_times(stamp, ticket.reported_at, "the report")
+    return _next(InspectionNoticeIssued, ticket, stamp, threshold=threshold)
+
+
+def decide_rectification_notice(
+    ticket: Ticket, stamp: Stamp, threshold: str
+) -> RectificationNoticeIssued:
+    require_role(stamp, SUPERVISORS, "issue a rectification notice")
+    _require_active(ticket, "issue a rectification notice", allow_suspended=True)
+    if ticket.inspection_notice_at is None:
+        raise RuleViolation(
+            f"ticket {ticket.number} has no inspection notice yet: "
+            "a rectification notice follows one"
+        )
+    if ticket.rectification_notice_at is not None:
+        raise RuleViolation(f"ticket {ticket.number} already has a rectification notice")
+    _check_times(stamp, ticket.inspection_notice_at, "the inspection notice")
+    return _next(RectificationNoticeIssued, ticket, stamp, threshold=threshold)
+
+
+def decide_flag_replacement(
+    ticket: Ticket, stamp: Stamp, target: str, due_at: datetime
+) -> ReplacementFlagged:
+    require_role(stamp, SUPERVISORS, "flag a replacement unit as due")
+    _require_active(ticket, "flag a replacement unit as due", allow_suspended=True)
+    if ticket.resolved_at is not None:
+        raise RuleViolation(f"ticket {ticket.number} is resolved: no replacement unit is owed")
+    if ticket.replacements:
+        raise RuleViolation(f"ticket {ticket.number} already has a replacement unit")
+    if ticket.replacement_flagged_at is not None:
+        raise RuleViolation(f"ticket {ticket.number} is already flagged for a replacement unit")
+    _check_times(stamp, due_at, "the replacement's due time")
+    return _next(ReplacementFlagged, ticket, stamp, target=target, due_at=due_at)
 
 
 # --------------------------------------------------------------------------- evolution
@@ -580,6 +658,21 @@ def _(event: Cancelled, ticket: Ticket | None) -> Ticket:
         suspensions=_ended(ticket, event),
         status=TicketStatus.CANCELLED,
     )
+
+
+@mutate.register
+def _(event: InspectionNoticeIssued, ticket: Ticket | None) -> Ticket:
+    return _evolve(ticket, event, inspection_notice_at=event.occurred_at)
+
+
+@mutate.register
+def _(event: RectificationNoticeIssued, ticket: Ticket | None) -> Ticket:
+    return _evolve(ticket, event, rectification_notice_at=event.occurred_at)
+
+
+@mutate.register
+def _(event: ReplacementFlagged, ticket: Ticket | None) -> Ticket:
+    return _evolve(ticket, event, replacement_flagged_at=event.occurred_at)
 
 
 def _ended(ticket: Ticket | None, event: TicketEvent) -> tuple[Suspension, ...]:
