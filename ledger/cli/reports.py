@@ -18,14 +18,12 @@ from ledger.cli.support import (
     print_json,
     time_option,
 )
+from ledger.reports.export import Cell, Lang, cell_text
 from ledger.reports.sla import (
     GROUPINGS,
-    Cell,
     Grouping,
-    Lang,
     ReportQuery,
     breach_table,
-    cell_text,
     report_json,
     sla_report,
     summary_table,

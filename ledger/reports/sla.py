@@ -14,7 +14,6 @@ rank) of the covered time to respond / arrive / resolve are over the targets don
 
 from __future__ import annotations
 
-import csv
 import math
 import statistics
 from collections.abc import Iterator, Sequence
@@ -31,13 +30,14 @@ from ledger.domain.contract import METRICS
 from ledger.domain.sla import SlaStatus
 from ledger.projections.base import metadata
 from ledger.projections.sla import SlaProjection, TicketSla, ticket_slas
+from ledger.reports import export
+from ledger.reports.export import Cell, Lang, Sheet, csv_path
 from ledger.timeutil import show
 
 if TYPE_CHECKING:
     from ledger.bootstrap import Ledger
 
 Grouping = Literal["contract", "customer", "engineer", "severity", "month"]
-Lang = Literal["en", "zh"]
 GROUPINGS: tuple[Grouping, ...] = ("contract", "customer", "engineer", "severity", "month")
 TIMED = ("respond", "arrive", "resolve")
 """The metrics whose covered times the report summarises (median, p90)."""
@@ -376,7 +376,6 @@ def word(key: str, lang: Lang) -> str:
     return WORDS[lang].get(key, key)
 
 
-Cell = str | int | float | datetime | None
 """A typed cell: text and CSV show datetimes as ISO 8601 in the zone, xlsx as dates."""
 
 
@@ -428,14 +427,6 @@ def breach_table(report: SlaReport, lang: Lang) -> tuple[list[str], list[list[Ce
     return headers, rows
 
 
-def cell_text(value: Cell, tz: tzinfo) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, datetime):
-        return show(value, tz)
-    return str(value)
-
-
 def title(report: SlaReport, lang: Lang) -> str:
     q = report.query
     period = " – ".join(
@@ -452,60 +443,24 @@ def title(report: SlaReport, lang: Lang) -> str:
 # --------------------------------------------------------------------------- files
 
 
+def sheets(report: SlaReport, lang: Lang) -> list[Sheet]:
+    """The report's two tables: the summary, then the breaches."""
+    return [
+        Sheet("summary", word("summary", lang), *summary_table(report, lang)),
+        Sheet("breaches", word("breaches", lang), *breach_table(report, lang)),
+    ]
+
+
 def breaches_csv_path(path: Path) -> Path:
     """``report.csv`` → ``report.breaches.csv`` (next to it)."""
-    return path.with_name(f"{path.stem}.breaches{path.suffix or '.csv'}")
+    return csv_path(path, Sheet("breaches", "", [], []), first=False)
 
 
 def write_csv(report: SlaReport, path: Path, lang: Lang) -> list[Path]:
-    """The summary to ``path`` and the breaches next to it; UTF-8 with a BOM, so that
-    Excel opens the Chinese labels correctly. Returns the files written."""
-    written = []
-    for target, (headers, rows) in (
-        (path, summary_table(report, lang)),
-        (breaches_csv_path(path), breach_table(report, lang)),
-    ):
-        with target.open("w", newline="", encoding="utf-8-sig") as f:
-            writer = csv.writer(f)
-            writer.writerow(headers)
-            writer.writerows([cell_text(c, report.tz) for c in row] for row in rows)
-        written.append(target)
-    return written
+    """The summary to ``path`` and the breaches next to it. Returns the files written."""
+    return export.write_csv(sheets(report, lang), path, report.tz)
 
 
 def write_xlsx(report: SlaReport, path: Path, lang: Lang) -> None:
-    """Two sheets, Summary and Breaches (汇总 / 超时明细); times are local to the report's
-    zone (Excel has no time zones)."""
-    from openpyxl import Workbook
-    from openpyxl.styles import Font
-
-    book = Workbook()
-    first = book.active
-    assert first is not None
-    book.remove(first)
-    for name, (headers, rows) in (
-        ("summary", summary_table(report, lang)),
-        ("breaches", breach_table(report, lang)),
-    ):
-        sheet = book.create_sheet(word(name, lang))
-        sheet.append(headers)
-        for cell in sheet[1]:
-            cell.font = Font(bold=True)
-        for row in rows:
-            sheet.append([_excel(c, report.tz) for c in row])
-        for column in sheet.iter_cols(min_row=2):
-            for cell in column:
-                if isinstance(cell.value, datetime):
-                    cell.number_format = "yyyy-mm-dd hh:mm:ss"
-        for column_cells in sheet.columns:
-            width = max(len(str(c.value or "")) for c in column_cells)
-            letter = column_cells[0].column_letter
-            sheet.column_dimensions[letter].width = min(max(10, width * 1.3), 40)
-        sheet.freeze_panes = "B2"
-    book.save(path)
-
-
-def _excel(value: Cell, tz: tzinfo) -> Cell:
-    if isinstance(value, datetime):
-        return value.astimezone(tz).replace(tzinfo=None)
-    return value
+    """Two sheets, Summary and Breaches (汇总 / 超时明细)."""
+    export.write_xlsx(sheets(report, lang), path, report.tz)
