@@ -1,0 +1,235 @@
+"""What the escalation sweep owes one ticket at a given moment. Pure: no I/O, no clock.
+
+``ledger sweep`` (``ledger/commands/sweep.py``) calls :func:`sweep_ticket` for every open
+ticket with the policy in force at the ticket's report and the sweep's stamp (actor
+``system:sweep``, role ``system``, ``occurred_at`` = the sweep's now). The answer is a
+function of the ticket's state and that now, so a second sweep at the same now owes
+nothing, and a sweep that lost a race to another one owes nothing once it re-reads.
+
+Every due time comes from the SLA clock (``judge_ticket`` and ``deadline``), so the sweep
+can never disagree with ``ticket show`` or ``report sla`` (docs/sla.md, "Escalation
+sweep"):
+
+* **Escalation ladder** (``[escalation]``, by :attr:`EscalationLevel.rank`): a ticket
+  neither responded to nor resolved climbs to a level once its respond due time plus the
+  level's threshold has passed. ``chief_engineer_office`` (总工办) is for technical problems:
+  a defect ticket not resolved at the sweep climbs there once its *resolve* due time plus
+  the threshold has passed. One ``Escalated`` per level climbed, lowest first.
+* **Replacement unit**: the replacement target judged ``overdue`` (no unit, never
+  resolved, past due) → ``ReplacementFlagged`` with the target and its due time.
+* **Notices** (``[notices]``): a ticket still unclosed ``inspection`` after its report →
+  ``InspectionNoticeIssued``; ``rectification`` after its report, once it has an
+  inspection notice → ``RectificationNoticeIssued`` (both at once when both have passed).
+
+Thresholds run on the contract's clock, pauses included, like every target.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from functools import partial
+
+from ledger.domain.calendar import CalendarError, WorkCalendar
+from ledger.domain.compliance import (
+    Judgement,
+    contract_coverage,
+    judge_ticket,
+    ticket_pauses,
+)
+from ledger.domain.contract import Policy
+from ledger.domain.model import Stamp
+from ledger.domain.sla import Coverage, Pause, SlaStatus, deadline, parse_target
+from ledger.domain.ticket import (
+    Ticket,
+    TicketEvent,
+    decide_escalate,
+    decide_flag_replacement,
+    decide_inspection_notice,
+    decide_rectification_notice,
+    mutate,
+)
+from ledger.domain.values import Category, EscalationLevel
+
+LEVEL_NAMES_ZH = {
+    EscalationLevel.ENGINEER: "工程师",
+    EscalationLevel.DEPARTMENT_MANAGER: "部门经理",
+    EscalationLevel.PROJECT_GENERAL_MANAGER: "项目总经理",
+    EscalationLevel.CHIEF_ENGINEER_OFFICE: "总工办",
+}
+
+
+class SweepKind(StrEnum):
+    ESCALATED = "escalated"
+    REPLACEMENT_FLAGGED = "replacement_flagged"
+    INSPECTION_NOTICE = "inspection_notice"
+    RECTIFICATION_NOTICE = "rectification_notice"
+
+
+@dataclass(frozen=True)
+class SweepAction:
+    """One fact the sweep records: the event, why (one line), and since when it was owed."""
+
+    kind: SweepKind
+    event: TicketEvent
+    why: str
+    since: datetime
+    """The instant (UTC) the threshold was passed."""
+
+
+@dataclass
+class _Plan:
+    """The ticket as the planned events leave it, and those events in order."""
+
+    ticket: Ticket
+    stamp: Stamp
+    coverage: Coverage
+    pauses: tuple[Pause, ...]
+    actions: list[SweepAction] = field(default_factory=list)
+
+    @property
+    def now(self) -> datetime:
+        return self.stamp.occurred_at
+
+    def passed(self, threshold: str, start: datetime | None) -> datetime | None:
+        """When ``threshold`` after ``start`` fell due on the contract's clock, if it has
+        by now; ``None`` if not yet, if the clock is stopped or the calendar is missing."""
+        if start is None:
+            return None
+        try:
+            due = deadline(parse_target(threshold), start, self.coverage, self.pauses)
+        except CalendarError:
+            return None
+        return due if due is not None and due <= self.now else None
+
+    def add(
+        self,
+        kind: SweepKind,
+        decide: Callable[[Ticket, Stamp], TicketEvent],
+        why: str,
+        since: datetime,
+    ) -> None:
+        event = decide(self.ticket, self.stamp)
+        self.actions.append(SweepAction(kind, event, why, since))
+        self.ticket = mutate(event, self.ticket)
+
+
+def sweep_ticket(
+    ticket: Ticket, policy: Policy, official: WorkCalendar, stamp: Stamp
+) -> list[SweepAction]:
+    """The events the sweep owes ``ticket`` at ``stamp.occurred_at``, in order (each at
+    the next version); empty when it owes nothing. Raises ``RuleViolation`` only when the
+    stamp itself is refused (e.g. a time in the future)."""
+    if not ticket.is_open:
+        return []
+    plan = _Plan(ticket, stamp, contract_coverage(policy, official), ticket_pauses(ticket, policy))
+    judged = {j.metric: j for j in judge_ticket(ticket, policy, official, plan.now)}
+    _climb_ladder(plan, policy, judged)
+    _flag_replacement(plan, judged.get("replacement"))
+    _issue_notices(plan, policy)
+    return plan.actions
+
+
+def _climb_ladder(plan: _Plan, policy: Policy, judged: dict[str, Judgement]) -> None:
+    for level, threshold in sorted(policy.escalation.items(), key=lambda item: item[0].rank):
+        if level.rank <= plan.ticket.escalation_level.rank:
+            continue
+        since = plan.passed(threshold, _ladder_start(level, plan.ticket, judged))
+        if since is None:
+            continue
+        reason = _escalation_reason(level, threshold)
+        plan.add(
+            SweepKind.ESCALATED,
+            partial(decide_escalate, to_level=level, reason=reason),
+            reason,
+            since,
+        )
+
+
+def _ladder_start(
+    level: EscalationLevel, ticket: Ticket, judged: dict[str, Judgement]
+) -> datetime | None:
+    """The due time a level's threshold counts from, or ``None`` if it does not apply."""
+    if ticket.is_resolved:
+        return None
+    if level is EscalationLevel.CHIEF_ENGINEER_OFFICE:
+        if ticket.category is not Category.DEFECT:
+            return None
+        judgement = judged.get("resolve")
+    else:
+        if ticket.responded_at is not None:
+            return None
+        judgement = judged.get("respond")
+    return None if judgement is None else judgement.due_at
+
+
+def _escalation_reason(level: EscalationLevel, threshold: str) -> str:
+    name = LEVEL_NAMES_ZH[level]
+    if level is EscalationLevel.CHIEF_ENGINEER_OFFICE:
+        return (
+            f"修复超时 {threshold}：技术问题未解决，自动升级至{name} "
+            f"(not resolved {threshold} after the resolve due time)"
+        )
+    return f"响应超时 {threshold}：自动升级至{name} (response overdue by {threshold})"
+
+
+def _flag_replacement(plan: _Plan, judgement: Judgement | None) -> None:
+    if judgement is None or judgement.status is not SlaStatus.OVERDUE:
+        return
+    due = judgement.due_at
+    if due is None or plan.ticket.replacement_flagged_at is not None or plan.ticket.is_resolved:
+        return
+    target = judgement.target
+    plan.add(
+        SweepKind.REPLACEMENT_FLAGGED,
+        lambda t, s: decide_flag_replacement(t, s, target, due),
+        f"未在 {target} 内修复：应提供备用设备 (not fixed {target} after the report: "
+        "a replacement unit is owed)",
+        due,
+    )
+
+
+def _issue_notices(plan: _Plan, policy: Policy) -> None:
+    """Inspection, then rectification: each once its threshold has passed since the report
+    (if the contract sets it), the second only after the first."""
+    notices: tuple[tuple[SweepKind, str | None, _NoticeDecider, str], ...] = (
+        (
+            SweepKind.INSPECTION_NOTICE,
+            policy.notices.inspection,
+            decide_inspection_notice,
+            "检查单",
+        ),
+        (
+            SweepKind.RECTIFICATION_NOTICE,
+            policy.notices.rectification,
+            decide_rectification_notice,
+            "整改通知单",
+        ),
+    )
+    for kind, threshold, decide, name in notices:
+        if threshold is None or not _notice_owed(kind, plan.ticket, plan.now):
+            continue
+        since = plan.passed(threshold, plan.ticket.reported_at)
+        if since is not None:
+            plan.add(
+                kind,
+                _at_threshold(decide, threshold),
+                f"报修后 {threshold} 未关闭：{name} (unclosed {threshold} after the report)",
+                since,
+            )
+
+
+_NoticeDecider = Callable[[Ticket, Stamp, str], TicketEvent]
+
+
+def _at_threshold(decide: _NoticeDecider, threshold: str) -> Callable[[Ticket, Stamp], TicketEvent]:
+    return lambda ticket, stamp: decide(ticket, stamp, threshold)
+
+
+def _notice_owed(kind: SweepKind, ticket: Ticket, now: datetime) -> bool:
+    if kind is SweepKind.INSPECTION_NOTICE:
+        return ticket.inspection_notice_at is None
+    issued = ticket.inspection_notice_at
+    return issued is not None and issued <= now and ticket.rectification_notice_at is None

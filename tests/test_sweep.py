@@ -1,0 +1,429 @@
+"""The escalation sweep (``ledger sweep``) on real SQLite files and a real PostgreSQL server:
+seed 003's ladder and notices, seed 002's replacement flag, idempotency, concurrent sweeps,
+dry runs and the command line."""
+
+from __future__ import annotations
+
+import multiprocessing
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+
+from ledger.commands.contracts import parse_contract, read_toml
+from ledger.commands.sweep import SWEEP_ACTOR, SweepReport
+from ledger.domain.errors import RuleViolation
+from ledger.domain.ticket import (
+    Escalated,
+    InspectionNoticeIssued,
+    RectificationNoticeIssued,
+    ReplacementFlagged,
+    Ticket,
+    TicketEvent,
+)
+from ledger.domain.values import EscalationLevel, Role
+from tests.support import SEED_CONTRACTS, START, Desk, open_desk, run_in_processes
+from tests.test_cli import REPORT_ARGS, make_cli
+
+DAY = 24 * 60
+SEED_003 = {"contract": "seed-003", "customer": "某县档案馆", "severity": "general"}
+SUPERVISION = (Escalated, InspectionNoticeIssued, RectificationNoticeIssued, ReplacementFlagged)
+
+
+@pytest.fixture
+def desk(db_url: str) -> Iterator[Desk]:
+    d = open_desk(db_url)
+    yield d
+    d.ledger.close()
+
+
+def sweep_at(desk: Desk, minutes: float, **options: Any) -> SweepReport:
+    """Move the clock to ``minutes`` after START and sweep as of then."""
+    desk.clock.set(START + timedelta(minutes=minutes))
+    report = desk.ledger.sweep.run(**options)
+    assert report.problems == []
+    return report
+
+
+def supervision(desk: Desk, ticket: Ticket) -> list[TicketEvent]:
+    return [e for e in desk.ledger.tickets.history(ticket.id) if isinstance(e, SUPERVISION)]
+
+
+def levels(desk: Desk, ticket: Ticket) -> list[str]:
+    return [
+        e.to_level.value for e in desk.ledger.tickets.history(ticket.id) if isinstance(e, Escalated)
+    ]
+
+
+def at(minutes: float) -> datetime:
+    return START + timedelta(minutes=minutes)
+
+
+# --------------------------------------------------------------------------- the ladder
+
+
+def test_seed_003_ladder_climbs_on_the_contract_clock(desk: Desk) -> None:
+    """Respond 5m; department manager 5m after that, project general manager 10m after."""
+    t = desk.report(**SEED_003)
+    assert sweep_at(desk, 5).done == []  # the response is just due
+    assert sweep_at(desk, 9.9).done == []
+    report = sweep_at(desk, 10)
+    assert [(d.number, d.action.kind.value) for d in report.done] == [(t.number, "escalated")]
+    assert levels(desk, t) == ["department_manager"]
+    assert sweep_at(desk, 14).done == []
+    sweep_at(desk, 15)
+    assert levels(desk, t) == ["department_manager", "project_general_manager"]
+
+    first, second = supervision(desk, t)
+    assert isinstance(first, Escalated) and isinstance(second, Escalated)
+    assert (first.from_level, first.to_level) == (
+        EscalationLevel.ENGINEER,
+        EscalationLevel.DEPARTMENT_MANAGER,
+    )
+    assert first.reason.startswith("响应超时 5m：自动升级至部门经理")
+    assert second.from_level is EscalationLevel.DEPARTMENT_MANAGER
+    assert "10m" in second.reason
+    assert (first.occurred_at, second.occurred_at) == (at(10), at(15))
+    assert {(e.actor, e.role) for e in (first, second)} == {(SWEEP_ACTOR, Role.SYSTEM)}
+    assert sweep_at(desk, 60).done == []  # at the top of this contract's ladder
+
+
+def test_a_late_first_sweep_climbs_every_level_passed_in_order(desk: Desk) -> None:
+    t = desk.report(**SEED_003)
+    report = sweep_at(desk, 30)
+    assert [d.action.event.originator_version for d in report.done] == [2, 3]
+    assert levels(desk, t) == ["department_manager", "project_general_manager"]
+
+
+def test_a_responded_or_resolved_ticket_is_never_escalated(desk: Desk) -> None:
+    on_time = desk.report(**SEED_003)
+    late = desk.report(**SEED_003)
+    fixed = desk.report(**SEED_003)
+    desk.later(3)
+    desk.do("respond", ticket=on_time.number)
+    desk.do("resolve", ticket=fixed.number, summary="电话指导解决", mode="remote")
+    desk.later(5)
+    desk.do("respond", ticket=late.number)  # 8 minutes: breached, but answered
+    sweep_at(desk, 60)
+    assert levels(desk, on_time) == levels(desk, late) == levels(desk, fixed) == []
+
+
+def test_a_manual_escalation_is_not_repeated(desk: Desk) -> None:
+    t = desk.report(**SEED_003)
+    desk.later(7)
+    desk.do("escalate", ticket=t.number, to="department_manager", reason="客户来电催促")
+    assert sweep_at(desk, 10).done == []
+    sweep_at(desk, 15)
+    assert levels(desk, t) == ["department_manager", "project_general_manager"]
+
+
+def test_a_suspension_stops_the_ladder_clock(desk: Desk) -> None:
+    t = desk.report(**SEED_003)
+    desk.later(2)
+    desk.do("suspend", ticket=t.number, reason="客户要求暂停")
+    assert sweep_at(desk, 60).done == []
+    desk.do("resume", ticket=t.number)  # at 60: 3 minutes of the response left
+    assert sweep_at(desk, 67).done == []
+    sweep_at(desk, 68)
+    assert levels(desk, t) == ["department_manager"]
+
+
+def test_contracts_without_a_ladder_never_escalate(desk: Desk) -> None:
+    for contract in ("seed-000", "seed-001", "seed-004"):
+        desk.report(contract=contract, customer="客户")
+    report = sweep_at(desk, 3 * DAY)
+    assert [d.action.kind.value for d in report.done] == ["replacement_flagged"]  # seed 004
+
+
+def _load_contract_with_chief_engineer(desk: Desk) -> None:
+    data = read_toml(next(p for p in SEED_CONTRACTS if p.stem == "seed-002"))
+    data["id"] = "lab-002"
+    data["escalation"] = {**data["escalation"], "chief_engineer_office": "1h"}
+    desk.ledger.contracts.load(parse_contract(data), actor="admin", role=Role.ADMIN)
+
+
+def test_chief_engineer_office_takes_unresolved_defects_after_the_resolve_due_time(
+    desk: Desk,
+) -> None:
+    _load_contract_with_chief_engineer(desk)
+    defect = desk.report(contract="lab-002", severity="general")  # resolve 4h
+    consultation = desk.report(contract="lab-002", severity="general", category="consultation")
+    fixed = desk.report(contract="lab-002", severity="general")
+    desk.later(2)
+    for t in (defect, consultation, fixed):
+        desk.do("respond", ticket=t.number)
+    desk.later(60)
+    desk.do("resolve", ticket=fixed.number, summary="远程重启", mode="remote")
+    assert sweep_at(desk, 4 * 60 + 59).done == []
+    report = sweep_at(desk, 5 * 60)
+    assert [d.number for d in report.done] == [defect.number]
+    (event,) = supervision(desk, defect)
+    assert isinstance(event, Escalated)
+    assert (event.from_level, event.to_level) == (
+        EscalationLevel.ENGINEER,
+        EscalationLevel.CHIEF_ENGINEER_OFFICE,
+    )
+    assert event.reason.startswith("修复超时 1h：技术问题未解决，自动升级至总工办")
+    assert levels(desk, consultation) == levels(desk, fixed) == []
+    # Reopened, the fixed defect is unresolved again, long after its resolve due time.
+    desk.do("reopen", ticket=fixed.number, reason="故障复发")
+    assert [d.number for d in sweep_at(desk, 5 * 60 + 1).done] == [fixed.number]
+    assert levels(desk, fixed) == ["chief_engineer_office"]
+
+
+# --------------------------------------------------------------------------- notices
+
+
+def test_seed_003_notices_at_7_and_14_days(desk: Desk) -> None:
+    t = desk.report(**SEED_003)
+    desk.later(2)
+    desk.do("respond", ticket=t.number)
+    assert sweep_at(desk, 7 * DAY - 1).done == []
+    report = sweep_at(desk, 7 * DAY)
+    assert [d.action.kind.value for d in report.done] == ["inspection_notice"]
+    assert sweep_at(desk, 14 * DAY - 1).done == []
+    report = sweep_at(desk, 14 * DAY)
+    assert [d.action.kind.value for d in report.done] == ["rectification_notice"]
+    inspection, rectification = supervision(desk, t)
+    assert isinstance(inspection, InspectionNoticeIssued) and inspection.threshold == "7 days"
+    assert isinstance(rectification, RectificationNoticeIssued)
+    assert rectification.threshold == "14 days"
+    assert (inspection.occurred_at, rectification.occurred_at) == (at(7 * DAY), at(14 * DAY))
+    assert sweep_at(desk, 30 * DAY).done == []
+
+
+def test_both_notices_at_once_and_only_for_unclosed_tickets(desk: Desk) -> None:
+    open_one = desk.report(**SEED_003)
+    resolved = desk.report(**SEED_003)  # resolved but unsigned: still not closed
+    closed = desk.report(**SEED_003)
+    cancelled = desk.report(**SEED_003)
+    desk.later(2)
+    for t in (open_one, resolved, closed):
+        desk.do("respond", ticket=t.number)
+        desk.do("resolve", ticket=t.number, summary="远程修复", mode="remote")
+    desk.do("reopen", ticket=open_one.number, reason="复发")
+    desk.do("sign", ticket=closed.number, signer="张三")
+    desk.do("close", ticket=closed.number)
+    desk.do("cancel", ticket=cancelled.number, reason="重复报修")
+    report = sweep_at(desk, 15 * DAY)
+    kinds = Counter((d.number, d.action.kind.value) for d in report.done)
+    for t in (open_one, resolved):
+        assert kinds[(t.number, "inspection_notice")] == 1
+        assert kinds[(t.number, "rectification_notice")] == 1
+        first, second = supervision(desk, t)
+        assert isinstance(first, InspectionNoticeIssued)
+        assert isinstance(second, RectificationNoticeIssued)
+        assert second.originator_version == first.originator_version + 1
+    assert supervision(desk, closed) == supervision(desk, cancelled) == []
+
+
+def test_no_notices_on_contracts_without_them(desk: Desk) -> None:
+    tickets = [desk.report(contract=c, customer="客户") for c in ("seed-001", "seed-004")]
+    desk.later(2)
+    for t in tickets:
+        desk.do("respond", ticket=t.number)
+    sweep_at(desk, 30 * DAY)
+    for t in tickets:
+        assert not any(
+            isinstance(e, InspectionNoticeIssued | RectificationNoticeIssued)
+            for e in supervision(desk, t)
+        )
+
+
+# --------------------------------------------------------------------------- replacement
+
+
+def test_seed_002_flags_a_replacement_unit_after_8_hours(desk: Desk) -> None:
+    owed = desk.report(contract="seed-002", severity="major")  # resolve 8h, replacement 8h
+    given = desk.report(contract="seed-002", severity="major")
+    fixed = desk.report(contract="seed-002", severity="major")
+    desk.later(2)
+    for t in (owed, given, fixed):
+        desk.do("respond", ticket=t.number)
+    desk.do("replace", ticket=given.number, unit="备用门禁控制器 B-101")
+    desk.do("resolve", ticket=fixed.number, summary="更换电源", mode="remote")
+    assert sweep_at(desk, 8 * 60).done == []  # just due: not overdue yet
+    report = sweep_at(desk, 8 * 60 + 1)
+    assert [(d.number, d.action.kind.value) for d in report.done] == [
+        (owed.number, "replacement_flagged")
+    ]
+    (flag,) = supervision(desk, owed)
+    assert isinstance(flag, ReplacementFlagged)
+    assert (flag.target, flag.due_at, flag.occurred_at) == ("8h", at(8 * 60), at(8 * 60 + 1))
+    assert report.done[0].action.since == at(8 * 60)
+    assert sweep_at(desk, 20 * 60).done == []
+    assert supervision(desk, given) == supervision(desk, fixed) == []
+
+
+# --------------------------------------------------------------------------- safety
+
+
+def test_a_second_sweep_at_the_same_time_appends_nothing(desk: Desk) -> None:
+    desk.report(**SEED_003)
+    desk.report(contract="seed-002")
+    first = sweep_at(desk, 15 * DAY)
+    assert len(first.done) == 7  # 2 + 2 notices on seed 003; 2 + replacement on seed 002
+    count = desk.ledger.event_count()
+    again = sweep_at(desk, 15 * DAY)
+    assert again.done == [] and again.checked == 2
+    assert desk.ledger.event_count() == count
+
+
+def test_a_dry_run_decides_but_records_nothing(desk: Desk) -> None:
+    t = desk.report(**SEED_003)
+    count = desk.ledger.event_count()
+    dry = sweep_at(desk, 15, dry_run=True)
+    assert dry.dry_run and len(dry.done) == 2
+    assert desk.ledger.event_count() == count
+    wet = sweep_at(desk, 15)
+    assert [d.action.event for d in wet.done] == [d.action.event for d in dry.done]
+    assert levels(desk, t) == ["department_manager", "project_general_manager"]
+
+
+def test_a_sweep_in_the_future_is_refused_and_records_nothing(desk: Desk) -> None:
+    desk.report(**SEED_003)
+    count = desk.ledger.event_count()
+    with pytest.raises(RuleViolation, match="is in the future"):
+        desk.ledger.sweep.run(START + timedelta(minutes=30))
+    assert desk.ledger.event_count() == count
+    # A sweep in the past is allowed (e.g. catching up after downtime).
+    desk.clock.set(at(60))
+    report = desk.ledger.sweep.run(at(10))
+    assert [d.action.event.occurred_at for d in report.done] == [at(10)]
+
+
+def test_a_sweep_that_loses_a_race_re_reads_and_duplicates_nothing(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a = open_desk(db_url, at=START)
+    b = open_desk(db_url, create=False, at=START)
+    try:
+        t = a.report(**SEED_003)
+        a.clock.set(at(15))
+        b.clock.set(at(15))
+        commit = a.ledger.tickets.commit
+        raced: list[bool] = []
+
+        def someone_else_sweeps_first(events: Any) -> None:
+            if not raced:
+                raced.append(True)
+                assert len(b.ledger.sweep.run().done) == 2
+            commit(events)
+
+        monkeypatch.setattr(a.ledger.tickets, "commit", someone_else_sweeps_first)
+        report = a.ledger.sweep.run()
+        assert report.retries == 1 and report.problems == []
+        assert report.done == []  # the other sweep did it
+        assert levels(a, t) == ["department_manager", "project_general_manager"]
+    finally:
+        a.ledger.close()
+        b.ledger.close()
+
+
+def _check_no_duplicates(desk: Desk, tickets: list[Ticket]) -> None:
+    for t in tickets:
+        kinds = Counter(
+            (type(e).__name__, getattr(e, "to_level", None)) for e in supervision(desk, t)
+        )
+        assert kinds and max(kinds.values()) == 1, (t.number, kinds)
+
+
+def test_concurrent_sweeps_in_threads_record_each_fact_once(db_url: str) -> None:
+    desk = open_desk(db_url)
+    tickets = [desk.report(**SEED_003) for _ in range(8)]
+    desk.ledger.close()
+    sweepers = [open_desk(db_url, create=False, at=at(15 * DAY)) for _ in range(3)]
+    barrier = threading.Barrier(len(sweepers))
+    reports: list[SweepReport] = []
+
+    def run(d: Desk) -> None:
+        barrier.wait()
+        reports.append(d.ledger.sweep.run())
+
+    threads = [threading.Thread(target=run, args=(d,)) for d in sweepers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    try:
+        assert len(reports) == 3 and all(r.problems == [] for r in reports)
+        assert sum(len(r.done) for r in reports) == 8 * 4
+        _check_no_duplicates(sweepers[0], tickets)
+        assert sweepers[0].ledger.sweep.run().done == []
+    finally:
+        for d in sweepers:
+            d.ledger.close()
+
+
+def _sweep_in_process(url: str, queue: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+    desk = open_desk(url, create=False, at=at(15 * DAY))
+    try:
+        report = desk.ledger.sweep.run()
+        queue.put((len(report.done), len(report.problems)))
+    finally:
+        desk.ledger.close()
+
+
+def test_concurrent_sweeps_in_processes_record_each_fact_once(db_url: str) -> None:
+    desk = open_desk(db_url)
+    tickets = [desk.report(**SEED_003) for _ in range(6)]
+    results = run_in_processes(_sweep_in_process, (db_url,), 2)
+    try:
+        assert sum(done for done, _ in results) == 6 * 4
+        assert all(problems == 0 for _, problems in results)
+        _check_no_duplicates(desk, tickets)
+    finally:
+        desk.ledger.close()
+
+
+# --------------------------------------------------------------------------- command line
+
+
+def test_sweep_through_the_cli(db_url: str) -> None:
+    cli = make_cli(db_url)  # the clock says 2026-10-08T12:00+08:00
+    number = cli.json(*REPORT_ARGS)["number"]  # seed 002, reported 09:00
+
+    count = cli.event_count()
+    dry = cli.json("sweep", "--dry-run")
+    assert dry["dry_run"] is True
+    assert [a["action"] for a in dry["actions"]] == ["escalated", "escalated"]
+    assert cli.event_count() == count
+
+    out = cli.run("sweep").stdout.splitlines()
+    assert out[0] == (
+        f"{number}  escalated engineer → department_manager: "
+        "响应超时 5m：自动升级至部门经理 (response overdue by 5m)"
+    )
+    assert out[1].startswith(f"{number}  escalated department_manager → project_general_manager")
+    assert out[2] == (
+        "sweep as of 2026-10-08T12:00:00+08:00: 1 open ticket checked, recorded 2 actions "
+        "(2 escalations, 0 replacement flags, 0 inspection notices, 0 rectification notices)"
+    )
+    assert cli.event_count() == count + 2
+
+    again = cli.json("sweep")
+    assert again["actions"] == [] and again["checked"] == 1
+    assert cli.event_count() == count + 2
+
+    assert cli.json("sweep", LEDGER_NOW="2026-10-08T17:00+08:00")["actions"] == []  # just due
+    later = cli.json("sweep", LEDGER_NOW="2026-10-08T17:01+08:00")
+    (flag,) = later["actions"]
+    assert flag["action"] == "replacement_flagged"
+    assert flag["since"] == "2026-10-08T17:00:00+08:00"
+    assert flag["event"]["type"] == "ReplacementFlagged"
+    assert flag["event"]["actor"] == SWEEP_ACTOR and flag["event"]["role"] == "system"
+    assert flag["event"]["data"] == {"target": "8h", "due_at": "2026-10-08T09:00:00Z"}
+    assert later["counts"]["replacement_flagged"] == 1
+
+    past = cli.json("sweep", "--now", "2026-10-08T10:00", LEDGER_NOW="2026-10-08T18:00+08:00")
+    assert past["now"] == "2026-10-08T10:00:00+08:00" and past["actions"] == []
+
+    future = cli.run("sweep", "--now", "2026-10-08T13:00", ok=False)
+    assert future.returncode == 2
+    assert "is in the future" in future.stderr
+    bad = cli.run("sweep", "--now", "tomorrow", ok=False)
+    assert bad.returncode == 2 and "--now" in bad.stderr
+    assert cli.event_count() == count + 3
