@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
-# The main job on the embedded SQLite default: a fresh ledger, a month of tickets, the lists.
+# The main job on the embedded SQLite default: a fresh ledger, the five seed contracts, a
+# month of tickets with the quality department's follow-up, the sweep, and the reports.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 LEDGER=".venv/bin/ledger"
 export LEDGER_DB="sqlite:///demo/ledger.db"
+# The demo's "now": the story is October 2026, recorded and reported on 20 November.
+export LEDGER_NOW="${LEDGER_NOW:-2026-11-20T18:00+08:00}"
 rm -rf demo && mkdir -p demo
+
+section() { printf '\n== %s\n' "$1"; }
 
 "$LEDGER" init
 "$LEDGER" contract load --actor 系统管理员 --role admin examples/contracts/*.toml
@@ -12,16 +17,25 @@ rm -rf demo && mkdir -p demo
 echo "recording $(wc -l < demo/tickets.jsonl) commands from demo/tickets.jsonl ..."
 "$LEDGER" import demo/tickets.jsonl
 
-echo
-"$LEDGER" ticket list --all --limit 15
-echo
+section "The escalation sweep (cron runs this every few minutes)"
+"$LEDGER" sweep
+
+section "Tickets"
+"$LEDGER" ticket list --all --limit 10
 "$LEDGER" ticket list --open
-echo
 first_escalated=$("$LEDGER" ticket list --all --json | .venv/bin/python -c \
   'import json,sys; print(next(t["number"] for t in json.load(sys.stdin) if t["escalation_level"] != "engineer"))')
-"$LEDGER" ticket history "$first_escalated"
-echo
-echo "SLA compliance, October 2026, by contract (policies of examples/contracts/*.toml):"
+"$LEDGER" ticket show "$first_escalated"
+
+section "SLA compliance, October 2026, by contract (policies of examples/contracts/*.toml)"
 "$LEDGER" report sla --from 2026-10-01 --to 2026-10-31 --by contract --breaches 10
+
+section "Quality supervision (质量部 / 总工办)"
+"$LEDGER" visits due
+"$LEDGER" report satisfaction --from 2026-10-01 --to 2026-11-30 --by contract
+"$LEDGER" report corrective-actions
+"$LEDGER" report complaints --month 2026-10
+"$LEDGER" report assessment --quarter 2026Q4 --lang zh
+
 echo
-echo "The ledger is at demo/ledger.db. Try: LEDGER_DB=sqlite:///demo/ledger.db .venv/bin/ledger ticket show $first_escalated"
+echo "The ledger is at demo/ledger.db. Try: LEDGER_DB=sqlite:///demo/ledger.db .venv/bin/ledger ticket history $first_escalated"

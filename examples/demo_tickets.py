@@ -1,9 +1,12 @@
-"""Write a realistic month of service tickets (October 2026) as ``ledger import`` lines.
+"""Write a realistic month of service (October 2026) as ``ledger import`` lines.
 
 Deterministic (seeded), across the five seed contracts: most tickets run the whole
 lifecycle; some are consultations solved by phone, some wait for the customer
 (suspended), climb the escalation ladder, get a loaner unit, are reopened, cancelled, or
-are still open at the end of the month. Usage: ``python examples/demo_tickets.py > t.jsonl``.
+are still open at the end of the month. Then the quality department's work on them: return
+visits auditing closed tickets (scored, mostly passed; a failed audit reopens the ticket),
+corrective actions raised from low scores, and a few complaints.
+Usage: ``python examples/demo_tickets.py > t.jsonl``.
 """
 
 from __future__ import annotations
@@ -134,8 +137,135 @@ def main(count: int = 60, seed: int = 2026) -> None:
         (line for ticket in tickets for line in ticket),
         key=lambda line: (str(line["at"]), line["command"] != "report"),
     )
-    for line in lines:
+    quality = [q for ticket in tickets for q in quality_lines(rng, ticket)]
+    quality += periodic_visit_lines(rng)
+    quality.sort(key=lambda line: str(line["at"]))
+    for line in [*lines, *quality]:
         sys.stdout.write(json.dumps(line, ensure_ascii=False) + "\n")
+
+
+QUALITY = {"actor": "质量部-陈敏", "role": "quality"}
+CHIEF = {"actor": "总工办-刘总", "role": "chief_engineer_office"}
+DEPARTMENT = "售后服务部"
+
+
+def quality_lines(rng: random.Random, ticket: list[dict[str, object]]) -> list[dict[str, object]]:
+    """The quality department's follow-up of one ticket: an audit visit for some closed
+    tickets, a corrective action for a poor score, now and then a complaint."""
+    ref = str(ticket[0]["ref"])
+    closes = [line for line in ticket if line["command"] == "close"]
+    engineer = next((str(line["engineer"]) for line in ticket if "engineer" in line), None)
+    lines: list[dict[str, object]] = []
+    if engineer and rng.random() < 0.06:
+        t = datetime.fromisoformat(str(ticket[0]["at"])) + timedelta(hours=rng.randint(2, 30))
+        lines += complaint_lines(rng, ref, engineer, t)
+    if not closes or rng.random() < 0.45:
+        return lines
+    t = datetime.fromisoformat(str(closes[-1]["at"])) + timedelta(hours=rng.randint(20, 60))
+    visit = f"{ref}-visit"
+    lines.append({"command": "visit_schedule", "ref": visit, "ticket": ref, "form": "phone",
+                  "visitor": "质量部-陈敏", "planned_at": iso(t), "at": iso(t - timedelta(hours=4)),
+                  **QUALITY})
+    t += timedelta(minutes=rng.randint(0, 40))
+    lines.append({"command": "visit_conduct", "visit": visit, "at": iso(t), **QUALITY,
+                  "content": "电话回访服务过程与维修效果", "customer_opinion": "工程师态度好，处理及时"})
+    poor = rng.random() < 0.15
+    low, high = (35, 70) if poor else (78, 100)
+    scores = {k: rng.randint(low, high)
+              for k in ("engineering_quality", "progress", "service", "performance_capability")}
+    lines.append({"command": "visit_score", "visit": visit, "at": iso(t + timedelta(minutes=5)),
+                  **QUALITY, **scores})
+    failed = poor and rng.random() < 0.5
+    t += timedelta(minutes=30)
+    lines.append({"command": "visit_audit", "visit": visit, "at": iso(t), **QUALITY,
+                  "verdict": "fail" if failed else "pass",
+                  **({"reason": "服务单缺少故障原因分析，回访客户反映故障复现"} if failed else {})})
+    if failed:  # the ticket went back: fix it again
+        as_engineer = {"actor": engineer or "王工", "role": "engineer"}
+        lines += [
+            {"command": "resolve", "ticket": ref, "at": iso(t + timedelta(hours=3)), **as_engineer,
+             "mode": "remote", "summary": "远程复查配置并指导客户更换老化部件，补充故障原因分析"},
+            {"command": "sign", "ticket": ref, "at": iso(t + timedelta(hours=4)), **as_engineer,
+             "signer": "客户代表"},
+            {"command": "close", "ticket": ref, "at": iso(t + timedelta(hours=5)), **DISPATCHER},
+        ]
+    if poor:
+        lines += action_lines(rng, f"{ref}-action", visit, t + timedelta(hours=1))
+    return lines
+
+
+def periodic_visit_lines(rng: random.Random) -> list[dict[str, object]]:
+    """The contracts' periodic visits: seed 000's weekly contact, seed 001's quarterly
+    inspection round, seed 004's yearly satisfaction survey and key-customer visit."""
+    plan = [("seed-000", "weekly_contact", "phone", datetime(2026, 10, 9, 10, 0, tzinfo=TZ) + timedelta(weeks=w))
+            for w in range(6)]
+    plan += [
+        ("seed-001", "inspection_round", "on-site", datetime(2026, 10, 15, 9, 30, tzinfo=TZ)),
+        ("seed-004", "satisfaction_survey", "phone", datetime(2026, 10, 20, 15, 0, tzinfo=TZ)),
+        ("seed-004", "key_customer_visit", "on-site", datetime(2026, 10, 21, 10, 0, tzinfo=TZ)),
+    ]
+    lines: list[dict[str, object]] = []
+    for i, (contract, kind, form, t) in enumerate(plan):
+        ref = f"periodic-{i + 1:02d}"
+        lines += [
+            {"command": "visit_schedule", "ref": ref, "contract": contract, "purpose": kind,
+             "form": form, "visitor": "质量部-陈敏", "planned_at": iso(t),
+             "at": iso(t - timedelta(days=2)), **QUALITY},
+            {"command": "visit_conduct", "visit": ref, "at": iso(t + timedelta(minutes=20)), **QUALITY,
+             "content": "例行回访：设备运行情况、服务意见", "customer_opinion": "运行正常，无意见"},
+        ]
+        if kind == "satisfaction_survey":
+            scores = {k: rng.randint(80, 96)
+                      for k in ("engineering_quality", "progress", "service", "performance_capability")}
+            lines.append({"command": "visit_score", "visit": ref, "at": iso(t + timedelta(minutes=30)),
+                          **QUALITY, **scores})
+        if form == "on-site":
+            lines.append({"command": "visit_sign", "visit": ref, "at": iso(t + timedelta(minutes=40)),
+                          **QUALITY, "signer": "客户信息科负责人"})
+    return lines
+
+
+def action_lines(rng: random.Random, ref: str, visit: str, t: datetime) -> list[dict[str, object]]:
+    """纠正预防措施: the seven boxes of seed 000's card; some still open at the month's end."""
+    lines: list[dict[str, object]] = [
+        {"command": "action_raise", "ref": ref, "at": iso(t), **QUALITY, "source": "return_visit",
+         "links": [visit], "department": DEPARTMENT, "content": "回访满意度低于 60 分"},
+        {"command": "action_analyse", "action": ref, "at": iso(t + timedelta(days=1)), **QUALITY,
+         "cause": "现场备件不足，维修拖延；工程师未及时告知客户进度"},
+        {"command": "action_plan", "action": ref, "at": iso(t + timedelta(days=2)), **QUALITY,
+         "corrective": "补充常用备件库存", "preventive": "维修超过 2 小时须电话告知客户进度",
+         "responsible": "周经理", "due_on": (t + timedelta(days=rng.choice([5, 10, 20]))).date().isoformat()},
+    ]
+    if rng.random() < 0.4:
+        return lines  # still being implemented
+    done = t + timedelta(days=4)
+    lines += [
+        {"command": "action_implement", "action": ref, "at": iso(done), **QUALITY,
+         "description": "备件已补充，进度告知要求已培训到人"},
+        {"command": "action_result", "action": ref, "at": iso(done + timedelta(days=1)), **QUALITY,
+         "result": "两周内同类投诉为零"},
+        {"command": "action_verify", "action": ref, "at": iso(done + timedelta(days=2)), **CHIEF,
+         "effective": True, "comment": "措施有效"},
+        {"command": "action_close", "action": ref, "at": iso(done + timedelta(days=2, hours=1)), **CHIEF},
+    ]
+    return lines
+
+
+def complaint_lines(rng: random.Random, ticket: str, engineer: str, t: datetime) -> list[dict[str, object]]:
+    """投诉 (seed 004): received, analysed, resolved and closed within days."""
+    ref = f"{ticket}-complaint"
+    category = rng.choice(["quality", "non_quality", "other"])
+    return [
+        {"command": "complaint_receive", "ref": ref, "at": iso(t), **DISPATCHER, "channel": "phone",
+         "about": "ticket", "reference": ticket, "category": category,
+         "content": "维修后同一故障再次出现" if category == "quality" else "工程师未按约定时间到场"},
+        {"command": "complaint_analyse", "complaint": ref, "at": iso(t + timedelta(hours=20)),
+         **QUALITY, "cause": "工程师行程安排冲突，未提前告知", "department": DEPARTMENT,
+         "ours": category != "other"},
+        {"command": "complaint_resolve", "complaint": ref, "at": iso(t + timedelta(days=2)),
+         **QUALITY, "handling": "向客户致歉并调整排班", "result": "已电话告知客户处理结果，客户认可"},
+        {"command": "complaint_close", "complaint": ref, "at": iso(t + timedelta(days=3)), **QUALITY},
+    ]
 
 
 if __name__ == "__main__":

@@ -10,7 +10,9 @@ from sqlalchemy import Engine, create_engine, func, inspect, select, table
 
 from ledger.clock import Clock, SystemClock
 from ledger.commands.contracts import ContractService
+from ledger.commands.quality import QualityService
 from ledger.commands.service import LedgerApplication, TicketService
+from ledger.commands.sweep import SweepService
 from ledger.domain.compliance import Judgement, judge_ticket
 from ledger.domain.ticket import Ticket
 from ledger.projections import ProjectionRunner, all_projections
@@ -51,8 +53,12 @@ class Ledger:
         self.app = LedgerApplication(env=location.library_env(create_tables=create))
         self.contracts = ContractService(self.app, self.clock)
         self.tickets = TicketService(self.app, self.clock, self.tz, self.contracts.policy_at)
+        self.quality = QualityService(self.app, self.clock, self.tz, self.contracts, self.tickets)
         self.projections = ProjectionRunner(
             self.app.recorder, self.app.mapper, self.engine, all_projections()
+        )
+        self.sweep = SweepService(
+            self.tickets, self.contracts, self.projections, self.engine, self.clock
         )
         if create:
             self.projections.create_tables()

@@ -9,7 +9,8 @@ from datetime import tzinfo
 from typing import Any
 
 from ledger.domain.compliance import Judgement
-from ledger.domain.ticket import Ticket, TicketEvent
+from ledger.domain.model import DomainEvent
+from ledger.domain.ticket import Ticket
 from ledger.timeutil import show
 
 
@@ -85,7 +86,7 @@ def sla_view(judgements: list[Judgement] | None, tz: tzinfo) -> list[dict[str, A
     ]
 
 
-def event_view(event: TicketEvent, tz: tzinfo) -> dict[str, Any]:
+def event_view(event: DomainEvent, tz: tzinfo) -> dict[str, Any]:
     return {
         "version": event.originator_version,
         "type": type(event).__name__,

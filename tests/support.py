@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import multiprocessing
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -66,3 +68,19 @@ def open_desk(url: str, *, create: bool = True, at: datetime = START) -> Desk:
     if create:
         load_seed_contracts(ledger)
     return Desk(ledger, clock)
+
+
+def run_in_processes(target: Callable[..., None], args: tuple[Any, ...], count: int) -> list[Any]:
+    """Run ``target(*args, queue)`` in ``count`` spawned processes at once; each puts one
+    result on the queue. Returns the results (in no particular order) once all have exited
+    cleanly."""
+    ctx = multiprocessing.get_context("spawn")
+    queue = ctx.Queue()
+    workers = [ctx.Process(target=target, args=(*args, queue)) for _ in range(count)]
+    for w in workers:
+        w.start()
+    results = [queue.get(timeout=120) for _ in workers]
+    for w in workers:
+        w.join(timeout=60)
+        assert w.exitcode == 0
+    return results

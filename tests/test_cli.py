@@ -403,4 +403,4 @@ def test_lines_naming_a_rejected_report_say_so(cli: Cli, tmp_path: Path) -> None
 def test_unknown_projection_is_bad_input(cli: Cli) -> None:
     result = cli.run("projections", "rebuild", "nosuch", ok=False)
     assert result.returncode == 2
-    assert "unknown projection nosuch (known: tickets, sla)" in result.stderr
+    assert "unknown projection nosuch (known: tickets, sla, " in result.stderr

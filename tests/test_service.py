@@ -14,7 +14,7 @@ from ledger.domain.errors import RuleViolation
 from ledger.domain.numbering import TicketNumberIssued, sequence_id
 from ledger.domain.values import TicketStatus
 from ledger.projections.tickets import list_tickets
-from tests.support import SHANGHAI, START, Desk, open_desk
+from tests.support import SHANGHAI, START, Desk, open_desk, run_in_processes
 
 
 @pytest.fixture
@@ -187,15 +187,7 @@ def _report_many(url: str, count: int, queue: multiprocessing.Queue) -> None:  #
 
 def test_ticket_numbers_stay_unique_under_concurrent_processes(db_url: str) -> None:
     open_desk(db_url).ledger.close()
-    ctx = multiprocessing.get_context("spawn")
-    queue = ctx.Queue()
-    workers = [ctx.Process(target=_report_many, args=(db_url, 12, queue)) for _ in range(3)]
-    for w in workers:
-        w.start()
-    results = [queue.get(timeout=120) for _ in workers]
-    for w in workers:
-        w.join(timeout=60)
-        assert w.exitcode == 0
+    results = run_in_processes(_report_many, (db_url, 12), 3)
     numbers = sorted(n for batch in results for n in batch)
     assert numbers == [f"T-2026-{i:06d}" for i in range(1, 37)]
 

@@ -324,8 +324,12 @@ def test_cli_projections_follow_once(cli: Cli) -> None:
     result = cli.run("projections", "follow", "--once")
     assert "sla:" in result.stdout and "tickets:" in result.stdout
     status = cli.json("projections", "status")
-    assert {row["name"] for row in status} == {"tickets", "sla"}
-    assert all(row["position"] == row["head"] for row in status)
+    assert {"tickets", "sla"} <= {row["name"] for row in status}
+    # A position moves to the last event of the projection's kinds (the quality read
+    # models have none here), so only these two are at the head.
+    assert all(
+        row["position"] == row["head"] for row in status if row["name"] in {"tickets", "sla"}
+    )
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])

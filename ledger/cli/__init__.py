@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import click
 
-from ledger.cli import contracts, projections, reports, tickets
+from ledger.cli import contracts, projections, quality, reports, tickets, visits
 from ledger.cli.support import LedgerGroup, Settings, pass_settings
+from ledger.cli.sweep import sweep
 
 
 @click.group(cls=LedgerGroup)
@@ -42,9 +43,14 @@ def init(settings: Settings) -> None:
 cli.add_command(tickets.ticket)
 cli.add_command(tickets.import_)
 cli.add_command(contracts.contract)
+cli.add_command(visits.visit)
+cli.add_command(visits.visits)
+cli.add_command(quality.action)
+cli.add_command(quality.complaint)
 cli.add_command(contracts.calendar)
 cli.add_command(projections.projections)
 cli.add_command(reports.report_group)
+cli.add_command(sweep)
 
 
 def main() -> None:

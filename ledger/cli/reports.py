@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from datetime import datetime, tzinfo
 from pathlib import Path
+from types import ModuleType
+from typing import Any, TypeVar
 
 import click
 from rich.table import Table
 
+from ledger.bootstrap import Ledger
 from ledger.cli.support import (
     LedgerGroup,
     Settings,
@@ -18,20 +22,112 @@ from ledger.cli.support import (
     print_json,
     time_option,
 )
-from ledger.reports.export import Cell, Lang, cell_text
-from ledger.reports.sla import (
-    GROUPINGS,
-    Grouping,
-    ReportQuery,
-    breach_table,
-    report_json,
-    sla_report,
-    summary_table,
-    title,
-    word,
-    write_csv,
-    write_xlsx,
-)
+from ledger.reports import actions, assessment, complaints, satisfaction, sla
+from ledger.reports.common import Period, month_period, quarter_period
+from ledger.reports.export import Cell, Lang, Sheet, cell_text, write_csv, write_xlsx
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+# --------------------------------------------------------------------------- shared
+
+
+def period_options(f: F) -> F:
+    """``--from DATE`` and ``--to DATE`` (local dates in --tz, both included)."""
+    dates = click.DateTime(["%Y-%m-%d"])
+    f = click.option("--to", "date_to", type=dates, help="Last date (included).")(f)
+    return click.option("--from", "date_from", type=dates, help="First date.")(f)
+
+
+def output_options(f: F) -> F:
+    """``--csv FILE``, ``--xlsx FILE``, ``--lang en|zh`` and ``--json``."""
+    f = json_option(f)
+    f = click.option("--lang", type=click.Choice(["en", "zh"]), default="en", show_default=True)(f)
+    f = click.option(
+        "--xlsx",
+        "xlsx_file",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="Write every table as a sheet of one workbook.",
+    )(f)
+    return click.option(
+        "--csv",
+        "csv_file",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="Write the first table to FILE, the others next to it (FILE stem + .KEY.csv).",
+    )(f)
+
+
+def _period(date_from: datetime | None, date_to: datetime | None) -> Period:
+    try:
+        return Period(date_from.date() if date_from else None, date_to.date() if date_to else None)
+    except ValueError as e:
+        fail(str(e))
+
+
+def _checked(parse: Callable[[str], Period], text: str) -> str:
+    try:
+        parse(text)
+    except ValueError as e:
+        fail(str(e))
+    return text.strip().upper()
+
+
+def _write_files(
+    sheets: Sequence[Sheet], csv_file: Path | None, xlsx_file: Path | None, tz: tzinfo
+) -> None:
+    written = write_csv(sheets, csv_file, tz) if csv_file else []
+    if xlsx_file:
+        write_xlsx(sheets, xlsx_file, tz)
+        written.append(xlsx_file)
+    for path in written:
+        click.echo(f"wrote {path}", err=True)
+
+
+def _show(
+    report: ModuleType,
+    result: Any,
+    empty: str,
+    tz: tzinfo,
+    *,
+    lang: Lang,
+    csv_file: Path | None,
+    xlsx_file: Path | None,
+    as_json: bool,
+    limit: int | None = None,
+) -> None:
+    """Write ``result``'s tables (shaped by its ``report`` module: ``title``, ``sheets``,
+    ``report_json``, ``WORDS``) to the files, then print the JSON, or the summary (its
+    last row the total) and each list (at most ``limit`` rows; the word ``empty`` for a
+    list without any)."""
+    sheets: list[Sheet] = report.sheets(result, lang)
+    _write_files(sheets, csv_file, xlsx_file, tz)
+    if as_json:
+        print_json(report.report_json(result))
+        return
+    summary, *lists = sheets
+    _print_rows(report.title(result, lang), summary.headers, summary.rows, tz, total=True)
+    for sheet in lists:
+        if not sheet.rows:
+            click.echo(report.WORDS(empty, lang))
+            continue
+        shown = sheet.rows if limit is None else sheet.rows[:limit]
+        if shown:
+            _print_rows(f"{sheet.title} ({len(sheet.rows)})", sheet.headers, shown, tz)
+        if len(shown) < len(sheet.rows):
+            click.echo(f"… {len(sheet.rows) - len(shown)} more: see --json, --csv or --xlsx")
+
+
+def _run(
+    settings: Settings,
+    report: ModuleType,
+    build: Callable[[Ledger], Any],
+    empty: str,
+    output: dict[str, Any],
+) -> None:
+    """Open the ledger, ``build`` the report, then :func:`_show` it."""
+    with settings.open() as ledger:
+        result = build(ledger)
+    _show(report, result, empty, settings.tz, **output)
+
 
 # --------------------------------------------------------------------------- reports
 
@@ -42,34 +138,28 @@ def report_group() -> None:
 
 
 @report_group.command("sla")
-@click.option("--from", "date_from", type=click.DateTime(["%Y-%m-%d"]), help="First report date.")
-@click.option("--to", "date_to", type=click.DateTime(["%Y-%m-%d"]), help="Last report date.")
+@period_options
 @click.option("--contract", help="Only this contract's tickets.")
-@click.option("--by", type=click.Choice(GROUPINGS), default="contract", show_default=True)
+@click.option("--by", type=click.Choice(sla.GROUPINGS), default="contract", show_default=True)
 @click.option("--as-of", help="Answer as the ledger stood then (ISO 8601; naive = --tz).")
-@click.option("--csv", "csv_file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--xlsx", "xlsx_file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--lang", type=click.Choice(["en", "zh"]), default="en", show_default=True)
 @click.option(
     "--breaches",
     "max_breaches",
     type=click.IntRange(min=0),
     help="List at most N breaches in the table (files and --json always hold all).",
 )
-@json_option
+@output_options
 @pass_settings
 def report_sla(
     settings: Settings,
+    /,
     date_from: datetime | None,
     date_to: datetime | None,
     contract: str | None,
-    by: Grouping,
+    by: sla.Grouping,
     as_of: str | None,
-    csv_file: Path | None,
-    xlsx_file: Path | None,
-    lang: Lang,
     max_breaches: int | None,
-    as_json: bool,
+    **output: Any,
 ) -> None:
     """SLA compliance of the tickets reported from --from to --to (dates in --tz, both
     included; cancelled tickets left out): met %, breaches, times to respond / arrive /
@@ -77,40 +167,118 @@ def report_sla(
 
     --csv FILE writes the summary to FILE and the breaches to FILE's stem + .breaches.csv;
     --xlsx FILE writes both as two sheets."""
-    try:
-        query = ReportQuery(
-            date_from.date() if date_from else None,
-            date_to.date() if date_to else None,
-            contract,
-            by,
-        )
-    except ValueError as e:
-        fail(str(e))
+    period = _period(date_from, date_to)
+    query = sla.ReportQuery(period.first, period.last, contract, by)
     when = time_option("--as-of", as_of, settings.tz)
     with settings.open() as ledger:
         if contract:
             ledger.contracts.get(contract)  # an unknown contract is bad input
-        result = sla_report(ledger, query, as_of=when)
-    written = write_csv(result, csv_file, lang) if csv_file else []
-    if xlsx_file:
-        write_xlsx(result, xlsx_file, lang)
-        written.append(xlsx_file)
-    for path in written:
-        click.echo(f"wrote {path}", err=True)
-    if as_json:
-        print_json(report_json(result))
-        return
-    headers, rows = summary_table(result, lang)
-    _print_rows(title(result, lang), headers, rows, settings.tz, total=True)
-    headers, rows = breach_table(result, lang)
-    if not rows:
-        click.echo(word("no breaches", lang))
-        return
-    shown = rows if max_breaches is None else rows[:max_breaches]
-    if shown:
-        _print_rows(f"{word('breaches', lang)} ({len(rows)})", headers, shown, settings.tz)
-    if len(shown) < len(rows):
-        click.echo(f"… {len(rows) - len(shown)} more: see --json, --csv or --xlsx")
+        result = sla.sla_report(ledger, query, as_of=when)
+    _show(sla, result, "no breaches", settings.tz, limit=max_breaches, **output)
+
+
+@report_group.command("satisfaction")
+@period_options
+@click.option(
+    "--by", type=click.Choice(satisfaction.GROUPINGS), default="customer", show_default=True
+)
+@output_options
+@pass_settings
+def report_satisfaction(
+    settings: Settings,
+    /,
+    date_from: datetime | None,
+    date_to: datetime | None,
+    by: satisfaction.Grouping,
+    **output: Any,
+) -> None:
+    """Customer satisfaction (顾客满意度) of the return visits conducted and scored from
+    --from to --to: per group the average scores A, B, C, D and total, the band of the
+    average, the visits in each band and the trend against the previous period of the
+    same length (--by quarter: against the quarter before); then the low scores
+    (不太满意 or worse).
+
+    --csv FILE writes the summary to FILE and the low scores to FILE's stem + .low.csv."""
+    query = satisfaction.SatisfactionQuery(_period(date_from, date_to), by)
+    _run(
+        settings,
+        satisfaction,
+        lambda ledger: satisfaction.satisfaction_report(ledger, query),
+        "no low scores",
+        output,
+    )
+
+
+@report_group.command("assessment")
+@click.option("--quarter", required=True, help="The quarter, e.g. 2026Q3 (dates in --tz).")
+@output_options
+@pass_settings
+def report_assessment(settings: Settings, /, quarter: str, **output: Any) -> None:
+    """Seed 003's quarterly assessment, per engineer: tickets and SLA met % (as `report
+    sla --by engineer`), escalations, inspection and rectification notices, reopenings,
+    complaints, failed audits and the average satisfaction of their tickets' visits.
+
+    --csv FILE writes the summary to FILE and the facts counted to FILE's stem +
+    .facts.csv."""
+    query = assessment.AssessmentQuery(_checked(quarter_period, quarter))
+    _run(
+        settings,
+        assessment,
+        lambda ledger: assessment.assessment_report(ledger, query),
+        "no facts",
+        output,
+    )
+
+
+@report_group.command("corrective-actions")
+@period_options
+@click.option("--department", help="Only this responsible department's actions.")
+@output_options
+@pass_settings
+def report_actions(
+    settings: Settings,
+    /,
+    date_from: datetime | None,
+    date_to: datetime | None,
+    department: str | None,
+    **output: Any,
+) -> None:
+    """Corrective and preventive actions (纠正预防措施) raised from --from to --to, per
+    responsible department: raised, open, overdue, verified effective / not effective,
+    reworked, closed; then every open action, overdue first, with its responsible person
+    and due date.
+
+    --csv FILE writes the summary to FILE and the open actions to FILE's stem +
+    .open.csv."""
+    query = actions.ActionQuery(_period(date_from, date_to), department)
+    _run(
+        settings,
+        actions,
+        lambda ledger: actions.actions_report(ledger, query),
+        "no open actions",
+        output,
+    )
+
+
+@report_group.command("complaints")
+@click.option("--month", required=True, help="The month, e.g. 2026-10 (dates in --tz).")
+@output_options
+@pass_settings
+def report_complaints(settings: Settings, /, month: str, **output: Any) -> None:
+    """Seed 004's monthly complaint review: the complaints received in --month by
+    category, responsible department and engineer (share, ours or not, open or closed),
+    then the list.
+
+    --csv FILE writes the summary to FILE and the complaints to FILE's stem +
+    .complaints.csv."""
+    query = complaints.ComplaintQuery(_checked(month_period, month))
+    _run(
+        settings,
+        complaints,
+        lambda ledger: complaints.complaints_report(ledger, query),
+        "no complaints",
+        output,
+    )
 
 
 def _print_rows(

@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import click
-import orjson
 from rich.console import Console
 from rich.table import Table
 
+from ledger.cli.records import print_history, print_view
 from ledger.cli.support import (
     BAD_INPUT,
     F,
@@ -189,17 +189,8 @@ def show(settings: Settings, ticket: str, as_json: bool) -> None:
     if as_json:
         print_json(view)
         return
-    table = Table(title=f"{view['number']} · {view['status']}", show_header=False)
-    table.add_column("field", style="bold")
-    table.add_column("value")
     sla = view.pop("sla")
-    for key, value in view.items():
-        if isinstance(value, dict):
-            value = ", ".join(f"{k}: {v}" for k, v in value.items())
-        elif isinstance(value, list):
-            value = "; ".join(", ".join(f"{k}: {v}" for k, v in item.items()) for item in value)
-        table.add_row(key, "" if value is None else str(value))
-    console().print(table)
+    print_view(f"{view['number']} · {view['status']}", view)
     _print_sla(sla)
 
 
@@ -228,25 +219,7 @@ def history(settings: Settings, ticket: str, as_json: bool) -> None:
     if as_json:
         print_json(events)
         return
-    table = Table(title=f"history of {ticket}")
-    for column in ("#", "type", "occurred_at", "recorded_at", "actor", "role", "data"):
-        table.add_column(column, overflow="fold")
-    for e in events:
-        data = ", ".join(
-            f"{k}={orjson.dumps(v).decode() if isinstance(v, dict) else v}"
-            for k, v in e["data"].items()
-            if v is not None
-        )
-        table.add_row(
-            str(e["version"]),
-            e["type"],
-            e["occurred_at"],
-            e["recorded_at"],
-            e["actor"],
-            e["role"],
-            data,
-        )
-    console().print(table)
+    print_history(f"history of {ticket}", events)
 
 
 @ticket.command("list")
@@ -300,9 +273,10 @@ def import_(
 ) -> None:
     """Apply a JSON-lines file of commands in order, each atomically.
 
-    Each line is an object with "command" (report, respond, dispatch, ...) and the same
-    fields as the CLI options (underscores for dashes). A report line may carry "ref";
-    later lines may then name that ref as their "ticket".
+    Each line is an object with "command" (report, respond, dispatch, ...,
+    visit_schedule, action_raise, complaint_receive, ...) and the same fields as the CLI
+    options (underscores for dashes). A line that makes a new record may carry "ref";
+    later lines may then name that ref where its number goes ("ticket", "visit", ...).
     """
     from rich.progress import Progress
 
@@ -313,6 +287,7 @@ def import_(
         task = bar.add_task(f"importing {file.name}", total=total)
         result: ImportReport = import_commands(
             ledger.tickets,
+            ledger.quality,
             file,
             tz=settings.tz,
             defaults=defaults,

@@ -7,9 +7,9 @@ here. A naive ``at`` means the zone given in the validation context.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, tzinfo
-from typing import Annotated, Any, Literal, get_args
+from typing import Annotated, Any, Literal, TypeVar, get_args
 
 from pydantic import (
     BaseModel,
@@ -175,9 +175,15 @@ AnyCommand = Annotated[
     Field(discriminator="command"),
 ]
 _COMMAND_ADAPTER: TypeAdapter[AnyCommand] = TypeAdapter(AnyCommand)
-COMMAND_NAMES: tuple[str, ...] = tuple(
-    model.model_fields["command"].default for model in get_args(get_args(AnyCommand)[0])
-)
+
+
+def command_names(union: Any) -> tuple[str, ...]:
+    """The ``command`` tags of an ``Annotated`` union of command models."""
+    return tuple(model.model_fields["command"].default for model in get_args(get_args(union)[0]))
+
+
+COMMAND_NAMES: tuple[str, ...] = command_names(AnyCommand)
+T = TypeVar("T")
 
 
 Loc = tuple[int | str, ...]
@@ -226,14 +232,28 @@ def describe_validation_error(
     return problems
 
 
-def parse_command(data: dict[str, Any], tz: tzinfo) -> AnyCommand:
-    """Validate one command dict; raise :class:`CommandError` listing every problem."""
+def check_command_name(data: dict[str, Any], names: Sequence[str]) -> str:
+    """The command dict's ``command``, which must be one of ``names``."""
     if not isinstance(data, dict):
         raise CommandError(["a command must be a JSON object"])
     name = data.get("command")
-    if name not in COMMAND_NAMES:
-        raise CommandError([f"command: must be one of {', '.join(COMMAND_NAMES)} (got {name!r})"])
+    if name not in names:
+        raise CommandError([f"command: must be one of {', '.join(names)} (got {name!r})"])
+    return str(name)
+
+
+def parse_tagged(
+    adapter: TypeAdapter[T], names: Sequence[str], data: dict[str, Any], tz: tzinfo
+) -> T:
+    """Validate one command dict against a union of command models tagged by ``command``
+    (one of ``names``); raise :class:`CommandError` listing every problem."""
+    check_command_name(data, names)
     try:
-        return _COMMAND_ADAPTER.validate_python(data, context={"tz": tz})
+        return adapter.validate_python(data, context={"tz": tz})
     except ValidationError as e:
         raise CommandError(describe_validation_error(e, tagged=True)) from None
+
+
+def parse_command(data: dict[str, Any], tz: tzinfo) -> AnyCommand:
+    """Validate one ticket command dict; raise :class:`CommandError` listing every problem."""
+    return parse_tagged(_COMMAND_ADAPTER, COMMAND_NAMES, data, tz)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime, tzinfo
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
@@ -40,9 +40,9 @@ from ledger.domain import ticket as rules
 from ledger.domain.contract import Policy
 from ledger.domain.model import DomainEvent, Stamp
 from ledger.domain.numbering import (
+    Series,
     TicketNumberIssued,
-    format_number,
-    sequence_id,
+    issue_number,
     ticket_id_for,
 )
 from ledger.domain.ticket import Contact, Ticket, TicketEvent, project_ticket
@@ -76,6 +76,57 @@ class LedgerApplication(Application[UUID]):
         "TRANSCODER_TOPIC": get_topic(OrjsonTranscoder),
         "MAPPER_TOPIC": get_topic(PydanticMapper),
     }
+
+
+def issue_next_number(
+    app: LedgerApplication, series: Series, year: int, stamp: Stamp
+) -> tuple[str, DomainEvent]:
+    """The next number of ``series`` in ``year`` and the event that takes it: version
+    ``n + 1`` of the year's sequence aggregate. Save it in the same ``app.save`` as the
+    numbered record's first event: if a concurrent writer took the number first, that save
+    fails (``ConcurrentChange``) and the command is planned again with the next number."""
+    counter = series.sequence_id(year)
+    last = app.recorder.select_events(counter, desc=True, limit=1)
+    sequence = last[0].originator_version + 1 if last else 1
+    if series is not Series.TICKET:
+        issued = issue_number(series, year, sequence, stamp)
+        return issued.number, issued
+    number = series.format_number(year, sequence)
+    # Like NumberIssued: a number is issued when it is recorded.
+    at_recording = stamp.model_copy(update={"occurred_at": stamp.recorded_at})
+    ticket_issued = TicketNumberIssued(
+        **at_recording.envelope(counter, sequence),
+        year=year,
+        number=number,
+        ticket_id=ticket_id_for(number),
+    )
+    return number, ticket_issued
+
+
+P = TypeVar("P")
+
+
+def commit_retrying(plan: Callable[[], P], commit: Callable[[P], None], attempts: int) -> P:
+    """Plan and commit, up to ``attempts`` times while the commit meets a concurrent change
+    (each attempt decides afresh from the current state); what was committed."""
+    for attempt in range(attempts):
+        planned = plan()
+        try:
+            commit(planned)
+        except ConcurrentChange:
+            if attempt + 1 >= attempts:
+                raise
+            continue
+        return planned
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def stamp_command(command: Command, clock: Clock) -> Stamp:
+    """Who records a command and when: ``occurred_at`` is the command's ``at`` or now."""
+    now = clock.now()
+    return Stamp(
+        actor=command.actor, role=command.role, occurred_at=command.at or now, recorded_at=now
+    )
 
 
 class TicketService:
@@ -114,17 +165,9 @@ class TicketService:
         """Apply one command atomically; on a concurrent change re-read and retry
         ``retries`` times (the command is decided afresh, so it must still be valid)."""
         attempts = REPORT_ATTEMPTS if isinstance(command, ReportTicket) else retries + 1
-        for attempt in range(attempts):
-            events = self.plan(command)
-            try:
-                self.commit(events)
-            except ConcurrentChange:
-                if attempt + 1 >= attempts:
-                    raise
-                continue
-            ticket_event = next(e for e in events if isinstance(e, TicketEvent))
-            return self.get(ticket_event.originator_id)
-        raise AssertionError("unreachable")  # pragma: no cover
+        events = commit_retrying(lambda: self.plan(command), self.commit, attempts)
+        ticket_event = next(e for e in events if isinstance(e, TicketEvent))
+        return self.get(ticket_event.originator_id)
 
     def plan(self, command: AnyCommand) -> list[DomainEvent]:
         """Decide the events a command produces against the current state; save nothing."""
@@ -144,24 +187,14 @@ class TicketService:
             raise ConcurrentChange(f"ticket {subject} changed concurrently, retry") from e
 
     def _stamp(self, command: Command) -> Stamp:
-        now = self.clock.now()
-        return Stamp(
-            actor=command.actor,
-            role=command.role,
-            occurred_at=command.at or now,
-            recorded_at=now,
-        )
+        return stamp_command(command, self.clock)
 
     def _plan_report(self, command: ReportTicket, stamp: Stamp) -> list[DomainEvent]:
         policy = self.policy_for(command.contract, stamp.occurred_at)
         year = stamp.occurred_at.astimezone(policy.zone).year
-        counter = sequence_id(year)
-        last = self.app.recorder.select_events(counter, desc=True, limit=1)
-        sequence = last[0].originator_version + 1 if last else 1
-        number = format_number(year, sequence)
-        ticket_id = ticket_id_for(number)
+        number, issued = issue_next_number(self.app, Series.TICKET, year, stamp)
         reported = rules.decide_report(
-            ticket_id,
+            ticket_id_for(number),
             number,
             stamp,
             contract_id=command.contract,
@@ -174,17 +207,6 @@ class TicketService:
             description=command.description,
             channel=command.channel,
             external_ref=command.external_ref,
-        )
-        issued = TicketNumberIssued(
-            originator_id=counter,
-            originator_version=sequence,
-            timestamp=stamp.recorded_at,
-            occurred_at=stamp.recorded_at,
-            actor=stamp.actor,
-            role=stamp.role,
-            year=year,
-            number=number,
-            ticket_id=ticket_id,
         )
         return [issued, reported]
 

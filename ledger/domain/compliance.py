@@ -65,12 +65,17 @@ def contract_coverage(policy: Policy, official: WorkCalendar) -> Coverage:
     return Coverage.around_the_clock(policy.zone, calendar)
 
 
+def ticket_pauses(ticket: Ticket, policy: Policy) -> tuple[Pause, ...]:
+    """The ticket's suspensions as clock pauses, when the contract allows pausing."""
+    return tuple(Pause(s.start, s.end) for s in ticket.suspensions) if policy.pausing else ()
+
+
 def judge_ticket(
     ticket: Ticket, policy: Policy, official: WorkCalendar, now: datetime
 ) -> list[Judgement]:
     """Every metric the policy promises for the ticket's severity, judged as of ``now``."""
     coverage = contract_coverage(policy, official)
-    pauses = tuple(Pause(s.start, s.end) for s in ticket.suspensions) if policy.pausing else ()
+    pauses = ticket_pauses(ticket, policy)
     return [
         _judge(metric, target, ticket, coverage, pauses, now)
         for metric, target in policy.targets.for_severity(ticket.severity).items()

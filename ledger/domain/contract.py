@@ -32,8 +32,10 @@ from ledger.domain.model import (
     UtcDatetime,
 )
 from ledger.domain.numbering import NAMESPACE
+from ledger.domain.return_visit import VisitPurpose
 from ledger.domain.sla import Target, parse_target
 from ledger.domain.values import EscalationLevel, Severity
+from ledger.domain.visit_schedule import periodic_kind, visit_interval
 
 CONTRACT_ID_PATTERN = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9._-]{0,99}\Z")
 
@@ -44,6 +46,22 @@ def _target_text(text: str) -> str:
         return str(parse_target(text))
     except ValueError as e:
         raise PydanticCustomError("target", str(e)) from None
+
+
+def _visit_interval(text: str) -> str:
+    """A visit interval (``"7 days"``), checked and put in its canonical spelling."""
+    try:
+        visit_interval(text)
+    except ValueError as e:
+        raise PydanticCustomError("visit_interval", str(e)) from None
+    return _target_text(text)
+
+
+def _periodic_kind(kind: VisitPurpose) -> VisitPurpose:
+    try:
+        return periodic_kind(kind)
+    except ValueError as e:
+        raise PydanticCustomError("visit_kind", str(e)) from None
 
 
 def _zone_name(name: str) -> str:
@@ -185,6 +203,12 @@ class WorkdayOverrides(Immutable):
 Escalation = dict[EscalationLevel, TargetText]
 """Automatic ladder: level → how long the response may be overdue before it climbs there."""
 
+VisitSchedule = dict[
+    Annotated[VisitPurpose, AfterValidator(_periodic_kind)],
+    Annotated[str, AfterValidator(_visit_interval)],
+]
+"""Periodic return visits: kind → interval in days (``ledger.domain.visit_schedule``)."""
+
 
 class Policy(Immutable):
     """One complete revision of a contract's promises, as loaded from its TOML file."""
@@ -202,6 +226,7 @@ class Policy(Immutable):
     targets: TargetTable
     escalation: Escalation = Field(default_factory=dict)
     notices: Notices = Notices()
+    visits: VisitSchedule = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _coherent(self) -> Policy:

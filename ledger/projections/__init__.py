@@ -1,12 +1,25 @@
 """Read models rebuilt from the event log."""
 
 from ledger.projections.base import Projection, ProjectionRunner
+from ledger.projections.quality import (
+    ComplaintProjection,
+    CorrectiveActionProjection,
+    VisitProjection,
+)
 from ledger.projections.sla import SlaProjection
+from ledger.projections.supervision import SupervisionProjection
 from ledger.projections.tickets import TicketSummaryProjection
 
 
 def all_projections() -> list[Projection]:
-    return [TicketSummaryProjection(), SlaProjection()]
+    return [
+        TicketSummaryProjection(),
+        SlaProjection(),
+        VisitProjection(),
+        CorrectiveActionProjection(),
+        ComplaintProjection(),
+        SupervisionProjection(),
+    ]
 
 
 __all__ = ["Projection", "ProjectionRunner", "all_projections"]

@@ -19,7 +19,7 @@ import statistics
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, tzinfo
+from datetime import date, datetime, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -31,8 +31,16 @@ from ledger.domain.sla import SlaStatus
 from ledger.projections.base import metadata
 from ledger.projections.sla import SlaProjection, TicketSla, ticket_slas
 from ledger.reports import export
+from ledger.reports.common import (
+    Period,
+    Words,
+    caught_up,
+    percent,
+    report_sheets,
+    report_title,
+    time_text,
+)
 from ledger.reports.export import Cell, Lang, Sheet, csv_path
-from ledger.timeutil import show
 
 if TYPE_CHECKING:
     from ledger.bootstrap import Ledger
@@ -63,22 +71,15 @@ class ReportQuery:
     by: Grouping = "contract"
 
     def __post_init__(self) -> None:
-        if self.date_from and self.date_to and self.date_from > self.date_to:
-            raise ValueError(f"--from {self.date_from} is after --to {self.date_to}")
+        Period(self.date_from, self.date_to)  # refuses --from after --to
+
+    @property
+    def period(self) -> Period:
+        return Period(self.date_from, self.date_to)
 
     def bounds(self, tz: tzinfo) -> tuple[datetime | None, datetime | None]:
         """The period as instants: from the first day's 00:00 to the day after the last."""
-        start = None if self.date_from is None else datetime.combine(self.date_from, time(), tz)
-        end = (
-            None
-            if self.date_to is None
-            else datetime.combine(self.date_to + timedelta(days=1), time(), tz)
-        )
-        return start, end
-
-
-def _ratio(met: int, missed: int) -> float | None:
-    return None if met + missed == 0 else round(100 * met / (met + missed), 1)
+        return self.period.bounds(tz)
 
 
 @dataclass
@@ -96,8 +97,9 @@ class Tally:
 
     @property
     def met_pct(self) -> float | None:
+        met = self.counts[SlaStatus.MET]
         missed = self.counts[SlaStatus.BREACHED] + self.counts[SlaStatus.OVERDUE]
-        return _ratio(self.counts[SlaStatus.MET], missed)
+        return percent(met, met + missed)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -243,39 +245,34 @@ def as_of_snapshot(ledger: Ledger, when: datetime) -> Iterator[Connection]:
         engine.dispose()
 
 
+def compute(conn: Connection, query: ReportQuery, now: datetime, tz: tzinfo) -> SlaReport:
+    """The report from the ``sla`` tables reached through ``conn``, judged at ``now``."""
+    start, end = query.bounds(tz)
+    tickets = ticket_slas(
+        conn, now, reported_from=start, reported_before=end, contract=query.contract
+    )
+    return summarise(tickets, query, now, tz)
+
+
 def sla_report(ledger: Ledger, query: ReportQuery, *, as_of: datetime | None = None) -> SlaReport:
     """The report as the ledger stands now (the live projection, caught up first), or as
     it stood at ``as_of``."""
-    start, end = query.bounds(ledger.tz)
-
-    def run(conn: Connection, now: datetime) -> SlaReport:
-        tickets = ticket_slas(
-            conn, now, reported_from=start, reported_before=end, contract=query.contract
-        )
-        return summarise(tickets, query, now, ledger.tz)
-
     if as_of is not None:
         with as_of_snapshot(ledger, as_of) as conn:
-            return run(conn, as_of)
-    ledger.projections.catch_up([SlaProjection.name])
-    with ledger.engine.connect() as conn:
-        return run(conn, ledger.clock.now())
+            return compute(conn, query, as_of, ledger.tz)
+    with caught_up(ledger, [SlaProjection.name]) as (conn, now):
+        return compute(conn, query, now, ledger.tz)
 
 
 # --------------------------------------------------------------------------- shapes
-
-
-def _time(value: datetime | None, tz: tzinfo) -> str | None:
-    return show(value, tz) or None
 
 
 def report_json(report: SlaReport) -> dict[str, Any]:
     """The ``--json`` shape (keys and status values in English whatever ``--lang``)."""
     tz, q = report.tz, report.query
     return {
-        "as_of": _time(report.as_of, tz),
-        "from": q.date_from.isoformat() if q.date_from else None,
-        "to": q.date_to.isoformat() if q.date_to else None,
+        "as_of": time_text(report.as_of, tz),
+        **q.period.json(),
         "contract": q.contract,
         "by": q.by,
         "groups": [g.as_dict() for g in report.groups],
@@ -288,8 +285,8 @@ def report_json(report: SlaReport) -> dict[str, Any]:
                 "engineer": b.engineer,
                 "metric": b.metric,
                 "target": b.target,
-                "due_at": _time(b.due_at, tz),
-                "done_at": _time(b.done_at, tz),
+                "due_at": time_text(b.due_at, tz),
+                "done_at": time_text(b.done_at, tz),
                 "status": b.status.value,
                 "breach_minutes": b.breach_minutes,
             }
@@ -298,85 +295,52 @@ def report_json(report: SlaReport) -> dict[str, Any]:
     }
 
 
-WORDS: dict[Lang, dict[str, str]] = {
-    "en": {
-        "contract": "contract",
-        "customer": "customer",
-        "engineer": "engineer",
-        "severity": "severity",
-        "month": "month",
-        "tickets": "tickets",
-        "targets": "targets",
-        "met %": "met %",
-        "median": "{metric} median (min)",
-        "p90": "{metric} p90 (min)",
-        "total": "total",
-        "unassigned": "(unassigned)",
-        "ticket": "ticket",
-        "metric": "metric",
-        "target": "target",
-        "due": "due",
-        "done": "done",
-        "status": "status",
-        "breach minutes": "breach minutes",
-        "summary": "Summary",
-        "breaches": "Breaches",
-        "title": "SLA compliance",
-        "as of": "as of",
-        "no breaches": "no breaches",
-    },
-    "zh": {
-        "contract": "合同",
-        "customer": "客户",
-        "engineer": "工程师",
-        "severity": "严重程度",
-        "month": "月份",
-        "tickets": "工单数",
-        "targets": "考核项数",
-        "met %": "达标率(%)",
-        "median": "{metric}中位数(分钟)",
-        "p90": "{metric}P90(分钟)",
-        "total": "合计",
-        "unassigned": "(未派工)",
-        "ticket": "工单号",
-        "metric": "考核项",
-        "target": "承诺时限",
-        "due": "应完成时间",
-        "done": "完成时间",
-        "status": "状态",
-        "breach minutes": "超时分钟数",
-        "summary": "汇总",
-        "breaches": "超时明细",
-        "title": "服务承诺达标情况",
-        "as of": "截至",
-        "no breaches": "无超时",
-        # statuses
-        "met": "达标",
-        "breached": "超时",
-        "overdue": "逾期未完成",
-        "pending": "进行中",
-        "n/a": "不适用",
-        "unknown": "无法判定",
-        # metrics
-        "respond": "响应",
-        "arrive": "到场",
-        "resolve": "修复",
-        "replacement": "备用机",
-        # severities
-        "emergency": "紧急",
-        "critical": "重大",
-        "major": "较大",
-        "general": "一般",
-    },
-}
+WORDS = Words(
+    {
+        "en": {
+            "median": "{metric} median (min)",
+            "p90": "{metric} p90 (min)",
+            "breaches": "Breaches",
+            "title": "SLA compliance",
+        },
+        "zh": {
+            "severity": "严重程度",
+            "targets": "考核项数",
+            "median": "{metric}中位数(分钟)",
+            "p90": "{metric}P90(分钟)",
+            "metric": "考核项",
+            "target": "承诺时限",
+            "due": "应完成时间",
+            "done": "完成时间",
+            "breach minutes": "超时分钟数",
+            "breaches": "超时明细",
+            "title": "服务承诺达标情况",
+            "no breaches": "无超时",
+            # statuses
+            "met": "达标",
+            "breached": "超时",
+            "overdue": "逾期未完成",
+            "pending": "进行中",
+            "n/a": "不适用",
+            "unknown": "无法判定",
+            # metrics
+            "respond": "响应",
+            "arrive": "到场",
+            "resolve": "修复",
+            "replacement": "备用机",
+            # severities
+            "emergency": "紧急",
+            "critical": "重大",
+            "major": "较大",
+            "general": "一般",
+        },
+    }
+)
 
 
 def word(key: str, lang: Lang) -> str:
     """A label, status, metric or severity in ``lang`` (English falls back to the key)."""
-    return WORDS[lang].get(key, key)
-
-
-"""A typed cell: text and CSV show datetimes as ISO 8601 in the zone, xlsx as dates."""
+    return WORDS(key, lang)
 
 
 def summary_table(report: SlaReport, lang: Lang) -> tuple[list[str], list[list[Cell]]]:
@@ -429,15 +393,8 @@ def breach_table(report: SlaReport, lang: Lang) -> tuple[list[str], list[list[Ce
 
 def title(report: SlaReport, lang: Lang) -> str:
     q = report.query
-    period = " – ".join(
-        (
-            q.date_from.isoformat() if q.date_from else "…",
-            q.date_to.isoformat() if q.date_to else "…",
-        )
-    )
-    scope = f" · {q.contract}" if q.contract else ""
-    as_of = show(report.as_of, report.tz)
-    return f"{word('title', lang)} {period}{scope} ({word('as of', lang)} {as_of})"
+    scope = q.period.text() + (f" · {q.contract}" if q.contract else "")
+    return report_title(WORDS, lang, scope, report)
 
 
 # --------------------------------------------------------------------------- files
@@ -445,10 +402,8 @@ def title(report: SlaReport, lang: Lang) -> str:
 
 def sheets(report: SlaReport, lang: Lang) -> list[Sheet]:
     """The report's two tables: the summary, then the breaches."""
-    return [
-        Sheet("summary", word("summary", lang), *summary_table(report, lang)),
-        Sheet("breaches", word("breaches", lang), *breach_table(report, lang)),
-    ]
+    summary, listed = summary_table(report, lang), breach_table(report, lang)
+    return report_sheets(WORDS, lang, summary, "breaches", "breaches", listed)
 
 
 def breaches_csv_path(path: Path) -> Path:

@@ -1,0 +1,634 @@
+"""Quality supervision's service layer: return visits, corrective actions, complaints.
+
+Command models (the input boundary shared by ``ledger visit|action|complaint ...`` and
+``ledger import``) and :class:`QualityService`, which loads records by number, stamps
+the command, asks the domain's ``decide_*`` functions and saves what they return. The
+rules are in ``ledger.domain.return_visit``, ``corrective_action`` and ``complaint``.
+
+Everything one command records is saved in **one** ``app.save``, so it is all there or
+none of it is:
+
+* a new visit, action or complaint: its number (``NumberIssued``) and its first event;
+* a corrective action raised from visits or complaints: the number, ``QualityIssueRaised``
+  and, on each of those visits and complaints, ``CorrectiveActionLinked``;
+* a failed audit of a ticket's service form: ``AuditFailed`` and the ticket's
+  ``Reopened`` with the visit's number as its cause (when the ticket is resolved or
+  closed; a ticket still open only gets the audit failure, and the outcome says so).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, tzinfo
+from typing import Annotated, Any, ClassVar, Generic, Literal, TypeVar
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.persistence import IntegrityError
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    TypeAdapter,
+    ValidationInfo,
+    model_validator,
+)
+
+from ledger.clock import Clock
+from ledger.commands.contracts import ContractService
+from ledger.commands.models import Command, CommandError, command_names, parse_tagged
+from ledger.commands.service import (
+    REPORT_ATTEMPTS,
+    ConcurrentChange,
+    LedgerApplication,
+    NotFound,
+    TicketService,
+    commit_retrying,
+    issue_next_number,
+    stamp_command,
+)
+from ledger.domain import complaint as cp
+from ledger.domain import corrective_action as ca
+from ledger.domain import return_visit as rv
+from ledger.domain import ticket as tk
+from ledger.domain.complaint import Complaint, ComplaintCategory, ComplaintSubject
+from ledger.domain.corrective_action import CorrectiveAction, IssueSource
+from ledger.domain.model import DomainEvent, ShortText, Stamp, Text
+from ledger.domain.numbering import NumberIssued, Reference, Series, reference
+from ledger.domain.return_visit import ReturnVisit, Score, VisitForm, VisitPurpose
+from ledger.domain.values import Channel, TicketStatus
+from ledger.timeutil import localise, parse_iso, zone
+
+# --------------------------------------------------------------------------- commands
+
+
+def _local_time(value: datetime, info: ValidationInfo) -> datetime:
+    return localise(value, (info.context or {}).get("tz") or zone(None))
+
+
+LocalTime = Annotated[
+    datetime,
+    BeforeValidator(lambda v: parse_iso(v) if isinstance(v, str) else v),
+    AfterValidator(_local_time),
+]
+"""A time as typed (ISO 8601; naive = the zone in the validation context), like ``at``."""
+
+
+class QualityCommandBase(Command):
+    """Base of every return visit, corrective action and complaint command."""
+
+
+class RecordCommand(QualityCommandBase):
+    """A command on an existing record, named by its number in the field ``subject``."""
+
+    series: ClassVar[Series]
+    subject: ClassVar[str]
+
+    @property
+    def number(self) -> str:
+        return str(getattr(self, self.subject))
+
+
+class VisitCommand(RecordCommand):
+    series = Series.VISIT
+    subject = "visit"
+    visit: ShortText = Field(description="return visit number (V-2026-000001)")
+
+
+class ActionCommand(RecordCommand):
+    series = Series.CORRECTIVE_ACTION
+    subject = "action"
+    action: ShortText = Field(description="corrective action number (CA-2026-0001)")
+
+
+class ComplaintCommand(RecordCommand):
+    series = Series.COMPLAINT
+    subject = "complaint"
+    complaint: ShortText = Field(description="complaint number (C-2026-0001)")
+
+
+class ScheduleVisit(QualityCommandBase):
+    command: Literal["visit_schedule"] = "visit_schedule"
+    contract: ShortText | None = Field(default=None, description="default: the ticket's")
+    customer: ShortText | None = Field(
+        default=None, description="default: the ticket's, else the contract's"
+    )
+    ticket: ShortText | None = Field(default=None, description="the ticket it audits")
+    form: VisitForm = VisitForm.PHONE
+    planned_at: LocalTime | None = Field(default=None, description="default: at / now")
+    visitor: ShortText
+    purpose: VisitPurpose | None = None
+
+
+class ConductVisit(VisitCommand):
+    command: Literal["visit_conduct"] = "visit_conduct"
+    content: Text
+    customer_opinion: Text | None = None
+
+
+class ScoreVisit(VisitCommand):
+    command: Literal["visit_score"] = "visit_score"
+    engineering_quality: Score
+    progress: Score
+    service: Score
+    performance_capability: Score
+    correction_reason: Text | None = None
+
+
+class SignVisit(VisitCommand):
+    command: Literal["visit_sign"] = "visit_sign"
+    signer: ShortText
+
+
+class ReviewVisit(VisitCommand):
+    command: Literal["visit_review"] = "visit_review"
+    opinion: Text
+
+
+class ChiefReviewVisit(VisitCommand):
+    command: Literal["visit_chief_review"] = "visit_chief_review"
+    opinion: Text
+
+
+class AuditVisit(VisitCommand):
+    command: Literal["visit_audit"] = "visit_audit"
+    verdict: Literal["pass", "fail"]
+    reason: Text | None = Field(default=None, description="why it fails (a failure needs one)")
+    note: Text | None = Field(default=None, description="a pass's note")
+
+    @model_validator(mode="after")
+    def _reason_with_failure(self) -> AuditVisit:
+        if self.verdict == "fail" and self.reason is None:
+            raise ValueError("reason: a failed audit needs one")
+        if self.verdict == "pass" and self.reason is not None:
+            raise ValueError("reason: only a failed audit has one (a pass takes a note)")
+        if self.verdict == "fail" and self.note is not None:
+            raise ValueError("note: a failed audit takes a reason, not a note")
+        return self
+
+
+class CancelVisit(VisitCommand):
+    command: Literal["visit_cancel"] = "visit_cancel"
+    reason: Text
+
+
+class RaiseAction(QualityCommandBase):
+    command: Literal["action_raise"] = "action_raise"
+    content: Text
+    source: IssueSource
+    department: ShortText
+    links: tuple[ShortText, ...] = Field(
+        default=(), description="numbers of the visits, complaints and tickets it came from"
+    )
+
+
+class AnalyseAction(ActionCommand):
+    command: Literal["action_analyse"] = "action_analyse"
+    cause: Text
+
+
+class PlanAction(ActionCommand):
+    command: Literal["action_plan"] = "action_plan"
+    corrective: Text
+    preventive: Text
+    responsible: ShortText
+    due_on: date = Field(description="a local date in the configured zone")
+
+
+class ImplementAction(ActionCommand):
+    command: Literal["action_implement"] = "action_implement"
+    description: Text
+
+
+class RecordActionResult(ActionCommand):
+    command: Literal["action_result"] = "action_result"
+    result: Text
+
+
+class VerifyAction(ActionCommand):
+    command: Literal["action_verify"] = "action_verify"
+    effective: bool
+    comment: Text
+
+
+class CloseAction(ActionCommand):
+    command: Literal["action_close"] = "action_close"
+    note: Text | None = None
+
+
+class ReceiveComplaint(QualityCommandBase):
+    command: Literal["complaint_receive"] = "complaint_receive"
+    channel: Channel = Channel.PHONE
+    customer: ShortText | None = Field(
+        default=None, description="default: the ticket's, else the contract's"
+    )
+    contract: ShortText | None = Field(default=None, description="default: the ticket's")
+    about: ComplaintSubject
+    reference: ShortText = Field(description="the ticket number, engineer or product")
+    category: ComplaintCategory
+    content: Text
+
+
+class AnalyseComplaint(ComplaintCommand):
+    command: Literal["complaint_analyse"] = "complaint_analyse"
+    cause: Text
+    department: ShortText
+    ours: bool
+
+
+class ResolveComplaint(ComplaintCommand):
+    command: Literal["complaint_resolve"] = "complaint_resolve"
+    handling: Text
+    result: Text
+
+
+class CloseComplaint(ComplaintCommand):
+    command: Literal["complaint_close"] = "complaint_close"
+    note: Text | None = None
+
+
+QualityCommand = Annotated[
+    ScheduleVisit
+    | ConductVisit
+    | ScoreVisit
+    | SignVisit
+    | ReviewVisit
+    | ChiefReviewVisit
+    | AuditVisit
+    | CancelVisit
+    | RaiseAction
+    | AnalyseAction
+    | PlanAction
+    | ImplementAction
+    | RecordActionResult
+    | VerifyAction
+    | CloseAction
+    | ReceiveComplaint
+    | AnalyseComplaint
+    | ResolveComplaint
+    | CloseComplaint,
+    Field(discriminator="command"),
+]
+_QUALITY_ADAPTER: TypeAdapter[QualityCommand] = TypeAdapter(QualityCommand)
+QUALITY_COMMAND_NAMES = command_names(QualityCommand)
+
+CREATING: dict[str, type[Command]] = {
+    "visit_schedule": ScheduleVisit,
+    "action_raise": RaiseAction,
+    "complaint_receive": ReceiveComplaint,
+}
+"""The commands that make a new numbered record (an import line may give them a ``ref``)."""
+
+
+def parse_quality_command(data: dict[str, Any], tz: tzinfo) -> QualityCommand:
+    """Validate one quality command dict; raise :class:`CommandError` listing every problem."""
+    return parse_tagged(_QUALITY_ADAPTER, QUALITY_COMMAND_NAMES, data, tz)
+
+
+# --------------------------------------------------------------------------- records
+
+Record = ReturnVisit | CorrectiveAction | Complaint
+R = TypeVar("R", ReturnVisit, CorrectiveAction, Complaint)
+
+
+class RecordNotFound(NotFound):
+    """No return visit, corrective action or complaint has that number."""
+
+
+@dataclass(frozen=True)
+class Kind(Generic[R]):
+    """How a numbered quality record is stored: its series, projector and event base."""
+
+    series: Series
+    projector: Callable[[R | None, object], R | None]
+    event_type: type[DomainEvent]
+
+
+VISITS = Kind[ReturnVisit](Series.VISIT, rv.project_visit, rv.VisitEvent)
+ACTIONS = Kind[CorrectiveAction](Series.CORRECTIVE_ACTION, ca.project_action, ca.ActionEvent)
+COMPLAINTS = Kind[Complaint](Series.COMPLAINT, cp.project_complaint, cp.ComplaintEvent)
+KINDS: dict[Series, Kind[Any]] = {k.series: k for k in (VISITS, ACTIONS, COMPLAINTS)}
+
+
+def record_number(text: str, series: Series) -> Reference:
+    """A number as typed by a person (any case) in ``series``; ``RecordNotFound`` if it is
+    not one."""
+    number = text.strip().upper()
+    try:
+        return Reference(series=series, number=number, id=series.id_for(number))
+    except ValueError as e:
+        raise RecordNotFound(str(e)) from None
+
+
+@dataclass
+class Plan:
+    """What one command records: the events of one atomic save, the record it is about,
+    a name for every aggregate it writes (for conflict messages) and notes for the user."""
+
+    record: Reference
+    events: list[DomainEvent]
+    names: dict[UUID, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def add(self, event: DomainEvent, name: str) -> None:
+        self.events.append(event)
+        self.names[event.originator_id] = name
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A recorded command: the record's new state, every event saved, notes for the user
+    (what else was linked or reopened, or why a ticket was not reopened)."""
+
+    record: Record
+    events: tuple[DomainEvent, ...]
+    notes: tuple[str, ...] = ()
+
+
+def _name(ref: Reference) -> str:
+    return f"{ref.series.noun} {ref.number}"
+
+
+def _issued_name(event: DomainEvent) -> str:
+    assert isinstance(event, NumberIssued)
+    return f"the {event.series.noun} number sequence of {event.year}"
+
+
+Decider = Callable[[Any, Stamp, Any], DomainEvent]
+
+
+class QualityService:
+    """Records return visits, corrective actions and complaints; reads them back."""
+
+    def __init__(
+        self,
+        app: LedgerApplication,
+        clock: Clock,
+        tz: tzinfo,
+        contracts: ContractService,
+        tickets: TicketService,
+    ) -> None:
+        self.app = app
+        self.clock = clock
+        self.tz = tz
+        self.contracts = contracts
+        self.tickets = tickets
+        # Commands on an existing record that record exactly one event on it. A plan's due
+        # date is read in the configured zone.
+        self._steps: dict[type[RecordCommand], Decider] = {
+            ConductVisit: lambda v, s, c: rv.decide_conduct(v, s, c.content, c.customer_opinion),
+            ScoreVisit: lambda v, s, c: rv.decide_score(
+                v,
+                s,
+                engineering_quality=c.engineering_quality,
+                progress=c.progress,
+                service=c.service,
+                performance_capability=c.performance_capability,
+                correction_reason=c.correction_reason,
+            ),
+            SignVisit: lambda v, s, c: rv.decide_sign(v, s, c.signer),
+            ReviewVisit: lambda v, s, c: rv.decide_manager_review(v, s, c.opinion),
+            ChiefReviewVisit: lambda v, s, c: rv.decide_chief_engineer_review(v, s, c.opinion),
+            CancelVisit: lambda v, s, c: rv.decide_cancel(v, s, c.reason),
+            AnalyseAction: lambda a, s, c: ca.decide_analyse(a, s, c.cause),
+            PlanAction: lambda a, s, c: ca.decide_plan(
+                a,
+                s,
+                corrective=c.corrective,
+                preventive=c.preventive,
+                responsible=c.responsible,
+                due_on=c.due_on,
+                time_zone=str(tz),
+            ),
+            ImplementAction: lambda a, s, c: ca.decide_implement(a, s, c.description),
+            RecordActionResult: lambda a, s, c: ca.decide_record_result(a, s, c.result),
+            VerifyAction: lambda a, s, c: ca.decide_verify(
+                a, s, effective=c.effective, comment=c.comment
+            ),
+            CloseAction: lambda a, s, c: ca.decide_close(a, s, c.note),
+            AnalyseComplaint: lambda p, s, c: cp.decide_analyse(
+                p, s, cause=c.cause, department=c.department, ours=c.ours
+            ),
+            ResolveComplaint: lambda p, s, c: cp.decide_resolve(
+                p, s, handling=c.handling, result=c.result
+            ),
+            CloseComplaint: lambda p, s, c: cp.decide_close(p, s, c.note),
+        }
+
+    # ------------------------------------------------------------------ writing
+
+    def execute(self, command: QualityCommand, *, retries: int = 0) -> Outcome:
+        """Apply one command atomically. On a concurrent change, plan again from fresh
+        state ``retries`` more times (a new record, which competes for its number, up to
+        ``REPORT_ATTEMPTS`` times)."""
+        attempts = REPORT_ATTEMPTS if type(command) in CREATING.values() else retries + 1
+        plan = commit_retrying(lambda: self.plan(command), self.commit, attempts)
+        record = self.get(plan.record.number)
+        return Outcome(record, tuple(plan.events), tuple(plan.notes))
+
+    def plan(self, command: QualityCommand) -> Plan:
+        """Decide what a command records against the current state; save nothing."""
+        stamp = stamp_command(command, self.clock)
+        if isinstance(command, ScheduleVisit):
+            return self._plan_schedule(command, stamp)
+        if isinstance(command, RaiseAction):
+            return self._plan_raise(command, stamp)
+        if isinstance(command, ReceiveComplaint):
+            return self._plan_receive(command, stamp)
+        if isinstance(command, AuditVisit):
+            return self._plan_audit(command, stamp)
+        record = self._get(KINDS[command.series], command.number)
+        return self._single(
+            record.number, command.series, self._steps[type(command)](record, stamp, command)
+        )
+
+    def commit(self, plan: Plan) -> None:
+        try:
+            self.app.save(*plan.events)
+        except IntegrityError as e:
+            raise ConcurrentChange(self._conflict(plan)) from e
+
+    def _single(self, number: str, series: Series, event: DomainEvent) -> Plan:
+        ref = Reference(series=series, number=number, id=event.originator_id)
+        return Plan(ref, [event], {ref.id: _name(ref)})
+
+    def _new(self, series: Series, year: int, stamp: Stamp) -> tuple[str, Plan]:
+        """A new record's number, and a plan that starts with the event issuing it."""
+        number, issued = issue_next_number(self.app, series, year, stamp)
+        ref = Reference(series=series, number=number, id=series.id_for(number))
+        plan = Plan(ref, [])
+        plan.add(issued, _issued_name(issued))
+        return number, plan
+
+    def _plan_schedule(self, command: ScheduleVisit, stamp: Stamp) -> Plan:
+        ticket = self.tickets.get(command.ticket) if command.ticket else None
+        contract_id = _contract_of(command.contract, ticket)
+        if contract_id is None:
+            raise CommandError(["contract: is required (or a ticket, whose contract is used)"])
+        policy = self.contracts.policy_at(contract_id, stamp.occurred_at)
+        number, plan = self._new(
+            Series.VISIT, stamp.occurred_at.astimezone(policy.zone).year, stamp
+        )
+        scheduled = rv.decide_schedule(
+            number,
+            stamp,
+            customer=command.customer or (ticket.customer if ticket else policy.customer),
+            contract_id=contract_id,
+            form=command.form,
+            planned_at=command.planned_at or stamp.occurred_at,
+            visitor=command.visitor,
+            ticket_number=ticket.number if ticket else None,
+            purpose=command.purpose,
+        )
+        plan.add(scheduled, _name(plan.record))
+        return plan
+
+    def _plan_receive(self, command: ReceiveComplaint, stamp: Stamp) -> Plan:
+        about_ticket = command.about is ComplaintSubject.TICKET
+        ticket = self.tickets.get(command.reference) if about_ticket else None
+        contract_id = _contract_of(command.contract, ticket)
+        policy = self.contracts.policy_at(contract_id, stamp.occurred_at) if contract_id else None
+        customer = command.customer or (ticket.customer if ticket else None)
+        customer = customer or (policy.customer if policy else None)
+        if customer is None:
+            raise CommandError(
+                ["customer: is required (or a contract or ticket, whose customer is used)"]
+            )
+        local = stamp.occurred_at.astimezone(policy.zone if policy else self.tz)
+        number, plan = self._new(Series.COMPLAINT, local.year, stamp)
+        received = cp.decide_receive(
+            number,
+            stamp,
+            channel=command.channel,
+            customer=customer,
+            about=command.about,
+            reference=ticket.number if ticket else command.reference,
+            category=command.category,
+            content=command.content,
+            contract_id=contract_id,
+        )
+        plan.add(received, _name(plan.record))
+        return plan
+
+    def _plan_raise(self, command: RaiseAction, stamp: Stamp) -> Plan:
+        """The action and, on each visit and complaint it came from, the link back."""
+        year = stamp.occurred_at.astimezone(self.tz).year
+        number, plan = self._new(Series.CORRECTIVE_ACTION, year, stamp)
+        raised = ca.decide_raise(
+            number,
+            stamp,
+            content=command.content,
+            source=command.source,
+            department=command.department,
+            links=[link.strip().upper() for link in command.links],
+        )
+        plan.add(raised, _name(plan.record))
+        for link in raised.links:
+            if link.series is Series.TICKET:
+                self.tickets.get(link.number)  # it must exist; a ticket keeps no link back
+            elif link.series is Series.VISIT:
+                visit = self.visit(link.number)
+                plan.add(rv.decide_link_action(visit, stamp, number), _name(link))
+                plan.notes.append(f"linked to {_name(link)}")
+            elif link.series is Series.COMPLAINT:
+                complaint = self.complaint(link.number)
+                plan.add(cp.decide_link_action(complaint, stamp, number), _name(link))
+                plan.notes.append(f"linked to {_name(link)}")
+        return plan
+
+    def _plan_audit(self, command: AuditVisit, stamp: Stamp) -> Plan:
+        """A pass records the verdict. A failure also sends the ticket back: its
+        ``Reopened`` (cause: the visit) goes into the same save."""
+        visit = self.visit(command.visit)
+        if command.verdict == "pass":
+            return self._single(
+                visit.number, Series.VISIT, rv.decide_audit_pass(visit, stamp, command.note)
+            )
+        assert command.reason is not None  # the model requires it
+        plan = self._single(
+            visit.number, Series.VISIT, rv.decide_audit_fail(visit, stamp, command.reason)
+        )
+        assert visit.ticket_id is not None  # decide_audit_fail refuses a visit without one
+        ticket = self.tickets.get(visit.ticket_id)
+        name = f"ticket {ticket.number}"
+        if ticket.status is TicketStatus.CANCELLED:
+            plan.notes.append(f"{name} is cancelled: not reopened")
+        elif not ticket.is_resolved:
+            plan.notes.append(
+                f"{name} is still open ({ticket.status.value}): not reopened; "
+                "only the audit failure is recorded"
+            )
+        else:
+            plan.add(tk.decide_reopen(ticket, stamp, command.reason, cause=visit.number), name)
+            plan.notes.append(f"{name} reopened (cause: return visit {visit.number})")
+        return plan
+
+    def _conflict(self, plan: Plan) -> str:
+        """Which of the plan's aggregates another writer changed first (all of them when
+        that cannot be told), as a message."""
+        changed = []
+        for event in plan.events:
+            last = self.app.recorder.select_events(event.originator_id, desc=True, limit=1)
+            if last and last[0].originator_version >= event.originator_version:
+                changed.append(plan.names[event.originator_id])
+        if not changed:
+            changed = list(plan.names.values())
+        what = _name(plan.record)
+        return f"{' and '.join(changed)} changed concurrently while recording {what}, retry"
+
+    # ------------------------------------------------------------------ reading
+
+    def _get(self, kind: Kind[R], number: str) -> R:
+        ref = record_number(number, kind.series)
+        try:
+            found: R = self.app.repository.get(ref.id, projector_func=kind.projector)
+        except AggregateNotFoundError:
+            raise RecordNotFound(f"no {kind.series.noun} {ref.number}") from None
+        return found
+
+    def visit(self, number: str) -> ReturnVisit:
+        return self._get(VISITS, number)
+
+    def action(self, number: str) -> CorrectiveAction:
+        return self._get(ACTIONS, number)
+
+    def complaint(self, number: str) -> Complaint:
+        return self._get(COMPLAINTS, number)
+
+    def get(self, number: str, series: Series | None = None) -> Record:
+        """A visit, action or complaint by number, its series told by the prefix (or
+        ``series``: the number must be one of it)."""
+        found: Record = self._get(self._kind(number, series), number)
+        return found
+
+    def history(self, number: str, series: Series | None = None) -> list[DomainEvent]:
+        """Every event of a record, in order (``series``: as for :meth:`get`)."""
+        kind = self._kind(number, series)
+        ref = record_number(number, kind.series)
+        events = [e for e in self.app.events.get(ref.id) if isinstance(e, kind.event_type)]
+        if not events:
+            raise RecordNotFound(f"no {kind.series.noun} {ref.number}")
+        return events
+
+    def _kind(self, number: str, series: Series | None = None) -> Kind[Any]:
+        if series is not None:
+            return KINDS[series]
+        try:
+            series = reference(number.strip().upper()).series
+        except ValueError as e:
+            raise RecordNotFound(str(e)) from None
+        if series not in KINDS:
+            raise RecordNotFound(f"{number} is a ticket number: use `ledger ticket`")
+        return KINDS[series]
+
+
+def _contract_of(given: str | None, ticket: tk.Ticket | None) -> str | None:
+    """The contract a command names, defaulting to its ticket's; the two must agree."""
+    if ticket is None or given is None:
+        return given or (ticket.contract_id if ticket else None)
+    if given != ticket.contract_id:
+        raise CommandError(
+            [f"contract: ticket {ticket.number} is of contract {ticket.contract_id}, not {given}"]
+        )
+    return given
