@@ -73,12 +73,17 @@ def projections_follow(settings: Settings, interval: float, once: bool) -> None:
     import signal
     import threading
 
+    # Both signals only ask the loop to stop between batches: an interrupt raised in the
+    # middle of a database call would leave the connection unusable for a clean close.
     stop = threading.Event()
-    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    previous = {
+        signum: signal.signal(signum, lambda *_: stop.set())
+        for signum in (signal.SIGINT, signal.SIGTERM)
+    }
     total = 0
     try:
         with settings.open() as ledger:
-            while True:
+            while not stop.is_set():
                 total += ledger.projections.catch_up(
                     on_batch=lambda name, n: click.echo(
                         f"{name}: {n} events applied (position {ledger.projections.position(name)})"
@@ -86,8 +91,7 @@ def projections_follow(settings: Settings, interval: float, once: bool) -> None:
                 )
                 if once or stop.wait(interval):
                     break
-    except KeyboardInterrupt:
-        pass
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
     click.echo(f"stopped following: {total} events applied", err=True)
