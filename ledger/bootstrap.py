@@ -16,6 +16,7 @@ from ledger.commands.sweep import SweepService
 from ledger.domain.compliance import Judgement, judge_ticket
 from ledger.domain.ticket import Ticket
 from ledger.projections import ProjectionRunner, all_projections
+from ledger.storage.append_only import install_append_only
 from ledger.storage.location import Location, parse_location, resolve_url
 from ledger.timeutil import zone
 
@@ -61,6 +62,7 @@ class Ledger:
             self.tickets, self.contracts, self.projections, self.engine, self.clock
         )
         if create:
+            install_append_only(self.engine, location.events_table)
             self.projections.create_tables()
 
     @classmethod

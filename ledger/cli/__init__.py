@@ -35,9 +35,10 @@ def cli(ctx: click.Context, db: str | None, tz_name: str | None) -> None:
 @cli.command()
 @pass_settings
 def init(settings: Settings) -> None:
-    """Create the event store and read models (safe to run again)."""
+    """Create the event store and read models and guard the events (safe to run again)."""
     with settings.open(create=True) as ledger:
         click.echo(f"ledger ready at {ledger.location.describe()}")
+        click.echo("events are append-only (database triggers)")
 
 
 cli.add_command(tickets.ticket)
