@@ -30,6 +30,8 @@ from ledger.domain.model import (
     Stamp,
     Text,
     UtcDatetime,
+    evolve,
+    fold,
 )
 from ledger.domain.numbering import NAMESPACE
 from ledger.domain.return_visit import VisitPurpose
@@ -365,12 +367,8 @@ def mutate(event: ContractEvent, contract: Contract | None) -> Contract:
 
 @mutate.register
 def _(event: ContractRegistered, _: Contract | None) -> Contract:
-    return Contract(
-        id=event.originator_id,
-        version=event.originator_version,
-        created_on=event.timestamp,
-        modified_on=event.timestamp,
-        contract_id=event.contract_id,
+    return Contract.started_by(
+        event,
         revisions=(
             Revision(
                 number=1, policy=event.policy, effective_from=None, recorded_at=event.timestamp
@@ -389,18 +387,9 @@ def _(event: PolicyRevised, contract: Contract | None) -> Contract:
         recorded_at=event.timestamp,
         note=event.note,
     )
-    return contract.model_copy(
-        update={
-            "version": event.originator_version,
-            "modified_on": event.timestamp,
-            "revisions": (*contract.revisions, revision),
-        }
-    )
+    return evolve(contract, event, revisions=(*contract.revisions, revision))
 
 
 def project_contract(contract: Contract | None, events: object) -> Contract | None:
-    """The repository's projector: fold contract events into state."""
-    for event in events:  # type: ignore[attr-defined]
-        assert isinstance(event, ContractEvent)
-        contract = mutate(event, contract)
-    return contract
+    """Projector function for the library's ``Repository.get(projector_func=...)``."""
+    return fold(mutate, contract, events)

@@ -20,7 +20,15 @@ from pydantic_core import PydanticCustomError
 
 from ledger.domain.calendar import WorkCalendar
 from ledger.domain.errors import Unchanged
-from ledger.domain.model import Aggregate, DomainEvent, Immutable, ShortText, Stamp
+from ledger.domain.model import (
+    Aggregate,
+    DomainEvent,
+    Immutable,
+    ShortText,
+    Stamp,
+    evolve,
+    fold,
+)
 from ledger.domain.numbering import NAMESPACE
 
 HOLIDAY_CALENDAR_ID: UUID = uuid5(NAMESPACE, "calendar:cn")
@@ -116,23 +124,10 @@ def mutate(event: DomainEvent, calendar: HolidayCalendar | None) -> HolidayCalen
 @mutate.register
 def _(event: HolidayTableLoaded, calendar: HolidayCalendar | None) -> HolidayCalendar:
     if calendar is None:
-        return HolidayCalendar(
-            id=event.originator_id,
-            version=event.originator_version,
-            created_on=event.timestamp,
-            modified_on=event.timestamp,
-            tables=(event.table,),
-        )
-    return calendar.model_copy(
-        update={
-            "version": event.originator_version,
-            "modified_on": event.timestamp,
-            "tables": (*calendar.tables, event.table),
-        }
-    )
+        return HolidayCalendar.started_by(event, tables=(event.table,))
+    return evolve(calendar, event, tables=(*calendar.tables, event.table))
 
 
 def project_holidays(calendar: HolidayCalendar | None, events: object) -> HolidayCalendar | None:
-    for event in events:  # type: ignore[attr-defined]
-        calendar = mutate(event, calendar)
-    return calendar
+    """Projector function for the library's ``Repository.get(projector_func=...)``."""
+    return fold(mutate, calendar, events)

@@ -24,6 +24,7 @@ from ledger.domain.model import (
     Stamp,
     Text,
     UtcDatetime,
+    fold,
     require_role,
 )
 from ledger.domain.model import check_times as _check_times
@@ -686,6 +687,4 @@ def _ended(ticket: Ticket | None, event: TicketEvent) -> tuple[Suspension, ...]:
 
 def project_ticket(ticket: Ticket | None, events: object) -> Ticket | None:
     """Projector function for the library's ``Repository.get(projector_func=...)``."""
-    for event in events:  # type: ignore[attr-defined]
-        ticket = mutate(event, ticket)
-    return ticket
+    return fold(mutate, ticket, events)
