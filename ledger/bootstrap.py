@@ -17,6 +17,7 @@ from ledger.domain.compliance import Judgement, judge_ticket
 from ledger.domain.ticket import Ticket
 from ledger.projections import ProjectionRunner, all_projections
 from ledger.storage.append_only import install_append_only
+from ledger.storage.chain import chain_unchained
 from ledger.storage.location import Location, parse_location, resolve_url
 from ledger.timeutil import zone
 
@@ -62,6 +63,7 @@ class Ledger:
             self.tickets, self.contracts, self.projections, self.engine, self.clock
         )
         if create:
+            chain_unchained(self.engine, location.events_table)
             install_append_only(self.engine, location.events_table)
             self.projections.create_tables()
 

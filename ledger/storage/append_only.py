@@ -8,6 +8,8 @@ idempotent, so running init again also upgrades a ledger created before the guar
   is already taken, so ``INSERT OR REPLACE`` cannot overwrite an event either (SQLite's
   REPLACE deletes the old row without firing delete triggers). A normal version conflict
   still surfaces as an integrity error, which the services turn into ``ConcurrentChange``.
+The hash chain's table (``ledger_chain``) gets the same guard.
+
 * PostgreSQL: one trigger function, a ``BEFORE UPDATE OR DELETE`` row trigger and a
   ``BEFORE TRUNCATE`` statement trigger on ``ledger_events``, enabled ``ALWAYS`` so they
   fire in replica sessions too. The function and triggers are recreated at each init.
@@ -18,38 +20,64 @@ every other role and every accident, not the owner. See docs/integrity.md.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy import Engine
+
+from ledger.storage.chain import CHAIN_TABLE
 
 MESSAGE = "ledger events are append-only"
 # The library's default schema: we never set POSTGRES_SCHEMA.
 PG_SCHEMA = "public"
 PG_FUNCTION = "ledger_events_refuse_change"
-PG_ROW_TRIGGER = "ledger_events_append_only"
-PG_TRUNCATE_TRIGGER = "ledger_events_no_truncate"
-SQLITE_TRIGGERS = ("ledger_events_no_update", "ledger_events_no_delete", "ledger_events_no_replace")
+
+
+@dataclass(frozen=True)
+class Guarded:
+    """A table under the guard: its trigger-name prefix and what identifies a row."""
+
+    prefix: str
+    unique_keys: tuple[tuple[str, ...], ...]
+
+    @property
+    def sqlite_triggers(self) -> tuple[str, str, str]:
+        return (f"{self.prefix}_no_update", f"{self.prefix}_no_delete", f"{self.prefix}_no_replace")
+
+    @property
+    def pg_triggers(self) -> tuple[str, str]:
+        return (f"{self.prefix}_append_only", f"{self.prefix}_no_truncate")
+
+
+EVENTS = Guarded("ledger_events", (("originator_id", "originator_version"),))
+CHAIN = Guarded("ledger_chain", (("notification_id",),))
+SQLITE_TRIGGERS = EVENTS.sqlite_triggers
+PG_ROW_TRIGGER, PG_TRUNCATE_TRIGGER = EVENTS.pg_triggers
 
 
 def _refuse(what: str) -> str:
     return f"BEGIN SELECT RAISE(ABORT, '{MESSAGE}: {what}'); END"
 
 
-def _sqlite_statements(table: str) -> list[str]:
-    no_update, no_delete, no_replace = SQLITE_TRIGGERS
+def _sqlite_statements(table: str, guarded: Guarded) -> list[str]:
+    no_update, no_delete, no_replace = guarded.sqlite_triggers
+    # NEW.rowid is -1 here unless the statement names a rowid, as REPLACE can.
+    taken = [f"EXISTS (SELECT 1 FROM {table} WHERE rowid = NEW.rowid)"] + [
+        f"EXISTS (SELECT 1 FROM {table} WHERE "
+        + " AND ".join(f"{column} = NEW.{column}" for column in key)
+        + ")"
+        for key in guarded.unique_keys
+    ]
     return [
         f"CREATE TRIGGER IF NOT EXISTS {no_update} BEFORE UPDATE ON {table} "
         + _refuse("UPDATE refused"),
         f"CREATE TRIGGER IF NOT EXISTS {no_delete} BEFORE DELETE ON {table} "
         + _refuse("DELETE refused"),
-        # NEW.rowid is -1 here unless the statement names a rowid, as REPLACE can.
         f"CREATE TRIGGER IF NOT EXISTS {no_replace} BEFORE INSERT ON {table} "
-        f"WHEN EXISTS (SELECT 1 FROM {table} WHERE rowid = NEW.rowid) "
-        f"OR EXISTS (SELECT 1 FROM {table} WHERE originator_id = NEW.originator_id "
-        "AND originator_version = NEW.originator_version) "
-        + _refuse("INSERT over a recorded event refused"),
+        f"WHEN {' OR '.join(taken)} " + _refuse("INSERT over a recorded event refused"),
     ]
 
 
-def _postgres_statements(table: str) -> list[str]:
+def _postgres_statements(table: str, guarded: Guarded) -> list[str]:
     qualified = f"{PG_SCHEMA}.{table}"
     function = f"{PG_SCHEMA}.{PG_FUNCTION}"
     statements = [
@@ -58,9 +86,10 @@ def _postgres_statements(table: str) -> list[str]:
         f"CREATE OR REPLACE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS $$ "
         f"BEGIN RAISE EXCEPTION USING MESSAGE = '{MESSAGE}: ' || TG_OP || ' refused'; END $$",
     ]
+    row_trigger, truncate_trigger = guarded.pg_triggers
     for name, events, each in (
-        (PG_ROW_TRIGGER, "UPDATE OR DELETE", "ROW"),
-        (PG_TRUNCATE_TRIGGER, "TRUNCATE", "STATEMENT"),
+        (row_trigger, "UPDATE OR DELETE", "ROW"),
+        (truncate_trigger, "TRUNCATE", "STATEMENT"),
     ):
         statements += [
             f"DROP TRIGGER IF EXISTS {name} ON {qualified}",
@@ -71,13 +100,11 @@ def _postgres_statements(table: str) -> list[str]:
     return statements
 
 
-def install_append_only(engine: Engine, table: str) -> None:
-    """Install the guard on the events ``table``: on PostgreSQL (re)created in one
-    transaction; on SQLite each missing trigger is created (``IF NOT EXISTS``)."""
-    if engine.dialect.name == "sqlite":
-        statements = _sqlite_statements(table)
-    else:
-        statements = _postgres_statements(table)
+def install_append_only(engine: Engine, events_table: str) -> None:
+    """Install the guard on the events table and on the hash chain: on PostgreSQL
+    (re)created in one transaction; on SQLite each missing trigger is created."""
+    build = _sqlite_statements if engine.dialect.name == "sqlite" else _postgres_statements
     with engine.begin() as conn:
-        for statement in statements:
-            conn.exec_driver_sql(statement)
+        for table, guarded in ((events_table, EVENTS), (CHAIN_TABLE, CHAIN)):
+            for statement in build(table, guarded):
+                conn.exec_driver_sql(statement)

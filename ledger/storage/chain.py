@@ -1,0 +1,297 @@
+"""The hash chain: tamper evidence over the whole log, in its global order.
+
+Every stored event gets a row in ``ledger_chain``: a gap-free ``position`` (1, 2, 3 …),
+the event's ``notification_id`` and ``event_hash = SHA-256(prev_hash ‖ canonical bytes)``,
+where ``prev_hash`` is the hash at ``position - 1`` (32 zero bytes before the first).
+Because each hash covers its predecessor, rewriting, reordering, deleting one event or a
+whole ticket, and truncating the log all break the chain somewhere an auditor can see.
+
+The rows are written by our subclasses of the library's application recorders, inside
+the transaction that inserts the events, after the insert has taken the writer's lock
+(SQLite's single writer; PostgreSQL's ``LOCK TABLE … IN EXCLUSIVE MODE``): so positions
+are assigned in commit order and never skip, even where PostgreSQL's own
+``notification_id`` sequence does (a conflicting insert burns sequence numbers). The
+chain position is therefore what the feed calls ``sequence``.
+
+The canonical bytes do not depend on the database: the same log hashes the same on
+SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import StoredEvent
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
+from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
+from psycopg.rows import DictRow
+from psycopg.sql import SQL, Identifier
+from sqlalchemy import Connection, Engine, text
+
+CHAIN_TABLE = "ledger_chain"
+GENESIS = bytes(32)
+_FORMAT = b"ledger-chain-v1"
+
+
+def canonical_bytes(
+    position: int, originator_id: UUID | str, version: int, topic: str, state: bytes
+) -> bytes:
+    """The stored event as hashed: every field length-prefixed, ids as raw bytes."""
+    if isinstance(originator_id, UUID):
+        oid = b"U" + originator_id.bytes
+    else:
+        raw = originator_id.encode()
+        oid = b"S" + struct.pack(">I", len(raw)) + raw
+    topic_bytes = topic.encode()
+    return b"".join(
+        (
+            _FORMAT,
+            struct.pack(">Q", position),
+            oid,
+            struct.pack(">Q", version),
+            struct.pack(">I", len(topic_bytes)),
+            topic_bytes,
+            struct.pack(">I", len(state)),
+            state,
+        )
+    )
+
+
+def link(prev_hash: bytes, canonical: bytes) -> bytes:
+    return hashlib.sha256(prev_hash + canonical).digest()
+
+
+def _as_uuid(value: Any) -> UUID | str:
+    if isinstance(value, UUID):
+        return value
+    try:
+        return UUID(value)
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def chain_rows(
+    head: tuple[int, bytes] | None,
+    events: Sequence[tuple[int, UUID | str, int, str, bytes]],
+) -> list[tuple[int, int, bytes]]:
+    """Chain ``(notification_id, originator_id, version, topic, state)`` rows (in
+    notification order) after ``head`` = (position, hash) of the last link, if any."""
+    position, prev = head if head is not None else (0, GENESIS)
+    rows = []
+    for notification_id, originator_id, version, topic, state in events:
+        position += 1
+        prev = link(prev, canonical_bytes(position, originator_id, version, topic, state))
+        rows.append((position, notification_id, prev))
+    return rows
+
+
+class ChainedSQLiteRecorder(SQLiteApplicationRecorder):
+    """The library's SQLite recorder, plus the chain row of each inserted event."""
+
+    def construct_create_table_statements(self) -> list[str]:
+        return [
+            *super().construct_create_table_statements(),
+            f"CREATE TABLE IF NOT EXISTS {CHAIN_TABLE} ("
+            "position INTEGER PRIMARY KEY, "
+            "notification_id INTEGER NOT NULL UNIQUE, "
+            "event_hash BLOB NOT NULL)",
+        ]
+
+    def _insert_events(
+        self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        ids = super()._insert_events(c, stored_events, **kwargs)
+        if not ids:
+            return ids
+        # The insert above holds SQLite's write lock, so the head read here is final.
+        c.execute(f"SELECT position, event_hash FROM {CHAIN_TABLE} ORDER BY position DESC LIMIT 1")
+        row = c.fetchone()
+        head = (row[0], bytes(row[1])) if row else None
+        events = [
+            (nid, s.originator_id, s.originator_version, s.topic, s.state)
+            for nid, s in zip(ids, stored_events, strict=True)
+        ]
+        c.executemany(
+            f"INSERT INTO {CHAIN_TABLE} (position, notification_id, event_hash) VALUES (?,?,?)",
+            chain_rows(head, events),
+        )
+        return ids
+
+
+class ChainedPostgresRecorder(PostgresApplicationRecorder):
+    """The library's PostgreSQL recorder, plus the chain row of each inserted event."""
+
+    def __init__(self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events"):
+        super().__init__(datastore, events_table_name=events_table_name)
+        if datastore.enable_db_functions:
+            raise ValueError("the chained recorder does not support POSTGRES_ENABLE_DB_FUNCTIONS")
+        schema = Identifier(datastore.schema)
+        chain = Identifier(CHAIN_TABLE)
+        self.sql_create_statements.append(
+            SQL(
+                "CREATE TABLE IF NOT EXISTS {schema}.{chain} ("
+                "position bigint PRIMARY KEY, "
+                "notification_id bigint NOT NULL UNIQUE, "
+                "event_hash bytea NOT NULL)"
+            ).format(schema=schema, chain=chain)
+        )
+        self._select_head = SQL(
+            "SELECT position, event_hash FROM {schema}.{chain} ORDER BY position DESC LIMIT 1"
+        ).format(schema=schema, chain=chain)
+        self._select_inserted = SQL(
+            "SELECT notification_id, originator_id, originator_version, topic, state "
+            "FROM {schema}.{table} WHERE notification_id = ANY(%s) ORDER BY notification_id"
+        ).format(schema=schema, table=Identifier(self.events_table_name))
+        self._insert_links = SQL(
+            "INSERT INTO {schema}.{chain} (position, notification_id, event_hash) "
+            "SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::bytea[])"
+        ).format(schema=schema, chain=chain)
+
+    def _fetch_ids_after_insert_events(
+        self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
+        if ids:
+            self._append_links(curs, ids)
+        return ids
+
+    def _append_links(self, curs: Any, ids: Sequence[int]) -> None:
+        # Still inside the insert's transaction, under its exclusive table lock.
+        curs.execute(self._select_inserted, (list(ids),))
+        inserted: list[DictRow] = curs.fetchall()
+        curs.execute(self._select_head)
+        row = curs.fetchone()
+        head = (row["position"], bytes(row["event_hash"])) if row else None
+        rows = chain_rows(
+            head,
+            [
+                (
+                    r["notification_id"],
+                    r["originator_id"],
+                    r["originator_version"],
+                    r["topic"],
+                    bytes(r["state"]),
+                )
+                for r in inserted
+            ],
+        )
+        curs.execute(
+            self._insert_links,
+            ([p for p, _, _ in rows], [n for _, n, _ in rows], [h for _, _, h in rows]),
+        )
+
+
+@dataclass(frozen=True)
+class ChainedEvent:
+    """One link as stored, joined with its event (``None`` fields: the event is gone)."""
+
+    position: int
+    notification_id: int
+    event_hash: bytes
+    originator_id: UUID | str | None
+    originator_version: int | None
+    topic: str | None
+    state: bytes | None
+
+    @property
+    def present(self) -> bool:
+        return self.state is not None
+
+
+def _id_column(conn: Connection) -> str:
+    return "rowid" if conn.dialect.name == "sqlite" else "notification_id"
+
+
+def read_chain(
+    conn: Connection,
+    events_table: str,
+    *,
+    after: int = 0,
+    limit: int = 1000,
+    topics: Sequence[str] = (),
+) -> list[ChainedEvent]:
+    """Links with position > ``after``, in order, each with its stored event."""
+    nid = _id_column(conn)
+    params: dict[str, Any] = {"after": after, "limit": limit}
+    where = "c.position > :after"
+    if topics:
+        names = [f"t{i}" for i in range(len(topics))]
+        where += f" AND e.topic IN ({', '.join(':' + n for n in names)})"
+        params.update(zip(names, topics, strict=True))
+    rows = conn.execute(
+        text(
+            "SELECT c.position, c.notification_id, c.event_hash, e.originator_id, "
+            "e.originator_version, e.topic, e.state "
+            f"FROM {CHAIN_TABLE} c LEFT JOIN {events_table} e ON e.{nid} = c.notification_id "
+            f"WHERE {where} ORDER BY c.position LIMIT :limit"
+        ),
+        params,
+    )
+    return [
+        ChainedEvent(
+            position=r[0],
+            notification_id=r[1],
+            event_hash=bytes(r[2]),
+            originator_id=None if r[3] is None else _as_uuid(r[3]),
+            originator_version=r[4],
+            topic=r[5],
+            state=None if r[6] is None else bytes(r[6]),
+        )
+        for r in rows
+    ]
+
+
+def iter_chain(
+    engine: Engine, events_table: str, *, after: int = 0, batch: int = 1000
+) -> Iterator[ChainedEvent]:
+    """Every link after ``after``, streamed in batches (bounded memory)."""
+    while True:
+        with engine.connect() as conn:
+            links = read_chain(conn, events_table, after=after, limit=batch)
+        yield from links
+        if len(links) < batch:
+            return
+        after = links[-1].position
+
+
+def chain_head(conn: Connection) -> tuple[int, bytes]:
+    """(position, hash) of the last link; (0, GENESIS) for an empty log."""
+    row = conn.execute(
+        text(f"SELECT position, event_hash FROM {CHAIN_TABLE} ORDER BY position DESC LIMIT 1")
+    ).first()
+    return (0, GENESIS) if row is None else (row[0], bytes(row[1]))
+
+
+def chain_unchained(engine: Engine, events_table: str) -> int:
+    """Link events recorded before the chain existed (a ledger from an older version),
+    in notification order after the current head. Returns how many were linked."""
+    with engine.begin() as conn:
+        nid = _id_column(conn)
+        if conn.dialect.name == "postgresql":
+            conn.exec_driver_sql(f"LOCK TABLE {events_table} IN EXCLUSIVE MODE")
+        rows = conn.execute(
+            text(
+                f"SELECT e.{nid}, e.originator_id, e.originator_version, e.topic, e.state "
+                f"FROM {events_table} e WHERE NOT EXISTS (SELECT 1 FROM {CHAIN_TABLE} c "
+                f"WHERE c.notification_id = e.{nid}) ORDER BY e.{nid}"
+            )
+        ).all()
+        if not rows:
+            return 0
+        links = chain_rows(
+            chain_head(conn),
+            [(r[0], _as_uuid(r[1]), r[2], r[3], bytes(r[4])) for r in rows],
+        )
+        conn.execute(
+            text(
+                f"INSERT INTO {CHAIN_TABLE} (position, notification_id, event_hash) "
+                "VALUES (:p, :n, :h)"
+            ),
+            [{"p": p, "n": n, "h": h} for p, n, h in links],
+        )
+        return len(links)
