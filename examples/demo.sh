@@ -37,5 +37,10 @@ section "Quality supervision (质量部 / 总工办)"
 "$LEDGER" report complaints --month 2026-10
 "$LEDGER" report assessment --quarter 2026Q4 --lang zh
 
+section "Audit (integrity.md): back-dating, signatures, roles, reopenings"
+# October was imported in one go on 20 November, so every event is back-dated by weeks and
+# every target met as told is met "only thanks to back-dating": what a bulk import looks like.
+"$LEDGER" report audit --from 2026-10-01 --to 2026-10-31 --limit 3
+
 echo
 echo "The ledger is at demo/ledger.db. Try: LEDGER_DB=sqlite:///demo/ledger.db .venv/bin/ledger ticket history $first_escalated"

@@ -5,9 +5,10 @@ Times are ISO 8601 in the user's zone, with the offset; enums are their string v
 
 from __future__ import annotations
 
-from datetime import tzinfo
+from datetime import timedelta, tzinfo
 from typing import Any
 
+from ledger.domain.audit import is_backdated, lag_minutes
 from ledger.domain.compliance import Judgement
 from ledger.domain.model import DomainEvent
 from ledger.domain.ticket import Ticket
@@ -96,6 +97,12 @@ def event_view(event: DomainEvent, tz: tzinfo) -> dict[str, Any]:
         "role": event.role.value,
         "data": event.data(),
     }
+
+
+def backdating_view(event: DomainEvent, threshold: timedelta) -> dict[str, Any]:
+    """What ``ticket history`` adds to each event: whether it is back-dated (occurred more
+    than ``threshold`` before it was recorded) and by how many minutes."""
+    return {"backdated": is_backdated(event, threshold), "lag_minutes": lag_minutes(event)}
 
 
 def ticket_row_view(row: dict[str, Any], tz: tzinfo) -> dict[str, Any]:

@@ -159,6 +159,8 @@ def test_ticket_lifecycle_through_the_cli(cli: Cli) -> None:
         "actor",
         "role",
         "data",
+        "backdated",
+        "lag_minutes",
     }
     assert history[3]["actor"] == "王工" and history[3]["role"] == "engineer"
     assert history[3]["recorded_at"] == "2026-10-08T12:00:00+08:00"

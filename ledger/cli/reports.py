@@ -22,7 +22,7 @@ from ledger.cli.support import (
     print_json,
     time_option,
 )
-from ledger.reports import actions, assessment, complaints, satisfaction, sla
+from ledger.reports import actions, assessment, audit, complaints, satisfaction, sla
 from ledger.reports.common import Period, month_period, quarter_period
 from ledger.reports.export import Cell, Lang, Sheet, cell_text, write_csv, write_xlsx
 
@@ -96,8 +96,8 @@ def _show(
 ) -> None:
     """Write ``result``'s tables (shaped by its ``report`` module: ``title``, ``sheets``,
     ``report_json``, ``WORDS``) to the files, then print the JSON, or the summary (its
-    last row the total) and each list (at most ``limit`` rows; the word ``empty`` for a
-    list without any)."""
+    last row the total) and each list (at most ``limit`` rows; for a list without any, the
+    word ``no KEY`` of the list's key, else the word ``empty``)."""
     sheets: list[Sheet] = report.sheets(result, lang)
     _write_files(sheets, csv_file, xlsx_file, tz)
     if as_json:
@@ -107,7 +107,7 @@ def _show(
     _print_rows(report.title(result, lang), summary.headers, summary.rows, tz, total=True)
     for sheet in lists:
         if not sheet.rows:
-            click.echo(report.WORDS(empty, lang))
+            click.echo(report.WORDS(f"no {sheet.key}", lang, report.WORDS(empty, lang)))
             continue
         shown = sheet.rows if limit is None else sheet.rows[:limit]
         if shown:
@@ -175,6 +175,44 @@ def report_sla(
             ledger.contracts.get(contract)  # an unknown contract is bad input
         result = sla.sla_report(ledger, query, as_of=when)
     _show(sla, result, "no breaches", settings.tz, limit=max_breaches, **output)
+
+
+@report_group.command("audit")
+@period_options
+@click.option("--contract", help="Only this contract's tickets.")
+@click.option("--as-of", help="Answer as the ledger stood then (ISO 8601; naive = --tz).")
+@click.option(
+    "--limit",
+    type=click.IntRange(min=0),
+    help="List at most N rows of each list in the table (files and --json always hold all).",
+)
+@output_options
+@pass_settings
+def report_audit(
+    settings: Settings,
+    /,
+    date_from: datetime | None,
+    date_to: datetime | None,
+    contract: str | None,
+    as_of: str | None,
+    limit: int | None,
+    **output: Any,
+) -> None:
+    """What an auditor should look at in the tickets reported from --from to --to (dates
+    in --tz, both included; cancelled tickets too): per contract and in total, then listed,
+    back-dated events (occurred more than the contract's [audit] backdating_minutes before
+    they were recorded), SLA targets met only thanks to them, closings without a valid
+    customer signature, events recorded by roles outside the norm, and reopenings.
+
+    --csv FILE writes the summary to FILE and each list next to it (FILE's stem +
+    .backdated.csv, .sla.csv, .signatures.csv, .roles.csv, .reopenings.csv)."""
+    query = audit.AuditQuery(_period(date_from, date_to), contract)
+    when = time_option("--as-of", as_of, settings.tz)
+    with settings.open() as ledger:
+        if contract:
+            ledger.contracts.get(contract)  # an unknown contract is bad input
+        result = audit.audit_report(ledger, query, as_of=when)
+    _show(audit, result, "no findings", settings.tz, limit=limit, **output)
 
 
 @report_group.command("satisfaction")

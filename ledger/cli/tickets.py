@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import sys
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from ledger.bootstrap import Ledger
 from ledger.cli.records import print_history, print_view
 from ledger.cli.support import (
     BAD_INPUT,
@@ -21,12 +23,19 @@ from ledger.cli.support import (
     actor_options,
     choices,
     console,
+    fail,
     json_option,
     pass_settings,
+    plural,
     print_json,
+    time_option,
 )
+from ledger.clock import FixedClock
 from ledger.commands.importer import ImportReport, import_commands
 from ledger.commands.models import parse_command
+from ledger.domain.audit import backdating_threshold, recorded_by
+from ledger.domain.contract import Policy
+from ledger.domain.ticket import Reported, Ticket, TicketEvent, project_ticket
 from ledger.domain.values import (
     Category,
     Channel,
@@ -37,7 +46,8 @@ from ledger.domain.values import (
     SignatureKind,
 )
 from ledger.projections.tickets import list_tickets
-from ledger.views import event_view, sla_view, ticket_row_view, ticket_view
+from ledger.timeutil import show as show_time
+from ledger.views import backdating_view, event_view, sla_view, ticket_row_view, ticket_view
 
 # --------------------------------------------------------------------------- tickets
 
@@ -179,19 +189,67 @@ def cancel(**_: Any) -> None: ...
 
 @ticket.command("show")
 @ticket_argument
+@click.option(
+    "--as-of",
+    help="The ticket as the ledger stood then: only the events recorded at or before TIME "
+    "(ISO 8601; naive = --tz), SLAs judged at TIME.",
+)
+@click.option(
+    "--at-version",
+    type=click.IntRange(min=1),
+    help="The ticket after its first N events, SLAs judged when event N was recorded.",
+)
 @json_option
 @pass_settings
-def show(settings: Settings, ticket: str, as_json: bool) -> None:
-    """Show a ticket's current state, rebuilt from its events, and its SLA verdicts now."""
+def show(
+    settings: Settings, ticket: str, as_of: str | None, at_version: int | None, as_json: bool
+) -> None:
+    """Show a ticket's current state, rebuilt from its events, and its SLA verdicts now;
+    or replay it: as the ledger stood at --as-of, or after --at-version events."""
+    if as_of is not None and at_version is not None:
+        fail("--as-of and --at-version cannot be used together")
+    when = time_option("--as-of", as_of, settings.tz)
     with settings.open() as ledger:
-        found = ledger.tickets.get(ticket)
+        found, replayed_at = _replay(ledger, ticket, when, at_version)
+        if replayed_at is not None:
+            ledger.clock = FixedClock(replayed_at)  # a replay judges SLAs when it stands
         view = ticket_view(found, settings.tz) | {"sla": sla_view(ledger.judge(found), settings.tz)}
     if as_json:
         print_json(view)
         return
     sla = view.pop("sla")
-    print_view(f"{view['number']} · {view['status']}", view)
+    title = f"{view['number']} · {view['status']}"
+    if replayed_at is not None:
+        title += f" (version {found.version}, as of {show_time(replayed_at, settings.tz)})"
+    print_view(title, view)
     _print_sla(sla)
+
+
+def _replay(
+    ledger: Ledger, ref: str, as_of: datetime | None, at_version: int | None
+) -> tuple[Ticket, datetime | None]:
+    """The ticket now; or as the ledger stood at ``as_of``; or after its first ``at_version``
+    events. Only the ticket's own events are read. Also the time a replay stands at: ``as_of``,
+    or when event ``at_version`` was recorded (``None``: now)."""
+    if at_version is not None:
+        found = ledger.tickets.get(ref, version=at_version)
+        if found.version < at_version:
+            fail(
+                f"ticket {found.number} has {plural(found.version, 'event')}: "
+                f"there is no version {at_version}"
+            )
+        return found, found.modified_on
+    if as_of is None:
+        return ledger.tickets.get(ref), None
+    events = ledger.tickets.history(ref)
+    held = recorded_by(events, as_of)
+    replayed = project_ticket(None, held)
+    if replayed is None:
+        fail(
+            f"ticket {ref} was not recorded yet at {show_time(as_of, ledger.tz)}: its first "
+            f"event was recorded at {show_time(events[0].recorded_at, ledger.tz)}"
+        )
+    return replayed, as_of
 
 
 def _print_sla(rows: list[dict[str, Any]] | None) -> None:
@@ -213,13 +271,39 @@ def _print_sla(rows: list[dict[str, Any]] | None) -> None:
 @json_option
 @pass_settings
 def history(settings: Settings, ticket: str, as_json: bool) -> None:
-    """Every event of a ticket, in order: what, when it happened, when it was recorded, who."""
+    """Every event of a ticket, in order: what, when it happened, when it was recorded, who;
+    back-dated events (occurred more than the contract's threshold before they were
+    recorded) are flagged."""
     with settings.open() as ledger:
-        events = [event_view(e, settings.tz) for e in ledger.tickets.history(ticket)]
+        events = ledger.tickets.history(ticket)
+        threshold = backdating_threshold(_policy_of(ledger, events[0]))
+    views = [event_view(e, settings.tz) | backdating_view(e, threshold) for e in events]
     if as_json:
-        print_json(events)
+        print_json(views)
         return
-    print_history(f"history of {ticket}", events)
+    print_history(f"history of {ticket}", [_marked(v) for v in views])
+    flagged = [str(v["version"]) for v in views if v["backdated"]]
+    if flagged:
+        minutes = int(threshold.total_seconds() // 60)
+        click.echo(
+            f"⚑ N min: back-dated, occurred N min before it was recorded (threshold "
+            f"{minutes} min): version {', '.join(flagged)}"
+        )
+
+
+def _policy_of(ledger: Ledger, first: TicketEvent) -> Policy | None:
+    """The policy a ticket is judged by, from its first event; ``None``: unknown contract."""
+    assert isinstance(first, Reported)
+    contract = ledger.contracts.find(first.contract_id)
+    return None if contract is None else contract.policy_at(first.occurred_at)
+
+
+def _marked(view: dict[str, Any]) -> dict[str, Any]:
+    """A history row for the table: a back-dated event's told time carries a flag."""
+    if not view["backdated"]:
+        return view
+    flag = f"{view['occurred_at']} ⚑ {view['lag_minutes']:g} min"
+    return view | {"occurred_at": flag}
 
 
 @ticket.command("list")

@@ -202,6 +202,14 @@ class WorkdayOverrides(Immutable):
         return self
 
 
+class AuditRules(Immutable):
+    """What an auditor holds the contract's records to (``ledger report audit``)."""
+
+    backdating_minutes: int = Field(default=30, ge=1, strict=True)
+    """An event that occurred more than this many minutes before it was recorded is
+    back-dated (``ledger.domain.audit``)."""
+
+
 Escalation = dict[EscalationLevel, TargetText]
 """Automatic ladder: level → how long the response may be overdue before it climbs there."""
 
@@ -229,6 +237,7 @@ class Policy(Immutable):
     escalation: Escalation = Field(default_factory=dict)
     notices: Notices = Notices()
     visits: VisitSchedule = Field(default_factory=dict)
+    audit: AuditRules = AuditRules()
 
     @model_validator(mode="after")
     def _coherent(self) -> Policy:

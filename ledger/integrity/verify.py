@@ -1,0 +1,459 @@
+"""``ledger verify``: proves the stored log is the one that was written, or says where not.
+
+Checks, each on its own so a report names what broke:
+
+* ``hashes``: every link's ``event_hash`` recomputes from the *stored* hash of the link
+  before it and the stored event. Checking each link against its stored predecessor
+  keeps a single edit to the one position it touched; together the links prove the
+  whole chain.
+* ``positions``: chain positions run 1..n with no gap.
+* ``events``: every link's event is still in the events table.
+* ``unchained``: every event has a link (an anti-join in the database).
+* ``versions``: each aggregate's versions run 1..n with no gap or repeat (a window
+  query in the database; the first offending events come back ordered by position).
+* ``read_models``: no projection has applied events beyond the log's head (read before
+  the chain is walked, so followers running meanwhile cannot cause a false alarm).
+* ``signatures`` / ``digests``: each digest's signature holds (and was made with the key
+  the auditor names, when given), and the log extends each digest. A digest whose
+  signature fails or is refused is not compared with the log: its claims mean nothing.
+
+The chain is streamed in batches (``iter_chain``) and at most ``limit`` problems are kept
+per check (all are counted), so memory stays bounded however long the log.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import Connection, Engine, select, text
+
+from ledger.integrity.digest import Digest
+from ledger.projections.base import projection_positions
+from ledger.storage.chain import (
+    CHAIN_TABLE,
+    GENESIS,
+    ChainedEvent,
+    _as_uuid,
+    _id_column,
+    canonical_bytes,
+    iter_chain,
+    link,
+)
+
+HASHES = "hashes"
+POSITIONS = "positions"
+EVENTS = "events"
+UNCHAINED = "unchained"
+VERSIONS = "versions"
+READ_MODELS = "read_models"
+DIGESTS = "digests"
+SIGNATURES = "signatures"
+CHECKS = (HASHES, POSITIONS, EVENTS, UNCHAINED, VERSIONS, READ_MODELS, DIGESTS, SIGNATURES)
+
+DEFAULT_BATCH = 1000
+DEFAULT_LIMIT = 20
+REWRITTEN = (
+    "event_hash does not match the stored event (rewritten, reordered or the chain was edited)"
+)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing found wrong. ``position`` is the first chain position it concerns."""
+
+    check: str
+    message: str
+    position: int | None = None
+    notification_id: int | None = None
+    originator_id: str | None = None
+    version: int | None = None
+
+    def sort_key(self) -> tuple[bool, int, int]:
+        return (self.position is None, self.position or 0, CHECKS.index(self.check))
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "check": self.check,
+            "position": self.position,
+            "notification_id": self.notification_id,
+            "originator_id": self.originator_id,
+            "version": self.version,
+            "message": self.message,
+        }
+
+
+@dataclass
+class CheckResult:
+    """A check's outcome: how many problems, and the first ``limit`` of them."""
+
+    name: str
+    count: int = 0
+    kept: list[Problem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.count == 0
+
+
+@dataclass(frozen=True)
+class DigestResult:
+    digest: Digest
+    problems: tuple[Problem, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+@dataclass
+class Verdict:
+    """Everything ``ledger verify`` found. ``ok`` only when every check holds."""
+
+    events: int
+    head_position: int
+    head_hash: bytes
+    checks: dict[str, CheckResult]
+    digests: list[DigestResult]
+
+    @property
+    def ok(self) -> bool:
+        return all(c.ok for c in self.checks.values())
+
+    @property
+    def problems(self) -> list[Problem]:
+        """The kept problems of every check, first position first."""
+        return sorted((p for c in self.checks.values() for p in c.kept), key=Problem.sort_key)
+
+    @property
+    def problem_count(self) -> int:
+        return sum(c.count for c in self.checks.values())
+
+
+class _Findings:
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.checks = {name: CheckResult(name) for name in CHECKS}
+
+    def add(self, problem: Problem) -> None:
+        result = self.checks[problem.check]
+        result.count += 1
+        if len(result.kept) < self.limit:
+            result.kept.append(problem)
+
+    def counted(self, check: str, count: int, kept: list[Problem]) -> None:
+        result = self.checks[check]
+        result.count += count
+        result.kept.extend(kept[: self.limit])
+
+
+def verify_ledger(
+    engine: Engine,
+    events_table: str,
+    digests: Sequence[Digest] = (),
+    *,
+    public_key: bytes | None = None,
+    batch: int = DEFAULT_BATCH,
+    limit: int = DEFAULT_LIMIT,
+    on_progress: Callable[[int], None] | None = None,
+) -> Verdict:
+    """Run every check. ``public_key`` (raw 32 bytes): the key every digest must be signed
+    with; without it a digest's signature is checked against its own embedded key only.
+    ``on_progress`` is called with the number of links checked so far."""
+    findings = _Findings(limit)
+    with engine.connect() as conn:
+        read_models = [tuple(row) for row in conn.execute(select(projection_positions))]
+
+    events = 0
+    position, head_hash, head_nid = 0, GENESIS, 0
+    prev: bytes | None = GENESIS
+    for chained in iter_chain(engine, events_table, batch=batch):
+        events += 1
+        p = chained.position
+        if p != position + 1:
+            gap = (
+                f"positions start at {p}, not 1"
+                if position == 0
+                else f"positions jump from {position} to {p}"
+            )
+            findings.add(Problem(POSITIONS, gap, position + 1))
+            prev = None  # this link's predecessor is gone: its hash cannot be recomputed
+        problem = _check_link(chained, prev)
+        if problem is not None:
+            findings.add(problem)
+        position, head_hash, head_nid = p, chained.event_hash, chained.notification_id
+        prev = chained.event_hash
+        if on_progress is not None and events % batch == 0:
+            on_progress(events)
+    if on_progress is not None:
+        on_progress(events)
+
+    with engine.connect() as conn:
+        _check_unchained(conn, events_table, findings)
+        _check_versions(conn, events_table, findings)
+    for name, applied in read_models:
+        if applied > head_nid:
+            findings.add(
+                Problem(
+                    READ_MODELS,
+                    f"read model {name} has applied events up to notification {applied}, "
+                    f"beyond the log's head (position {position}, notification {head_nid}): "
+                    "events it read are gone (truncated)",
+                    notification_id=applied,
+                )
+            )
+
+    results = []
+    for digest in digests:
+        problems = _signature_problems(digest, public_key)
+        if not problems:  # a forged or refused digest says nothing about the log
+            with engine.connect() as conn:
+                extension = check_digest_extends(conn, digest, position)
+            if extension is not None:
+                problems.append(extension)
+        for problem in problems:
+            findings.add(problem)
+        results.append(DigestResult(digest, tuple(problems)))
+    return Verdict(events, position, head_hash, findings.checks, results)
+
+
+def _check_link(chained: ChainedEvent, prev: bytes | None) -> Problem | None:
+    """The link's event is present and its hash recomputes from ``prev``, the stored
+    hash before it (``None``: unknown, nothing to recompute from)."""
+    if chained.present and prev is None:
+        return None
+    p = chained.position
+    if not chained.present:
+        check, what = EVENTS, f"event (notification {chained.notification_id}) is missing"
+    else:
+        assert chained.originator_id is not None and chained.originator_version is not None
+        assert chained.topic is not None and chained.state is not None and prev is not None
+        canonical = canonical_bytes(
+            p, chained.originator_id, chained.originator_version, chained.topic, chained.state
+        )
+        if link(prev, canonical) == chained.event_hash:
+            return None
+        check, what = HASHES, REWRITTEN
+    return Problem(
+        check,
+        f"position {p}: {what}",
+        p,
+        chained.notification_id,
+        None if chained.originator_id is None else str(chained.originator_id),
+        chained.originator_version,
+    )
+
+
+def _check_unchained(conn: Connection, events_table: str, findings: _Findings) -> None:
+    nid = _id_column(conn)
+    unlinked = (
+        f"FROM {events_table} e WHERE NOT EXISTS "
+        f"(SELECT 1 FROM {CHAIN_TABLE} c WHERE c.notification_id = e.{nid})"
+    )
+    count = int(conn.scalar(text(f"SELECT count(*) {unlinked}")) or 0)
+    if not count:
+        return
+    rows = conn.execute(
+        text(
+            f"SELECT e.{nid}, e.originator_id, e.originator_version {unlinked} "
+            f"ORDER BY e.{nid} LIMIT :limit"
+        ),
+        {"limit": findings.limit},
+    )
+    findings.counted(
+        UNCHAINED,
+        count,
+        [
+            Problem(
+                UNCHAINED,
+                f"notification {n} (aggregate {_as_uuid(o)} version {v}) is not in the chain "
+                "(inserted behind the recorder's back, or its link was deleted)",
+                notification_id=n,
+                originator_id=str(_as_uuid(o)),
+                version=v,
+            )
+            for n, o, v in rows
+        ],
+    )
+
+
+def _check_versions(conn: Connection, events_table: str, findings: _Findings) -> None:
+    """Each aggregate's versions, in order, must be 1, 2, 3 …: a row whose version is not
+    its predecessor's + 1 is where a version went missing (or repeats)."""
+    nid = _id_column(conn)
+    offending = (
+        "FROM (SELECT originator_id, originator_version AS v, "
+        f"{nid} AS nid, lag(originator_version) OVER (PARTITION BY originator_id "
+        f"ORDER BY originator_version, {nid}) AS prev FROM {events_table}) w "
+        f"LEFT JOIN {CHAIN_TABLE} c ON c.notification_id = w.nid "
+        "WHERE w.v <> coalesce(w.prev, 0) + 1"
+    )
+    count = int(conn.scalar(text(f"SELECT count(*) {offending}")) or 0)
+    if not count:
+        return
+    rows = conn.execute(
+        text(
+            f"SELECT c.position, w.nid, w.originator_id, w.v, w.prev {offending} "
+            "ORDER BY c.position IS NULL, c.position, w.nid LIMIT :limit"
+        ),
+        {"limit": findings.limit},
+    )
+    problems = []
+    for position, n, stored_id, version, before in rows:
+        originator = str(_as_uuid(stored_id))
+        if before is None:
+            what = f"starts at version {version} (versions 1 to {version - 1} are missing)"
+        elif version == before:
+            what = f"has version {version} twice"
+        else:
+            missing = (
+                f"version {before + 1} is missing"
+                if version == before + 2
+                else f"versions {before + 1} to {version - 1} are missing"
+            )
+            what = f"jumps from version {before} to {version} ({missing})"
+        where = f"position {position}" if position is not None else f"notification {n}"
+        problems.append(
+            Problem(
+                VERSIONS,
+                f"{where}: aggregate {originator} {what}",
+                position,
+                n,
+                originator,
+                version,
+            )
+        )
+    findings.counted(VERSIONS, count, problems)
+
+
+def _signature_problems(digest: Digest, public_key: bytes | None) -> list[Problem]:
+    def problem(what: str) -> Problem:
+        return Problem(SIGNATURES, f"digest {digest.name}: {what}")
+
+    if not digest.signed:
+        if public_key is not None:
+            return [problem("unsigned, but --public-key requires a digest signed with it")]
+        return []
+    problems = []
+    if not digest.signature_valid():
+        problems.append(problem("signature invalid"))
+    if public_key is not None and digest.public_key != public_key:
+        signer = "" if digest.public_key is None else digest.public_key.hex()
+        problems.append(
+            problem(
+                f"signed by key {signer[:16]}…, not by the --public-key {public_key.hex()[:16]}… "
+                "(refused: anyone can sign a digest with a key of their own)"
+            )
+        )
+    return problems
+
+
+def check_digest_extends(conn: Connection, digest: Digest, head: int) -> Problem | None:
+    """Whether the log whose head is at ``head`` extends ``digest``: the link at the
+    digest's position still has its head hash. One indexed read; whether the links up
+    to there are sound is the chain check's business."""
+    if digest.position > head:
+        return Problem(
+            DIGESTS,
+            f"log ends at position {head} but digest {digest.name} was taken at "
+            f"{digest.position} (truncated)",
+            head + 1,
+        )
+    if digest.position == 0:
+        stored: bytes | None = GENESIS
+    else:
+        value = conn.scalar(
+            text(f"SELECT event_hash FROM {CHAIN_TABLE} WHERE position = :p"),
+            {"p": digest.position},
+        )
+        stored = None if value is None else bytes(value)
+    if stored is None:
+        return Problem(
+            DIGESTS,
+            f"digest {digest.name}: the log has no link at position {digest.position} (removed)",
+            digest.position,
+        )
+    if stored != digest.head_hash:
+        return Problem(
+            DIGESTS,
+            f"digest {digest.name}: head hash at position {digest.position} differs "
+            "(history rewritten)",
+            digest.position,
+        )
+    return None
+
+
+# --------------------------------------------------------------------------- one aggregate
+
+
+@dataclass(frozen=True)
+class LinkCheck:
+    """One event of an aggregate and its place in the chain.
+
+    ``ok``: the event has a link whose ``event_hash`` recomputes from the stored hash of
+    the link before it (``previous_hash``) and the stored event. ``problem`` says why not.
+    """
+
+    version: int
+    notification_id: int
+    position: int | None
+    event_hash: str | None  # hex
+    previous_hash: str | None  # hex; GENESIS for position 1
+    ok: bool
+    problem: str | None
+
+
+def verify_aggregate(
+    engine: Engine, events_table: str, originator_id: UUID | str
+) -> list[LinkCheck]:
+    """Check each event of one aggregate (a ticket, a visit …) against its chain link, in
+    version order: O(events of that aggregate), by index. Proves each link locally;
+    that the chain around them is unbroken is ``verify_ledger``'s business."""
+    if not isinstance(originator_id, UUID):
+        try:
+            originator_id = UUID(originator_id)
+        except ValueError:
+            return []  # every aggregate id is a UUID: no such aggregate
+    with engine.connect() as conn:
+        nid = _id_column(conn)
+        sqlite = conn.dialect.name == "sqlite"
+        rows = conn.execute(
+            text(
+                f"SELECT e.originator_version, e.{nid}, e.topic, e.state, c.position, "
+                f"c.event_hash, p.event_hash FROM {events_table} e "
+                f"LEFT JOIN {CHAIN_TABLE} c ON c.notification_id = e.{nid} "
+                f"LEFT JOIN {CHAIN_TABLE} p ON p.position = c.position - 1 "
+                f"WHERE e.originator_id = :id ORDER BY e.originator_version"
+            ),
+            {"id": originator_id.hex if sqlite else originator_id},  # as each recorder stores it
+        ).all()
+    checks = []
+    expected = 1
+    for version, n, topic, state, position, stored, before in rows:
+        previous = GENESIS if position == 1 else None if before is None else bytes(before)
+        problem: str | None = None
+        if position is None:
+            problem = f"notification {n} is not in the chain"
+        elif previous is None:
+            problem = f"position {position}: the link before it (position {position - 1}) is gone"
+        elif link(
+            previous, canonical_bytes(position, originator_id, version, topic, bytes(state))
+        ) != bytes(stored):
+            problem = f"position {position}: {REWRITTEN}"
+        elif version != expected:
+            problem = f"position {position}: version {version} follows version {expected - 1}"
+        expected = version + 1
+        checks.append(
+            LinkCheck(
+                version=version,
+                notification_id=n,
+                position=position,
+                event_hash=None if stored is None else bytes(stored).hex(),
+                previous_hash=None if previous is None else previous.hex(),
+                ok=problem is None,
+                problem=problem,
+            )
+        )
+    return checks
