@@ -9,6 +9,9 @@ from __future__ import annotations
 import click
 
 from ledger.cli import contracts, projections, quality, reports, tickets, visits
+from ledger.cli.feed import feed, schema
+from ledger.cli.integrity import digest, verify
+from ledger.cli.serve import serve, user
 from ledger.cli.support import LedgerGroup, Settings, pass_settings
 from ledger.cli.sweep import sweep
 
@@ -52,6 +55,12 @@ cli.add_command(contracts.calendar)
 cli.add_command(projections.projections)
 cli.add_command(reports.report_group)
 cli.add_command(sweep)
+cli.add_command(feed)
+cli.add_command(schema)
+cli.add_command(digest)
+cli.add_command(verify)
+cli.add_command(serve)
+cli.add_command(user)
 
 
 def main() -> None:

@@ -1,0 +1,237 @@
+"""``ledger serve`` (the HTTP API under uvicorn) and ``ledger user ...`` (who may call it)."""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import math
+import signal
+import threading
+from collections.abc import Generator
+from types import FrameType
+from typing import Any
+
+import click
+from rich.table import Table
+
+from ledger.api.auth import API_ROLES, User, UserError, Users
+from ledger.cli.support import (
+    LedgerGroup,
+    Settings,
+    console,
+    fail,
+    json_option,
+    pass_settings,
+    print_json,
+)
+from ledger.timeutil import show
+
+LOOPBACK_NAMES = ("localhost", "localhost.localdomain", "ip6-localhost")
+
+
+def is_loopback(host: str) -> bool:
+    if host.lower() in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)
+@click.option(
+    "--poll-interval",
+    type=click.FloatRange(min=0.01),
+    default=1.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="How often an open /feed/stream looks for new events.",
+)
+@click.option(
+    "--keepalive",
+    type=click.FloatRange(min=0.1),
+    default=15.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Silence before /feed/stream sends a keep-alive comment.",
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(["critical", "error", "warning", "info", "debug"]),
+    default="info",
+    show_default=True,
+)
+@pass_settings
+def serve(
+    settings: Settings,
+    host: str,
+    port: int,
+    poll_interval: float,
+    keepalive: float,
+    log_level: str,
+) -> None:
+    """Serve the read-only HTTP API (event feed, tickets, SLA report; docs/api.md) until
+    Ctrl-C or SIGTERM. Every request needs a bearer token from `ledger user add`."""
+    import uvicorn
+
+    from ledger.api.app import StreamSettings, create_app
+
+    with settings.open() as ledger:  # refuse a missing or old ledger before listening
+        users = Users(ledger.engine, ledger.clock)
+        users.require_table()
+        active = [u for u in users.list() if u.active]
+    if not is_loopback(host):
+        click.secho(
+            f"WARNING: listening on {host}, not a loopback address: the API is reachable from "
+            "other machines, and bearer tokens cross the network in clear over plain HTTP. "
+            "Put a TLS-terminating proxy in front, or bind 127.0.0.1.",
+            err=True,
+            fg="red",
+            bold=True,
+        )
+    if not active:
+        click.secho(
+            "WARNING: no active API user: every request will be refused "
+            "(create one with `ledger user add NAME --role auditor`)",
+            err=True,
+            fg="yellow",
+        )
+    app = create_app(settings.open, stream=StreamSettings(poll_interval, keepalive))
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level=log_level,
+        timeout_graceful_shutdown=max(5, math.ceil(3 * poll_interval)),
+    )
+    _stoppable(uvicorn.Server)(config, app.state.stopping).run()
+
+
+def _stoppable(base: type[Any]) -> type[Any]:
+    """uvicorn's ``Server`` (passed in: uvicorn is imported only to serve), changed in two
+    ways. A stop signal also sets the app's ``stopping`` event, so open event streams end
+    and the graceful shutdown can finish. And after it, the signal is not raised again (as
+    uvicorn does, so that the process dies of it): a requested stop is a clean exit, 0."""
+
+    class Server(base):  # type: ignore[misc]
+        def __init__(self, config: Any, stopping: threading.Event) -> None:
+            super().__init__(config)
+            self.stopping = stopping
+
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            self.stopping.set()
+            super().handle_exit(sig, frame)
+
+        @contextlib.contextmanager
+        def capture_signals(self) -> Generator[None, None, None]:
+            previous = {
+                signum: signal.signal(signum, self.handle_exit)
+                for signum in (signal.SIGINT, signal.SIGTERM)
+            }
+            try:
+                yield
+            finally:
+                for signum, handler in previous.items():
+                    signal.signal(signum, handler)
+
+    return Server
+
+
+# --------------------------------------------------------------------------- users
+
+
+@click.group(cls=LedgerGroup)
+def user() -> None:
+    """API users (`ledger serve`): who may read the ledger over HTTP, with which token."""
+
+
+@contextlib.contextmanager
+def _users(settings: Settings) -> Generator[Users, None, None]:
+    with settings.open() as ledger:
+        users = Users(ledger.engine, ledger.clock)
+        users.require_table()
+        try:
+            yield users
+        except UserError as e:
+            fail(str(e))
+
+
+def _user_json(u: User, settings: Settings) -> dict[str, Any]:
+    return {
+        "name": u.name,
+        "role": u.role.value,
+        "active": u.active,
+        "created_at": show(u.created_at, settings.tz),
+        "token_issued_at": show(u.token_issued_at, settings.tz),
+        "revoked_at": show(u.revoked_at, settings.tz) or None,
+    }
+
+
+def _issued(u: User, token: str, settings: Settings, as_json: bool, what: str) -> None:
+    """The token on stdout (alone, for ``TOKEN=$(ledger user add ...)``), the rest on
+    stderr: it is shown this once and never stored."""
+    if as_json:
+        print_json(_user_json(u, settings) | {"token": token})
+    else:
+        click.echo(token)
+    click.echo(
+        f"{what} for {u.name} ({u.role.value}); it is shown only now: keep it secret", err=True
+    )
+
+
+role_choice = click.Choice([r.value for r in API_ROLES])
+
+
+@user.command("add")
+@click.argument("name")
+@click.option("--role", required=True, type=role_choice, help="What the user is.")
+@json_option
+@pass_settings
+def user_add(settings: Settings, name: str, role: str, as_json: bool) -> None:
+    """Add an API user and print its new bearer token (once)."""
+    with _users(settings) as users:
+        added, token = users.add(name, role)
+    _issued(added, token, settings, as_json, "API token")
+
+
+@user.command("token")
+@click.argument("name")
+@json_option
+@pass_settings
+def user_token(settings: Settings, name: str, as_json: bool) -> None:
+    """Replace a user's token with a new one (printed once); the old one stops working."""
+    with _users(settings) as users:
+        changed, token = users.reissue(name)
+    _issued(changed, token, settings, as_json, "new API token")
+
+
+@user.command("revoke")
+@click.argument("name")
+@pass_settings
+def user_revoke(settings: Settings, name: str) -> None:
+    """End a user's access at once (its token stops working; the user stays listed)."""
+    with _users(settings) as users:
+        revoked = users.revoke(name)
+    click.echo(f"revoked {revoked.name} at {show(revoked.revoked_at, settings.tz)}")
+
+
+@user.command("list")
+@json_option
+@pass_settings
+def user_list(settings: Settings, as_json: bool) -> None:
+    """Every API user, revoked ones included."""
+    with _users(settings) as users:
+        views = [_user_json(u, settings) for u in users.list()]
+    if as_json:
+        print_json(views)
+        return
+    table = Table(title=f"{len(views)} API user(s)")
+    for column in ("name", "role", "created_at", "token_issued_at", "revoked_at"):
+        table.add_column(column)
+    for v in views:
+        table.add_row(
+            v["name"], v["role"], v["created_at"], v["token_issued_at"], v["revoked_at"] or ""
+        )
+    console().print(table)
