@@ -5,11 +5,13 @@ Times are ISO 8601 in the user's zone, with the offset; enums are their string v
 
 from __future__ import annotations
 
-from datetime import timedelta, tzinfo
+from collections.abc import Sequence
+from datetime import tzinfo
 from typing import Any
 
-from ledger.domain.audit import is_backdated, lag_minutes
+from ledger.domain.audit import backdating_threshold, is_backdated, lag_minutes
 from ledger.domain.compliance import Judgement
+from ledger.domain.contract import Policy
 from ledger.domain.model import DomainEvent
 from ledger.domain.ticket import Ticket
 from ledger.timeutil import show
@@ -99,10 +101,16 @@ def event_view(event: DomainEvent, tz: tzinfo) -> dict[str, Any]:
     }
 
 
-def backdating_view(event: DomainEvent, threshold: timedelta) -> dict[str, Any]:
-    """What ``ticket history`` adds to each event: whether it is back-dated (occurred more
-    than ``threshold`` before it was recorded) and by how many minutes."""
-    return {"backdated": is_backdated(event, threshold), "lag_minutes": lag_minutes(event)}
+def history_view(
+    events: Sequence[DomainEvent], policy: Policy | None, tz: tzinfo
+) -> list[dict[str, Any]]:
+    """``ticket history``: each event, plus whether it is back-dated (occurred more than the
+    policy's threshold before it was recorded) and by how many minutes."""
+    threshold = backdating_threshold(policy)
+    return [
+        event_view(e, tz) | {"backdated": is_backdated(e, threshold), "lag_minutes": lag_minutes(e)}
+        for e in events
+    ]
 
 
 def ticket_row_view(row: dict[str, Any], tz: tzinfo) -> dict[str, Any]:

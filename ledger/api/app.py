@@ -37,8 +37,6 @@ from ledger.api.auth import User, Users
 from ledger.bootstrap import Ledger, LedgerNotInitialised
 from ledger.clock import Clock
 from ledger.commands.service import ContractNotFound, TicketNotFound
-from ledger.domain.audit import backdating_threshold
-from ledger.domain.ticket import Reported
 from ledger.feed.cloudevents import (
     BATCH_CONTENT_TYPE,
     BadFeedRequest,
@@ -50,7 +48,7 @@ from ledger.feed.cloudevents import (
 )
 from ledger.reports import sla
 from ledger.timeutil import parse_time
-from ledger.views import backdating_view, event_view, sla_view, ticket_view
+from ledger.views import history_view, sla_view, ticket_view
 
 MAX_PAGE = 1000
 """The most events one ``GET /feed`` returns."""
@@ -339,13 +337,8 @@ def _add_routes(app: FastAPI) -> None:
     def ticket_history(ledger: LedgerDep, _: UserDep, ticket: str) -> list[dict[str, Any]]:
         """Every event of a ticket, in order, back-dated ones flagged (as `ledger ticket
         history --json`)."""
-        events = ledger.tickets.history(ticket)
-        first = events[0]
-        assert isinstance(first, Reported)
-        contract = ledger.contracts.find(first.contract_id)
-        policy = None if contract is None else contract.policy_at(first.occurred_at)
-        threshold = backdating_threshold(policy)
-        return [event_view(e, ledger.tz) | backdating_view(e, threshold) for e in events]
+        events, policy = ledger.ticket_history(ticket)
+        return history_view(events, policy, ledger.tz)
 
     @app.get("/reports/sla", tags=["reports"], responses=_ERRORS)
     def report_sla(

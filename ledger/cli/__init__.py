@@ -9,6 +9,7 @@ from __future__ import annotations
 import click
 
 from ledger.cli import contracts, projections, quality, reports, tickets, visits
+from ledger.cli.export import export
 from ledger.cli.feed import feed, schema
 from ledger.cli.integrity import digest, verify
 from ledger.cli.serve import serve, user
@@ -59,6 +60,7 @@ cli.add_command(feed)
 cli.add_command(schema)
 cli.add_command(digest)
 cli.add_command(verify)
+cli.add_command(export)
 cli.add_command(serve)
 cli.add_command(user)
 

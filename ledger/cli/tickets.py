@@ -30,12 +30,10 @@ from ledger.cli.support import (
     print_json,
     time_option,
 )
-from ledger.clock import FixedClock
 from ledger.commands.importer import ImportReport, import_commands
 from ledger.commands.models import parse_command
 from ledger.domain.audit import backdating_threshold, recorded_by
-from ledger.domain.contract import Policy
-from ledger.domain.ticket import Reported, Ticket, TicketEvent, project_ticket
+from ledger.domain.ticket import Ticket, project_ticket
 from ledger.domain.values import (
     Category,
     Channel,
@@ -47,7 +45,7 @@ from ledger.domain.values import (
 )
 from ledger.projections.tickets import list_tickets
 from ledger.timeutil import show as show_time
-from ledger.views import backdating_view, event_view, sla_view, ticket_row_view, ticket_view
+from ledger.views import history_view, sla_view, ticket_row_view, ticket_view
 
 # --------------------------------------------------------------------------- tickets
 
@@ -211,9 +209,9 @@ def show(
     when = time_option("--as-of", as_of, settings.tz)
     with settings.open() as ledger:
         found, replayed_at = _replay(ledger, ticket, when, at_version)
-        if replayed_at is not None:
-            ledger.clock = FixedClock(replayed_at)  # a replay judges SLAs when it stands
-        view = ticket_view(found, settings.tz) | {"sla": sla_view(ledger.judge(found), settings.tz)}
+        # A replay judges the SLAs when it stands.
+        judged = ledger.judge(found, replayed_at)
+        view = ticket_view(found, settings.tz) | {"sla": sla_view(judged, settings.tz)}
     if as_json:
         print_json(view)
         return
@@ -275,27 +273,19 @@ def history(settings: Settings, ticket: str, as_json: bool) -> None:
     back-dated events (occurred more than the contract's threshold before they were
     recorded) are flagged."""
     with settings.open() as ledger:
-        events = ledger.tickets.history(ticket)
-        threshold = backdating_threshold(_policy_of(ledger, events[0]))
-    views = [event_view(e, settings.tz) | backdating_view(e, threshold) for e in events]
+        events, policy = ledger.ticket_history(ticket)
+    views = history_view(events, policy, settings.tz)
     if as_json:
         print_json(views)
         return
     print_history(f"history of {ticket}", [_marked(v) for v in views])
     flagged = [str(v["version"]) for v in views if v["backdated"]]
     if flagged:
-        minutes = int(threshold.total_seconds() // 60)
+        minutes = int(backdating_threshold(policy).total_seconds() // 60)
         click.echo(
             f"⚑ N min: back-dated, occurred N min before it was recorded (threshold "
             f"{minutes} min): version {', '.join(flagged)}"
         )
-
-
-def _policy_of(ledger: Ledger, first: TicketEvent) -> Policy | None:
-    """The policy a ticket is judged by, from its first event; ``None``: unknown contract."""
-    assert isinstance(first, Reported)
-    contract = ledger.contracts.find(first.contract_id)
-    return None if contract is None else contract.policy_at(first.occurred_at)
 
 
 def _marked(view: dict[str, Any]) -> dict[str, Any]:

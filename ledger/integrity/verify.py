@@ -206,17 +206,26 @@ def verify_ledger(
             )
 
     results = []
-    for digest in digests:
-        problems = _signature_problems(digest, public_key)
-        if not problems:  # a forged or refused digest says nothing about the log
-            with engine.connect() as conn:
-                extension = check_digest_extends(conn, digest, position)
-            if extension is not None:
-                problems.append(extension)
-        for problem in problems:
-            findings.add(problem)
-        results.append(DigestResult(digest, tuple(problems)))
+    with engine.connect() as conn:
+        for digest in digests:
+            result = check_digest(conn, digest, position, public_key=public_key)
+            for problem in result.problems:
+                findings.add(problem)
+            results.append(result)
     return Verdict(events, position, head_hash, findings.checks, results)
+
+
+def check_digest(
+    conn: Connection, digest: Digest, head: int, *, public_key: bytes | None = None
+) -> DigestResult:
+    """One digest against the log whose head is at ``head``: its signature (by
+    ``public_key`` when given), then whether the log extends it."""
+    problems = _signature_problems(digest, public_key)
+    if not problems:  # a forged or refused digest says nothing about the log
+        extension = check_digest_extends(conn, digest, head)
+        if extension is not None:
+            problems.append(extension)
+    return DigestResult(digest, tuple(problems))
 
 
 def _check_link(chained: ChainedEvent, prev: bytes | None) -> Problem | None:
