@@ -42,5 +42,14 @@ section "Audit (integrity.md): back-dating, signatures, roles, reopenings"
 # every target met as told is met "only thanks to back-dating": what a bulk import looks like.
 "$LEDGER" report audit --from 2026-10-01 --to 2026-10-31 --limit 3
 
+section "Tamper evidence: a signed digest, then verify the whole hash chain against it"
+"$LEDGER" digest keygen --out demo/auditor.key
+"$LEDGER" digest --key demo/auditor.key --out demo/digest.json
+"$LEDGER" verify --digest demo/digest.json --public-key demo/auditor.key.pub
+
+section "The audit dossier of $first_escalated, and the first events of the feed"
+"$LEDGER" export --ticket "$first_escalated" --digest demo/digest.json --out "demo/dossier-$first_escalated.html"
+"$LEDGER" feed --type "ledger.ticket.*" --limit 2
+
 echo
 echo "The ledger is at demo/ledger.db. Try: LEDGER_DB=sqlite:///demo/ledger.db .venv/bin/ledger ticket history $first_escalated"
