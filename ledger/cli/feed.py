@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import os
-import signal
 import sys
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import click
 import orjson
 
-from ledger.cli.support import FAILURE, LedgerGroup, Settings, fail, pass_settings, plural
+from ledger.cli.support import (
+    FAILURE,
+    LedgerGroup,
+    Settings,
+    fail,
+    pass_settings,
+    plural,
+    stop_requested,
+)
 from ledger.feed.cloudevents import (
     BadFeedRequest,
     FeedIntegrityError,
@@ -23,22 +27,6 @@ from ledger.feed.cloudevents import (
 
 PAGE = 500
 """Events read per query."""
-
-
-@contextmanager
-def stop_requested() -> Iterator[threading.Event]:
-    """An event set by Ctrl-C or SIGTERM, as ``ledger projections follow`` does: the loop
-    stops between batches, never inside a database call, so the connection closes cleanly."""
-    stop = threading.Event()
-    previous = {
-        signum: signal.signal(signum, lambda *_: stop.set())
-        for signum in (signal.SIGINT, signal.SIGTERM)
-    }
-    try:
-        yield stop
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
 
 
 @click.command()

@@ -11,6 +11,7 @@ from ledger.cli.support import (
     json_option,
     pass_settings,
     print_json,
+    stop_requested,
 )
 
 
@@ -70,28 +71,14 @@ def projections_status(settings: Settings, as_json: bool) -> None:
 @pass_settings
 def projections_follow(settings: Settings, interval: float, once: bool) -> None:
     """Keep every read model caught up with the log until stopped (Ctrl-C or SIGTERM)."""
-    import signal
-    import threading
-
-    # Both signals only ask the loop to stop between batches: an interrupt raised in the
-    # middle of a database call would leave the connection unusable for a clean close.
-    stop = threading.Event()
-    previous = {
-        signum: signal.signal(signum, lambda *_: stop.set())
-        for signum in (signal.SIGINT, signal.SIGTERM)
-    }
     total = 0
-    try:
-        with settings.open() as ledger:
-            while not stop.is_set():
-                total += ledger.projections.catch_up(
-                    on_batch=lambda name, n: click.echo(
-                        f"{name}: {n} events applied (position {ledger.projections.position(name)})"
-                    )
+    with stop_requested() as stop, settings.open() as ledger:
+        while not stop.is_set():
+            total += ledger.projections.catch_up(
+                on_batch=lambda name, n: click.echo(
+                    f"{name}: {n} events applied (position {ledger.projections.position(name)})"
                 )
-                if once or stop.wait(interval):
-                    break
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
+            )
+            if once or stop.wait(interval):
+                break
     click.echo(f"stopped following: {total} events applied", err=True)

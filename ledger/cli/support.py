@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, tzinfo
@@ -189,3 +191,20 @@ def print_facts(title: str, facts: dict[str, str]) -> None:
     for key, value in facts.items():
         table.add_row(key, value)
     console().print(table)
+
+
+@contextmanager
+def stop_requested() -> Iterator[threading.Event]:
+    """An event set by Ctrl-C or SIGTERM, for the long-running commands (``feed --follow``,
+    ``projections follow``): their loop stops between batches, never inside a database
+    call, where an interrupt would leave the connection unusable for a clean close."""
+    stop = threading.Event()
+    previous = {
+        signum: signal.signal(signum, lambda *_: stop.set())
+        for signum in (signal.SIGINT, signal.SIGTERM)
+    }
+    try:
+        yield stop
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
