@@ -2,8 +2,9 @@
 PY          := .venv/bin/python
 STAMP       := .venv/.installed
 PYTEST_ARGS ?=
+BENCH_ARGS  ?=
 
-.PHONY: all venv test lint fmt demo clean
+.PHONY: all venv test lint fmt demo bench clean
 
 all: lint test
 
@@ -19,16 +20,21 @@ test: $(STAMP)
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 lint: $(STAMP)
-	$(PY) -m ruff check ledger tests
-	$(PY) -m ruff format --check ledger tests
+	$(PY) -m ruff check ledger tests bench
+	$(PY) -m ruff format --check ledger tests bench
 	$(PY) -m mypy ledger
 
 fmt: $(STAMP)
-	$(PY) -m ruff format ledger tests
-	$(PY) -m ruff check --fix ledger tests
+	$(PY) -m ruff format ledger tests bench
+	$(PY) -m ruff check --fix ledger tests bench
 
 demo: $(STAMP)
 	bash examples/demo.sh
+
+# Benchmarks (bench/README.md): one JSON document on stdout (so the recipe is not echoed), e.g.
+# make bench BENCH_ARGS="--size large --db sqlite --out bench.json"
+bench: $(STAMP)
+	@$(PY) -m bench.run $(BENCH_ARGS)
 
 clean:
 	rm -rf .venv .pytest_cache .mypy_cache .ruff_cache .hypothesis build dist demo *.egg-info

@@ -1,0 +1,161 @@
+"""Smoke test of the benchmark harness (bench/, issue 6): the seeded generator, and a tiny
+run on SQLite that prints one JSON document holding every metric, each a positive number.
+Not a timing test: no figure is compared with a target here."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from bench.generate import SIZES, write_history
+from ledger.projections import all_projections
+
+REPO = Path(__file__).parents[1]
+
+METRICS = (
+    "import.import_events_per_s",
+    "import.with_projections_events_per_s",
+    "raw_insert.raw_insert_rows_per_s",
+    "import_vs_raw_insert",
+    "import_with_projections_vs_raw_insert",
+    "command_latency_ms.p50",
+    "command_latency_ms.p99",
+    "history_ms.p50",
+    "history_ms.p99",
+    "show_ms.p50",
+    "show_ms.p99",
+    "rebuild.all.rebuild_events_per_s",
+    "rebuild.all.scan_decode_events_per_s",
+    "rebuild.all.vs_scan_decode",
+    "rebuild.all.peak_rss_mb",
+    "rebuild.peak_rss_mb",
+    "verify.verify_events_per_s",
+    "verify.raw_sha256_events_per_s",
+    "verify.vs_raw_sha256",
+    "feed.feed_events_per_s",
+)
+PER_PROJECTION = (
+    "rebuild_events_per_s",
+    "scan_events_per_s",
+    "scan_decode_events_per_s",
+    "vs_scan_decode",
+    "peak_rss_mb",
+)
+TARGETS = {
+    "import_vs_raw_insert",
+    "command_p99_ms",
+    "rebuild_vs_scan_decode",
+    "history_ms",
+    "verify_vs_raw_sha256",
+    "rebuild_peak_rss_mb",
+}
+
+
+def dig(data: dict[str, Any], path: str) -> Any:
+    for part in path.split("."):
+        data = data[part]
+    return data
+
+
+def generated(size: str, seed: int) -> bytes:
+    out = io.BytesIO()
+    write_history(out, SIZES[size], seed)
+    return out.getvalue()
+
+
+def test_generator_is_seeded() -> None:
+    first = generated("tiny", 7)
+    assert first == generated("tiny", 7)
+    assert first != generated("tiny", 8)
+
+
+def test_generator_mixes_the_whole_service_and_refers_only_backwards() -> None:
+    lines = [orjson.loads(line) for line in generated("small", 2026).splitlines()]
+    made: set[str] = set()
+    for line in lines:
+        for key in ("ticket", "visit", "action", "complaint"):
+            if key in line:
+                assert line[key] in made, line
+        if "ref" in line:
+            made.add(line["ref"])
+    commands = {line["command"] for line in lines}
+    assert {
+        "report",
+        "escalate",
+        "suspend",
+        "replace",
+        "reopen",
+        "cancel",
+        "visit_audit",
+        "action_verify",
+        "complaint_close",
+    } <= commands
+    contracts = {line["contract"] for line in lines if line["command"] == "report"}
+    assert contracts == {f"seed-00{i}" for i in range(5)}
+    months = {line["at"][:7] for line in lines if line["command"] == "report"}
+    assert len(months) >= SIZES["small"].months
+
+
+def test_tiny_run_prints_every_metric(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench.run",
+            "--size",
+            "tiny",
+            "--db",
+            "sqlite",
+            "--seed",
+            "11",
+            "--out",
+            str(out),
+            "--workdir",
+            str(tmp_path / "work"),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    document = json.loads(proc.stdout)
+    assert json.loads(out.read_text()) == document
+    assert not (tmp_path / "work").exists()
+    assert document["size"]["name"] == "tiny"
+    assert document["seed"] == 11
+    assert document["machine"]["cores"] >= 1
+    assert document["machine"]["sqlite"]
+
+    db = document["databases"]["sqlite"]
+    for path in METRICS:
+        value = dig(db, path)
+        assert isinstance(value, int | float) and value > 0, (path, value)
+    projections = db["rebuild"]["projections"]
+    assert set(projections) == {p.name for p in all_projections()}
+    for name, figures in projections.items():
+        for key in PER_PROJECTION:
+            assert figures[key] > 0, (name, key, figures[key])
+
+    imported = db["import"]
+    assert imported["rejected"] == 0
+    assert imported["applied"] == imported["lines"] == document["history"]["lines"]
+    assert imported["events"] > imported["lines"]  # a report also issues its number
+    assert db["verify"]["ok"] and db["verify"]["same_head_hash"]
+    assert db["feed"]["events"] == db["verify"]["events"]  # the whole log, once
+
+    targets = document["targets"]
+    assert targets["database"] == "sqlite"
+    assert set(db["targets"]) == TARGETS
+    for name in TARGETS:
+        assert targets[name] == db["targets"][name]
+        assert isinstance(targets[name]["met"], bool)
+        assert targets[name]["value"] == dig(db, targets[name]["from"])
