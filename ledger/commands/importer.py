@@ -1,4 +1,4 @@
-"""``ledger import``: a JSON-lines file of commands, applied in order, each atomically.
+"""``ledger import``: a JSON-lines file of commands, applied in order, in batches, resumable.
 
 Ticket commands go to the :class:`TicketService`, return visit, corrective action and
 complaint commands to the :class:`QualityService`. A line that makes a new record (a
@@ -6,18 +6,39 @@ complaint commands to the :class:`QualityService`. A line that makes a new recor
 ``ref``; later lines may name it wherever a number goes (``ticket``, ``visit``,
 ``action``, ``complaint``, ``links``, and ``reference`` about a ticket). A bad line
 rejects only itself (unless ``strict``); the report says which lines and why.
+
+**Batches.** Up to ``batch_size`` lines are planned one after the other by the services'
+own ``plan`` (validation, role, domain rules, numbering), each against the store *as the
+batch's earlier lines leave it* (:class:`_Staged`: their events are staged in memory, not
+saved), and the batch's events are saved in **one** ``app.save``: one transaction, one
+stretch of the hash chain. A batch that meets a concurrent writer (an integrity error: a
+number or a version taken first) is planned once more from fresh state; if it meets one
+again, its lines go one per transaction, each retried as ``ledger ticket ...`` would be.
+
+**Resumable.** Every applied line's idempotency key (:func:`command_key`) is saved in the
+same transaction as its events (``ledger_commands``, ``ledger/storage/chain.py``), with
+the number of the record it made or changed. Before planning a line its key is looked up
+(primary key); a recorded key is counted ``already_applied`` and its ref restored from the
+stored number, so re-running a file after a crash appends nothing twice.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import hashlib
+from collections import ChainMap, Counter, defaultdict
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import tzinfo
+from itertools import chain
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
+from uuid import UUID
 
 import orjson
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.persistence import IntegrityError, StoredEvent
 
+from ledger.commands.contracts import ContractService
 from ledger.commands.models import (
     COMMAND_NAMES,
     AnyCommand,
@@ -33,9 +54,25 @@ from ledger.commands.quality import (
     QualityService,
     parse_quality_command,
 )
-from ledger.commands.service import ConcurrentChange, NotFound, TicketService
+from ledger.commands.service import (
+    REPORT_ATTEMPTS,
+    ConcurrentChange,
+    LedgerApplication,
+    NotFound,
+    TicketService,
+)
 from ledger.domain.errors import DomainError
+from ledger.domain.model import DomainEvent
 from ledger.domain.numbering import Series
+from ledger.domain.ticket import Reported, TicketEvent
+from ledger.storage.chain import CommandKey, recorded_commands
+
+DEFAULT_BATCH = 500
+BATCH_ATTEMPTS = 2
+"""A batch that meets a concurrent change is planned once more; then line by line."""
+LINE_ATTEMPTS = 2
+"""A line on its own: one retry on a concurrent change, as the CLI's commands (a line that
+makes a record, which only competes for its number: ``REPORT_ATTEMPTS``)."""
 
 
 @dataclass(frozen=True)
@@ -47,6 +84,8 @@ class Rejection:
 @dataclass
 class ImportReport:
     applied: int = 0
+    already_applied: int = 0
+    """Lines skipped because their key was recorded by an earlier run (or line)."""
     rejected: list[Rejection] = field(default_factory=list)
     stopped: bool = False
     refs: dict[str, str] = field(default_factory=dict)
@@ -56,6 +95,7 @@ class ImportReport:
     def as_dict(self) -> dict[str, Any]:
         return {
             "applied": self.applied,
+            "already_applied": self.already_applied,
             "rejected": [{"line": r.line, "reason": r.reason} for r in self.rejected],
             "stopped": self.stopped,
             "tickets": {r: n for r, n in self.refs.items() if Series.TICKET.pattern.match(n)},
@@ -74,6 +114,7 @@ NEW_RECORDS = {
 of a rejected line of each names (for the message of a later line that uses it)."""
 assert NEW_RECORDS.keys() == {"report", *CREATING}
 REF_FIELDS = ("ticket", "visit", "action", "complaint")
+COMMAND_ID_LENGTH = 200
 
 
 def parse_line(data: dict[str, Any], tz: tzinfo) -> AnyCommand | QualityCommand:
@@ -97,35 +138,391 @@ def _read_line(raw: bytes) -> dict[str, Any]:
     return data
 
 
-def _number_for(name: object, report: ImportReport) -> object:
+def _command_id(value: object) -> str | None:
+    """A line's own ``command_id``: a string (or integer) of 1 to 200 printable characters."""
+    if value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if (
+        not isinstance(value, str)
+        or not value.strip()
+        or len(value) > COMMAND_ID_LENGTH
+        or any(ord(c) < 32 or ord(c) == 127 for c in value)
+    ):
+        raise CommandError(
+            [
+                "command_id: must be a string of 1 to "
+                f"{COMMAND_ID_LENGTH} characters without control characters"
+            ]
+        )
+    return value
+
+
+def content_digest(command: AnyCommand | QualityCommand) -> bytes:
+    """What a line says, as validated: the fields it set (after ``--actor``/``--role``
+    defaults and refs, times made aware in the zone), as canonical JSON, hashed."""
+    fields = command.model_dump(mode="json", exclude_unset=True)
+    return hashlib.sha256(orjson.dumps(fields, option=orjson.OPT_SORT_KEYS)).digest()
+
+
+def content_key(digest: bytes, occurrence: int) -> str:
+    """The idempotency key of a line without a ``command_id``: what it says and which
+    occurrence of that content in the file it is (so two identical lines of one file are
+    two commands, and an edited file keeps the keys of the lines it did not change). A
+    line's own ``command_id`` is its key as ``id:<command_id>``."""
+    return "sha256:" + hashlib.sha256(digest + b"#%d" % occurrence).hexdigest()
+
+
+def _number_for(
+    name: object, refs: Mapping[str, str], failed: Mapping[str, tuple[int, str]]
+) -> object:
     """A ref of an earlier line becomes the number of the record it made."""
     if not isinstance(name, str | int):
         return name
     key = str(name)
-    if key in report.failed_refs:
-        line, command = report.failed_refs[key]
+    if key in failed:
+        line, command = failed[key]
         raise NotFound(f"ref {key!r} names no {NEW_RECORDS[command]} (line {line}) was rejected")
-    return report.refs.get(key, name)
+    return refs.get(key, name)
 
 
-def _resolve_refs(data: dict[str, Any], report: ImportReport) -> None:
+def _resolve_refs(
+    data: dict[str, Any], refs: Mapping[str, str], failed: Mapping[str, tuple[int, str]]
+) -> None:
     """Every field that names a record may name it by the ref of an earlier line."""
     for key in REF_FIELDS:
         if key in data:
-            data[key] = _number_for(data[key], report)
+            data[key] = _number_for(data[key], refs, failed)
     if data.get("about") == "ticket" and "reference" in data:
-        data["reference"] = _number_for(data["reference"], report)
+        data["reference"] = _number_for(data["reference"], refs, failed)
     if isinstance(data.get("links"), list):
-        data["links"] = [_number_for(link, report) for link in data["links"]]
+        data["links"] = [_number_for(link, refs, failed) for link in data["links"]]
 
 
-def _execute(
-    command: AnyCommand | QualityCommand, tickets: TicketService, quality: QualityService
-) -> str:
-    """Apply one command (one retry on a concurrent change); the number of its record."""
-    if isinstance(command, QualityCommandBase):
-        return quality.execute(command, retries=1).record.number
-    return tickets.execute(command, retries=1).number
+# --------------------------------------------------------------------------- staging
+
+Projector = Callable[[Any, Iterable[Any]], Any]
+
+
+class _Staged:
+    """The application as one batch's planning sees it: the store, plus the events staged
+    by the batch's earlier lines. The services plan against it exactly as against the
+    application (it is passed to them in its place): they read aggregates through
+    ``repository.get`` and a number sequence's last event through
+    ``recorder.select_events``; ``save`` stages; everything else is the application's.
+    Aggregates read are kept for the batch (later lines of a ticket do not replay it)."""
+
+    def __init__(self, app: LedgerApplication) -> None:
+        self._app = app
+        self.events: list[DomainEvent] = []
+        self.keys: list[CommandKey] = []
+        self._by_id: defaultdict[UUID, list[DomainEvent]] = defaultdict(list)
+        self._states: dict[UUID, tuple[Projector, Any]] = {}
+        self.repository = _StagedRepository(self)
+        self.recorder = _StagedRecorder(self)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._app, name)
+
+    def save(self, *events: DomainEvent, **_: Any) -> None:
+        """Stage one command's events: later lines of the batch see them."""
+        for event in events:
+            self._by_id[event.originator_id].append(event)
+            cached = self._states.get(event.originator_id)
+            if cached is not None:
+                projector, state = cached
+                self._states[event.originator_id] = (projector, projector(state, [event]))
+        self.events.extend(events)
+
+    def get(self, aggregate_id: UUID, projector: Projector) -> Any:
+        cached = self._states.get(aggregate_id)
+        if cached is not None and cached[0] is projector:
+            return cached[1]
+        staged = self._by_id.get(aggregate_id, [])
+        # Made in this batch (staged from version 1): nothing of it can be stored yet.
+        made_here = bool(staged) and staged[0].originator_version == 1
+        stored = () if made_here else self._app.events.get(aggregate_id)
+        state = projector(None, chain(stored, staged))
+        if state is None:
+            raise AggregateNotFoundError(aggregate_id)
+        self._states[aggregate_id] = (projector, state)
+        return state
+
+    def select_events(
+        self,
+        originator_id: UUID,
+        *,
+        gt: int | None = None,
+        lte: int | None = None,
+        desc: bool = False,
+        limit: int | None = None,
+    ) -> Sequence[StoredEvent]:
+        staged = [
+            event
+            for event in self._by_id.get(originator_id, ())
+            if (gt is None or event.originator_version > gt)
+            and (lte is None or event.originator_version <= lte)
+        ]
+        recorder = self._app.recorder
+        if not staged:
+            return recorder.select_events(originator_id, gt=gt, lte=lte, desc=desc, limit=limit)
+        to_stored = self._app.mapper.to_stored_event
+        if desc and limit == 1:  # the last event (a number sequence's): the last staged one
+            return [to_stored(staged[-1])]
+        rows = [*recorder.select_events(originator_id, gt=gt, lte=lte), *map(to_stored, staged)]
+        rows.sort(key=lambda row: row.originator_version, reverse=desc)
+        return rows if limit is None else rows[:limit]
+
+    def write(self) -> None:
+        """Save every staged event and the keys of their commands in one transaction."""
+        if not self.events:
+            return
+        try:
+            self._app.save(*self.events, commands=self.keys)
+        except IntegrityError as e:
+            records = ", ".join(dict.fromkeys(key.record for key in self.keys))
+            raise ConcurrentChange(f"{records} changed concurrently, retry") from e
+
+
+class _StagedRepository:
+    def __init__(self, staged: _Staged) -> None:
+        self._staged = staged
+
+    def get(
+        self,
+        aggregate_id: UUID,
+        *,
+        version: int | None = None,
+        projector_func: Projector,
+        **kwargs: Any,
+    ) -> Any:
+        if version is not None:  # a past version: nothing staged is in it
+            repository = self._staged._app.repository
+            return repository.get(aggregate_id, version=version, projector_func=projector_func)
+        return self._staged.get(aggregate_id, projector_func)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._staged._app.repository, name)
+
+
+class _StagedRecorder:
+    def __init__(self, staged: _Staged) -> None:
+        self._staged = staged
+        self.select_events = staged.select_events
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._staged._app.recorder, name)
+
+
+# --------------------------------------------------------------------------- batches
+
+
+@dataclass(frozen=True)
+class _Line:
+    number: int
+    raw: bytes
+
+
+@dataclass
+class _Batch:
+    """One attempt at a batch: its staged events, and what it adds to the report once they
+    are saved (refs and counts on top of the report's, dropped if the save fails)."""
+
+    staged: _Staged
+    refs: ChainMap[str, str]
+    failed_refs: ChainMap[str, tuple[int, str]]
+    applied: int = 0
+    already_applied: int = 0
+    rejected: list[Rejection] = field(default_factory=list)
+    made: dict[str, tuple[int, str]] = field(default_factory=dict)
+    """Refs of the lines it applies: their line and command (should the save fail)."""
+    keys: dict[str, str] = field(default_factory=dict)
+    occurrences: Counter[bytes] = field(default_factory=Counter)
+    creating: bool = False
+    stopped: bool = False
+
+
+class _Importer:
+    def __init__(
+        self,
+        tickets: TicketService,
+        quality: QualityService,
+        *,
+        tz: tzinfo,
+        defaults: dict[str, str],
+        strict: bool,
+    ) -> None:
+        self.tickets = tickets
+        self.quality = quality
+        self.app = tickets.app
+        self.tz = tz
+        self.defaults = defaults
+        self.strict = strict
+        self.report = ImportReport()
+        self.occurrences: Counter[bytes] = Counter()
+        self.careful = True
+        """Check each line's key before planning it (see :meth:`_plan_checked`)."""
+
+    def apply(self, lines: Sequence[_Line]) -> None:
+        """Apply a batch of lines: in one transaction, else one line at a time."""
+        for _ in range(BATCH_ATTEMPTS):
+            batch = self._plan_checked(lines)
+            try:
+                batch.staged.write()
+            except ConcurrentChange:
+                continue
+            self._merge(batch)
+            return
+        for line in lines:
+            self._apply_alone(line)
+            if self.report.stopped:
+                return
+
+    def _apply_alone(self, line: _Line) -> None:
+        attempt = 0
+        while True:
+            batch = self._plan([line])
+            attempt += 1
+            try:
+                batch.staged.write()
+            except ConcurrentChange as e:
+                if attempt < (REPORT_ATTEMPTS if batch.creating else LINE_ATTEMPTS):
+                    continue
+                batch = self._conflicted(line, batch, str(e))
+            self._merge(batch)
+            return
+
+    def _conflicted(self, line: _Line, batch: _Batch, reason: str) -> _Batch:
+        """What a line that kept meeting concurrent changes adds: its rejection."""
+        rejected = _Batch(_Staged(self.app), ChainMap(), ChainMap(dict(batch.made)))
+        rejected.rejected.append(Rejection(line.number, reason))
+        rejected.stopped = self.strict
+        return rejected
+
+    def _merge(self, batch: _Batch) -> None:
+        report = self.report
+        report.applied += batch.applied
+        report.already_applied += batch.already_applied
+        report.rejected.extend(batch.rejected)
+        report.refs.update(batch.refs.maps[0])
+        report.failed_refs.update(batch.failed_refs.maps[0])
+        report.stopped = report.stopped or batch.stopped
+        self.occurrences.update(batch.occurrences)
+        self.careful = batch.already_applied > 0
+
+    def _plan_checked(self, lines: Sequence[_Line]) -> _Batch:
+        """Plan a batch, each line's key checked against the recorded ones. After a batch
+        that had no line already applied (a fresh file, or past the part a crashed run
+        did), the keys are checked all at once after planning, and only if one of them
+        was recorded is the batch planned again line by line; the primary key still
+        refuses a key recorded meanwhile (the save fails and the batch is planned again)."""
+        if not self.careful:
+            batch = self._plan(lines, careful=False)
+            if not recorded_commands(self.app.recorder, list(batch.keys)):
+                return batch
+        return self._plan(lines, careful=True)
+
+    def _plan(self, lines: Sequence[_Line], *, careful: bool = True) -> _Batch:
+        staged = _Staged(self.app)
+        app = cast(LedgerApplication, staged)  # it stands in for the application
+        contracts = ContractService(app, self.quality.contracts.clock)
+        tickets = TicketService(app, self.tickets.clock, self.tickets.tz, contracts.policy_at)
+        quality = QualityService(app, self.quality.clock, self.quality.tz, contracts, tickets)
+        batch = _Batch(
+            staged, ChainMap({}, self.report.refs), ChainMap({}, self.report.failed_refs)
+        )
+        for line in lines:
+            self._plan_line(line, batch, tickets, quality, careful)
+            if batch.stopped:
+                break
+        return batch
+
+    def _plan_line(
+        self,
+        line: _Line,
+        batch: _Batch,
+        tickets: TicketService,
+        quality: QualityService,
+        careful: bool,
+    ) -> None:
+        ref: str | None = None
+        data: dict[str, Any] = {}
+        try:
+            data = {**self.defaults, **_read_line(line.raw)}
+            command_id = _command_id(data.pop("command_id", None))
+            if data.get("command") in NEW_RECORDS:
+                batch.creating = True
+                given = data.pop("ref", None)
+                ref = None if given is None else str(given)
+            _resolve_refs(data, batch.refs, batch.failed_refs)
+            command = parse_line(data, self.tz)
+            if command_id is None:
+                digest = content_digest(command)
+                batch.occurrences[digest] += 1
+                key = content_key(digest, self.occurrences[digest] + batch.occurrences[digest])
+            else:
+                key = f"id:{command_id}"
+            record = batch.keys.get(key) or (self._recorded(key) if careful else None)
+            if record is not None:
+                batch.already_applied += 1
+            else:
+                record = self._stage(command, key, batch.staged, tickets, quality)
+                batch.keys[key] = record
+                batch.applied += 1
+                if ref is not None:
+                    batch.made[ref] = (line.number, str(data["command"]))
+            if ref is not None:
+                batch.refs[ref] = record
+        except (CommandError, DomainError, NotFound) as e:
+            reason = "; ".join(e.problems) if isinstance(e, CommandError) else str(e)
+            batch.rejected.append(Rejection(line.number, reason))
+            if ref is not None:
+                batch.failed_refs[ref] = (line.number, str(data.get("command")))
+            batch.stopped = self.strict
+
+    def _recorded(self, key: str) -> str | None:
+        found = recorded_commands(self.app.recorder, [key]).get(key)
+        return None if found is None else found.record
+
+    @staticmethod
+    def _stage(
+        command: AnyCommand | QualityCommand,
+        key: str,
+        staged: _Staged,
+        tickets: TicketService,
+        quality: QualityService,
+    ) -> str:
+        """Plan one command against the staged state and stage its events with its key;
+        the number of the record it made or changed."""
+        if isinstance(command, QualityCommandBase):
+            plan = quality.plan(command)
+            events, record = plan.events, plan.record.number
+        else:
+            events = tickets.plan(command)
+            ticket_event = next(e for e in events if isinstance(e, TicketEvent))
+            if isinstance(ticket_event, Reported):
+                record = ticket_event.number
+            else:
+                record = tickets.get(ticket_event.originator_id).number
+        staged.keys.append(CommandKey(key, len(staged.events), record))
+        staged.save(*events)
+        return record
+
+
+def _batches(lines: Iterable[bytes], size: int) -> Iterator[tuple[list[_Line], int]]:
+    """Non-blank lines in batches of ``size``, each with how many lines it covers."""
+    batch: list[_Line] = []
+    covered = 0
+    for number, raw in enumerate(lines, start=1):
+        covered += 1
+        if raw.strip():
+            batch.append(_Line(number, raw))
+        if len(batch) == size:
+            yield batch, covered
+            batch, covered = [], 0
+    if covered:
+        yield batch, covered
 
 
 def import_commands(
@@ -136,31 +533,21 @@ def import_commands(
     tz: tzinfo,
     defaults: dict[str, str] | None = None,
     strict: bool = False,
-    on_line: Callable[[], None] | None = None,
+    batch_size: int = DEFAULT_BATCH,
+    on_lines: Callable[[int], None] | None = None,
 ) -> ImportReport:
-    report = ImportReport()
+    """Apply the file's lines in batches of ``batch_size``; ``on_lines(n)`` after each
+    batch is saved, with the number of file lines it covered. With ``strict``, stop at the
+    first rejected line: the lines before it are applied, none after it."""
+    if batch_size < 1:
+        raise ValueError("batch_size must be at least 1")
+    importer = _Importer(tickets, quality, tz=tz, defaults=defaults or {}, strict=strict)
     with path.open("rb") as lines:
-        for number, raw in enumerate(lines, start=1):
-            ref: str | None = None
-            if on_line:
-                on_line()
-            if not raw.strip():
-                continue
-            try:
-                data = {**(defaults or {}), **_read_line(raw)}
-                ref = data.pop("ref", None) if data.get("command") in NEW_RECORDS else None
-                ref = None if ref is None else str(ref)
-                _resolve_refs(data, report)
-                made = _execute(parse_line(data, tz), tickets, quality)
-                if ref is not None:
-                    report.refs[ref] = made
-                report.applied += 1
-            except (CommandError, DomainError, NotFound, ConcurrentChange) as e:
-                reason = "; ".join(e.problems) if isinstance(e, CommandError) else str(e)
-                report.rejected.append(Rejection(number, reason))
-                if ref is not None:
-                    report.failed_refs[ref] = (number, str(data.get("command")))
-            if report.rejected and strict:
-                report.stopped = True
+        for batch, covered in _batches(lines, batch_size):
+            if batch:
+                importer.apply(batch)
+            if on_lines:
+                on_lines(covered)
+            if importer.report.stopped:
                 break
-    return report
+    return importer.report

@@ -8,7 +8,8 @@ idempotent, so running init again also upgrades a ledger created before the guar
   is already taken, so ``INSERT OR REPLACE`` cannot overwrite an event either (SQLite's
   REPLACE deletes the old row without firing delete triggers). A normal version conflict
   still surfaces as an integrity error, which the services turn into ``ConcurrentChange``.
-The hash chain's table (``ledger_chain``) gets the same guard.
+The hash chain's table (``ledger_chain``) and the imported commands' keys
+(``ledger_commands``) get the same guard.
 
 * PostgreSQL: one trigger function, a ``BEFORE UPDATE OR DELETE`` row trigger and a
   ``BEFORE TRUNCATE`` statement trigger on ``ledger_events``, enabled ``ALWAYS`` so they
@@ -24,7 +25,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
-from ledger.storage.chain import CHAIN_TABLE
+from ledger.storage.chain import CHAIN_TABLE, COMMANDS_TABLE
 
 MESSAGE = "ledger events are append-only"
 # The library's default schema: we never set POSTGRES_SCHEMA.
@@ -50,6 +51,7 @@ class Guarded:
 
 EVENTS = Guarded("ledger_events", (("originator_id", "originator_version"),))
 CHAIN = Guarded("ledger_chain", (("notification_id",),))
+COMMANDS = Guarded("ledger_commands", (("command_id",),))
 SQLITE_TRIGGERS = EVENTS.sqlite_triggers
 PG_ROW_TRIGGER, PG_TRUNCATE_TRIGGER = EVENTS.pg_triggers
 
@@ -101,10 +103,12 @@ def _postgres_statements(table: str, guarded: Guarded) -> list[str]:
 
 
 def install_append_only(engine: Engine, events_table: str) -> None:
-    """Install the guard on the events table and on the hash chain: on PostgreSQL
-    (re)created in one transaction; on SQLite each missing trigger is created."""
+    """Install the guard on the events table, the hash chain and the imported commands'
+    keys: on PostgreSQL (re)created in one transaction; on SQLite each missing trigger is
+    created."""
     build = _sqlite_statements if engine.dialect.name == "sqlite" else _postgres_statements
     with engine.begin() as conn:
-        for table, guarded in ((events_table, EVENTS), (CHAIN_TABLE, CHAIN)):
+        guarded_tables = ((events_table, EVENTS), (CHAIN_TABLE, CHAIN), (COMMANDS_TABLE, COMMANDS))
+        for table, guarded in guarded_tables:
             for statement in build(table, guarded):
                 conn.exec_driver_sql(statement)

@@ -15,6 +15,12 @@ chain position is therefore what the feed calls ``sequence``.
 
 The canonical bytes do not depend on the database: the same log hashes the same on
 SQLite and PostgreSQL.
+
+The same recorders keep ``ledger_commands``: the idempotency key of each command
+``ledger import`` applied (``command_id`` primary key, the chain ``position`` of its first
+event, the ``record`` number it made or changed), written in the transaction of its events
+when ``app.save(..., commands=[CommandKey, ...])`` passes them through the library's
+``insert_events`` keywords. A re-run looks a key up by primary key instead of scanning the log.
 """
 
 from __future__ import annotations
@@ -34,8 +40,35 @@ from psycopg.sql import SQL, Identifier
 from sqlalchemy import Connection, Engine, text
 
 CHAIN_TABLE = "ledger_chain"
+COMMANDS_TABLE = "ledger_commands"
 GENESIS = bytes(32)
 _FORMAT = b"ledger-chain-v1"
+
+
+@dataclass(frozen=True)
+class CommandKey:
+    """A command's idempotency key, saved with its events: ``first_event`` indexes the
+    events of the ``app.save`` that carries it; ``record`` is the number it made or changed."""
+
+    command_id: str
+    first_event: int
+    record: str
+
+
+@dataclass(frozen=True)
+class RecordedCommand:
+    """A key found in ``ledger_commands``: where its events start and the record's number."""
+
+    position: int
+    record: str
+
+
+def _command_rows(
+    commands: Sequence[CommandKey], ids: Sequence[int], links: Sequence[tuple[int, int, bytes]]
+) -> list[tuple[str, int, str]]:
+    """``ledger_commands`` rows: each key with the chain position of its first event."""
+    position_of = {notification_id: position for position, notification_id, _ in links}
+    return [(k.command_id, position_of[ids[k.first_event]], k.record) for k in commands]
 
 
 def canonical_bytes(
@@ -100,6 +133,10 @@ class ChainedSQLiteRecorder(SQLiteApplicationRecorder):
             "position INTEGER PRIMARY KEY, "
             "notification_id INTEGER NOT NULL UNIQUE, "
             "event_hash BLOB NOT NULL)",
+            f"CREATE TABLE IF NOT EXISTS {COMMANDS_TABLE} ("
+            "command_id TEXT PRIMARY KEY, "
+            "position INTEGER NOT NULL, "
+            "record TEXT NOT NULL)",
         ]
 
     def _insert_events(
@@ -116,11 +153,32 @@ class ChainedSQLiteRecorder(SQLiteApplicationRecorder):
             (nid, s.originator_id, s.originator_version, s.topic, s.state)
             for nid, s in zip(ids, stored_events, strict=True)
         ]
+        links = chain_rows(head, events)
         c.executemany(
             f"INSERT INTO {CHAIN_TABLE} (position, notification_id, event_hash) VALUES (?,?,?)",
-            chain_rows(head, events),
+            links,
         )
+        commands: Sequence[CommandKey] = kwargs.get("commands", ())
+        if commands:
+            c.executemany(
+                f"INSERT INTO {COMMANDS_TABLE} (command_id, position, record) VALUES (?,?,?)",
+                _command_rows(commands, ids, links),
+            )
         return ids
+
+    def select_commands(self, command_ids: Sequence[str]) -> dict[str, RecordedCommand]:
+        """The recorded commands among ``command_ids`` (a primary-key lookup each)."""
+        found: dict[str, RecordedCommand] = {}
+        with self.datastore.transaction(commit=False) as c:
+            for start in range(0, len(command_ids), 500):  # SQLite caps bound parameters
+                chunk = list(command_ids[start : start + 500])
+                c.execute(
+                    f"SELECT command_id, position, record FROM {COMMANDS_TABLE} "
+                    f"WHERE command_id IN ({','.join('?' * len(chunk))})",
+                    chunk,
+                )
+                found.update((row[0], RecordedCommand(row[1], row[2])) for row in c.fetchall())
+        return found
 
 
 class ChainedPostgresRecorder(PostgresApplicationRecorder):
@@ -151,16 +209,51 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
             "INSERT INTO {schema}.{chain} (position, notification_id, event_hash) "
             "SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::bytea[])"
         ).format(schema=schema, chain=chain)
+        commands = Identifier(COMMANDS_TABLE)
+        self.sql_create_statements.append(
+            SQL(
+                "CREATE TABLE IF NOT EXISTS {schema}.{commands} ("
+                "command_id text PRIMARY KEY, "
+                "position bigint NOT NULL, "
+                "record text NOT NULL)"
+            ).format(schema=schema, commands=commands)
+        )
+        # RETURNING, fetched: a key recorded twice fails here, inside the pipeline's sync.
+        self._insert_commands = SQL(
+            "INSERT INTO {schema}.{commands} (command_id, position, record) "
+            "SELECT * FROM unnest(%s::text[], %s::bigint[], %s::text[]) RETURNING command_id"
+        ).format(schema=schema, commands=commands)
+        self._select_commands = SQL(
+            "SELECT command_id, position, record FROM {schema}.{commands} "
+            "WHERE command_id = ANY(%s)"
+        ).format(schema=schema, commands=commands)
 
     def _fetch_ids_after_insert_events(
         self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
         ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
         if ids:
-            self._append_links(curs, ids)
+            links = self._append_links(curs, ids)
+            commands: Sequence[CommandKey] = kwargs.get("commands", ())
+            if commands:
+                rows = _command_rows(commands, ids, links)
+                curs.execute(
+                    self._insert_commands,
+                    ([c for c, _, _ in rows], [p for _, p, _ in rows], [r for _, _, r in rows]),
+                )
+                curs.fetchall()
         return ids
 
-    def _append_links(self, curs: Any, ids: Sequence[int]) -> None:
+    def select_commands(self, command_ids: Sequence[str]) -> dict[str, RecordedCommand]:
+        """The recorded commands among ``command_ids`` (a primary-key lookup each)."""
+        if not command_ids:
+            return {}
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(self._select_commands, (list(command_ids),))
+            rows: list[DictRow] = curs.fetchall()
+        return {r["command_id"]: RecordedCommand(r["position"], r["record"]) for r in rows}
+
+    def _append_links(self, curs: Any, ids: Sequence[int]) -> list[tuple[int, int, bytes]]:
         # Still inside the insert's transaction, under its exclusive table lock.
         curs.execute(self._select_inserted, (list(ids),))
         inserted: list[DictRow] = curs.fetchall()
@@ -184,6 +277,14 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
             self._insert_links,
             ([p for p, _, _ in rows], [n for _, n, _ in rows], [h for _, _, h in rows]),
         )
+        return rows
+
+
+def recorded_commands(recorder: object, command_ids: Sequence[str]) -> dict[str, RecordedCommand]:
+    """The keys among ``command_ids`` already in ``ledger_commands``, with what they recorded."""
+    if not isinstance(recorder, ChainedSQLiteRecorder | ChainedPostgresRecorder):
+        raise TypeError(f"not the ledger's chained recorder: {type(recorder).__name__}")
+    return recorder.select_commands(command_ids)
 
 
 @dataclass(frozen=True)
