@@ -15,7 +15,7 @@ from ledger.commands.models import CommandError
 from ledger.domain.errors import RuleViolation
 from ledger.domain.values import Role
 from tests.support import SEED_CONTRACTS, SHANGHAI
-from tests.test_cli import REPORT_ARGS, Cli, make_cli
+from tests.test_cli import ADMIN, REPORT_ARGS, Cli, make_cli
 
 SEED_002 = next(p for p in SEED_CONTRACTS if p.stem == "seed-002")
 
@@ -29,8 +29,9 @@ workdays = ["2031-01-19", 2031-10-11]
 
 
 def fresh_cli(url: str) -> Cli:
-    """A CLI on an initialised ledger without any contract."""
+    """A CLI on an initialised ledger without any contract, used by the administrator."""
     cli = Cli(url)
+    cli.env.update(ADMIN)
     cli.run("init")
     return cli
 
@@ -126,23 +127,32 @@ def test_a_revision_cannot_take_effect_in_the_past(sqlite_url: str, tmp_path: Pa
     cli = make_cli(sqlite_url)
     revised = revised_seed_002(tmp_path)
     before = cli.event_count()
-    past = cli.run("contract", "load", str(revised), "--effective", "2026-10-08T11:59", ok=False)
+    past = cli.run(
+        "contract", "load", str(revised), "--effective", "2026-10-08T11:59", ok=False, **ADMIN
+    )
     assert past.returncode == 2
     assert "seed-002 cannot take effect in the past" in past.stderr
     assert cli.event_count() == before
 
     new = write(tmp_path / "new.toml", SEED_002.read_text().replace("seed-002", "seed-102"))
     both = cli.run(
-        "contract", "load", str(revised), str(new), "--effective", "2026-11-01", ok=False
+        "contract", "load", str(revised), str(new), "--effective", "2026-11-01", ok=False, **ADMIN
     )
     assert both.returncode == 2 and "contract seed-102 is new" in both.stderr
     assert cli.event_count() == before  # neither the revision nor the registration
 
-    bad_time = cli.run("contract", "load", str(revised), "--effective", "soon", ok=False)
+    bad_time = cli.run("contract", "load", str(revised), "--effective", "soon", ok=False, **ADMIN)
     assert bad_time.returncode == 2 and "--effective: 'soon' is not an ISO 8601" in bad_time.stderr
 
     revision = cli.run(
-        "contract", "load", str(revised), "--effective", "2026-11-01", "--note", "客户同意放宽"
+        "contract",
+        "load",
+        str(revised),
+        "--effective",
+        "2026-11-01",
+        "--note",
+        "客户同意放宽",
+        **ADMIN,
     )
     assert revision.stdout == (
         "seed-002: revised → revision 2, in force from 2026-11-01T00:00:00+08:00\n"
@@ -256,6 +266,7 @@ def test_contract_show_json_and_revisions(db_url: str, tmp_path: Path) -> None:
         "2026-11-01T00:00",
         "--note",
         "客户同意放宽",
+        **ADMIN,
     )
     now = cli.json("contract", "show", "seed-002")
     later = cli.json("contract", "show", "seed-002", "--at", "2026-11-01T00:00")

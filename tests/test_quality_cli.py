@@ -63,7 +63,7 @@ def test_a_failed_audit_reopens_the_ticket_and_raises_an_action(cli: Cli) -> Non
     assert scored["scores"]["total"] == 81.25 and scored["scores"]["band_zh"] == "很满意"
 
     stderr = refused(cli, "visit", "audit", visit, "--fail", "--reason", "服务单无签字")
-    assert "role dispatcher may not audit return visit V-2026-000001: only quality may" in stderr
+    assert stderr == "Error: visit_audit needs role quality; 李娜 is dispatcher\n"
     failed = cli.run("visit", "audit", visit, "--fail", "--reason", "服务单无签字", **QUALITY)
     assert failed.stdout.splitlines() == [
         f"{visit} conducted (version 4)",
@@ -103,7 +103,7 @@ def test_a_failed_audit_reopens_the_ticket_and_raises_an_action(cli: Cli) -> Non
     stderr = refused(
         cli, "action", "verify", "CA-2026-0001", "--effective", "--comment", "有效", **ENGINEER
     )
-    assert "only chief_engineer_office or quality may" in stderr
+    assert "action_verify needs role chief_engineer_office or quality; 王工 is engineer" in stderr
 
     complaint = cli.json(
         "complaint",
@@ -119,7 +119,15 @@ def test_a_failed_audit_reopens_the_ticket_and_raises_an_action(cli: Cli) -> Non
     )
     assert (complaint["number"], complaint["customer"]) == ("C-2026-0001", "禹州市公安局")
     cli.run(
-        "complaint", "analyse", "C-2026-0001", "--cause", "备件", "--department", "技术部", "--ours"
+        "complaint",
+        "analyse",
+        "C-2026-0001",
+        "--cause",
+        "备件",
+        "--department",
+        "技术部",
+        "--ours",
+        **QUALITY,
     )
     shown = cli.json("complaint", "show", "C-2026-0001")
     assert (shown["status"], shown["ours"], shown["contract_id"]) == ("analysed", True, "seed-002")
@@ -178,8 +186,9 @@ def test_lists_overdue_actions_and_visits_due(cli: Cli) -> None:
         "internal_audit",
         "--department",
         "质量部",
+        **QUALITY,
     )
-    cli.run("action", "analyse", "CA-2026-0001", "--cause", "流程缺失")
+    cli.run("action", "analyse", "CA-2026-0001", "--cause", "流程缺失", **QUALITY)
     cli.run(
         "action",
         "plan",
@@ -192,6 +201,7 @@ def test_lists_overdue_actions_and_visits_due(cli: Cli) -> None:
         "王经理",
         "--due",
         "2026-10-09",
+        **QUALITY,
     )
     assert cli.json("action", "list", "--overdue") == []
     later = {"LEDGER_NOW": "2026-10-10T00:00+08:00"}
@@ -305,7 +315,7 @@ def test_import_of_quality_commands(cli: Cli, tmp_path: Path) -> None:
     ]
     path = tmp_path / "quality.jsonl"
     path.write_text("".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines))
-    result = cli.run("import", str(path), "--json", ok=False)
+    result = cli.run("import", str(path), "--json", ok=False, **QUALITY)
     assert result.returncode == 2
     report = json.loads(result.stdout)
     assert report["applied"] == 3

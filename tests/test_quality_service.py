@@ -20,6 +20,7 @@ from ledger.commands.service import ConcurrentChange, TicketNotFound
 from ledger.domain.errors import RuleViolation
 from ledger.domain.numbering import NumberIssued, Series
 from ledger.domain.return_visit import VisitPurpose
+from ledger.domain.roles import Forbidden
 from ledger.domain.ticket import Reopened, Ticket
 from ledger.domain.values import TicketStatus
 from ledger.domain.visit_schedule import DueStatus, contracts_visits_due
@@ -247,11 +248,11 @@ def test_role_and_order_refusals_append_nothing(q: Supervision) -> None:
     visit = q.conducted(ticket=ticket.number)
     action = q.number("action_raise", content="x", source="internal_audit", department="技术部")
     before = q.ledger.event_count()
-    with pytest.raises(RuleViolation, match=r"role dispatcher may not audit .*: only quality may"):
+    with pytest.raises(Forbidden, match=r"^visit_audit needs role quality; 周质检 is dispatcher$"):
         q.do("visit_audit", visit=visit, verdict="fail", reason="x", role="dispatcher")
-    with pytest.raises(RuleViolation, match="only chief_engineer_office may"):
+    with pytest.raises(Forbidden, match="needs role chief_engineer_office; 周质检 is quality"):
         q.do("visit_chief_review", visit=visit, opinion="同意")
-    with pytest.raises(RuleViolation, match="role engineer may not verify the effectiveness"):
+    with pytest.raises(Forbidden, match="action_verify needs role chief_engineer_office or qual"):
         q.do("action_verify", action=action, effective=True, comment="有效", role="engineer")
     with pytest.raises(RuleViolation, match="is raised: cannot plan the action"):
         q.do(
@@ -359,8 +360,9 @@ def test_import_applies_quality_commands_and_their_refs(q: Supervision, tmp_path
             "source": "complaint",
             "department": "技术部",
             "links": ["c", "v"],
+            "role": "quality",
         },
-        {"command": "action_analyse", "action": "a", "cause": "备件不足"},
+        {"command": "action_analyse", "action": "a", "cause": "备件不足", "role": "quality"},
         {"command": "visit_schedule", "ref": "x", "contract": "nosuch", "visitor": "周质检"},
         {"command": "visit_conduct", "visit": "x", "content": "?"},
         {

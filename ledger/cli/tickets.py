@@ -12,8 +12,9 @@ from typing import Any
 import click
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy import inspect
 
-from ledger.bootstrap import Ledger
+from ledger.bootstrap import Ledger, LedgerNotInitialised
 from ledger.cli.records import print_history, print_view
 from ledger.cli.support import (
     BAD_INPUT,
@@ -30,7 +31,7 @@ from ledger.cli.support import (
     print_json,
     time_option,
 )
-from ledger.commands.importer import ImportReport, import_commands
+from ledger.commands.importer import DEFAULT_BATCH, ImportReport, import_commands
 from ledger.commands.models import parse_command
 from ledger.domain.audit import backdating_threshold, recorded_by
 from ledger.domain.ticket import Ticket, project_ticket
@@ -44,6 +45,7 @@ from ledger.domain.values import (
     SignatureKind,
 )
 from ledger.projections.tickets import list_tickets
+from ledger.storage.chain import COMMANDS_TABLE
 from ledger.timeutil import show as show_time
 from ledger.views import history_view, sla_view, ticket_row_view, ticket_view
 
@@ -331,6 +333,13 @@ def list_(settings: Settings, /, as_json: bool, **filters: Any) -> None:
 @click.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--strict", is_flag=True, help="Stop at the first rejected line.")
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    default=DEFAULT_BATCH,
+    show_default=True,
+    help="Lines saved per transaction.",
+)
 @click.option("--actor", envvar="LEDGER_ACTOR", help="Default actor for lines without one.")
 @click.option(
     "--role", envvar="LEDGER_ROLE", type=choices(Role), help="Default role for lines without one."
@@ -341,16 +350,19 @@ def import_(
     settings: Settings,
     file: Path,
     strict: bool,
+    batch_size: int,
     actor: str | None,
     role: str | None,
     as_json: bool,
 ) -> None:
-    """Apply a JSON-lines file of commands in order, each atomically.
+    """Apply a JSON-lines file of commands in order, in batches; safe to run again.
 
     Each line is an object with "command" (report, respond, dispatch, ...,
     visit_schedule, action_raise, complaint_receive, ...) and the same fields as the CLI
     options (underscores for dashes). A line that makes a new record may carry "ref";
     later lines may then name that ref where its number goes ("ticket", "visit", ...).
+    A line may carry "command_id", its idempotency key; lines already applied (by an
+    earlier run, e.g. one that crashed) are skipped and counted.
     """
     from rich.progress import Progress
 
@@ -358,6 +370,11 @@ def import_(
     with file.open("rb") as lines:
         total = sum(1 for _ in lines)
     with settings.open() as ledger, Progress(console=Console(stderr=True), transient=True) as bar:
+        if not inspect(ledger.engine).has_table(COMMANDS_TABLE):
+            raise LedgerNotInitialised(
+                f"{ledger.location.describe()} has no {COMMANDS_TABLE} table: "
+                "run `ledger init` once more to upgrade it"
+            )
         task = bar.add_task(f"importing {file.name}", total=total)
         result: ImportReport = import_commands(
             ledger.tickets,
@@ -366,15 +383,27 @@ def import_(
             tz=settings.tz,
             defaults=defaults,
             strict=strict,
-            on_line=lambda: bar.advance(task),
+            batch_size=batch_size,
+            on_lines=lambda n: bar.advance(task, n),
+        )
+        # The read models catch up in batches (ProjectionRunner), each its own transaction.
+        head = ledger.app.recorder.max_notification_id() or 0
+        catching = bar.add_task("catching up the read models", total=head)
+        ledger.projections.catch_up(
+            on_batch=lambda name, _: bar.update(
+                catching,
+                description=f"catching up {name}",
+                completed=ledger.projections.position(name),
+            )
         )
     if as_json:
         print_json(result.as_dict())
     else:
         for rejection in result.rejected:
             click.echo(f"line {rejection.line}: {rejection.reason}", err=True)
+        already = f", {result.already_applied} already applied" if result.already_applied else ""
         click.echo(
-            f"{result.applied} applied, {len(result.rejected)} rejected"
+            f"{result.applied} applied{already}, {len(result.rejected)} rejected"
             + (" (stopped at the first rejection: --strict)" if result.stopped else "")
         )
     if result.rejected:

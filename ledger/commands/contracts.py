@@ -46,6 +46,7 @@ from ledger.domain.holidays import (
     with_tables,
 )
 from ledger.domain.model import Stamp
+from ledger.domain.roles import authorise
 from ledger.domain.values import Role
 
 
@@ -266,6 +267,7 @@ class ContractService:
         note: str | None = None,
     ) -> Contract:
         """Register a new contract or revise an existing one; ``Unchanged`` if identical."""
+        authorise("contract_load", role, actor=actor)
         event = self._plan(document, self._stamp(actor, role), effective_from, note)
         self._save([event], document.contract_id)
         return self.get(document.contract_id)
@@ -281,6 +283,7 @@ class ContractService:
     ) -> list[Loaded]:
         """Load several contracts at once: all of them, or (on any error) none. A contract
         whose policy is already its latest is ``unchanged``, not an error."""
+        authorise("contract_load", role, actor=actor)
         ids = [d.contract_id for d in documents]
         repeated = sorted({i for i in ids if ids.count(i) > 1})
         if repeated:
@@ -367,6 +370,7 @@ class ContractService:
     # ------------------------------------------------------------------ calendar
 
     def load_holidays(self, table: HolidayTable, *, actor: str, role: Role) -> HolidayCalendar:
+        authorise("calendar_load", role, actor=actor)
         event = decide_load(self.holiday_calendar(), table, self._stamp(actor, role))
         try:
             self.app.save(event)

@@ -57,6 +57,7 @@ from ledger.domain.corrective_action import CorrectiveAction, IssueSource
 from ledger.domain.model import DomainEvent, ShortText, Stamp, Text
 from ledger.domain.numbering import NumberIssued, Reference, Series, reference
 from ledger.domain.return_visit import ReturnVisit, Score, VisitForm, VisitPurpose
+from ledger.domain.roles import authorise
 from ledger.domain.values import Channel, TicketStatus
 from ledger.timeutil import localise, parse_iso, zone
 
@@ -429,6 +430,7 @@ class QualityService:
 
     def plan(self, command: QualityCommand) -> Plan:
         """Decide what a command records against the current state; save nothing."""
+        authorise(command.command, command.role, actor=command.actor)
         stamp = stamp_command(command, self.clock)
         if isinstance(command, ScheduleVisit):
             return self._plan_schedule(command, stamp)

@@ -45,6 +45,7 @@ from ledger.domain.numbering import (
     issue_number,
     ticket_id_for,
 )
+from ledger.domain.roles import authorise
 from ledger.domain.ticket import Contact, Ticket, TicketEvent, project_ticket
 from ledger.storage.mapper import OrjsonTranscoder, PydanticMapper
 
@@ -171,6 +172,7 @@ class TicketService:
 
     def plan(self, command: AnyCommand) -> list[DomainEvent]:
         """Decide the events a command produces against the current state; save nothing."""
+        authorise(command.command, command.role, actor=command.actor)
         stamp = self._stamp(command)
         if isinstance(command, ReportTicket):
             return self._plan_report(command, stamp)

@@ -24,6 +24,7 @@ from ledger.domain.calendar import WorkCalendar
 from ledger.domain.contract import Contract
 from ledger.domain.errors import DomainError, RuleViolation
 from ledger.domain.model import Stamp, check_times
+from ledger.domain.roles import authorise
 from ledger.domain.sweep import SweepAction, SweepKind, sweep_ticket
 from ledger.domain.ticket import Ticket
 from ledger.domain.values import Role
@@ -86,8 +87,10 @@ class SweepService:
         the future than the clock skew allows is refused (``RuleViolation``) before any
         ticket is read."""
         sweep_now = self.clock.now() if now is None else now
+        stamp = self._stamp(sweep_now)
+        authorise("sweep", stamp.role, actor=stamp.actor)
         try:
-            check_times(self._stamp(sweep_now))
+            check_times(stamp)
         except RuleViolation as e:
             raise RuleViolation(f"cannot sweep as of a time in the future: {e}") from None
         report = SweepReport(now=sweep_now, dry_run=dry_run)

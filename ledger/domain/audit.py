@@ -157,9 +157,9 @@ NORMAL_ROLES: dict[type[TicketEvent], frozenset[Role]] = {
     RectificationNoticeIssued: frozenset(SUPERVISORS),
     ReplacementFlagged: frozenset(SUPERVISORS),
 }
-"""Who normally records each ticket event (the matrix in docs/integrity.md). The deciders
-only enforce it for notices and flags (``SUPERVISORS``); elsewhere any role may record
-anything, and the audit report lists what falls outside."""
+"""Who normally records each ticket event (the table in docs/integrity.md). Who *may* is
+the role matrix (``domain/roles.py``, docs/roles.md), a superset of this norm; the audit
+report lists what is allowed but falls outside it."""
 
 
 def is_off_norm(event: TicketEvent) -> bool:

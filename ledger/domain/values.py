@@ -6,7 +6,7 @@ from enum import StrEnum
 
 
 class Role(StrEnum):
-    """Who may act. The authorisation matrix lives in docs/roles.md (a later issue)."""
+    """Who acts. Which role may issue which command: ``ledger/domain/roles.py`` (docs/roles.md)."""
 
     DISPATCHER = "dispatcher"  # hotline / 调度
     ENGINEER = "engineer"
