@@ -12,7 +12,10 @@ dispatched to before the record was made; when the ticket had none yet, to the f
 engineer dispatched after. Re-dispatching a reopened ticket does not move it. A complaint
 about an engineer names the engineer itself.
 
-Events are applied one at a time, in log order, so a live projection and a rebuild agree.
+Events take effect in log order, so a live projection (a few events a batch) and a rebuild
+(hundreds) agree: a batch folds each record's events in memory from its stored state (read
+once), replays the dispatches and record creations in order to credit engineers, and writes
+each touched row once, with one ``executemany`` per statement.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, ClassVar
+from uuid import UUID
 
 from sqlalchemy import (
     BigInteger,
@@ -52,7 +56,7 @@ from ledger.domain.model import Aggregate, DomainEvent
 from ledger.domain.return_visit import VISIT_EVENT_TYPES, ReturnVisit, VisitPurpose
 from ledger.domain.return_visit import mutate as mutate_visit
 from ledger.domain.ticket import Dispatched
-from ledger.projections.base import Projection, metadata
+from ledger.projections.base import Projection, chunks, insert_rows, metadata, update_rows
 from ledger.timeutil import as_utc
 
 
@@ -261,18 +265,45 @@ class RecordProjection(Projection):
     own_engineer: ClassVar[Callable[[Any], str | None] | None] = None
 
     def apply(self, conn: Connection, events: Sequence[tuple[int, DomainEvent]]) -> None:
-        for position, event in events:
+        """Fold the batch's records in memory (each stored state read once), credit
+        engineers in log order, then write each touched row once."""
+        states, stored = self._load(conn, events)
+        positions: dict[UUID, int] = {}
+        created: dict[UUID, int] = {}  # records first seen in this batch: index of the event
+        dispatches: list[tuple[int, Dispatched]] = []
+        for index, (position, event) in enumerate(events):
             if isinstance(event, Dispatched):
-                self._dispatched(conn, event)
-            else:
-                self._fold(conn, position, event)
+                dispatches.append((index, event))
+                continue
+            key = event.originator_id
+            states[key] = type(self).mutate(event, states.get(key))
+            positions[key] = position
+            if key not in stored and key not in created:
+                created[key] = index
+        rows = {key: self._row(states[key], position) for key, position in positions.items()}
+        new = [{"id": key, **rows[key]} for key in created]
+        if self.engineers is not None:
+            credited = self._credit(conn, states, created, dispatches)
+            for row in new:
+                row["engineer"] = credited[row["id"]]
+        update_rows(conn, self.table, "id", {k: v for k, v in rows.items() if k in stored})
+        insert_rows(conn, self.table, new)
 
-    def _fold(self, conn: Connection, position: int, event: DomainEvent) -> None:
+    def _load(
+        self, conn: Connection, events: Sequence[tuple[int, DomainEvent]]
+    ) -> tuple[dict[UUID, Any], set[UUID]]:
+        """The stored states of the batch's records (one ``SELECT ... IN`` per chunk)."""
         table = self.table
-        row = conn.execute(select(table.c.state).where(table.c.id == event.originator_id)).first()
-        before = None if row is None else self.state_type.model_validate_json(row.state)
-        state = type(self).mutate(event, before)
-        values = {
+        wanted = {e.originator_id for _, e in events if not isinstance(e, Dispatched)}
+        states: dict[UUID, Any] = {}
+        for chunk in chunks(wanted):
+            query = select(table.c.id, table.c.state).where(table.c.id.in_(chunk))
+            for row in conn.execute(query):
+                states[row.id] = self.state_type.model_validate_json(row.state)
+        return states, set(states)
+
+    def _row(self, state: Any, position: int) -> dict[str, Any]:
+        return {
             "number": state.number,
             **type(self).columns(state),
             "updated_at": state.modified_on,
@@ -280,38 +311,82 @@ class RecordProjection(Projection):
             "last_position": position,
             "state": state.model_dump_json(),
         }
-        if row is not None:
-            conn.execute(table.update().where(table.c.id == state.id).values(**values))
-            return
-        if self.engineers is not None:
-            values["engineer"] = self._engineer_for(conn, state)
-        conn.execute(table.insert().values(id=state.id, **values))
 
-    def _engineer_for(self, conn: Connection, state: Any) -> str | None:
-        own = type(self).own_engineer
-        if own is not None and (engineer := own(state)) is not None:
-            return engineer
-        if state.ticket_id is None or self.engineers is None:
-            return None
-        found = conn.scalar(
-            select(self.engineers.c.engineer).where(self.engineers.c.ticket_id == state.ticket_id)
-        )
-        return None if found is None else str(found)
+    def _credit(
+        self,
+        conn: Connection,
+        states: dict[UUID, Any],
+        created: dict[UUID, int],
+        dispatches: list[tuple[int, Dispatched]],
+    ) -> dict[UUID, str | None]:
+        """Replay the batch's dispatches and record creations in log order: the engineer
+        each new record is credited to; stored records still without one get their
+        ticket's first dispatch, and the engineers table its last.
 
-    def _dispatched(self, conn: Connection, event: Dispatched) -> None:
+        A record's ticket is fixed when it is made, so its final state's ``ticket_id`` is
+        the one it had then; so is a complaint's own engineer."""
         engineers, table = self.engineers, self.table
         assert engineers is not None
-        ticket_id = event.originator_id
-        known = engineers.c.ticket_id == ticket_id
-        if conn.scalar(select(func.count()).select_from(engineers).where(known)):
-            conn.execute(engineers.update().where(known).values(engineer=event.engineer))
-        else:
-            conn.execute(engineers.insert().values(ticket_id=ticket_id, engineer=event.engineer))
-        conn.execute(
-            table.update()
-            .where(table.c.ticket_id == ticket_id, table.c.engineer.is_(None))
-            .values(engineer=event.engineer)
+        own = type(self).own_engineer
+        tickets = {key: states[key].ticket_id for key in created}
+        wanted = {e.originator_id for _, e in dispatches} | {t for t in tickets.values() if t}
+        last: dict[UUID, str] = {}
+        for chunk in chunks(wanted):
+            query = select(engineers.c.ticket_id, engineers.c.engineer).where(
+                engineers.c.ticket_id.in_(chunk)
+            )
+            last.update({row.ticket_id: row.engineer for row in conn.execute(query)})
+        known = set(last)
+        credited: dict[UUID, str | None] = {}
+        waiting: dict[UUID, list[UUID]] = {}  # ticket → new records still without one
+        steps = sorted(
+            [(index, None, key) for key, index in created.items()]
+            + [(index, event, None) for index, event in dispatches],
+            key=lambda step: step[0],
         )
+        first: dict[UUID, str] = {}
+        for _, dispatch, key in steps:
+            if dispatch is not None:
+                ticket_id = dispatch.originator_id
+                last[ticket_id] = dispatch.engineer
+                first.setdefault(ticket_id, dispatch.engineer)
+                for record in waiting.pop(ticket_id, ()):
+                    credited[record] = dispatch.engineer
+                continue
+            assert key is not None
+            engineer = own(states[key]) if own is not None else None
+            ticket_id = tickets[key]
+            if engineer is None and ticket_id is not None:
+                engineer = last.get(ticket_id)
+                if engineer is None:
+                    waiting.setdefault(ticket_id, []).append(key)
+            credited[key] = engineer
+        changed = {t: e for t, e in last.items() if t in first}
+        update_rows(
+            conn,
+            engineers,
+            "ticket_id",
+            {t: {"engineer": e} for t, e in changed.items() if t in known},
+        )
+        insert_rows(
+            conn,
+            engineers,
+            [{"ticket_id": t, "engineer": e} for t, e in changed.items() if t not in known],
+        )
+        self._credit_stored(conn, table, first)
+        return credited
+
+    @staticmethod
+    def _credit_stored(conn: Connection, table: Table, first: dict[UUID, str]) -> None:
+        """Stored records of the dispatched tickets still without an engineer: the ticket's
+        first dispatch in the batch (run before the batch's new rows are inserted)."""
+        waiting: dict[UUID, str] = {}
+        for chunk in chunks(first):
+            query = select(table.c.id, table.c.ticket_id).where(
+                table.c.ticket_id.in_(chunk), table.c.engineer.is_(None)
+            )
+            waiting.update({row.id: first[row.ticket_id] for row in conn.execute(query)})
+        update_rows(conn, table, "id", {k: {"engineer": e} for k, e in waiting.items()})
 
 
 class VisitProjection(RecordProjection):

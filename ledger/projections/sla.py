@@ -20,9 +20,9 @@ minutes are exact at read time, while final verdicts come straight from the tabl
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -61,6 +61,7 @@ from ledger.domain.holidays import (
     HOLIDAY_CALENDAR_ID,
     HOLIDAY_EVENT_TYPES,
     HolidayCalendar,
+    HolidayTable,
     HolidayTableLoaded,
     with_tables,
 )
@@ -70,7 +71,7 @@ from ledger.domain.sla import SlaStatus
 from ledger.domain.ticket import TICKET_EVENT_TYPES, Ticket, TicketEvent
 from ledger.domain.ticket import mutate as mutate_ticket
 from ledger.domain.values import TicketStatus
-from ledger.projections.base import Projection, metadata
+from ledger.projections.base import Projection, chunks, insert_rows, metadata, update_rows
 from ledger.projections.tickets import ticket_columns, ticket_values
 from ledger.timeutil import as_utc
 
@@ -118,14 +119,8 @@ sla_targets = Table(
     Column("note", Text),
 )
 
-_CHUNK = 500
 _YEAR_MARGIN = timedelta(days=2)
 """Slack around a calendar year's UTC bounds, wider than any zone's offset."""
-
-
-def _chunks(items: Sequence[Any]) -> Iterator[Sequence[Any]]:
-    for i in range(0, len(items), _CHUNK):
-        yield items[i : i + _CHUNK]
 
 
 # --------------------------------------------------------------------------- state I/O
@@ -147,13 +142,52 @@ def load_holidays(conn: Connection) -> HolidayCalendar | None:
 
 
 def work_calendar(holidays: HolidayCalendar | None) -> WorkCalendar:
-    """China's official calendar with the tables the projection has seen."""
-    return with_tables(china_official_calendar(), holidays.tables if holidays else ())
+    """China's official calendar with the tables the projection has seen.
+
+    Built once per set of tables (it is a pure function of their contents), and able to
+    remember each contract's calendar: judging a ticket asks for its contract's extra days
+    on top of this calendar, and rebuilding that set of dates per ticket was most of the
+    cost of judging."""
+    tables = holidays.tables if holidays else ()
+    return _work_calendar(tuple(table.model_dump_json() for table in tables), tables)
+
+
+_calendars: dict[tuple[str, ...], WorkCalendar] = {}
+
+
+def _work_calendar(key: tuple[str, ...], tables: tuple[HolidayTable, ...]) -> WorkCalendar:
+    found = _calendars.get(key)
+    if found is None:
+        if len(_calendars) >= _CALENDARS_KEPT:
+            _calendars.clear()
+        base = with_tables(china_official_calendar(), tables)
+        found = _calendars[key] = _RememberingCalendar(base.holidays, base.workdays, base.years)
+    return found
+
+
+_CALENDARS_KEPT = 8
+
+
+class _RememberingCalendar(WorkCalendar):
+    """A work calendar that builds each set of overrides (a contract's extra days) once."""
+
+    def with_overrides(
+        self,
+        extra_holidays: Iterable[date] = (),
+        extra_workdays: Iterable[date] = (),
+        years: Iterable[int] = (),
+    ) -> WorkCalendar:
+        key = (frozenset(extra_holidays), frozenset(extra_workdays), frozenset(years))
+        remembered: dict[Any, WorkCalendar] = self.__dict__.setdefault("_overrides", {})
+        found = remembered.get(key)
+        if found is None:
+            found = remembered[key] = super().with_overrides(*key)
+        return found
 
 
 def load_tickets(conn: Connection, ids: Iterable[UUID]) -> dict[UUID, Ticket]:
     found: dict[UUID, Ticket] = {}
-    for chunk in _chunks(list(ids)):
+    for chunk in chunks(list(ids)):
         rows = conn.execute(
             select(sla_tickets.c.ticket_id, sla_tickets.c.state).where(
                 sla_tickets.c.ticket_id.in_(chunk)
@@ -218,7 +252,7 @@ class SlaProjection(Projection):
         if holidays is not None and years:
             _save_states(conn, sla_calendar, [holidays], had_holidays)
         touched = {k: tickets[k] for k in positions}
-        for chunk in _chunks(list(touched)):
+        for chunk in chunks(list(touched)):
             conn.execute(sla_tickets.delete().where(sla_tickets.c.ticket_id.in_(chunk)))
         if touched:
             conn.execute(
@@ -260,19 +294,19 @@ def _save_states(
     states: Iterable[Contract | HolidayCalendar],
     existing: set[UUID],
 ) -> None:
+    rows: dict[UUID, dict[str, Any]] = {}
     for state in states:
-        values = {"version": state.version, "state": state.model_dump_json()}
+        values: dict[str, Any] = {"version": state.version, "state": state.model_dump_json()}
         if isinstance(state, Contract):
             values["contract_id"] = state.contract_id
-        if state.id in existing:
-            conn.execute(table.update().where(table.c.id == state.id).values(**values))
-        else:
-            conn.execute(table.insert().values(id=state.id, **values))
+        rows[state.id] = values
+    update_rows(conn, table, "id", {k: v for k, v in rows.items() if k in existing})
+    insert_rows(conn, table, [{"id": k, **v} for k, v in rows.items() if k not in existing])
 
 
 def _save_targets(conn: Connection, verdicts: dict[UUID, list[Judgement]]) -> None:
     ids = list(verdicts)
-    for chunk in _chunks(ids):
+    for chunk in chunks(ids):
         conn.execute(sla_targets.delete().where(sla_targets.c.ticket_id.in_(chunk)))
     rows = [_target_row(tid, j) for tid, judgements in verdicts.items() for j in judgements]
     if rows:

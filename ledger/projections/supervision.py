@@ -32,6 +32,7 @@ from sqlalchemy import (
     String,
     Table,
     Uuid,
+    bindparam,
     select,
 )
 
@@ -46,7 +47,7 @@ from ledger.domain.ticket import (
     Reported,
     TicketEvent,
 )
-from ledger.projections.base import Projection, metadata
+from ledger.projections.base import KEY, Projection, insert_rows, metadata, update_rows
 from ledger.timeutil import as_utc
 
 
@@ -179,20 +180,27 @@ class SupervisionProjection(Projection):
             for tid, f in tickets.items()
             if not f.stored
         ]
-        if new:
-            conn.execute(t.insert(), new)
-        for tid, f in tickets.items():
-            if f.stored and f.changed:
-                conn.execute(t.update().where(t.c.ticket_id == tid).values(engineer=f.engineer))
-        for tid, engineer in first_dispatch.items():
-            if tickets[tid].stored:
-                conn.execute(
-                    e.update()
-                    .where(e.c.ticket_id == tid, e.c.engineer.is_(None))
-                    .values(engineer=engineer)
-                )
-        if facts:
-            conn.execute(e.insert(), facts)
+        insert_rows(conn, t, new)
+        update_rows(
+            conn,
+            t,
+            "ticket_id",
+            {tid: {"engineer": f.engineer} for tid, f in tickets.items() if f.stored and f.changed},
+        )
+        uncredited = [
+            {KEY: tid, "engineer": engineer}
+            for tid, engineer in first_dispatch.items()
+            if tickets[tid].stored
+        ]
+        if uncredited:
+            conn.execute(_CREDIT_FACTS, uncredited)
+        insert_rows(conn, e, facts)
+
+
+_CREDIT_FACTS = supervision_events.update().where(
+    supervision_events.c.ticket_id == bindparam(KEY), supervision_events.c.engineer.is_(None)
+)
+"""A ticket's stored facts still without an engineer get its first dispatch (executemany)."""
 
 
 # --------------------------------------------------------------------------- queries

@@ -27,7 +27,7 @@ from sqlalchemy import (
 from ledger.domain.model import DomainEvent
 from ledger.domain.ticket import TICKET_EVENT_TYPES, Ticket, TicketEvent, mutate
 from ledger.domain.values import TicketStatus
-from ledger.projections.base import Projection, metadata
+from ledger.projections.base import Projection, chunks, insert_rows, metadata, update_rows
 from ledger.timeutil import as_utc
 
 
@@ -79,31 +79,21 @@ class TicketSummaryProjection(Projection):
     tables = (ticket_summary,)
 
     def apply(self, conn: Connection, events: Sequence[tuple[int, DomainEvent]]) -> None:
-        ids = list({e.originator_id for _, e in events})
-        rows = conn.execute(
-            select(ticket_summary.c.ticket_id, ticket_summary.c.state).where(
-                ticket_summary.c.ticket_id.in_(ids)
-            )
-        )
-        existing = {row.ticket_id: Ticket.model_validate_json(row.state) for row in rows}
+        """Fold the batch in memory, then write each touched ticket's row once."""
+        t = ticket_summary
+        existing: dict[Any, Ticket] = {}
+        for chunk in chunks({e.originator_id for _, e in events}):
+            rows = conn.execute(select(t.c.ticket_id, t.c.state).where(t.c.ticket_id.in_(chunk)))
+            existing.update({row.ticket_id: Ticket.model_validate_json(row.state) for row in rows})
         current: dict[Any, Ticket] = dict(existing)
         positions: dict[Any, int] = {}
         for position, event in events:
             assert isinstance(event, TicketEvent)
             current[event.originator_id] = mutate(event, current.get(event.originator_id))
             positions[event.originator_id] = position
-        for ticket_id, ticket in current.items():
-            if ticket_id not in positions:
-                continue
-            values = _row(ticket, positions[ticket_id])
-            if ticket_id in existing:
-                conn.execute(
-                    ticket_summary.update()
-                    .where(ticket_summary.c.ticket_id == ticket_id)
-                    .values(**values)
-                )
-            else:
-                conn.execute(ticket_summary.insert().values(**values))
+        rows_by_id = {tid: _row(current[tid], position) for tid, position in positions.items()}
+        update_rows(conn, t, "ticket_id", {k: v for k, v in rows_by_id.items() if k in existing})
+        insert_rows(conn, t, [v for k, v in rows_by_id.items() if k not in existing])
 
 
 def _row(ticket: Ticket, position: int) -> dict[str, Any]:
