@@ -7,13 +7,15 @@ import hashlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import pytest
 from eventsourcing.persistence import IntegrityError, StoredEvent
 from eventsourcing.postgres import PostgresDatastore
 from eventsourcing.sqlite import SQLiteDatastore
 from eventsourcing.tests.persistence import ApplicationRecorderTestCase
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import create_engine, text
 
 from ledger.bootstrap import Ledger
@@ -22,9 +24,12 @@ from ledger.storage.chain import (
     GENESIS,
     ChainedPostgresRecorder,
     ChainedSQLiteRecorder,
+    LinkHasher,
+    _as_uuid,
     canonical_bytes,
     chain_head,
     iter_chain,
+    iter_link_pages,
 )
 from tests.support import open_desk
 
@@ -197,3 +202,64 @@ def test_init_links_events_recorded_before_the_chain_existed(sqlite_url: str) ->
     links = _links(sqlite_url)
     assert [p for p, _ in links] == [1, 2]
     assert recompute(links, events)
+
+
+_uuids = st.uuids(allow_nil=True)
+_stored_ids = st.one_of(
+    _uuids,  # PostgreSQL's uuid column
+    _uuids.map(lambda u: u.hex),  # SQLite's text column, as the recorder writes it
+    _uuids.map(lambda u: u.hex.upper()),
+    _uuids.map(str),
+    _uuids.map(lambda u: "{" + str(u) + "}"),
+    st.text(alphabet="0123456789abcdefABCDEF_ -xyz", min_size=30, max_size=40),
+    st.text(st.characters(exclude_categories=["Cs"]), max_size=40),  # not a UUID at all
+)
+_unsigned = st.integers(min_value=0, max_value=2**64 - 1)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    position=_unsigned,
+    stored_id=_stored_ids,
+    version=_unsigned,
+    topic=st.text(st.characters(exclude_categories=["Cs"]), max_size=60),
+    state=st.binary(max_size=300),
+    prev=st.binary(min_size=32, max_size=32),
+)
+def test_the_link_hasher_builds_exactly_the_canonical_bytes(
+    position: int, stored_id: UUID | str, version: int, topic: str, state: bytes, prev: bytes
+) -> None:
+    """verify's fast path must hash the bytes the recorders hashed, for any stored id."""
+    hasher = LinkHasher()
+    expected = canonical_bytes(position, _as_uuid(stored_id), version, topic, state)
+    assert hasher.canonical(position, stored_id, version, topic, state) == expected
+    assert hasher.canonical(position, stored_id, version, topic, state) == expected  # cached
+    linked = hasher.link(prev, position, stored_id, version, topic, state)
+    assert linked == hashlib.sha256(prev + expected).digest()
+
+
+def test_link_pages_are_the_chain_as_the_driver_returns_it(db_url: str) -> None:
+    desk = open_desk(db_url)
+    try:
+        engine, table = desk.ledger.engine, desk.ledger.location.events_table
+        pages = list(iter_link_pages(engine, table, batch=2))
+        after = list(iter_link_pages(engine, table, after=3, batch=1000))
+        links = list(iter_chain(engine, table))
+    finally:
+        desk.ledger.close()
+    rows = [row for page in pages for row in page]
+    assert len(links) > 2
+    assert all(len(page) == 2 for page in pages[:-1]) and 1 <= len(pages[-1]) <= 2
+    assert [r[0] for r in rows] == [c.position for c in links] == list(range(1, len(links) + 1))
+    assert [r[0] for page in after for r in page] == list(range(4, len(links) + 1))
+    hasher, prev = LinkHasher(), GENESIS
+    for (position, nid, event_hash, stored_id, version, topic, state), chained in zip(
+        rows, links, strict=True
+    ):
+        assert (nid, bytes(event_hash)) == (chained.notification_id, chained.event_hash)
+        assert _as_uuid(stored_id) == chained.originator_id
+        assert isinstance(chained.originator_id, UUID)
+        assert (version, topic) == (chained.originator_version, chained.topic)
+        assert state is not None
+        prev = hasher.link(prev, position, stored_id, version, topic, bytes(state))
+        assert prev == chained.event_hash

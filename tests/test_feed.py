@@ -16,12 +16,15 @@ import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from uuid import UUID, uuid5
 
 import pytest
 from click.testing import CliRunner
 from cloudevents.core.formats.json import JSONFormat
 from cloudevents.v1.http import from_json as v1_from_json
 from eventsourcing.utils import get_topic
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ledger.bootstrap import Ledger
 from ledger.cli import cli as ledger_cli
@@ -39,7 +42,14 @@ from ledger.feed import (
     read_feed,
     read_feed_page,
 )
-from ledger.feed.cloudevents import EVENT_CLASSES, EVENT_TYPES, MAX_LIMIT, event_id, position_of
+from ledger.feed.cloudevents import (
+    EVENT_CLASSES,
+    EVENT_ID_NAMESPACE,
+    EVENT_TYPES,
+    MAX_LIMIT,
+    event_id,
+    position_of,
+)
 from ledger.feed.schemas import export_schemas
 from ledger.storage.chain import chain_head, read_chain
 from tests.support import Desk, open_desk, run_in_processes
@@ -463,3 +473,15 @@ def test_example_consumer_resumes_after_a_crash_without_double_counting(
     assert again["position"] == q.ledger.event_count()
     assert json.loads(run_consumer(db_url, state).stdout) == again  # nothing new: no change
     q.ledger.close()
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    originator_id=st.one_of(st.uuids(), st.text(max_size=40)),
+    version=st.integers(min_value=0, max_value=2**64),
+)
+def test_event_ids_are_the_documented_uuid5(originator_id: UUID | str, version: int) -> None:
+    """The fast event_id is exactly str(uuid5(namespace, "<originator_id>:<version>"))."""
+    expected = str(uuid5(EVENT_ID_NAMESPACE, f"{originator_id}:{version}"))
+    assert event_id(originator_id, version) == expected
+    assert event_id(str(originator_id), version) == expected

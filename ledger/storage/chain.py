@@ -99,6 +99,65 @@ def link(prev_hash: bytes, canonical: bytes) -> bytes:
     return hashlib.sha256(prev_hash + canonical).digest()
 
 
+_UUID_HEAD = struct.Struct(f">{len(_FORMAT)}sQc16sQ")
+"""Format tag, position, ``U`` and a UUID's 16 bytes, version: the fixed-size head of the
+canonical bytes of every event whose id is a UUID (all the ledger records)."""
+_LENGTH = struct.Struct(">I")
+_TOPIC_CACHE_SIZE = 4096
+
+
+class LinkHasher:
+    """:func:`canonical_bytes` and :func:`link` for rows as the driver returns them (a
+    hex-text or ``UUID`` originator id), without parsing UUIDs or packing each field on its
+    own: one precompiled struct for the head, each topic's length-prefixed bytes cached.
+    The bytes are :func:`canonical_bytes`'s exactly (any id that is not a plain 32-digit hex
+    text or ``UUID`` goes through it); the hash format is not changed here."""
+
+    def __init__(self) -> None:
+        self._topics: dict[str, bytes] = {}
+
+    def canonical(
+        self, position: int, stored_id: Any, version: int, topic: str, state: bytes
+    ) -> bytes:
+        if type(stored_id) is str and len(stored_id) == 32:
+            try:
+                raw = bytes.fromhex(stored_id)  # 16 bytes only when all 32 are hex digits
+            except ValueError:
+                raw = b""
+        elif isinstance(stored_id, UUID):
+            raw = stored_id.bytes
+        else:
+            raw = b""
+        if len(raw) != 16:
+            return canonical_bytes(position, _as_uuid(stored_id), version, topic, state)
+        tail = self._topics.get(topic)
+        if tail is None:
+            if len(self._topics) >= _TOPIC_CACHE_SIZE:
+                self._topics.clear()
+            encoded = topic.encode()
+            tail = self._topics[topic] = _LENGTH.pack(len(encoded)) + encoded
+        return (
+            _UUID_HEAD.pack(_FORMAT, position, b"U", raw, version)
+            + tail
+            + _LENGTH.pack(len(state))
+            + state
+        )
+
+    def link(
+        self,
+        prev_hash: bytes,
+        position: int,
+        stored_id: Any,
+        version: int,
+        topic: str,
+        state: bytes,
+    ) -> bytes:
+        """The hash of the link at ``position`` after ``prev_hash``."""
+        return hashlib.sha256(
+            prev_hash + self.canonical(position, stored_id, version, topic, state)
+        ).digest()
+
+
 def _as_uuid(value: Any) -> UUID | str:
     if isinstance(value, UUID):
         return value
@@ -303,9 +362,80 @@ class ChainedEvent:
     def present(self) -> bool:
         return self.state is not None
 
+    @classmethod
+    def from_row(cls, row: LinkRow) -> ChainedEvent:
+        """A raw row of :func:`read_link_rows` (ids parsed, bytes copied)."""
+        position, notification_id, event_hash, originator_id, version, topic, state = row
+        return cls(
+            position=position,
+            notification_id=notification_id,
+            event_hash=bytes(event_hash),
+            originator_id=None if originator_id is None else _as_uuid(originator_id),
+            originator_version=version,
+            topic=topic,
+            state=None if state is None else bytes(state),
+        )
+
+
+LinkRow = tuple[int, int, bytes, Any, int | None, str | None, bytes | None]
+"""``(position, notification_id, event_hash, originator_id, originator_version, topic,
+state)`` exactly as the driver returns them: the originator id is SQLite's hex text or
+PostgreSQL's ``UUID``; the event's fields are ``None`` when the event is gone."""
+
 
 def _id_column(conn: Connection) -> str:
     return "rowid" if conn.dialect.name == "sqlite" else "notification_id"
+
+
+def _links_sql(dialect: str, events_table: str, topics: int) -> str:
+    """The chain joined with its events, keyset-paged by position (DB-API placeholders)."""
+    sqlite = dialect == "sqlite"
+    p = "?" if sqlite else "%s"
+    nid = "rowid" if sqlite else "notification_id"
+    where = f"c.position > {p}"
+    if topics:
+        where += f" AND e.topic IN ({', '.join([p] * topics)})"
+    return (
+        "SELECT c.position, c.notification_id, c.event_hash, e.originator_id, "
+        "e.originator_version, e.topic, e.state "
+        f"FROM {CHAIN_TABLE} c LEFT JOIN {events_table} e ON e.{nid} = c.notification_id "
+        f"WHERE {where} ORDER BY c.position LIMIT {p}"
+    )
+
+
+def _fetch_links(
+    dbapi_connection: Any,
+    dialect: str,
+    events_table: str,
+    after: int,
+    limit: int,
+    topics: Sequence[str],
+) -> list[LinkRow]:
+    # psycopg's binary format: bytea arrives as bytes without hex-decoding the text form,
+    # which halves the read of a page.
+    cursor = (
+        dbapi_connection.cursor() if dialect == "sqlite" else dbapi_connection.cursor(binary=True)
+    )
+    try:
+        cursor.execute(_links_sql(dialect, events_table, len(topics)), (after, *topics, limit))
+        rows: list[LinkRow] = cursor.fetchall()
+    finally:
+        cursor.close()
+    return rows
+
+
+def read_link_rows(
+    conn: Connection,
+    events_table: str,
+    *,
+    after: int = 0,
+    limit: int = 1000,
+    topics: Sequence[str] = (),
+) -> list[LinkRow]:
+    """Links with position > ``after``, in order, each with its stored event, as raw rows
+    of ``conn``'s own DB-API cursor (in its transaction): no SQLAlchemy result rows, no
+    UUIDs parsed. ``topics``: only links whose event has one of these topics."""
+    return _fetch_links(conn.connection, conn.dialect.name, events_table, after, limit, topics)
 
 
 def read_chain(
@@ -317,47 +447,43 @@ def read_chain(
     topics: Sequence[str] = (),
 ) -> list[ChainedEvent]:
     """Links with position > ``after``, in order, each with its stored event."""
-    nid = _id_column(conn)
-    params: dict[str, Any] = {"after": after, "limit": limit}
-    where = "c.position > :after"
-    if topics:
-        names = [f"t{i}" for i in range(len(topics))]
-        where += f" AND e.topic IN ({', '.join(':' + n for n in names)})"
-        params.update(zip(names, topics, strict=True))
-    rows = conn.execute(
-        text(
-            "SELECT c.position, c.notification_id, c.event_hash, e.originator_id, "
-            "e.originator_version, e.topic, e.state "
-            f"FROM {CHAIN_TABLE} c LEFT JOIN {events_table} e ON e.{nid} = c.notification_id "
-            f"WHERE {where} ORDER BY c.position LIMIT :limit"
-        ),
-        params,
-    )
+    from_row = ChainedEvent.from_row
     return [
-        ChainedEvent(
-            position=r[0],
-            notification_id=r[1],
-            event_hash=bytes(r[2]),
-            originator_id=None if r[3] is None else _as_uuid(r[3]),
-            originator_version=r[4],
-            topic=r[5],
-            state=None if r[6] is None else bytes(r[6]),
-        )
-        for r in rows
+        from_row(row)
+        for row in read_link_rows(conn, events_table, after=after, limit=limit, topics=topics)
     ]
+
+
+def iter_link_pages(
+    engine: Engine, events_table: str, *, after: int = 0, batch: int = 1000
+) -> Iterator[list[LinkRow]]:
+    """Every link after ``after`` as pages of raw rows (:data:`LinkRow`), ``batch`` a page:
+    bounded memory, one pooled connection, each page its own short read (no transaction is
+    held open while the caller works through a page)."""
+    dbapi_connection = engine.raw_connection()
+    try:
+        while True:
+            rows = _fetch_links(
+                dbapi_connection, engine.dialect.name, events_table, after, batch, ()
+            )
+            dbapi_connection.rollback()
+            if rows:
+                yield rows
+            if len(rows) < batch:
+                return
+            after = rows[-1][0]
+    finally:
+        dbapi_connection.close()
 
 
 def iter_chain(
     engine: Engine, events_table: str, *, after: int = 0, batch: int = 1000
 ) -> Iterator[ChainedEvent]:
     """Every link after ``after``, streamed in batches (bounded memory)."""
-    while True:
-        with engine.connect() as conn:
-            links = read_chain(conn, events_table, after=after, limit=batch)
-        yield from links
-        if len(links) < batch:
-            return
-        after = links[-1].position
+    from_row = ChainedEvent.from_row
+    for page in iter_link_pages(engine, events_table, after=after, batch=batch):
+        for row in page:
+            yield from_row(row)
 
 
 def chain_head(conn: Connection) -> tuple[int, bytes]:
