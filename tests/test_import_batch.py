@@ -568,8 +568,9 @@ def test_two_processes_importing_one_file_at_once_apply_each_line_once(
     path = write_lines(tmp_path / "twice.jsonl", tickets_file(100))
     before = desk.ledger.event_count()
     results = run_in_processes(import_at, (db_url, str(path), time.time() + 4), 2)
-    assert sum(applied for applied, _, _, _ in results) == 700
-    assert all(applied + already == 700 for applied, already, _, _ in results)
+    counts = [(applied, already, rejected) for applied, already, rejected, _ in results]
+    assert sum(applied for applied, _, _, _ in results) == 700, counts
+    assert all(applied + already == 700 for applied, already, _, _ in results), counts
     assert [rejected for _, _, rejected, _ in results] == [[], []]
     assert results[0][3] == results[1][3]  # the same refs
     assert desk.ledger.event_count() == before + 100 * LIFECYCLE_EVENTS
