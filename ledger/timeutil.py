@@ -17,7 +17,7 @@ EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 def zone(name: str | None) -> tzinfo:
     try:
         return ZoneInfo(name or DEFAULT_ZONE_NAME)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: e.g. a name too long
         raise ValueError(f"unknown time zone {name!r} (e.g. Asia/Shanghai, UTC)") from None
 
 

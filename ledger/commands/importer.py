@@ -451,7 +451,7 @@ class _Importer:
         try:
             data = {**self.defaults, **_read_line(line.raw)}
             command_id = _command_id(data.pop("command_id", None))
-            if data.get("command") in NEW_RECORDS:
+            if isinstance(data.get("command"), str) and data["command"] in NEW_RECORDS:
                 batch.creating = True
                 given = data.pop("ref", None)
                 ref = None if given is None else str(given)

@@ -69,7 +69,7 @@ def _periodic_kind(kind: VisitPurpose) -> VisitPurpose:
 def _zone_name(name: str) -> str:
     try:
         ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: e.g. a name too long
         raise PydanticCustomError(
             "time_zone", f'"{name}" is not a time zone (e.g. "Asia/Shanghai")'
         ) from None
