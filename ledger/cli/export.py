@@ -8,9 +8,8 @@ from pathlib import Path
 import click
 import orjson
 
-from ledger.cli.integrity import digest_errors, path_type
+from ledger.cli.integrity import load_digests, path_type
 from ledger.cli.support import FAILURE, Settings, fail, pass_settings
-from ledger.integrity.digest import load_digest, load_public_key
 from ledger.reports.dossier import build_dossier
 from ledger.reports.dossier_render import render_html, render_pdf
 from ledger.reports.export import Lang
@@ -59,11 +58,7 @@ def export(
         fail("a PDF needs --out FILE")
     if out is not None and out.exists():
         fail(f"{out}: already exists (a dossier is never overwritten)")
-    if public_key is not None and not digest_files:
-        fail("--public-key checks digests: give --digest FILE as well")
-    with digest_errors():
-        digests = [load_digest(path) for path in digest_files]
-        key = None if public_key is None else load_public_key(public_key)
+    digests, key = load_digests(digest_files, public_key)
     with settings.open() as ledger:
         dossier = build_dossier(ledger, ref, digests=digests, public_key=key, whole_log=verify_log)
     language: Lang = "zh" if lang == "zh" else "en"

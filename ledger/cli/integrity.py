@@ -126,6 +126,19 @@ def digest_errors() -> Iterator[None]:
         fail(str(e))
 
 
+def load_digests(
+    digest_files: tuple[Path, ...], public_key: Path | None
+) -> tuple[list[Digest], bytes | None]:
+    """The ``--digest`` files and the ``--public-key`` they must be signed with (bad input,
+    exit 2, when unusable or when a key is given without a digest)."""
+    if public_key is not None and not digest_files:
+        fail("--public-key checks digests: give --digest FILE as well")
+    with digest_errors():
+        digests = [load_digest(path) for path in digest_files]
+        key = None if public_key is None else load_public_key(public_key)
+    return digests, key
+
+
 def digest_line(d: Digest, tz: tzinfo, *, full: bool = True) -> str:
     """What a digest says: in full when taken, shortened in verify's list."""
     head, signer = d.head_hash.hex(), "" if d.public_key is None else d.public_key.hex()
@@ -162,11 +175,7 @@ def verify(
 
     Exit 0 only when everything holds; 1 with the first bad position otherwise.
     """
-    if public_key is not None and not digest_files:
-        fail("--public-key checks digests: give --digest FILE as well")
-    with digest_errors():
-        digests = [load_digest(path) for path in digest_files]
-        key = None if public_key is None else load_public_key(public_key)
+    digests, key = load_digests(digest_files, public_key)
     with settings.open() as ledger:
         engine, table = ledger.engine, ledger.location.events_table
         with engine.connect() as conn:
