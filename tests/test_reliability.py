@@ -571,3 +571,26 @@ def test_bad_input_through_the_real_cli(db_url: str, tmp_path: Path) -> None:
     assert [line.split(":")[0] for line in reasons] == ["line 1", "line 2"], result.stderr
     with Ledger.open(db_url) as ledger:
         assert store_state(ledger) == before
+
+
+def test_control_characters_in_text_are_refused_and_record_nothing(sqlite_url: str) -> None:
+    """A bell or an escape sequence in a name would travel into reports, terminals and the
+    feed: refused with the character named; tab and newline in a summary stay text."""
+    desk = open_desk(sqlite_url)
+    number = desk.report().number
+    before = store_state(desk.ledger)
+    for engineer in ("王\x07工", "王工\x1b[2J", "王\x00工", "王\x7f工"):
+        with pytest.raises(CommandError, match=r"engineer: contains a control character \(U\+"):
+            desk.do("dispatch", ticket=number, engineer=engineer)
+    assert store_state(desk.ledger) == before
+    desk.do("dispatch", ticket=number, engineer="王工")
+    resolved = desk.do(
+        "resolve",
+        ticket=number,
+        summary="远程重启\n测试正常\t OK",
+        mode="remote",
+        actor="王工",
+        role="engineer",
+    )
+    assert resolved.resolution == "远程重启\n测试正常\t OK"
+    desk.ledger.close()

@@ -7,6 +7,7 @@ here. A naive ``at`` means the zone given in the validation context.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable, Sequence
 from datetime import datetime, tzinfo
 from typing import Annotated, Any, Literal, TypeVar, get_args
@@ -43,6 +44,10 @@ class CommandError(ValueError):
         super().__init__("; ".join(problems))
 
 
+def _is_control(char: str) -> bool:
+    return char not in "\t\n" and unicodedata.category(char) == "Cc"
+
+
 class Command(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 
@@ -51,6 +56,21 @@ class Command(BaseModel):
     at: datetime | None = Field(
         default=None, description="when it happened (occurred_at); default: now"
     )
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_control_characters(cls, value: Any) -> Any:
+        """Text goes into reports, terminals and the feed: a bell or an escape sequence in a
+        name would travel with it. Tab and newline are text; other control characters are not."""
+        for text in value if isinstance(value, list | tuple) else (value,):
+            if isinstance(text, str):
+                bad = next((c for c in text if _is_control(c)), None)
+                if bad is not None:
+                    raise ValueError(
+                        f"contains a control character (U+{ord(bad):04X}); "
+                        "only tab and newline are allowed"
+                    )
+        return value
 
     @field_validator("at", mode="before")
     @classmethod
