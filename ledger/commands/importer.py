@@ -447,6 +447,7 @@ class _Importer:
         careful: bool,
     ) -> None:
         ref: str | None = None
+        key: str | None = None
         data: dict[str, Any] = {}
         try:
             data = {**self.defaults, **_read_line(line.raw)}
@@ -475,6 +476,14 @@ class _Importer:
             if ref is not None:
                 batch.refs[ref] = record
         except (CommandError, DomainError, NotFound) as e:
+            applied = None if key is None else self._recorded(key)
+            if applied is not None:
+                # Refused only because another import applied this very line (and maybe
+                # later ones) after its key was checked: it is applied, not rejected.
+                batch.already_applied += 1
+                if ref is not None:
+                    batch.refs[ref] = applied
+                return
             reason = "; ".join(e.problems) if isinstance(e, CommandError) else str(e)
             batch.rejected.append(Rejection(line.number, reason))
             if ref is not None:
