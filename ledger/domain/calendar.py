@@ -73,6 +73,11 @@ class WorkCalendar:
     holidays: frozenset[date] = field(default_factory=frozenset)
     workdays: frozenset[date] = field(default_factory=frozenset)
     years: frozenset[int] = field(default_factory=frozenset)
+    _overridden: dict[tuple[frozenset[date], frozenset[date], frozenset[int]], WorkCalendar] = (
+        field(default_factory=dict, init=False, repr=False, compare=False, hash=False)
+    )
+    """Calendars :meth:`with_overrides` made from this one: judging each ticket asks for its
+    contract's extra days again, and rebuilding those sets was most of the cost of judging."""
 
     def __post_init__(self) -> None:
         both = frozenset(self.holidays) & frozenset(self.workdays)
@@ -139,14 +144,19 @@ class WorkCalendar:
         """
         off = frozenset(extra_holidays)
         on = frozenset(extra_workdays)
+        key = (off, on, frozenset(years))
+        found = self._overridden.get(key)
+        if found is not None:
+            return found
         both = off & on
         if both:
             raise ValueError(f"{min(both).isoformat()} is listed both as a holiday and a workday")
-        return WorkCalendar(
+        found = self._overridden[key] = WorkCalendar(
             holidays=(self.holidays - on) | off,
             workdays=(self.workdays - off) | on,
-            years=self.years | frozenset(years),
+            years=self.years | key[2],
         )
+        return found
 
     def with_year(
         self, year: int, holidays: Iterable[date], workdays: Iterable[date]

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -144,10 +144,8 @@ def load_holidays(conn: Connection) -> HolidayCalendar | None:
 def work_calendar(holidays: HolidayCalendar | None) -> WorkCalendar:
     """China's official calendar with the tables the projection has seen.
 
-    Built once per set of tables (it is a pure function of their contents), and able to
-    remember each contract's calendar: judging a ticket asks for its contract's extra days
-    on top of this calendar, and rebuilding that set of dates per ticket was most of the
-    cost of judging."""
+    Built once per set of tables (it is a pure function of their contents), so the
+    contract calendars it remembers (``WorkCalendar.with_overrides``) are kept too."""
     tables = holidays.tables if holidays else ()
     return _work_calendar(tuple(table.model_dump_json() for table in tables), tables)
 
@@ -160,29 +158,11 @@ def _work_calendar(key: tuple[str, ...], tables: tuple[HolidayTable, ...]) -> Wo
     if found is None:
         if len(_calendars) >= _CALENDARS_KEPT:
             _calendars.clear()
-        base = with_tables(china_official_calendar(), tables)
-        found = _calendars[key] = _RememberingCalendar(base.holidays, base.workdays, base.years)
+        found = _calendars[key] = with_tables(china_official_calendar(), tables)
     return found
 
 
 _CALENDARS_KEPT = 8
-
-
-class _RememberingCalendar(WorkCalendar):
-    """A work calendar that builds each set of overrides (a contract's extra days) once."""
-
-    def with_overrides(
-        self,
-        extra_holidays: Iterable[date] = (),
-        extra_workdays: Iterable[date] = (),
-        years: Iterable[int] = (),
-    ) -> WorkCalendar:
-        key = (frozenset(extra_holidays), frozenset(extra_workdays), frozenset(years))
-        remembered: dict[Any, WorkCalendar] = self.__dict__.setdefault("_overrides", {})
-        found = remembered.get(key)
-        if found is None:
-            found = remembered[key] = super().with_overrides(*key)
-        return found
 
 
 def load_tickets(conn: Connection, ids: Iterable[UUID]) -> dict[UUID, Ticket]:
