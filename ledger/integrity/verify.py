@@ -273,22 +273,35 @@ def _check_link(chained: ChainedEvent, prev: bytes | None) -> Problem | None:
     )
 
 
+def _count_and_first(
+    conn: Connection, columns: str, source: str, order: str, limit: int
+) -> tuple[int, list[Any]]:
+    """How many rows ``source`` (a ``FROM … WHERE …`` fragment) holds, and the first
+    ``limit`` of them by ``order`` (none read when there are none)."""
+    count = int(conn.scalar(text(f"SELECT count(*) {source}")) or 0)
+    if not count:
+        return 0, []
+    rows = conn.execute(
+        text(f"SELECT {columns} {source} ORDER BY {order} LIMIT :limit"), {"limit": limit}
+    )
+    return count, list(rows)
+
+
 def _check_unchained(conn: Connection, events_table: str, findings: _Findings) -> None:
     nid = _id_column(conn)
     unlinked = (
         f"FROM {events_table} e WHERE NOT EXISTS "
         f"(SELECT 1 FROM {CHAIN_TABLE} c WHERE c.notification_id = e.{nid})"
     )
-    count = int(conn.scalar(text(f"SELECT count(*) {unlinked}")) or 0)
+    count, rows = _count_and_first(
+        conn,
+        f"e.{nid}, e.originator_id, e.originator_version",
+        unlinked,
+        f"e.{nid}",
+        findings.limit,
+    )
     if not count:
         return
-    rows = conn.execute(
-        text(
-            f"SELECT e.{nid}, e.originator_id, e.originator_version {unlinked} "
-            f"ORDER BY e.{nid} LIMIT :limit"
-        ),
-        {"limit": findings.limit},
-    )
     findings.counted(
         UNCHAINED,
         count,
@@ -317,16 +330,15 @@ def _check_versions(conn: Connection, events_table: str, findings: _Findings) ->
         f"LEFT JOIN {CHAIN_TABLE} c ON c.notification_id = w.nid "
         "WHERE w.v <> coalesce(w.prev, 0) + 1"
     )
-    count = int(conn.scalar(text(f"SELECT count(*) {offending}")) or 0)
+    count, rows = _count_and_first(
+        conn,
+        "c.position, w.nid, w.originator_id, w.v, w.prev",
+        offending,
+        "c.position IS NULL, c.position, w.nid",
+        findings.limit,
+    )
     if not count:
         return
-    rows = conn.execute(
-        text(
-            f"SELECT c.position, w.nid, w.originator_id, w.v, w.prev {offending} "
-            "ORDER BY c.position IS NULL, c.position, w.nid LIMIT :limit"
-        ),
-        {"limit": findings.limit},
-    )
     problems = []
     for position, n, stored_id, version, before in rows:
         originator = str(_as_uuid(stored_id))
