@@ -18,6 +18,7 @@ from ledger.domain.compliance import Judgement, judge_ticket
 from ledger.domain.contract import Policy
 from ledger.domain.ticket import Reported, Ticket, TicketEvent
 from ledger.projections import ProjectionRunner, all_projections
+from ledger.storage.api_users import api_users  # noqa: F401 (init creates its table)
 from ledger.storage.append_only import install_append_only
 from ledger.storage.chain import chain_unchained
 from ledger.storage.location import Location, parse_location, resolve_url
@@ -67,9 +68,6 @@ class Ledger:
         if create:
             chain_unchained(self.engine, location.events_table)
             install_append_only(self.engine, location.events_table)
-            # API users share the read models' metadata; import so init creates their table.
-            import ledger.api.auth  # noqa: F401
-
             self.projections.create_tables()
 
     @classmethod

@@ -8,7 +8,7 @@ check reads one row by key and compares digests in constant time; ``secret`` car
 256 random bits, which is what makes a plain salted hash (rather than a slow password
 hash) the right tool.
 
-Users live in a table (``api_users``) on the read models' metadata, created by ``ledger
+Users live in a table (``api_users``, :mod:`ledger.storage.api_users`), created by ``ledger
 init``, not in the event log: granting and revoking access is administration of this
 server, not a fact about service, and the log is published whole through the feed and
 hash-chained for ever, which is the wrong home for credentials. Revoking keeps the row
@@ -30,12 +30,7 @@ from os import urandom
 from typing import Any
 
 from sqlalchemy import (
-    Column,
-    DateTime,
     Engine,
-    LargeBinary,
-    String,
-    Table,
     inspect,
     select,
     update,
@@ -46,7 +41,9 @@ from ledger.bootstrap import LedgerNotInitialised
 from ledger.clock import Clock
 from ledger.domain.ticket import SUPERVISORS
 from ledger.domain.values import Role
-from ledger.projections.base import metadata
+from ledger.storage.api_users import KEY_HEX as _KEY_HEX
+from ledger.storage.api_users import NAME_MAX as _NAME_MAX
+from ledger.storage.api_users import api_users
 from ledger.timeutil import as_utc
 
 API_ROLES: tuple[Role, ...] = (Role.AUDITOR, *SUPERVISORS)
@@ -54,23 +51,8 @@ API_ROLES: tuple[Role, ...] = (Role.AUDITOR, *SUPERVISORS)
 only their own tickets, come with the dashboard)."""
 
 TOKEN_PREFIX = "ldg_"
-_KEY_HEX = 16
 _TOKEN = re.compile(
     rf"^{TOKEN_PREFIX}(?P<key>[0-9a-f]{{{_KEY_HEX}}})_(?P<secret>[A-Za-z0-9_-]{{43}})$"
-)
-_NAME_MAX = 100
-
-api_users = Table(
-    "api_users",
-    metadata,
-    Column("name", String(_NAME_MAX), primary_key=True),
-    Column("role", String(40), nullable=False),
-    Column("token_key", String(_KEY_HEX), nullable=False, unique=True),
-    Column("token_salt", LargeBinary(16), nullable=False),
-    Column("token_digest", LargeBinary(32), nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("token_issued_at", DateTime(timezone=True), nullable=False),
-    Column("revoked_at", DateTime(timezone=True)),
 )
 
 
