@@ -163,8 +163,8 @@ def test_only_a_salted_digest_of_a_token_is_stored(api: Api) -> None:
 
 def test_users_refuse_bad_names_roles_and_repeats(api: Api) -> None:
     users = api.users
-    with pytest.raises(UserError, match="cannot use the API"):
-        users.add("王工", Role.ENGINEER)
+    with pytest.raises(UserError, match="cannot be a user"):
+        users.add("李娜", Role.DISPATCHER)
     with pytest.raises(UserError, match="already exists"):
         users.add(" auditor ", Role.AUDITOR)
     with pytest.raises(UserError, match="printable"):
@@ -179,6 +179,14 @@ def test_users_refuse_bad_names_roles_and_repeats(api: Api) -> None:
     listed = {u.name: (u.role, u.active) for u in users.list()}
     assert listed == {"auditor": (Role.AUDITOR, True), "quality": (Role.QUALITY, False)}
     assert set(API_ROLES) == {Role.AUDITOR, Role.SYSTEM, Role.QUALITY, Role.CHIEF_ENGINEER_OFFICE}
+
+
+def test_an_engineer_is_a_user_of_the_dashboard_not_of_the_api(api: Api) -> None:
+    _, token = api.users.add("王工", Role.ENGINEER)
+    for path in ("/feed", f"/tickets/{api.numbers[0]}", "/reports/sla"):
+        response = api.client.get(path, headers={"Authorization": f"Bearer {token}"})
+        assert response.status_code == 403, path
+        assert "engineer uses the dashboard" in response.json()["detail"]
 
 
 # --------------------------------------------------------------------------- feed
@@ -461,7 +469,7 @@ def test_user_commands(sqlite_url: str) -> None:
     again = run("user", "token", "审计-王", "--json")
     assert again.exit_code == 0
     assert json.loads(again.stdout)["token"] != token
-    assert run("user", "add", "王工", "--role", "engineer").exit_code == 2
+    assert run("user", "add", "李娜", "--role", "dispatcher").exit_code == 2
     duplicate = run("user", "add", "审计-王", "--role", "quality")
     assert duplicate.exit_code == 2 and "already exists" in duplicate.stderr
     assert run("user", "revoke", "审计-王").exit_code == 0

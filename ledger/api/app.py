@@ -33,10 +33,12 @@ from fastapi.sse import EventSourceResponse, ServerSentEvent
 from pydantic import BaseModel
 from sqlalchemy.exc import DBAPIError
 
-from ledger.api.auth import User, Users
+from ledger.api.auth import API_ROLES, User, Users
 from ledger.bootstrap import Ledger, LedgerNotInitialised
 from ledger.clock import Clock
 from ledger.commands.service import ContractNotFound, TicketNotFound
+from ledger.dashboard import web as dashboard
+from ledger.dashboard.sessions import Signer
 from ledger.feed.cloudevents import (
     BATCH_CONTENT_TYPE,
     BadFeedRequest,
@@ -93,12 +95,15 @@ def create_app(
     clock: Clock | None = None,
     tz: tzinfo | None = None,
     stream: StreamSettings | None = None,
+    signer: Signer | None = None,
 ) -> FastAPI:
     """The API on the ledger at URL ``ledger`` (opened with ``clock`` and ``tz``), or on
     the one ``ledger()`` opens (which brings its own clock and zone). The ledger is opened
     when the app starts and closed when it stops; ``app.state.stopping`` (a
     ``threading.Event``) ends the open event streams, so set it when the server is asked
-    to stop (``ledger serve`` does)."""
+    to stop (``ledger serve`` does). The supervisor dashboard (:mod:`ledger.dashboard.web`)
+    is served beside the API; ``signer`` signs its session cookies (a fresh key by default,
+    so restarting the server logs everyone out)."""
     if callable(ledger) and (clock is not None or tz is not None):
         raise TypeError("clock and tz apply to a ledger URL; a factory's ledger brings its own")
     factory: LedgerFactory = (
@@ -130,6 +135,7 @@ def create_app(
     app.state.feed_lock = threading.Lock()
     _add_error_handlers(app)
     _add_routes(app)
+    dashboard.install(app, signer)
     return app
 
 
@@ -160,6 +166,12 @@ def current_user(
     user = users.authenticate(credentials.credentials)
     if user is None:
         raise _unauthorized("invalid or revoked token", "invalid_token")
+    if user.role not in API_ROLES:
+        raise HTTPException(
+            403,
+            f"the API is for {', '.join(r.value for r in API_ROLES)}; "
+            f"a {user.role.value} uses the dashboard",
+        )
     return user
 
 

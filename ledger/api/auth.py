@@ -47,8 +47,11 @@ from ledger.storage.api_users import api_users
 from ledger.timeutil import as_utc
 
 API_ROLES: tuple[Role, ...] = (Role.AUDITOR, *SUPERVISORS)
-"""The roles that may hold an API user: they read everything (engineers, who would see
-only their own tickets, come with the dashboard)."""
+"""The roles that may call the API: they read everything."""
+USER_ROLES: tuple[Role, ...] = (*API_ROLES, Role.ENGINEER)
+"""The roles a user may have: engineers log in to the dashboard, which shows them their
+own tickets (the tickets dispatched to an engineer of the user's name); the API refuses
+them, since the feed and reports show every ticket."""
 
 TOKEN_PREFIX = "ldg_"
 _TOKEN = re.compile(
@@ -106,9 +109,9 @@ def _checked_role(role: Role | str) -> Role:
         checked = Role(role)
     except ValueError:
         checked = None
-    if checked not in API_ROLES:
-        allowed = ", ".join(r.value for r in API_ROLES)
-        raise UserError(f"role {role} cannot use the API (allowed: {allowed})")
+    if checked not in USER_ROLES:
+        allowed = ", ".join(r.value for r in USER_ROLES)
+        raise UserError(f"role {role} cannot be a user (allowed: {allowed})")
     assert checked is not None
     return checked
 

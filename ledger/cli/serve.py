@@ -14,7 +14,7 @@ from typing import Any
 import click
 from rich.table import Table
 
-from ledger.api.auth import API_ROLES, User, UserError, Users
+from ledger.api.auth import USER_ROLES, User, UserError, Users
 from ledger.cli.support import (
     LedgerGroup,
     Settings,
@@ -181,7 +181,7 @@ def _issued(u: User, token: str, settings: Settings, as_json: bool, what: str) -
     )
 
 
-role_choice = click.Choice([r.value for r in API_ROLES])
+role_choice = click.Choice([r.value for r in USER_ROLES])
 
 
 @user.command("add")

@@ -148,3 +148,28 @@ def _why_not_applicable(metric: str, ticket: Ticket, due: datetime | None) -> st
     if ticket.cancelled_at is not None:
         return "ticket cancelled"
     return None
+
+
+def share_used(
+    ticket: Ticket, policy: Policy, official: WorkCalendar, metric: str, now: datetime
+) -> float | None:
+    """How much of ``metric``'s covered time the ticket has used by ``now`` (1.0 = all of
+    it), measured on the target's own clock with pauses excluded; ``None`` when the policy
+    does not promise it or its due time cannot be known (an open pause, an unknown year)."""
+    target = dict(policy.targets.for_severity(ticket.severity).items()).get(metric)
+    if target is None:
+        return None
+    coverage = contract_coverage(policy, official)
+    pauses = ticket_pauses(ticket, policy)
+    clock = clock_for(target, coverage)
+    try:
+        due = deadline(target, ticket.reported_at, coverage, pauses)
+        if due is None:
+            return None
+        allowed = covered_between(ticket.reported_at, due, clock, pauses)
+        used = covered_between(ticket.reported_at, now, clock, pauses)
+    except CalendarError:
+        return None
+    if allowed <= timedelta(0):
+        return None
+    return used / allowed

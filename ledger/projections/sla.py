@@ -187,7 +187,7 @@ def judge(
     return judge_ticket(ticket, contract.policy_at(ticket.reported_at), calendar, now)
 
 
-def _by_contract_id(contracts: dict[UUID, Contract]) -> dict[str, Contract]:
+def by_contract_id(contracts: dict[UUID, Contract]) -> dict[str, Contract]:
     return {c.contract_id: c for c in contracts.values()}
 
 
@@ -242,7 +242,7 @@ class SlaProjection(Projection):
         todo = {**load_tickets(conn, _affected(conn, revised, years) - set(touched)), **touched}
         needed = {t.contract_id for t in todo.values()} - set(revised)
         contracts.update(load_contracts(conn, [contract_uuid(c) for c in needed]))
-        by_name = _by_contract_id(contracts)
+        by_name = by_contract_id(contracts)
         calendar = work_calendar(holidays)
         _save_targets(
             conn,
@@ -372,10 +372,14 @@ def ticket_slas(
     reported_before: datetime | None = None,
     contract: str | None = None,
     include_cancelled: bool = False,
+    only_open: bool = False,
 ) -> list[TicketSla]:
     """Tickets reported in ``[reported_from, reported_before)`` with their verdicts at
-    ``now``, by report time then number. Cancelled tickets are left out unless asked for."""
+    ``now``, by report time then number. Cancelled tickets are left out unless asked for;
+    ``only_open`` keeps the open ones."""
     where: list[ColumnElement[bool]] = []
+    if only_open:
+        where.append(sla_tickets.c.is_open.is_(True))
     if reported_from is not None:
         where.append(sla_tickets.c.reported_at >= reported_from.astimezone(UTC))
     if reported_before is not None:
@@ -420,7 +424,7 @@ def _rejudge(conn: Connection, ids: list[UUID], now: datetime) -> dict[UUID, lis
     if not ids:
         return {}
     tickets = load_tickets(conn, ids)
-    contracts = _by_contract_id(load_contracts(conn))
+    contracts = by_contract_id(load_contracts(conn))
     calendar = work_calendar(load_holidays(conn))
     return {tid: judge(t, contracts, calendar, now) or [] for tid, t in tickets.items()}
 

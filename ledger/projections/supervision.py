@@ -17,7 +17,7 @@ rebuilt alone; events are applied in log order, so a rebuild equals the live tab
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -47,7 +47,14 @@ from ledger.domain.ticket import (
     Reported,
     TicketEvent,
 )
-from ledger.projections.base import KEY, Projection, insert_rows, metadata, update_rows
+from ledger.projections.base import (
+    KEY,
+    Projection,
+    chunks,
+    insert_rows,
+    metadata,
+    update_rows,
+)
 from ledger.timeutil import as_utc
 
 
@@ -223,16 +230,28 @@ def supervision_facts(
     occurred_from: datetime | None = None,
     occurred_until: datetime | None = None,
     engineer: str | None = None,
+    kinds: Collection[SupervisionKind] = (),
+    tickets: Collection[UUID] | None = None,
 ) -> list[SupervisionFact]:
-    """The facts that occurred in ``[occurred_from, occurred_until)``, in log order."""
+    """The facts that occurred in ``[occurred_from, occurred_until)``, in log order; only
+    of ``kinds`` and of ``tickets`` (ids) when given."""
     e = supervision_events
-    query = select(e).order_by(e.c.position)
+    query = select(e)
     if occurred_from is not None:
         query = query.where(e.c.occurred_at >= as_utc(occurred_from))
     if occurred_until is not None:
         query = query.where(e.c.occurred_at < as_utc(occurred_until))
     if engineer:
         query = query.where(e.c.engineer == engineer)
+    if kinds:
+        query = query.where(e.c.kind.in_([k.value for k in kinds]))
+    if tickets is None:
+        rows = list(conn.execute(query.order_by(e.c.position)))
+    else:
+        rows = []
+        for chunk in chunks(list(tickets)):
+            rows += conn.execute(query.where(e.c.ticket_id.in_(chunk)))
+        rows.sort(key=lambda row: row.position)
     return [
         SupervisionFact(
             number=row.number,
@@ -243,5 +262,5 @@ def supervision_facts(
             detail=row.detail,
             actor=row.actor,
         )
-        for row in conn.execute(query)
+        for row in rows
     ]
