@@ -51,5 +51,12 @@ section "The audit dossier of $first_escalated, and the first events of the feed
 "$LEDGER" export --ticket "$first_escalated" --digest demo/digest.json --out "demo/dossier-$first_escalated.html"
 "$LEDGER" feed --type "ledger.ticket.*" --limit 2
 
+section "The supervisor dashboard (docs/dashboard.md)"
+# A login for the chief engineer's office: the token is printed once, kept here 0600.
+(umask 077 && "$LEDGER" user add 总工办-张 --role chief_engineer_office > demo/dashboard-token.txt)
+echo "user 总工办-张 (chief_engineer_office); token in demo/dashboard-token.txt"
+
 echo
 echo "The ledger is at demo/ledger.db. Try: LEDGER_DB=sqlite:///demo/ledger.db .venv/bin/ledger ticket history $first_escalated"
+echo "The dashboard: LEDGER_DB=sqlite:///demo/ledger.db LEDGER_NOW=$LEDGER_NOW .venv/bin/ledger serve"
+echo "  then open http://127.0.0.1:8000/dashboard?period=quarter and log in as 总工办-张 with the token in demo/dashboard-token.txt"

@@ -72,8 +72,9 @@ def serve(
     keepalive: float,
     log_level: str,
 ) -> None:
-    """Serve the read-only HTTP API (event feed, tickets, SLA report; docs/api.md) until
-    Ctrl-C or SIGTERM. Every request needs a bearer token from `ledger user add`."""
+    """Serve the read-only HTTP API (event feed, tickets, SLA report; docs/api.md) and the
+    supervisor dashboard (/dashboard; docs/dashboard.md) until Ctrl-C or SIGTERM. API
+    requests need a bearer token from `ledger user add`; the dashboard logs in with it."""
     import uvicorn
 
     from ledger.api.app import StreamSettings, create_app
@@ -190,10 +191,11 @@ role_choice = click.Choice([r.value for r in USER_ROLES])
 @json_option
 @pass_settings
 def user_add(settings: Settings, name: str, role: str, as_json: bool) -> None:
-    """Add an API user and print its new bearer token (once)."""
+    """Add a user and print its new token (once): a bearer token for the API, and the
+    password of the dashboard's login (engineers: the dashboard only)."""
     with _users(settings) as users:
         added, token = users.add(name, role)
-    _issued(added, token, settings, as_json, "API token")
+    _issued(added, token, settings, as_json, "token")
 
 
 @user.command("token")
@@ -204,7 +206,7 @@ def user_token(settings: Settings, name: str, as_json: bool) -> None:
     """Replace a user's token with a new one (printed once); the old one stops working."""
     with _users(settings) as users:
         changed, token = users.reissue(name)
-    _issued(changed, token, settings, as_json, "new API token")
+    _issued(changed, token, settings, as_json, "new token")
 
 
 @user.command("revoke")

@@ -34,8 +34,17 @@
 
   function pad(n) { return String(n).padStart(2, "0"); }
 
+  // The server's "now" when the panel was made, against this browser's clock: countdowns
+  // run on the ledger's clock (a skewed browser clock, or a ledger with a fixed clock, as
+  // in the demo, would otherwise count to the wrong instant).
+  let offset = 0;
+  function syncClock() {
+    const panels = document.getElementById("panels");
+    if (panels && panels.dataset.now) offset = Date.parse(panels.dataset.now) - Date.now();
+  }
+
   function tick() {
-    const now = Date.now();
+    const now = Date.now() + offset;
     document.querySelectorAll(".countdown").forEach(function (el) {
       const left = Math.round((Date.parse(el.dataset.due) - now) / 1000);
       const abs = Math.abs(left);
@@ -47,11 +56,13 @@
 
   document.addEventListener("DOMContentLoaded", function () {
     drawCharts(document);
+    syncClock();
     tick();
     setInterval(tick, 1000);
   });
   document.addEventListener("htmx:afterSettle", function (event) {
     drawCharts(document);
+    syncClock();
     tick();
     const list = document.getElementById("list");
     if (list && event.detail.requestConfig && event.detail.requestConfig.path.indexOf("/dashboard/list") === 0) {
