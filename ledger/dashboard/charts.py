@@ -18,6 +18,7 @@ from pyecharts.globals import CurrentConfig
 
 from ledger.dashboard.overview import TILE_METRICS, Overview
 from ledger.dashboard.words import word
+from ledger.domain.values import EscalationLevel
 from ledger.reports.export import Lang
 
 STATIC_PREFIX = "/static/"
@@ -54,9 +55,10 @@ def _base(lang: Lang) -> opts.InitOpts:
 
 def _options(chart: Bar | Line) -> str:
     """The options as compact JSON, safe to embed in a ``<script type=application/json>``
-    (``</`` escaped, so no text in a name can close the element)."""
+    (every ``<`` escaped as ``\\u003c``: escaping ``</`` alone would let a name holding
+    ``<!--<script>`` keep the element open past its end tag)."""
     text = orjson.dumps(orjson.loads(chart.dump_options_with_quotes())).decode()
-    return text.replace("</", "<\\/")
+    return text.replace("<", "\\u003c")
 
 
 def daily_chart(view: Overview, lang: Lang) -> Chart:
@@ -137,7 +139,7 @@ def contract_chart(view: Overview, lang: Lang) -> Chart:
 
 
 def escalation_chart(view: Overview, lang: Lang) -> Chart:
-    levels = sorted(view.escalation_matrix)
+    levels = sorted(view.escalation_matrix, key=_ladder_rank)
     bar = Bar(init_opts=_base(lang)).add_xaxis([word(level, lang) for level in levels])
     buckets = next(iter(view.escalation_matrix.values()), {})
     for bucket in buckets:
@@ -151,6 +153,14 @@ def escalation_chart(view: Overview, lang: Lang) -> Chart:
         tooltip_opts=opts.TooltipOpts(trigger="axis"), legend_opts=opts.LegendOpts(pos_top="0")
     )
     return Chart("chart-escalations", _options(bar), {})
+
+
+def _ladder_rank(level: str) -> int:
+    """Levels in their order on the escalation ladder (unknown ones last)."""
+    try:
+        return EscalationLevel(level).rank
+    except ValueError:
+        return len(EscalationLevel)
 
 
 def overview_charts(view: Overview, lang: Lang) -> list[Chart]:

@@ -173,11 +173,14 @@ PANELS = ("panels", "list")
 
 
 def _safe_next(target: str | None) -> str:
-    """Only a path on this server: never an open redirect."""
+    """Only a path on this server: never an open redirect (browsers read ``/\\host`` as
+    ``//host``, so no backslash either)."""
     if not target:
         return "/dashboard"
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return "/dashboard"
+    if "\\" in target:
         return "/dashboard"
     return target
 

@@ -101,8 +101,18 @@ _EN = {
     "not found": "No such ticket.",
     "language": "中文",
     "period tickets": "{n} tickets reported in {period}",
-    "chain ok": "every event verifies against its chain link",
-    "chain bad": "chain check FAILED",
+    "chain ok": "Intact",
+    "chain bad": "Chain check FAILED",
+    "links verified": "{ok} of {n} events verify against their chain links",
+    "whole chain": "The whole chain, and signed digests, are checked by `ledger verify`.",
+    # metrics and escalation levels (the reports show their keys in English)
+    "respond": "Respond",
+    "arrive": "Arrive",
+    "resolve": "Resolve",
+    "replacement": "Replacement",
+    "department_manager": "Department manager",
+    "project_general_manager": "Project general manager",
+    "chief_engineer_office": "Chief engineer's office",
 }
 
 _ZH = {
@@ -193,8 +203,10 @@ _ZH = {
     "not found": "工单不存在。",
     "language": "English",
     "period tickets": "{period} 共报修 {n} 张工单",
-    "chain ok": "全部事件与哈希链一致",
+    "chain ok": "完整",
     "chain bad": "哈希链校验失败",
+    "links verified": "{n} 个事件中 {ok} 个与哈希链一致",
+    "whole chain": "整条哈希链及签名摘要由 `ledger verify` 校验。",
     # roles (as "role:<role>": "quality" is also a complaint category) and escalation levels
     "role:dispatcher": "调度",
     "role:engineer": "工程师",
