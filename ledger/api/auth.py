@@ -70,6 +70,8 @@ class User:
     created_at: datetime
     token_issued_at: datetime
     revoked_at: datetime | None
+    token_key: str
+    """The public lookup part of the user's current token (changes when it is re-issued)."""
 
     @property
     def active(self) -> bool:
@@ -94,6 +96,7 @@ def _user(row: Any) -> User:
         created_at=as_utc(row.created_at),
         token_issued_at=as_utc(row.token_issued_at),
         revoked_at=None if row.revoked_at is None else as_utc(row.revoked_at),
+        token_key=row.token_key,
     )
 
 

@@ -2,9 +2,9 @@
 
 A user logs in with their name and the token ``ledger user add`` gave them (the API's
 credential; there is no second password to leak). The session cookie then carries the
-user's name, the time their token was issued and an expiry, signed with HMAC-SHA256 under a
-key the server holds; it never carries the token. Every request re-reads the user, so a
-revoked user or a re-issued token ends every session at once (the issue time no longer
+user's name, their token's public lookup key and an expiry, signed with HMAC-SHA256 under a
+key the server holds; it never carries the token's secret. Every request re-reads the user,
+so a revoked user or a re-issued token ends every session at once (the key no longer
 matches).
 
 CSRF: every form carries a token derived (HMAC) from a random per-browser cookie; a POST
@@ -34,7 +34,7 @@ SESSION_LIFETIME = timedelta(hours=12)
 @dataclass(frozen=True)
 class Session:
     name: str
-    token_issued_at: datetime
+    token_key: str
     expires_at: datetime
 
 
@@ -57,13 +57,9 @@ class Signer:
 
     # ---------------------------------------------------------------- sessions
 
-    def session_cookie(self, name: str, token_issued_at: datetime, now: datetime) -> str:
+    def session_cookie(self, name: str, token_key: str, now: datetime) -> str:
         payload = orjson.dumps(
-            {
-                "n": name,
-                "t": as_utc(token_issued_at).isoformat(),
-                "e": as_utc(now + SESSION_LIFETIME).isoformat(),
-            }
+            {"n": name, "k": token_key, "e": as_utc(now + SESSION_LIFETIME).isoformat()}
         )
         return f"{_b64(payload)}.{_b64(self._mac('session', payload))}"
 
@@ -80,7 +76,7 @@ class Signer:
             return None
         try:
             data = orjson.loads(payload)
-            session = Session(data["n"], parse_iso(data["t"]), parse_iso(data["e"]))
+            session = Session(str(data["n"]), str(data["k"]), parse_iso(data["e"]))
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
             return None
         return session if now < session.expires_at else None

@@ -102,7 +102,7 @@ def page_user(request: Request) -> User:
         user = users.get(session.name)
     except ValueError:
         raise LoginRequired from None
-    if not user.active or user.token_issued_at != session.token_issued_at:
+    if not user.active or user.token_key != session.token_key:
         raise LoginRequired
     return user
 
@@ -276,7 +276,7 @@ def login(
     response = RedirectResponse(_safe_next(next), status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
-        _signer(request).session_cookie(user.name, user.token_issued_at, now),
+        _signer(request).session_cookie(user.name, user.token_key, now),
         max_age=int(SESSION_LIFETIME.total_seconds()),
         httponly=True,
         samesite="strict",
