@@ -256,7 +256,7 @@ def login(
     request: Request,
     name: Annotated[str, Form(max_length=200)],
     token: Annotated[str, Form(max_length=200)],
-    csrf: Annotated[str, Form(max_length=200)],
+    csrf: Annotated[str, Form(max_length=200)] = "",
     next: Annotated[str, Form(max_length=2000)] = "/dashboard",
 ) -> Response:
     if not _signer(request).csrf_ok(request.cookies.get(CSRF_COOKIE), csrf):
@@ -286,7 +286,7 @@ def login(
 
 
 @router.post("/logout")
-def logout(request: Request, csrf: Annotated[str, Form(max_length=200)]) -> Response:
+def logout(request: Request, csrf: Annotated[str, Form(max_length=200)] = "") -> Response:
     if not _signer(request).csrf_ok(request.cookies.get(CSRF_COOKIE), csrf):
         return Response("CSRF token missing or wrong", status_code=403)
     response = RedirectResponse("/login", status_code=303)
