@@ -22,6 +22,7 @@ from ledger.dashboard import charts
 from ledger.dashboard.overview import (
     AGE_BUCKETS,
     DrillQuery,
+    Escalation,
     Overview,
     Risk,
     Tile,
@@ -30,6 +31,7 @@ from ledger.dashboard.overview import (
     breaches,
     daily,
     drill,
+    drill_escalated,
     escalation_matrix,
     escalations,
     met_breached,
@@ -825,6 +827,11 @@ def test_overview_of_a_fixture_history_matches_the_hand_counts(db_url: str) -> N
 
         missed_arrivals = load_drill(ledger, week, Scope(), DrillQuery("arrive", "missed"))
         assert [r.ticket.number for r in missed_arrivals] == [n["A"], n["B"]]
+        # a click on the escalation chart's bar: B, the one open ticket at that level
+        escalated = DrillQuery(level="project_general_manager", age="<1d")
+        assert [r.ticket.number for r in load_drill(ledger, week, Scope(), escalated)] == [n["B"]]
+        older = DrillQuery(level="project_general_manager", age="1-3d")
+        assert load_drill(ledger, week, Scope(), older) == []
 
         # Filters and scopes
         business = load_overview(ledger, Filters(week.period, "week", contract="seed-000"), Scope())
@@ -865,3 +872,41 @@ def test_overview_of_a_fixture_history_matches_the_hand_counts(db_url: str) -> N
         assert friday.escalations[0].age_bucket == "<1d"  # 20 h 40 min
     finally:
         ledger.close()
+
+
+# --------------------------------------------------------------------------- escalation drill
+
+
+def test_the_escalation_chart_lists_the_open_tickets_at_a_level_and_age() -> None:
+    now = datetime(2026, 10, 20, 12, 0, tzinfo=UTC)
+    tickets = [_open_ticket(n) for n in ("T-1", "T-2", "T-3")]
+    manager, office = "department_manager", "chief_engineer_office"
+    escalated = [
+        Escalation("T-1", "seed-002", "王工", manager, now - timedelta(hours=2), "<1d"),
+        Escalation("T-2", "seed-002", "王工", manager, now - timedelta(days=5), "3-7d"),
+        Escalation("T-3", "seed-002", "王工", office, now - timedelta(days=1), "1-3d"),
+    ]
+    level = DrillQuery(level="department_manager")
+    # oldest escalation first: T-2 (5 days) before T-1 (2 hours)
+    assert [r.ticket.number for r in drill_escalated(tickets, escalated, level)] == ["T-2", "T-1"]
+    aged = DrillQuery(level="department_manager", age="<1d")
+    assert [r.ticket.number for r in drill_escalated(tickets, escalated, aged)] == ["T-1"]
+    # a ticket no longer open (not among open_tickets) is not listed
+    assert drill_escalated(tickets[:1], escalated, DrillQuery(level="chief_engineer_office")) == []
+    with pytest.raises(ValueError, match="unknown age"):
+        DrillQuery(level="department_manager", age="2d")
+
+
+def _open_ticket(number: str) -> TicketSla:
+    return TicketSla(
+        ticket_id=uuid.uuid4(),
+        number=number,
+        contract_id="seed-002",
+        customer="禹州市公安局",
+        severity="general",
+        engineer="王工",
+        reported_at=datetime(2026, 10, 1, tzinfo=UTC),
+        is_open=True,
+        judged=True,
+        targets=(),
+    )

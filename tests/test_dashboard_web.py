@@ -373,6 +373,7 @@ def test_the_list_refuses_bad_parameters_with_a_plain_message(web: Web) -> None:
         ("metric=speed", "unknown metric 'speed'"),
         ("outcome=late", "unknown outcome 'late'"),
         ("day=2026-13-01", "day '2026-13-01' is not a date"),
+        ("level=department_manager&age=2d", "unknown age '2d'"),
     ):
         response = web.client.get(f"/dashboard/list?{query}")
         assert response.status_code == 422, query

@@ -40,9 +40,10 @@ class Chart:
 
     id: str
     options: str
-    drill: dict[str, str]
-    """How a click becomes a list query: ``{"by": param}`` maps the clicked category
-    (``name``) to a query parameter, ``{"series": param}`` the clicked series' id."""
+    drill: dict[str, Any]
+    """How a click becomes a list query: ``{"by": param}`` maps the clicked category to a
+    query parameter (its ``name``, or ``values[dataIndex]`` when the axis shows translated
+    labels), ``{"series": param}`` and ``"series:<name>": value`` the clicked series."""
 
     @property
     def drill_json(self) -> str:
@@ -152,7 +153,8 @@ def escalation_chart(view: Overview, lang: Lang) -> Chart:
     bar.set_global_opts(
         tooltip_opts=opts.TooltipOpts(trigger="axis"), legend_opts=opts.LegendOpts(pos_top="0")
     )
-    return Chart("chart-escalations", _options(bar), {})
+    drill = {"by": "level", "values": levels, "series": "age", **_prefixed({b: b for b in buckets})}
+    return Chart("chart-escalations", _options(bar), drill)
 
 
 def _ladder_rank(level: str) -> int:

@@ -344,15 +344,20 @@ OUTCOMES: dict[str, tuple[SlaStatus, ...]] = {
 
 @dataclass(frozen=True)
 class DrillQuery:
-    """The list behind a tile or a chart element: the period's tickets narrowed down."""
+    """The list behind a tile or a chart element: the period's tickets narrowed down, or,
+    with ``level``, the open tickets escalated to that level (of ``age``, a bucket name)."""
 
     metric: str | None = None
     outcome: str | None = None
     engineer: str | None = None
     contract_id: str | None = None
     day: date | None = None
+    level: str | None = None
+    age: str | None = None
 
     def __post_init__(self) -> None:
+        if self.age is not None and self.age not in dict(AGE_BUCKETS):
+            raise ValueError(f"unknown age {self.age!r} ({', '.join(dict(AGE_BUCKETS))})")
         if self.metric is not None and self.metric not in (*TILE_METRICS, "replacement"):
             raise ValueError(f"unknown metric {self.metric!r}")
         if self.outcome is not None and self.outcome not in OUTCOMES:
@@ -364,6 +369,23 @@ class DrillRow:
     ticket: TicketSla
     targets: tuple[Judgement, ...]
     """The targets that made the ticket match (all of them when no outcome is asked)."""
+
+
+def drill_escalated(
+    open_tickets: Iterable[TicketSla], escalated: Iterable[Escalation], query: DrillQuery
+) -> list[DrillRow]:
+    """The open tickets behind an element of the escalation chart, oldest escalation first."""
+    wanted = {
+        e.number: e
+        for e in escalated
+        if e.level == query.level and (query.age is None or e.age_bucket == query.age)
+    }
+    by_number = {t.number: t for t in open_tickets}
+    return [
+        DrillRow(by_number[number], by_number[number].targets)
+        for number in sorted(wanted, key=lambda n: (wanted[n].since, n))
+        if number in by_number
+    ]
 
 
 def drill(tickets: Iterable[TicketSla], query: DrillQuery, tz: tzinfo) -> list[DrillRow]:

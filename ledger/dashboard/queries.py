@@ -18,6 +18,8 @@ from ledger.dashboard.overview import (
     Overview,
     Risk,
     drill,
+    drill_escalated,
+    escalations,
     overview,
 )
 from ledger.domain.compliance import share_used
@@ -33,7 +35,7 @@ from ledger.projections.sla import (
     ticket_slas,
     work_calendar,
 )
-from ledger.projections.supervision import SupervisionKind, supervision_facts
+from ledger.projections.supervision import SupervisionFact, SupervisionKind, supervision_facts
 from ledger.reports.common import Period, caught_up
 
 if TYPE_CHECKING:
@@ -103,6 +105,20 @@ def _period_tickets(
     return _visible(found, filters, scope)
 
 
+def _open_tickets(
+    conn: Connection, filters: Filters, scope: Scope, now: datetime
+) -> list[TicketSla]:
+    """Every open ticket the user may see (reported whenever), within the filters."""
+    found = ticket_slas(conn, now, contract=filters.contract, only_open=True)
+    return _visible(found, filters, scope)
+
+
+def _escalation_facts(conn: Connection, open_tickets: Sequence[TicketSla]) -> list[SupervisionFact]:
+    return supervision_facts(
+        conn, kinds=(SupervisionKind.ESCALATED,), tickets=[t.ticket_id for t in open_tickets]
+    )
+
+
 def measure_risks(conn: Connection, open_tickets: Sequence[TicketSla], now: datetime) -> list[Risk]:
     """Every pending target of the open tickets, with the share of its time used."""
     pending = [t for t in open_tickets if any(j.status is SlaStatus.PENDING for j in t.targets)]
@@ -147,9 +163,7 @@ def load_overview(ledger: Ledger, filters: Filters, scope: Scope) -> Overview:
         previous = (
             None if before is None else _period_tickets(conn, before, filters, scope, now, ledger)
         )
-        open_tickets = _visible(
-            ticket_slas(conn, now, contract=filters.contract, only_open=True), filters, scope
-        )
+        open_tickets = _open_tickets(conn, filters, scope, now)
         start, end = filters.period.bounds(ledger.tz)
         visible_numbers = {t.number for t in current} | {t.number for t in open_tickets}
         period_facts = [
@@ -164,11 +178,7 @@ def load_overview(ledger: Ledger, filters: Filters, scope: Scope) -> Overview:
             and (filters.contract is None or f.contract_id == filters.contract)
             and (filters.customer is None or f.number in visible_numbers)
         ]
-        escalated = supervision_facts(
-            conn,
-            kinds=(SupervisionKind.ESCALATED,),
-            tickets=[t.ticket_id for t in open_tickets],
-        )
+        escalated = _escalation_facts(conn, open_tickets)
         return overview(
             period=filters.period,
             current=current,
@@ -183,6 +193,11 @@ def load_overview(ledger: Ledger, filters: Filters, scope: Scope) -> Overview:
 
 
 def load_drill(ledger: Ledger, filters: Filters, scope: Scope, query: DrillQuery) -> list[DrillRow]:
+    if query.level is not None:
+        with caught_up(ledger, OVERVIEW_MODELS) as (conn, now):
+            open_tickets = _open_tickets(conn, filters, scope, now)
+            facts = _escalation_facts(conn, open_tickets)
+        return drill_escalated(open_tickets, escalations(open_tickets, facts, now), query)
     with caught_up(ledger, ("sla",)) as (conn, now):
         current = _period_tickets(conn, filters.period, filters, scope, now, ledger)
     return drill(current, query, ledger.tz)

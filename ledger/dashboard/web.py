@@ -349,6 +349,8 @@ def ticket_list(
     outcome: TextQ = None,
     engineer: TextQ = None,
     day: Annotated[str | None, Query(max_length=10)] = None,
+    level: TextQ = None,
+    age: TextQ = None,
 ) -> Response:
     """The tickets behind a tile or a chart element (the ``list`` panel)."""
     try:
@@ -360,6 +362,8 @@ def ticket_list(
             engineer=engineer,
             contract_id=filters.contract,
             day=_date(day),
+            level=level or None,
+            age=age or None,
         )
     except ValueError as e:
         return Response(str(e), status_code=422, media_type="text/plain; charset=utf-8")

@@ -6,8 +6,8 @@
   function drillUrl(panels, drill, params) {
     const query = new URLSearchParams(panels ? panels.dataset.fq : "");
     if (drill.by) {
-      const name = params.name === "—" ? "" : params.name;
-      query.set(drill.by, name);
+      const shown = drill.values ? drill.values[params.dataIndex] : params.name;
+      query.set(drill.by, shown === "—" ? "" : shown);
     }
     const series = drill["series:" + params.seriesName];
     if (drill.series && series) query.set(drill.series, series);
