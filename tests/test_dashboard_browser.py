@@ -328,7 +328,7 @@ def _screenshot(page: Page, name: str) -> None:
 def test_overview_shows_tiles_and_drawn_charts(browse: Browse) -> None:
     page = browse.login(QUALITY)
     session = next(c for c in page.context.cookies() if c["name"] == SESSION_COOKIE)
-    assert session["httpOnly"] and session["sameSite"] == "Strict"
+    assert session["httpOnly"] and session["sameSite"] == "Lax"
     expect(page.locator("html")).to_have_attribute("lang", "zh-CN")
     for metric in METRICS:
         tile = page.locator(f"#tile-{metric}")

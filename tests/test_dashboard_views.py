@@ -603,11 +603,14 @@ def test_charts_are_plain_json_with_the_view_numbers() -> None:
     escalation = charts.chart_data(drawn["chart-escalations"])
     assert escalation["xAxis"][0]["data"] == ["部门经理"]
     assert {s["name"]: s["data"] for s in escalation["series"]} == {
-        "<1d": [1],
-        "1-3d": [0],
-        "3-7d": [0],
-        ">7d": [0],
+        "不足1天": [1],
+        "1–3天": [0],
+        "3–7天": [0],
+        "超过7天": [0],
     }
+    # a click on a bar names the level and the age bucket, not the labels shown
+    drill = drawn["chart-escalations"].drill
+    assert drill["values"] == ["department_manager"] and drill["series:不足1天"] == "<1d"
     english = {c.id: c for c in charts.overview_charts(view, "en")}
     assert charts.chart_data(english["chart-engineers"])["series"][0]["name"] == "met"
 
@@ -870,11 +873,35 @@ def test_overview_of_a_fixture_history_matches_the_hand_counts(db_url: str) -> N
         assert [t.met_pct for t in friday.tiles] == [71.4, 25.0, 33.3]
         assert [d.day.day for d in friday.daily] == [5, 6, 7, 8, 9]
         assert friday.escalations[0].age_bucket == "<1d"  # 20 h 40 min
+
+        # P2 handed over from 李工 to 王工: its notice follows the ticket, as every panel
+        # and the ticket page do (李工 can no longer open it; 王工 can)
+        h.do("dispatch", "P2", engineer="王工")
+        notices_of = {
+            who: [f.number for f in load_overview(ledger, week, Scope(who)).notices]
+            for who in ("李工", "王工")
+        }
+        assert notices_of == {"李工": [], "王工": [n["P2"]]}
+        (moved,) = load_overview(ledger, week, Scope()).notices
+        assert moved.engineer == "王工"
     finally:
         ledger.close()
 
 
 # --------------------------------------------------------------------------- escalation drill
+
+
+def test_at_risk_counts_the_hour_left_in_covered_time_when_it_is_known() -> None:
+    now = datetime(2026, 10, 20, 9, 0, tzinfo=UTC)  # 17:00 in Shanghai
+    # a 2-business-hour target with 1 covered hour left, due at 10:00 tomorrow (local):
+    # 17 wall-clock hours away, half its time used — yet only one working hour is left
+    due = now + timedelta(hours=17)
+    left = timedelta(minutes=59)
+    overnight = Risk("T-1", "seed-001", "某县档案馆", "王工", "resolve", "2h", due, 0.5, left)
+    # unknown covered time: the wall clock decides (17 h: not near)
+    unknown = replace(overnight, number="T-2", used=None, left=None)
+    assert overnight.near(now) and not unknown.near(now)
+    assert [r.number for r in at_risk([overnight, unknown], now)] == ["T-1"]
 
 
 def test_the_escalation_chart_lists_the_open_tickets_at_a_level_and_age() -> None:

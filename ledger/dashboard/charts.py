@@ -50,7 +50,7 @@ class Chart:
         return orjson.dumps(self.drill).decode()
 
 
-def _base(lang: Lang) -> opts.InitOpts:
+def _base() -> opts.InitOpts:
     return opts.InitOpts(renderer="canvas", bg_color="#ffffff", is_horizontal_center=False)
 
 
@@ -65,7 +65,7 @@ def _options(chart: Bar | Line) -> str:
 def daily_chart(view: Overview, lang: Lang) -> Chart:
     days = [d.day.isoformat() for d in view.daily]
     bar = (
-        Bar(init_opts=_base(lang))
+        Bar(init_opts=_base())
         .add_xaxis(days)
         .add_yaxis(
             word("volume", lang),
@@ -98,7 +98,7 @@ def daily_chart(view: Overview, lang: Lang) -> Chart:
 def _met_missed(chart_id: str, rows: list[tuple[str, int, int]], by: str, lang: Lang) -> Chart:
     names = [name or "—" for name, _, _ in rows]
     bar = (
-        Bar(init_opts=_base(lang))
+        Bar(init_opts=_base())
         .add_xaxis(names)
         .add_yaxis(
             word("met", lang),
@@ -141,11 +141,11 @@ def contract_chart(view: Overview, lang: Lang) -> Chart:
 
 def escalation_chart(view: Overview, lang: Lang) -> Chart:
     levels = sorted(view.escalation_matrix, key=_ladder_rank)
-    bar = Bar(init_opts=_base(lang)).add_xaxis([word(level, lang) for level in levels])
+    bar = Bar(init_opts=_base()).add_xaxis([word(level, lang) for level in levels])
     buckets = next(iter(view.escalation_matrix.values()), {})
     for bucket in buckets:
         bar.add_yaxis(
-            bucket,
+            word(bucket, lang),
             [view.escalation_matrix[level][bucket] for level in levels],
             stack="age",
             label_opts=opts.LabelOpts(is_show=False),
@@ -153,7 +153,8 @@ def escalation_chart(view: Overview, lang: Lang) -> Chart:
     bar.set_global_opts(
         tooltip_opts=opts.TooltipOpts(trigger="axis"), legend_opts=opts.LegendOpts(pos_top="0")
     )
-    drill = {"by": "level", "values": levels, "series": "age", **_prefixed({b: b for b in buckets})}
+    ages = _prefixed({word(b, lang): b for b in buckets})
+    drill = {"by": "level", "values": levels, "series": "age", **ages}
     return Chart("chart-escalations", _options(bar), drill)
 
 

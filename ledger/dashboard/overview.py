@@ -71,6 +71,14 @@ class Risk:
     due_at: datetime
     used: float | None
     """Share (0..1+) of the target's covered time used; ``None`` when not measurable."""
+    left: timedelta | None = None
+    """Covered time left (business hours, pauses excluded); ``None``: not measurable, the
+    wall-clock time to ``due_at`` is used instead."""
+
+    def near(self, now: datetime) -> bool:
+        """Less than :data:`RISK_LEFT` of the target's time left."""
+        left = self.due_at - now if self.left is None else self.left
+        return left < RISK_LEFT
 
 
 @dataclass(frozen=True)
@@ -165,8 +173,7 @@ def at_risk(candidates: Iterable[Risk], now: datetime) -> list[Risk]:
     risky = [
         r
         for r in candidates
-        if r.due_at > now
-        and ((r.used is not None and r.used > RISK_FRACTION) or r.due_at - now < RISK_LEFT)
+        if r.due_at > now and ((r.used is not None and r.used > RISK_FRACTION) or r.near(now))
     ]
     return sorted(risky, key=lambda r: (r.due_at, r.number, r.metric))
 

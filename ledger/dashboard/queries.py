@@ -7,12 +7,13 @@ from __future__ import annotations
 import calendar
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING, Literal
 
 from sqlalchemy import Connection, select
 
 from ledger.dashboard.overview import (
+    NOTICE_KINDS,
     DrillQuery,
     DrillRow,
     Overview,
@@ -22,7 +23,7 @@ from ledger.dashboard.overview import (
     escalations,
     overview,
 )
-from ledger.domain.compliance import share_used
+from ledger.domain.compliance import time_used
 from ledger.domain.sla import SlaStatus
 from ledger.projections.sla import (
     TicketSla,
@@ -35,8 +36,15 @@ from ledger.projections.sla import (
     ticket_slas,
     work_calendar,
 )
-from ledger.projections.supervision import SupervisionFact, SupervisionKind, supervision_facts
+from ledger.projections.supervision import (
+    SupervisionFact,
+    SupervisionKind,
+    fact_of,
+    supervision_events,
+    supervision_facts,
+)
 from ledger.reports.common import Period, caught_up
+from ledger.timeutil import as_utc
 
 if TYPE_CHECKING:
     from ledger.bootstrap import Ledger
@@ -44,6 +52,8 @@ if TYPE_CHECKING:
 PeriodKind = Literal["week", "month", "quarter", "custom"]
 PERIOD_KINDS: tuple[PeriodKind, ...] = ("week", "month", "quarter", "custom")
 OVERVIEW_MODELS = ("sla", "supervision")
+EARLIEST, LATEST = date(1990, 1, 1), date(2199, 12, 31)
+"""The dates a custom period may span (the period before it, and its instants, must exist)."""
 
 
 def period_of(kind: PeriodKind, today: date, first: date | None, last: date | None) -> Period:
@@ -62,6 +72,8 @@ def period_of(kind: PeriodKind, today: date, first: date | None, last: date | No
         return Period(date(today.year, start_month, 1), date(today.year, end_month, end))
     if first is None or last is None:
         raise ValueError("a custom period needs both a first and a last date")
+    if not all(EARLIEST <= d <= LATEST for d in (first, last)):
+        raise ValueError(f"a custom period lies between {EARLIEST} and {LATEST}")
     if (last - first).days > 366 * 3:
         raise ValueError("a custom period is at most three years long")
     return Period(first, last)
@@ -87,30 +99,82 @@ class Scope:
         return self.engineer is None or engineer == self.engineer
 
 
-def _visible(tickets: Sequence[TicketSla], filters: Filters, scope: Scope) -> list[TicketSla]:
-    return [
-        t
-        for t in tickets
-        if scope.allows(t.engineer) and (filters.customer is None or t.customer == filters.customer)
-    ]
+def _tickets(
+    conn: Connection,
+    filters: Filters,
+    scope: Scope,
+    now: datetime,
+    *,
+    reported_from: datetime | None = None,
+    reported_before: datetime | None = None,
+    only_open: bool = False,
+) -> list[TicketSla]:
+    """The tickets the user may see within the filters (in SQL: an engineer's overview
+    judges only their tickets)."""
+    return ticket_slas(
+        conn,
+        now,
+        reported_from=reported_from,
+        reported_before=reported_before,
+        contract=filters.contract,
+        customer=filters.customer,
+        engineer=scope.engineer,
+        only_open=only_open,
+    )
 
 
 def _period_tickets(
-    conn: Connection, period: Period, filters: Filters, scope: Scope, now: datetime, ledger: Ledger
+    conn: Connection, period: Period, filters: Filters, scope: Scope, now: datetime, tz: tzinfo
 ) -> list[TicketSla]:
-    start, end = period.bounds(ledger.tz)
-    found = ticket_slas(
-        conn, now, reported_from=start, reported_before=end, contract=filters.contract
-    )
-    return _visible(found, filters, scope)
+    start, end = period.bounds(tz)
+    return _tickets(conn, filters, scope, now, reported_from=start, reported_before=end)
 
 
 def _open_tickets(
-    conn: Connection, filters: Filters, scope: Scope, now: datetime
+    conn: Connection,
+    filters: Filters,
+    scope: Scope,
+    now: datetime,
+    tz: tzinfo,
+    in_period: Sequence[TicketSla] | None = None,
 ) -> list[TicketSla]:
-    """Every open ticket the user may see (reported whenever), within the filters."""
-    found = ticket_slas(conn, now, contract=filters.contract, only_open=True)
-    return _visible(found, filters, scope)
+    """Every open ticket the user may see (reported whenever), within the filters; those
+    reported in the period taken from ``in_period`` when given (not judged twice)."""
+    if in_period is None:
+        return _tickets(conn, filters, scope, now, only_open=True)
+    start, end = filters.period.bounds(tz)
+    found = [t for t in in_period if t.is_open]
+    if start is not None:
+        found += _tickets(conn, filters, scope, now, reported_before=start, only_open=True)
+    if end is not None:
+        found += _tickets(conn, filters, scope, now, reported_from=end, only_open=True)
+    return sorted(found, key=lambda t: (t.reported_at, t.number))
+
+
+def _notices(conn: Connection, filters: Filters, scope: Scope, tz: tzinfo) -> list[SupervisionFact]:
+    """The inspection and rectification notices issued in the period on tickets the user
+    may see: scoped by each ticket's engineer, customer and contract *now* (as every other
+    panel is), not by whom a notice was credited to when it was issued."""
+    e, t = supervision_events, sla_tickets
+    start, end = filters.period.bounds(tz)
+    query = (
+        select(e, t.c.engineer.label("current_engineer"))
+        .join(t, t.c.ticket_id == e.c.ticket_id)
+        .where(e.c.kind.in_([k.value for k in NOTICE_KINDS]))
+        .order_by(e.c.position)
+    )
+    if start is not None:
+        query = query.where(e.c.occurred_at >= as_utc(start))
+    if end is not None:
+        query = query.where(e.c.occurred_at < as_utc(end))
+    for column, value in (
+        (t.c.contract_id, filters.contract),
+        (t.c.customer, filters.customer),
+        (t.c.engineer, scope.engineer),
+    ):
+        if value is not None:
+            query = query.where(column == value)
+    return [fact_of(row, row.current_engineer) for row in conn.execute(query)]
 
 
 def _escalation_facts(conn: Connection, open_tickets: Sequence[TicketSla]) -> list[SupervisionFact]:
@@ -120,7 +184,8 @@ def _escalation_facts(conn: Connection, open_tickets: Sequence[TicketSla]) -> li
 
 
 def measure_risks(conn: Connection, open_tickets: Sequence[TicketSla], now: datetime) -> list[Risk]:
-    """Every pending target of the open tickets, with the share of its time used."""
+    """Every pending target of the open tickets, with the share of its covered time used
+    and the covered time left."""
     pending = [t for t in open_tickets if any(j.status is SlaStatus.PENDING for j in t.targets)]
     if not pending:
         return []
@@ -139,7 +204,7 @@ def measure_risks(conn: Connection, open_tickets: Sequence[TicketSla], now: date
             used = (
                 None
                 if policy is None or state is None
-                else share_used(state, policy, official, j.metric, now)
+                else time_used(state, policy, official, j.metric, now)
             )
             risks.append(
                 Risk(
@@ -150,34 +215,23 @@ def measure_risks(conn: Connection, open_tickets: Sequence[TicketSla], now: date
                     j.metric,
                     j.target,
                     j.due_at,
-                    used,
+                    None if used is None else used.share,
+                    None if used is None else used.left,
                 )
             )
     return risks
 
 
 def load_overview(ledger: Ledger, filters: Filters, scope: Scope) -> Overview:
+    tz = ledger.tz
     with caught_up(ledger, OVERVIEW_MODELS) as (conn, now):
-        current = _period_tickets(conn, filters.period, filters, scope, now, ledger)
+        current = _period_tickets(conn, filters.period, filters, scope, now, tz)
         before = filters.period.previous()
         previous = (
-            None if before is None else _period_tickets(conn, before, filters, scope, now, ledger)
+            None if before is None else _period_tickets(conn, before, filters, scope, now, tz)
         )
-        open_tickets = _open_tickets(conn, filters, scope, now)
-        start, end = filters.period.bounds(ledger.tz)
-        visible_numbers = {t.number for t in current} | {t.number for t in open_tickets}
-        period_facts = [
-            f
-            for f in supervision_facts(
-                conn,
-                occurred_from=start,
-                occurred_until=end,
-                kinds=(SupervisionKind.INSPECTION_NOTICE, SupervisionKind.RECTIFICATION_NOTICE),
-            )
-            if scope.allows(f.engineer)
-            and (filters.contract is None or f.contract_id == filters.contract)
-            and (filters.customer is None or f.number in visible_numbers)
-        ]
+        open_tickets = _open_tickets(conn, filters, scope, now, tz, in_period=current)
+        period_facts = _notices(conn, filters, scope, tz)
         escalated = _escalation_facts(conn, open_tickets)
         return overview(
             period=filters.period,
@@ -195,11 +249,11 @@ def load_overview(ledger: Ledger, filters: Filters, scope: Scope) -> Overview:
 def load_drill(ledger: Ledger, filters: Filters, scope: Scope, query: DrillQuery) -> list[DrillRow]:
     if query.level is not None:
         with caught_up(ledger, OVERVIEW_MODELS) as (conn, now):
-            open_tickets = _open_tickets(conn, filters, scope, now)
+            open_tickets = _open_tickets(conn, filters, scope, now, ledger.tz)
             facts = _escalation_facts(conn, open_tickets)
         return drill_escalated(open_tickets, escalations(open_tickets, facts, now), query)
     with caught_up(ledger, ("sla",)) as (conn, now):
-        current = _period_tickets(conn, filters.period, filters, scope, now, ledger)
+        current = _period_tickets(conn, filters.period, filters, scope, now, ledger.tz)
     return drill(current, query, ledger.tz)
 
 

@@ -9,18 +9,24 @@ engineers their own tickets.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable, Coroutine
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode, urlsplit
 
-from fastapi import APIRouter, Depends, FastAPI, Form, Query, Request
+from eventsourcing.persistence import PersistenceError
+from fastapi import APIRouter, Depends, FastAPI, Form, HTTPException, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from jinja2_fragments.fastapi import Jinja2Blocks
+from sqlalchemy.exc import DBAPIError
 
-from ledger.api.auth import User, Users
-from ledger.bootstrap import Ledger
+from ledger.api.auth import API_ROLES, User, UserError, Users
+from ledger.bootstrap import Ledger, LedgerNotInitialised
 from ledger.commands.service import TicketNotFound
 from ledger.dashboard import charts
 from ledger.dashboard.overview import DrillQuery
@@ -43,7 +49,6 @@ from ledger.dashboard.sessions import (
     Signer,
 )
 from ledger.dashboard.words import LANGS, lang_of, word
-from ledger.domain.values import Role
 from ledger.reports.dossier import build_dossier
 from ledger.reports.dossier_render import render_html
 from ledger.reports.export import Lang
@@ -51,7 +56,8 @@ from ledger.timeutil import show
 
 HERE = Path(__file__).parent
 REFRESH_SECONDS = 60
-READS_EVERYTHING = (Role.AUDITOR, Role.SYSTEM, Role.QUALITY, Role.CHIEF_ENGINEER_OFFICE)
+READS_EVERYTHING = API_ROLES
+"""The roles that see every ticket (the API's); an engineer sees their own."""
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
     "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; form-action 'self'; "
@@ -67,6 +73,10 @@ class LoginRequired(Exception):
 
 class Forbidden(Exception):
     """A logged-in user asked for what their role does not show."""
+
+
+class PageNotFound(Exception):
+    """No such ticket, or not one of the user's."""
 
 
 def scope_of(user: User) -> Scope:
@@ -100,7 +110,7 @@ def page_user(request: Request) -> User:
     users: Users = request.app.state.users
     try:
         user = users.get(session.name)
-    except ValueError:
+    except UserError:
         raise LoginRequired from None
     if not user.active or user.token_key != session.token_key:
         raise LoginRequired
@@ -132,7 +142,8 @@ def render(
     """A page (or one of its blocks) with what every page needs: the language, the user,
     a CSRF token for its forms, and the security headers."""
     cookie, new = _csrf_cookie(request)
-    language: Lang = context.get("lang") or lang(request)
+    language = lang(request)
+    user = context.get("user")
     full = {
         "request": request,
         "lang": language,
@@ -144,15 +155,13 @@ def render(
         "refresh": REFRESH_SECONDS,
         "tz": _ledger(request).tz,
         "show": show,
+        "sees_all": isinstance(user, User) and scope_of(user).engineer is None,
         **context,
     }
     response: Response = templates.TemplateResponse(
         request, template, full, block_name=block, status_code=status_code
     )
-    response.headers["Content-Security-Policy"] = CSP
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Referrer-Policy"] = "same-origin"
-    response.headers["Cache-Control"] = "no-store"
+    secured(response)
     if new:
         response.set_cookie(
             CSRF_COOKIE, cookie, httponly=True, samesite="strict", secure=_secure(request)
@@ -160,9 +169,22 @@ def render(
     return response
 
 
+def secured(response: Response, csp: str = CSP) -> Response:
+    """The headers every dashboard response carries."""
+    response.headers["Content-Security-Policy"] = csp
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "same-origin"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _htmx(request: Request) -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
 def _panel(request: Request) -> str | None:
     """The block an htmx request asks for (its ``HX-Target``), if it names one."""
-    if request.headers.get("HX-Request") != "true":
+    if not _htmx(request):
         return None
     target = request.headers.get("HX-Target") or ""
     return target if target in PANELS else None
@@ -218,6 +240,10 @@ def page_filters(
 FiltersDep = Annotated[Filters, Depends(page_filters)]
 
 
+def _plain(text: str, status: int) -> Response:
+    return secured(Response(text, status_code=status, media_type="text/plain; charset=utf-8"))
+
+
 def filters_query(filters: Filters) -> str:
     """The filters as a query string, for the links of tiles and charts."""
     period = filters.period
@@ -233,7 +259,34 @@ def filters_query(filters: Filters) -> str:
 
 # --------------------------------------------------------------------------- routes
 
-router = APIRouter(include_in_schema=False)
+_log = logging.getLogger("ledger.dashboard")
+_PAGE_ANSWERS = (LoginRequired, Forbidden, PageNotFound, HTTPException, RequestValidationError)
+"""What the dashboard's own handlers (or FastAPI's) answer; anything else is a failure."""
+
+
+class _PageRoute(APIRoute):
+    """A dashboard route: a failure answers with a page in the user's language (the API's
+    handlers answer JSON, and say which database failed: not for a browser)."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def page(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except _PAGE_ANSWERS:
+                raise
+            except (PersistenceError, DBAPIError, LedgerNotInitialised):
+                _log.warning("dashboard: database unavailable", exc_info=True)
+                return render(request, "message.html", {"message": "unavailable"}, status_code=503)
+            except Exception:
+                _log.exception("dashboard: internal error")
+                return render(request, "message.html", {"message": "failed"}, status_code=500)
+
+        return page
+
+
+router = APIRouter(include_in_schema=False, route_class=_PageRoute)
 
 
 @router.get("/")
@@ -279,7 +332,7 @@ def login(
         _signer(request).session_cookie(user.name, user.token_key, now),
         max_age=int(SESSION_LIFETIME.total_seconds()),
         httponly=True,
-        samesite="strict",
+        samesite="lax",  # a link from WeCom or a mail opens the page; no GET changes state
         secure=_secure(request),
     )
     return response
@@ -288,7 +341,7 @@ def login(
 @router.post("/logout")
 def logout(request: Request, csrf: Annotated[str, Form(max_length=200)] = "") -> Response:
     if not _signer(request).csrf_ok(request.cookies.get(CSRF_COOKIE), csrf):
-        return Response("CSRF token missing or wrong", status_code=403)
+        return _plain("CSRF token missing or wrong", 403)
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE)
     return response
@@ -310,17 +363,16 @@ def choose_language(request: Request, language: str, next: TextQ = None) -> Resp
     return response
 
 
-@router.get("/dashboard")
-def dashboard(
-    request: Request,
-    user: UserDep,
-    filters: FiltersDep,
+def _overview(
+    request: Request, user: User, filters: Filters, listed: dict[str, Any] | None = None
 ) -> Response:
+    """The overview page, or the panel an htmx refresh asks for; ``listed``: the drill-down
+    list to show filled in (a list link opened as a page of its own)."""
     scope = scope_of(user)
     ledger = _ledger(request)
     view = load_overview(ledger, filters, scope)
-    contracts, customers = filter_choices(ledger, scope)
-    language = lang(request)
+    panel = _panel(request)
+    contracts, customers = ([], []) if panel else filter_choices(ledger, scope)
     return render(
         request,
         "overview.html",
@@ -332,12 +384,17 @@ def dashboard(
             "kinds": PERIOD_KINDS,
             "contracts": contracts,
             "customers": customers,
-            "charts": charts.overview_charts(view, language),
-            "query": request.url.query,
+            "charts": charts.overview_charts(view, lang(request)),
             "fq": filters_query(filters),
+            **(listed or {}),
         },
-        block=_panel(request),
+        block=panel,
     )
+
+
+@router.get("/dashboard")
+def dashboard(request: Request, user: UserDep, filters: FiltersDep) -> Response:
+    return _overview(request, user, filters)
 
 
 @router.get("/dashboard/list")
@@ -354,26 +411,25 @@ def ticket_list(
 ) -> Response:
     """The tickets behind a tile or a chart element (the ``list`` panel)."""
     try:
-        if day and _date(day) is None:
+        on = _date(day)
+        if day and on is None:
             raise ValueError(f"day {day!r} is not a date like 2026-10-31")
         query = DrillQuery(
             metric=metric or None,
             outcome=outcome or None,
             engineer=engineer,
             contract_id=filters.contract,
-            day=_date(day),
+            day=on,
             level=level or None,
             age=age or None,
         )
     except ValueError as e:
-        return Response(str(e), status_code=422, media_type="text/plain; charset=utf-8")
-    rows = load_drill(_ledger(request), filters, scope_of(user), query)
-    return render(
-        request,
-        "overview.html",
-        {"user": user, "rows": rows, "drill": query, "filters": filters},
-        block="list",
-    )
+        return _plain(str(e), 422)
+    listed = {"rows": load_drill(_ledger(request), filters, scope_of(user), query), "drill": query}
+    if not _htmx(request):
+        return _overview(request, user, filters, listed)
+    context = {"user": user, "filters": filters, **listed}
+    return render(request, "overview.html", context, block="list")
 
 
 @router.get("/dashboard/quality")
@@ -389,17 +445,16 @@ def quality(request: Request, user: UserDep) -> Response:
     )
 
 
-class PageNotFound(Exception):
-    """No such ticket, or not one of the user's."""
-
-
 def _ticket_dossier(request: Request, user: User, ref: str) -> dict[str, Any]:
+    """The ticket's dossier, without where the database is (an auditor's export names it;
+    a page shown to engineers need not)."""
     try:
         dossier = build_dossier(_ledger(request), ref)
     except TicketNotFound:
         raise PageNotFound from None
     if not scope_of(user).allows(dossier["ticket"]["engineer"]):
         raise PageNotFound  # the same answer as a missing ticket: do not confirm it exists
+    dossier.pop("database", None)
     return dossier
 
 
@@ -413,14 +468,11 @@ def ticket_page(request: Request, user: UserDep, ref: str) -> Response:
 def ticket_dossier(request: Request, user: UserDep, language: LangDep, ref: str) -> Response:
     dossier = _ticket_dossier(request, user, ref)
     number = quote(dossier["ticket"]["number"])
-    return HTMLResponse(
+    page = HTMLResponse(
         render_html(dossier, language),
-        headers={
-            "Content-Disposition": f'inline; filename="dossier-{number}.html"',
-            "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
-            "Cache-Control": "no-store",
-        },
+        headers={"Content-Disposition": f'inline; filename="dossier-{number}.html"'},
     )
+    return secured(page, "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'")
 
 
 # --------------------------------------------------------------------------- wiring
@@ -435,12 +487,14 @@ def install(app: FastAPI, signer: Signer | None = None) -> None:
 
     @app.exception_handler(LoginRequired)
     async def login_required(request: Request, _: LoginRequired) -> Response:
+        if _htmx(request):  # back to the page, not to the panel it was refreshing
+            page = urlsplit(request.headers.get("HX-Current-URL") or "/dashboard")
+            target = _safe_next(page.path + (f"?{page.query}" if page.query else ""))
+            login_url = f"/login?next={quote(target)}"
+            return Response(status_code=401, headers={"HX-Redirect": login_url})
         query = request.url.query
         target = _safe_next(request.url.path + (f"?{query}" if query else ""))
-        login_url = f"/login?next={quote(target)}"
-        if request.headers.get("HX-Request") == "true":
-            return Response(status_code=401, headers={"HX-Redirect": login_url})
-        return RedirectResponse(login_url, status_code=303)
+        return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
 
     @app.exception_handler(Forbidden)
     async def forbidden(request: Request, _: Forbidden) -> Response:

@@ -150,12 +150,23 @@ def _why_not_applicable(metric: str, ticket: Ticket, due: datetime | None) -> st
     return None
 
 
-def share_used(
+@dataclass(frozen=True)
+class TimeUsed:
+    """A target's covered time, as the contract counts it, at some instant."""
+
+    share: float
+    """Used ÷ allowed (1.0: all of it)."""
+    left: timedelta
+    """Covered time left before it is due (negative once past due)."""
+
+
+def time_used(
     ticket: Ticket, policy: Policy, official: WorkCalendar, metric: str, now: datetime
-) -> float | None:
-    """How much of ``metric``'s covered time the ticket has used by ``now`` (1.0 = all of
-    it), measured on the target's own clock with pauses excluded; ``None`` when the policy
-    does not promise it or its due time cannot be known (an open pause, an unknown year)."""
+) -> TimeUsed | None:
+    """How much of ``metric``'s covered time the ticket has used by ``now``, and how much
+    is left, on the target's own clock with pauses excluded (an hour left at 17:00 on a
+    business-hours contract is tomorrow's first hour); ``None`` when the policy does not
+    promise it or its due time cannot be known (an open pause, an unknown year)."""
     target = dict(policy.targets.for_severity(ticket.severity).items()).get(metric)
     if target is None:
         return None
@@ -172,4 +183,4 @@ def share_used(
         return None
     if allowed <= timedelta(0):
         return None
-    return used / allowed
+    return TimeUsed(used / allowed, allowed - used)

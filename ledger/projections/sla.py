@@ -373,13 +373,19 @@ def ticket_slas(
     contract: str | None = None,
     include_cancelled: bool = False,
     only_open: bool = False,
+    customer: str | None = None,
+    engineer: str | None = None,
 ) -> list[TicketSla]:
     """Tickets reported in ``[reported_from, reported_before)`` with their verdicts at
     ``now``, by report time then number. Cancelled tickets are left out unless asked for;
-    ``only_open`` keeps the open ones."""
+    ``only_open`` keeps the open ones; ``customer`` and ``engineer`` keep that one's."""
     where: list[ColumnElement[bool]] = []
     if only_open:
         where.append(sla_tickets.c.is_open.is_(True))
+    if customer is not None:
+        where.append(sla_tickets.c.customer == customer)
+    if engineer is not None:
+        where.append(sla_tickets.c.engineer == engineer)
     if reported_from is not None:
         where.append(sla_tickets.c.reported_at >= reported_from.astimezone(UTC))
     if reported_before is not None:

@@ -252,15 +252,17 @@ def supervision_facts(
         for chunk in chunks(list(tickets)):
             rows += conn.execute(query.where(e.c.ticket_id.in_(chunk)))
         rows.sort(key=lambda row: row.position)
-    return [
-        SupervisionFact(
-            number=row.number,
-            contract_id=row.contract_id,
-            kind=SupervisionKind(row.kind),
-            occurred_at=as_utc(row.occurred_at),
-            engineer=row.engineer,
-            detail=row.detail,
-            actor=row.actor,
-        )
-        for row in rows
-    ]
+    return [fact_of(row) for row in rows]
+
+
+def fact_of(row: Any, engineer: str | None = None) -> SupervisionFact:
+    """A fact from a row of ``supervision_events`` (credited to ``engineer`` when given)."""
+    return SupervisionFact(
+        number=row.number,
+        contract_id=row.contract_id,
+        kind=SupervisionKind(row.kind),
+        occurred_at=as_utc(row.occurred_at),
+        engineer=row.engineer if engineer is None else engineer,
+        detail=row.detail,
+        actor=row.actor,
+    )

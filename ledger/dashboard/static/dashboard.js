@@ -69,6 +69,31 @@
       list.scrollIntoView({ behavior: "smooth", block: "start" });
     }
   });
+  // A refresh replaces the panels: free the charts drawn in what is replaced (ECharts keeps
+  // every instance in a registry until it is disposed).
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    if (typeof echarts === "undefined" || !event.detail.target) return;
+    event.detail.target.querySelectorAll(".chart").forEach(function (el) {
+      const chart = echarts.getInstanceByDom(el);
+      if (chart) chart.dispose();
+    });
+  });
+
+  // htmx does not swap an error response: say so, rather than leave old figures unmarked.
+  document.addEventListener("htmx:responseError", function (event) {
+    const target = event.detail.target;
+    if (!target || target.querySelector(".stale-note")) return;
+    const note = document.createElement("p");
+    note.className = "stale-note error";
+    note.setAttribute("role", "alert");
+    note.textContent = document.body.dataset.stale || "";
+    target.classList.add("stale");
+    target.prepend(note);
+  });
+  document.addEventListener("htmx:sendError", function (event) {
+    document.dispatchEvent(new CustomEvent("htmx:responseError", { detail: event.detail }));
+  });
+
   window.addEventListener("resize", function () {
     document.querySelectorAll(".chart").forEach(function (el) {
       const chart = typeof echarts === "undefined" ? null : echarts.getInstanceByDom(el);
