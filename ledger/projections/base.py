@@ -166,9 +166,21 @@ class ProjectionRunner:
         batch_size: int = DEFAULT_BATCH,
         on_batch: Callable[[str, int], None] | None = None,
     ) -> int:
-        """Bring projections up to the head of the log; return how many events were applied."""
-        applied = 0
-        for projection in self.select(names):
+        """Bring projections up to the head of the log; return how many events were applied.
+
+        The projections follow the log together: it is read once, from the position of the
+        one furthest behind, for all their topics, and each event is decoded once and given
+        to every projection that follows its topic and has not applied it yet. Each
+        projection still applies its events in its own transactions and moves its own
+        position with the compare-and-set; one whose position another follower moved
+        meanwhile leaves the group and catches up alone, re-reading from its new position.
+        A shared batch reads ``batch_size`` events per projection (each gets about that
+        many) and applies them all in one transaction: fewer commits, and fewer times a
+        projection reloads and rewrites the same rows (a ticket's SLA verdicts are judged
+        once per batch that touches it)."""
+        chosen = self.select(names)
+        applied, alone = self._catch_up_together(chosen, batch_size, on_batch)
+        for projection in alone:
             while True:
                 done = self._apply_next_batch(projection, batch_size)
                 if done is None:
@@ -179,6 +191,66 @@ class ProjectionRunner:
                 if on_batch:
                     on_batch(projection.name, done)
         return applied
+
+    def _catch_up_together(
+        self,
+        chosen: Sequence[Projection],
+        batch_size: int,
+        on_batch: Callable[[str, int], None] | None,
+    ) -> tuple[int, list[Projection]]:
+        """The shared pass of :meth:`catch_up`: how many events it applied, and the
+        projections it left to catch up alone (no topics, or their position moved under us)."""
+        together = [p for p in chosen if p.topics]
+        alone = [p for p in chosen if not p.topics]
+        if not together:
+            return 0, alone
+        positions = {p.name: self.position(p.name) for p in together}
+        following = {p.name: frozenset(p.topics) for p in together}
+        topics = sorted(frozenset().union(*following.values()))
+        cursor = min(positions.values())
+        applied = 0
+        while together:
+            notifications = self.recorder.select_notifications(
+                start=cursor,
+                limit=batch_size * len(together),
+                topics=topics,
+                inclusive_of_start=False,
+            )
+            if not notifications:
+                break
+            decoded: dict[int, DomainEvent] = {}
+            batches: dict[str, list[tuple[int, DomainEvent]]] = {}
+            for projection in together:
+                start, wanted = positions[projection.name], following[projection.name]
+                events = batches[projection.name] = []
+                for n in notifications:
+                    if n.id > start and n.topic in wanted:
+                        event = decoded.get(n.id)
+                        if event is None:
+                            event = decoded[n.id] = self._decode(n)
+                        events.append((n.id, event))
+            try:
+                with self.engine.begin() as conn:
+                    busy = [p for p in together if batches[p.name]]
+                    for projection in busy:  # every position first, as in _apply
+                        end = batches[projection.name][-1][0]
+                        if not self._moved(conn, projection, positions[projection.name], end):
+                            raise _Moved(projection)
+                    for projection in busy:
+                        projection.apply(conn, batches[projection.name])
+            except _Moved as e:
+                together.remove(e.projection)  # the batch is rolled back: read it again
+                alone.append(e.projection)
+                continue
+            for projection in together:
+                events = batches[projection.name]
+                if events:
+                    positions[projection.name] = events[-1][0]
+                    applied += len(events)
+                    if on_batch:
+                        on_batch(projection.name, len(events))
+            cursor = notifications[-1].id
+        return applied, alone
 
     def rebuild(
         self,
@@ -233,24 +305,35 @@ class ProjectionRunner:
         notifications = self._read(projection, start, batch_size)
         if not notifications:
             return 0
-        end = notifications[-1].id
-        try:
-            with self.engine.begin() as conn:
-                moved = conn.execute(
-                    update(projection_positions)
-                    .where(
-                        projection_positions.c.name == projection.name,
-                        projection_positions.c.position == start,
-                    )
-                    .values(position=end)
-                )
-                if moved.rowcount != 1:
-                    raise _AlreadyApplied
-                events = [(n.id, self._decode(n)) for n in notifications]
-                projection.apply(conn, events)
-        except _AlreadyApplied:
+        if not self._apply(projection, start, [(n.id, self._decode(n)) for n in notifications]):
             return None
         return len(notifications)
+
+    def _apply(
+        self, projection: Projection, start: int, events: Sequence[tuple[int, DomainEvent]]
+    ) -> bool:
+        """Apply events after ``start`` and move the position from ``start`` to the last
+        one's, in one transaction; false (nothing applied) if the position was not ``start``."""
+        with self.engine.begin() as conn:
+            if not self._moved(conn, projection, start, events[-1][0]):
+                return False
+            projection.apply(conn, events)
+        return True
+
+    @staticmethod
+    def _moved(conn: Connection, projection: Projection, start: int, end: int) -> bool:
+        """Compare-and-set the projection's position from ``start`` to ``end``. Run first
+        in the transaction, so that on PostgreSQL concurrent followers queue on the
+        position row instead of racing on view rows."""
+        moved = conn.execute(
+            update(projection_positions)
+            .where(
+                projection_positions.c.name == projection.name,
+                projection_positions.c.position == start,
+            )
+            .values(position=end)
+        )
+        return moved.rowcount == 1
 
     def _decode(self, notification: Notification) -> DomainEvent:
         event = self.mapper.to_domain_event(notification)
@@ -258,5 +341,10 @@ class ProjectionRunner:
         return event
 
 
-class _AlreadyApplied(Exception):
-    """Raised inside the batch transaction to roll it back: the position moved under us."""
+class _Moved(Exception):
+    """Raised inside a shared batch's transaction to roll it back: another follower moved
+    ``projection``'s position under us."""
+
+    def __init__(self, projection: Projection) -> None:
+        super().__init__(projection.name)
+        self.projection = projection
