@@ -1,0 +1,209 @@
+"""The bulk paths of issue 6's speed work record exactly what the plain paths record:
+SQLite's one-``executemany`` insert (ids, rows, chain and keys as the library's row-by-row
+insert gives them, also when SQLite picks row ids at random), and projections caught up
+together (one read, each event decoded once, one transaction a batch) against each caught
+up alone, on both databases."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+from uuid import uuid4
+
+import pytest
+from eventsourcing.persistence import StoredEvent
+from eventsourcing.sqlite import SQLiteCursor, SQLiteDatastore
+from sqlalchemy import update
+
+from ledger.bootstrap import Ledger
+from ledger.projections.base import ProjectionRunner, projection_positions
+from ledger.storage.chain import CHAIN_TABLE, COMMANDS_TABLE, ChainedSQLiteRecorder, CommandKey
+from tests.support import Desk, open_desk
+from tests.test_import_batch import NOW, mixed_file, read_models, run_import, write_lines
+
+
+class RowByRowRecorder(ChainedSQLiteRecorder):
+    """The reference: each row inserted on its own and its id read from ``lastrowid``, as
+    the library's SQLite application recorder does."""
+
+    def _insert_rows(self, c: SQLiteCursor, rows: list[tuple[Any, int, str, bytes]]) -> list[int]:
+        ids = []
+        for row in rows:
+            c.execute(self.insert_events_statement, row)
+            ids.append(c.lastrowid)
+        return ids
+
+
+def recorder_at(path: Path, kind: type[ChainedSQLiteRecorder]) -> ChainedSQLiteRecorder:
+    recorder = kind(SQLiteDatastore(db_name=str(path)))
+    recorder.create_table()
+    return recorder
+
+
+def batches() -> list[list[StoredEvent]]:
+    """Saves of one and of many events, several aggregates interleaved."""
+    ids = [uuid4() for _ in range(5)]
+
+    def event(n: int, version: int) -> StoredEvent:
+        return StoredEvent(
+            originator_id=ids[n],
+            originator_version=version,
+            topic=f"topic-{n}",
+            state=b"state %d v%d" % (n, version),
+        )
+
+    return [
+        [event(0, 1)],
+        [event(1, 1), event(2, 1), event(1, 2), event(0, 2)],
+        [event(3, 1)],
+        [event(n, v) for v in (1, 2, 3) for n in (4,)] + [event(2, 2), event(3, 2)],
+    ]
+
+
+def stored_rows(path: Path) -> dict[str, list[tuple[Any, ...]]]:
+    with sqlite3.connect(path) as conn:
+        return {
+            "events": conn.execute("SELECT rowid, * FROM stored_events ORDER BY rowid").fetchall(),
+            "chain": conn.execute(f"SELECT * FROM {CHAIN_TABLE} ORDER BY position").fetchall(),
+            "keys": conn.execute(f"SELECT * FROM {COMMANDS_TABLE} ORDER BY command_id").fetchall(),
+        }
+
+
+def insert_all(recorder: ChainedSQLiteRecorder, saves: list[list[StoredEvent]]) -> list[list[int]]:
+    returned = []
+    for n, batch in enumerate(saves):
+        keys = [CommandKey(f"key-{n}-{i}", i, f"record-{n}") for i in range(len(batch))]
+        returned.append(list(recorder.insert_events(batch, commands=keys) or []))
+    return returned
+
+
+def test_one_executemany_records_what_row_by_row_records(tmp_path: Path) -> None:
+    bulk = recorder_at(tmp_path / "bulk.db", ChainedSQLiteRecorder)
+    plain = recorder_at(tmp_path / "plain.db", RowByRowRecorder)
+    saves = batches()  # the same events both ways, so the chains' hashes must match too
+    ids = insert_all(bulk, saves)
+    assert ids == insert_all(plain, saves) == [[1], [2, 3, 4, 5], [6], [7, 8, 9, 10, 11]]
+    assert stored_rows(tmp_path / "bulk.db") == stored_rows(tmp_path / "plain.db")
+    assert len(stored_rows(tmp_path / "bulk.db")["chain"]) == 11
+
+
+def test_ids_are_looked_up_when_sqlite_picks_them_at_random(tmp_path: Path) -> None:
+    """Once the largest row id is 2**63 - 1, SQLite picks new ids at random: each row's id
+    is then read back by its key, and the chain links the right rows."""
+    path = tmp_path / "random.db"
+    recorder = recorder_at(path, ChainedSQLiteRecorder)
+    with sqlite3.connect(path) as conn:
+        conn.execute(
+            "INSERT INTO stored_events (rowid, originator_id, originator_version, topic, state) "
+            "VALUES (?, ?, 1, 'seed', x'00')",
+            (2**63 - 1, uuid4().hex),
+        )
+    saves = batches()
+    returned = insert_all(recorder, saves)
+    with sqlite3.connect(path) as conn:
+        actual = [
+            [
+                conn.execute(
+                    "SELECT rowid FROM stored_events "
+                    "WHERE originator_id = ? AND originator_version = ?",
+                    (event.originator_id.hex, event.originator_version),
+                ).fetchone()[0]
+                for event in batch
+            ]
+            for batch in saves
+        ]
+        links = conn.execute(
+            f"SELECT notification_id FROM {CHAIN_TABLE} ORDER BY position"
+        ).fetchall()
+    assert returned == actual
+    assert [n for (n,) in links] == [i for ids in returned for i in ids]
+    assert max(i for ids in returned for i in ids) < 2**63 - 1  # picked at random
+
+
+# --------------------------------------------------------------------------- projections
+
+
+def catch_up_each_alone(runner: ProjectionRunner, batch_size: int) -> None:
+    """The reference: each projection paged through its own topics, batch after batch."""
+    for projection in runner.projections.values():
+        while runner._apply_next_batch(projection, batch_size):
+            pass
+
+
+def reset(ledger: Ledger) -> None:
+    runner = ledger.projections
+    with ledger.engine.begin() as conn:
+        for projection in runner.projections.values():
+            for table in reversed(projection.tables):
+                conn.execute(table.delete())
+        conn.execute(update(projection_positions).values(position=0))
+
+
+@pytest.fixture
+def imported(db_url: str, tmp_path: Path) -> Desk:
+    desk = open_desk(db_url, at=NOW)
+    report = run_import(desk.ledger, write_lines(tmp_path / "mixed.jsonl", mixed_file()))
+    assert report.applied > 40
+    return desk
+
+
+def test_projections_caught_up_together_equal_each_caught_up_alone(imported: Desk) -> None:
+    ledger = imported.ledger
+    try:
+        reset(ledger)
+        catch_up_each_alone(ledger.projections, batch_size=7)
+        alone = read_models(ledger)
+        assert len(alone["ticket_summary"]) == 7 and len(alone["visit_summary"]) == 1
+        for batch_size in (1, 5, 500):
+            reset(ledger)
+            applied = ledger.projections.catch_up(batch_size=batch_size)
+            assert read_models(ledger) == alone, f"batch size {batch_size}"
+            assert applied == sum(
+                len(ledger.app.recorder.select_notifications(0, 10_000, topics=p.topics))
+                for p in ledger.projections.projections.values()
+            )
+        reset(ledger)
+        ledger.projections.rebuild()
+        assert read_models(ledger) == alone
+    finally:
+        ledger.close()
+
+
+def test_a_projection_another_follower_moved_catches_up_alone(imported: Desk) -> None:
+    """Its compare-and-set fails inside the shared batch: the batch is rolled back for
+    everyone, that projection leaves the group and re-reads from where the other left it."""
+    ledger = imported.ledger
+    runner = ledger.projections
+    try:
+        reset(ledger)
+        catch_up_each_alone(runner, batch_size=500)
+        expected = read_models(ledger)
+        reset(ledger)
+        tickets = runner.projections["tickets"]
+        assert runner._apply_next_batch(tickets, 10) == 10  # "another follower" moves it
+        stored = runner.position
+        stale = iter([0])  # the shared pass read the tickets' position before it moved
+
+        def position(name: str) -> int:
+            if name == "tickets":
+                for value in stale:
+                    return value
+            return stored(name)
+
+        runner.position = position  # type: ignore[method-assign]
+        try:
+            calls: list[tuple[str, int]] = []
+            applied = runner.catch_up(on_batch=lambda name, n: calls.append((name, n)))
+        finally:
+            runner.position = stored  # type: ignore[method-assign]
+        assert read_models(ledger) == expected
+        assert sum(n for name, n in calls if name == "tickets") == applied - sum(
+            n for name, n in calls if name != "tickets"
+        )
+        total_tickets = len(
+            ledger.app.recorder.select_notifications(0, 10_000, topics=tickets.topics)
+        )
+        assert sum(n for name, n in calls if name == "tickets") == total_tickets - 10
+    finally:
+        ledger.close()
