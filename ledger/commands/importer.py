@@ -38,6 +38,7 @@ import orjson
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError, StoredEvent
 
+from ledger.bulk import fewer_collections
 from ledger.commands.contracts import ContractService
 from ledger.commands.models import (
     COMMAND_NAMES,
@@ -551,7 +552,7 @@ def import_commands(
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
     importer = _Importer(tickets, quality, tz=tz, defaults=defaults or {}, strict=strict)
-    with path.open("rb") as lines:
+    with path.open("rb") as lines, fewer_collections():
         for batch, covered in _batches(lines, batch_size):
             if batch:
                 importer.apply(batch)

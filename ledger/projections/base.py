@@ -33,6 +33,7 @@ from sqlalchemy import (
     update,
 )
 
+from ledger.bulk import fewer_collections
 from ledger.domain.model import DomainEvent
 
 metadata = MetaData()
@@ -179,6 +180,15 @@ class ProjectionRunner:
         projection reloads and rewrites the same rows (a ticket's SLA verdicts are judged
         once per batch that touches it)."""
         chosen = self.select(names)
+        with fewer_collections():
+            return self._catch_up(chosen, batch_size, on_batch)
+
+    def _catch_up(
+        self,
+        chosen: Sequence[Projection],
+        batch_size: int,
+        on_batch: Callable[[str, int], None] | None,
+    ) -> int:
         applied, alone = self._catch_up_together(chosen, batch_size, on_batch)
         for projection in alone:
             while True:
