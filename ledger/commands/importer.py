@@ -17,9 +17,11 @@ again, its lines go one per transaction, each retried as ``ledger ticket ...`` w
 
 **Resumable.** Every applied line's idempotency key (:func:`command_key`) is saved in the
 same transaction as its events (``ledger_commands``, ``ledger/storage/chain.py``), with
-the number of the record it made or changed. Before planning a line its key is looked up
-(primary key); a recorded key is counted ``already_applied`` and its ref restored from the
-stored number, so re-running a file after a crash appends nothing twice.
+the number of the record it made or changed. A batch's keys are looked up all at once
+after planning it; if one is recorded the batch is planned again with each line's key
+looked up (primary key) before the line: a recorded key is counted ``already_applied`` and
+its ref restored from the stored number, so re-running a file after a crash appends
+nothing twice.
 """
 
 from __future__ import annotations
@@ -362,8 +364,11 @@ class _Importer:
         self.strict = strict
         self.report = ImportReport()
         self.occurrences: Counter[bytes] = Counter()
-        self.careful = True
-        """Check each line's key before planning it (see :meth:`_plan_checked`)."""
+        self.careful = False
+        """Check each line's key before planning it (see :meth:`_plan_checked`): after a
+        batch that had lines already applied. The first batch is planned optimistically
+        too: on a fresh file that saves a lookup per line (a round trip each on
+        PostgreSQL); on a re-run its keys are found all at once and it is planned again."""
 
     def apply(self, lines: Sequence[_Line]) -> None:
         """Apply a batch of lines: in one transaction, else one line at a time."""
@@ -413,11 +418,12 @@ class _Importer:
         self.careful = batch.already_applied > 0
 
     def _plan_checked(self, lines: Sequence[_Line]) -> _Batch:
-        """Plan a batch, each line's key checked against the recorded ones. After a batch
-        that had no line already applied (a fresh file, or past the part a crashed run
-        did), the keys are checked all at once after planning, and only if one of them
-        was recorded is the batch planned again line by line; the primary key still
-        refuses a key recorded meanwhile (the save fails and the batch is planned again)."""
+        """Plan a batch, each line's key checked against the recorded ones. For the first
+        batch and after a batch that had no line already applied (a fresh file, or past
+        the part a crashed run did), the keys are checked all at once after planning, and
+        only if one of them was recorded is the batch planned again line by line; the
+        primary key still refuses a key recorded meanwhile (the save fails and the batch
+        is planned again)."""
         if not self.careful:
             batch = self._plan(lines, careful=False)
             if not recorded_commands(self.app.recorder, list(batch.keys)):
