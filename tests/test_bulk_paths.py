@@ -7,6 +7,7 @@ up alone, on both databases."""
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,11 +21,14 @@ from hypothesis import strategies as st
 from sqlalchemy import update
 
 from ledger.bootstrap import Ledger
+from ledger.commands.contracts import ContractFile, parse_contract, read_toml
+from ledger.domain.contract import contract_uuid
 from ledger.domain.model import DomainEvent
+from ledger.domain.values import Role
 from ledger.projections.base import ProjectionRunner, projection_positions
 from ledger.storage.chain import CHAIN_TABLE, COMMANDS_TABLE, ChainedSQLiteRecorder, CommandKey
 from ledger.storage.mapper import OrjsonTranscoder, PydanticMapper
-from tests.support import Desk, open_desk
+from tests.support import SEED_CONTRACTS, Desk, open_desk
 from tests.test_import_batch import NOW, mixed_file, read_models, run_import, write_lines
 
 
@@ -143,6 +147,13 @@ def reset(ledger: Ledger) -> None:
             for table in reversed(projection.tables):
                 conn.execute(table.delete())
         conn.execute(update(projection_positions).values(position=0))
+
+
+@pytest.fixture
+def desk(db_url: str) -> Iterator[Desk]:
+    desk = open_desk(db_url, at=NOW)
+    yield desk
+    desk.ledger.close()
 
 
 @pytest.fixture
@@ -275,3 +286,77 @@ def test_every_stored_event_reads_and_writes_the_same_both_ways(imported: Desk) 
             assert mapper.to_stored_event(event).state == notification.state
     finally:
         ledger.close()
+
+
+# --------------------------------------------------------------------------- import
+
+
+def reports(*sites: str) -> list[dict[str, Any]]:
+    """Reports on seed-003 at "now", without a customer (the contract's is used)."""
+    return [
+        {
+            "command": "report",
+            "ref": site,
+            "contract": "seed-003",
+            "contact_name": "王芳",
+            "contact_phone": "0374-6099651",
+            "site": site,
+            "device": "高速扫描仪",
+            "description": "扫描仪卡纸",
+        }
+        for site in sites
+    ]
+
+
+def contract_reads(ledger: Ledger, monkeypatch: pytest.MonkeyPatch) -> list[UUID]:
+    """The ids of the aggregates the event store replays from now on (a list that grows)."""
+    seen: list[UUID] = []
+    events = ledger.app.events
+    get = events.get
+
+    def counted(originator_id: UUID, **kwargs: Any) -> Any:
+        seen.append(originator_id)
+        return get(originator_id, **kwargs)
+
+    monkeypatch.setattr(events, "get", counted)
+    return seen
+
+
+def test_an_import_keeps_the_states_its_batches_leave(
+    desk: Desk, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write_lines(tmp_path / "reports.jsonl", reports("一", "二", "三"))
+    seen = contract_reads(desk.ledger, monkeypatch)
+    report = run_import(desk.ledger, path, batch_size=1)
+    assert report.applied == 3
+    assert seen.count(contract_uuid("seed-003")) == 1  # read by the first batch only
+
+
+def test_states_kept_between_batches_are_dropped_when_another_writer_commits(
+    desk: Desk, db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rival revises the contract (a new customer) between the two batches: the second
+    report reads the contract again and takes the revised customer."""
+    rival = open_desk(db_url, create=False, at=NOW)
+    document = parse_contract(read_toml(next(p for p in SEED_CONTRACTS if "003" in p.stem)))
+    revised = ContractFile(
+        document.contract_id, document.policy.model_copy(update={"customer": "新客户"})
+    )
+    batches = 0
+
+    def rival_between(_: int) -> None:
+        nonlocal batches
+        batches += 1
+        if batches == 1:
+            rival.ledger.contracts.load(revised, actor="admin", role=Role.ADMIN)
+
+    path = write_lines(tmp_path / "reports.jsonl", reports("一", "二"))
+    seen = contract_reads(desk.ledger, monkeypatch)
+    try:
+        report = run_import(desk.ledger, path, batch_size=1, on_lines=rival_between)
+    finally:
+        rival.ledger.close()
+    assert batches == 2 and report.applied == 2
+    first, second = (desk.ledger.tickets.get(report.refs[site]) for site in ("一", "二"))
+    assert (first.customer, second.customer) == ("某县档案馆", "新客户")
+    assert seen.count(contract_uuid("seed-003")) == 2

@@ -268,6 +268,13 @@ class ChainedSQLiteRecorder(SQLiteApplicationRecorder):
             ids.append(c.fetchone()[0])
         return ids
 
+    def chain_position(self) -> int:
+        """The position of the last link (0 for an empty log)."""
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(f"SELECT MAX(position) FROM {CHAIN_TABLE}")
+            row = c.fetchone()
+        return int(row[0] or 0)
+
     def select_commands(self, command_ids: Sequence[str]) -> dict[str, RecordedCommand]:
         """The recorded commands among ``command_ids`` (a primary-key lookup each)."""
         found: dict[str, RecordedCommand] = {}
@@ -302,6 +309,9 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
         )
         self._select_head = SQL(
             "SELECT position, event_hash FROM {schema}.{chain} ORDER BY position DESC LIMIT 1"
+        ).format(schema=schema, chain=chain)
+        self._select_position = SQL(
+            "SELECT MAX(position) AS position FROM {schema}.{chain}"
         ).format(schema=schema, chain=chain)
         self._select_inserted = SQL(
             "SELECT notification_id, originator_id, originator_version, topic, state "
@@ -346,6 +356,13 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
                 curs.fetchall()
         return ids
 
+    def chain_position(self) -> int:
+        """The position of the last link (0 for an empty log)."""
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(self._select_position)
+            row = curs.fetchone()
+        return int(row["position"] or 0) if row else 0
+
     def select_commands(self, command_ids: Sequence[str]) -> dict[str, RecordedCommand]:
         """The recorded commands among ``command_ids`` (a primary-key lookup each)."""
         if not command_ids:
@@ -384,9 +401,19 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
 
 def recorded_commands(recorder: object, command_ids: Sequence[str]) -> dict[str, RecordedCommand]:
     """The keys among ``command_ids`` already in ``ledger_commands``, with what they recorded."""
+    return _chained(recorder).select_commands(command_ids)
+
+
+def chain_position(recorder: object) -> int:
+    """The position of the chain's last link, read through the application's recorder: it
+    grows by exactly the number of events each committed save appends."""
+    return _chained(recorder).chain_position()
+
+
+def _chained(recorder: object) -> ChainedSQLiteRecorder | ChainedPostgresRecorder:
     if not isinstance(recorder, ChainedSQLiteRecorder | ChainedPostgresRecorder):
         raise TypeError(f"not the ledger's chained recorder: {type(recorder).__name__}")
-    return recorder.select_commands(command_ids)
+    return recorder
 
 
 @dataclass(frozen=True)
