@@ -175,9 +175,13 @@ def chain_rows(
     notification order) after ``head`` = (position, hash) of the last link, if any."""
     position, prev = head if head is not None else (0, GENESIS)
     rows = []
+    hasher = LinkHasher()  # the same bytes, without packing each field of a UUID's event
     for notification_id, originator_id, version, topic, state in events:
         position += 1
-        prev = link(prev, canonical_bytes(position, originator_id, version, topic, state))
+        if isinstance(originator_id, UUID):
+            prev = hasher.link(prev, position, originator_id, version, topic, state)
+        else:
+            prev = link(prev, canonical_bytes(position, originator_id, version, topic, state))
         rows.append((position, notification_id, prev))
     return rows
 
