@@ -6,6 +6,7 @@ up alone, on both databases."""
 
 from __future__ import annotations
 
+import gc
 import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -21,6 +22,7 @@ from hypothesis import strategies as st
 from sqlalchemy import update
 
 from ledger.bootstrap import Ledger
+from ledger.bulk import BULK_GC_THRESHOLD, fewer_collections
 from ledger.commands.contracts import ContractFile, parse_contract, read_toml
 from ledger.domain.contract import contract_uuid
 from ledger.domain.model import DomainEvent
@@ -360,3 +362,19 @@ def test_states_kept_between_batches_are_dropped_when_another_writer_commits(
     first, second = (desk.ledger.tickets.get(report.refs[site]) for site in ("一", "二"))
     assert (first.customer, second.customer) == ("某县档案馆", "新客户")
     assert seen.count(contract_uuid("seed-003")) == 2
+
+
+# --------------------------------------------------------------------------- the collector
+
+
+def test_bulk_work_collects_less_often_and_restores_the_setting() -> None:
+    before = gc.get_threshold()
+    with fewer_collections():
+        assert gc.get_threshold()[0] == max(BULK_GC_THRESHOLD, before[0])
+        with fewer_collections():  # nested (an import's catch-up): one setting
+            assert gc.get_threshold()[0] == max(BULK_GC_THRESHOLD, before[0])
+        assert gc.get_threshold()[0] == max(BULK_GC_THRESHOLD, before[0])
+    assert gc.get_threshold() == before
+    with pytest.raises(RuntimeError), fewer_collections():
+        raise RuntimeError("the bulk work failed")
+    assert gc.get_threshold() == before
