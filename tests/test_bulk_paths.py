@@ -15,7 +15,7 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import MapperDeserialisationError, StoredEvent
 from eventsourcing.sqlite import SQLiteCursor, SQLiteDatastore
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -378,3 +378,52 @@ def test_bulk_work_collects_less_often_and_restores_the_setting() -> None:
     with pytest.raises(RuntimeError), fewer_collections():
         raise RuntimeError("the bulk work failed")
     assert gc.get_threshold() == before
+
+
+# --------------------------------------------------------------------------- reading the log
+
+
+def test_the_log_read_with_the_drivers_cursor_is_the_recorders(imported: Desk) -> None:
+    """Catching up reads the events table with the driver's cursor: the same rows, in the
+    same order, as the recorder's ``select_notifications``, and the same events decoded."""
+    ledger = imported.ledger
+    runner = ledger.projections
+    mapper = ledger.app.mapper
+    assert isinstance(mapper, PydanticMapper) and runner.events_table is not None
+    try:
+        topics = sorted({t for p in runner.projections.values() for t in p.topics})
+        for after, limit in ((0, 10_000), (5, 7), (0, 1)):
+            raw = runner._read_log(after, limit, topics)
+            expected = ledger.app.recorder.select_notifications(
+                start=after, limit=limit, topics=topics, inclusive_of_start=False
+            )
+            assert [(r[0], r[2], r[3], bytes(r[4])) for r in raw] == [
+                (n.id, n.originator_version, n.topic, n.state) for n in expected
+            ]
+            assert [runner._decode_row(r) for r in raw] == [
+                mapper.to_domain_event(n) for n in expected
+            ]
+        assert len(runner._read_log(0, 10_000, topics)) > 40
+    finally:
+        ledger.close()
+
+
+def test_an_id_read_as_text_is_spliced_only_when_it_is_32_hex_digits() -> None:
+    mapper = PydanticMapper(transcoder=OrjsonTranscoder())
+    event = Measured(
+        originator_id=uuid4(),
+        originator_version=1,
+        text="文本",
+        count=1,
+        ratio=0.5,
+        at=NOW,
+        ids=(),
+        **stamp(),
+    )
+    stored = mapper.to_stored_event(event)
+    topic, state = stored.topic, stored.state
+    assert mapper.decode(topic, event.originator_id.hex, 1, state) == event
+    assert mapper.decode(topic, str(event.originator_id), 1, state) == event  # the dict way
+    forged = f'{event.originator_id.hex}","originator_version":7,"x":"'
+    with pytest.raises(MapperDeserialisationError):
+        mapper.decode(topic, forged, 1, state)

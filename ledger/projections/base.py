@@ -16,8 +16,9 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
+from uuid import UUID
 
-from eventsourcing.persistence import ApplicationRecorder, Mapper, Notification
+from eventsourcing.persistence import ApplicationRecorder, Mapper, Notification, StoredEvent
 from eventsourcing.utils import get_topic
 from sqlalchemy import (
     BigInteger,
@@ -35,6 +36,7 @@ from sqlalchemy import (
 
 from ledger.bulk import fewer_collections
 from ledger.domain.model import DomainEvent
+from ledger.storage.mapper import PydanticMapper
 
 metadata = MetaData()
 
@@ -127,11 +129,16 @@ class ProjectionRunner:
         mapper: Mapper[Any],
         engine: Engine,
         projections: Sequence[Projection],
+        *,
+        events_table: str | None = None,
     ) -> None:
         self.recorder = recorder
         self.mapper = mapper
         self.engine = engine
         self.projections = {p.name: p for p in projections}
+        self.events_table = events_table
+        """The recorder's events table, in ``engine``'s database: catching up reads it with
+        the driver's cursor (see :meth:`_read_log`). ``None``: through the recorder."""
 
     def create_tables(self) -> None:
         metadata.create_all(self.engine)
@@ -220,25 +227,20 @@ class ProjectionRunner:
         cursor = min(positions.values())
         applied = 0
         while together:
-            notifications = self.recorder.select_notifications(
-                start=cursor,
-                limit=batch_size * len(together),
-                topics=topics,
-                inclusive_of_start=False,
-            )
-            if not notifications:
+            rows = self._read_log(cursor, batch_size * len(together), topics)
+            if not rows:
                 break
             decoded: dict[int, DomainEvent] = {}
             batches: dict[str, list[tuple[int, DomainEvent]]] = {}
             for projection in together:
                 start, wanted = positions[projection.name], following[projection.name]
                 events = batches[projection.name] = []
-                for n in notifications:
-                    if n.id > start and n.topic in wanted:
-                        event = decoded.get(n.id)
+                for row in rows:
+                    if row[0] > start and row[3] in wanted:
+                        event = decoded.get(row[0])
                         if event is None:
-                            event = decoded[n.id] = self._decode(n)
-                        events.append((n.id, event))
+                            event = decoded[row[0]] = self._decode_row(row)
+                        events.append((row[0], event))
             try:
                 with self.engine.begin() as conn:
                     busy = [p for p in together if batches[p.name]]
@@ -259,8 +261,42 @@ class ProjectionRunner:
                     applied += len(events)
                     if on_batch:
                         on_batch(projection.name, len(events))
-            cursor = notifications[-1].id
+            cursor = rows[-1][0]
         return applied, alone
+
+    def _read_log(self, after: int, limit: int, topics: Sequence[str]) -> list[EventRow]:
+        """Up to ``limit`` events after notification id ``after`` with one of ``topics``, in
+        order, as the driver's rows: ``(id, originator_id, version, topic, state)``.
+
+        The same rows as the recorder's ``select_notifications`` (the same query), without
+        building a library ``Notification`` and parsing a ``UUID`` per row, which costs
+        more than decoding the event (7× the plain read on SQLite)."""
+        if self.events_table is None:
+            return [
+                (n.id, n.originator_id, n.originator_version, n.topic, n.state)
+                for n in self.recorder.select_notifications(
+                    start=after, limit=limit, topics=topics, inclusive_of_start=False
+                )
+            ]
+        dbapi_connection = self.engine.raw_connection()
+        try:
+            return _fetch_events(
+                dbapi_connection, self.engine.dialect.name, self.events_table, after, limit, topics
+            )
+        finally:
+            dbapi_connection.rollback()
+            dbapi_connection.close()
+
+    def _decode_row(self, row: EventRow) -> DomainEvent:
+        _, originator_id, version, topic, state = row
+        if isinstance(self.mapper, PydanticMapper):
+            event = self.mapper.decode(topic, originator_id, version, state)
+        else:
+            event = self.mapper.to_domain_event(
+                StoredEvent(_as_uuid(originator_id), version, topic, state)
+            )
+        assert isinstance(event, DomainEvent)
+        return event
 
     def rebuild(
         self,
@@ -349,6 +385,41 @@ class ProjectionRunner:
         event = self.mapper.to_domain_event(notification)
         assert isinstance(event, DomainEvent)
         return event
+
+
+EventRow = tuple[int, Any, int, str, bytes]
+"""``(notification id, originator id, version, topic, state)`` as the driver returns them
+(the originator id SQLite's 32 hex digits or PostgreSQL's ``UUID``)."""
+
+
+def _fetch_events(
+    dbapi_connection: Any,
+    dialect: str,
+    events_table: str,
+    after: int,
+    limit: int,
+    topics: Sequence[str],
+) -> list[EventRow]:
+    sqlite = dialect == "sqlite"
+    p = "?" if sqlite else "%s"
+    nid = "rowid" if sqlite else "notification_id"
+    sql = (
+        f"SELECT {nid}, originator_id, originator_version, topic, state FROM {events_table} "
+        f"WHERE {nid} > {p} AND topic IN ({', '.join([p] * len(topics))}) "
+        f"ORDER BY {nid} LIMIT {p}"
+    )
+    # psycopg's binary format: bytea arrives as bytes, uuid as UUID, without text parsing.
+    cursor = dbapi_connection.cursor() if sqlite else dbapi_connection.cursor(binary=True)
+    try:
+        cursor.execute(sql, (after, *topics, limit))
+        rows: list[EventRow] = cursor.fetchall()
+    finally:
+        cursor.close()
+    return rows
+
+
+def _as_uuid(value: Any) -> Any:
+    return value if isinstance(value, UUID) else UUID(value)
 
 
 class _Moved(Exception):

@@ -8,6 +8,7 @@ event written by an older schema still loads after the schema changes.
 
 from __future__ import annotations
 
+import re
 from typing import Any, cast
 from uuid import UUID
 
@@ -75,29 +76,37 @@ class PydanticMapper(Mapper[Any]):
         return stored_state
 
     def to_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[Any]:
+        return self.decode(
+            stored_event.topic,
+            stored_event.originator_id,
+            stored_event.originator_version,
+            stored_event.state,
+        )
+
+    def decode(
+        self, topic: str, originator_id: UUID | str, version: int, state: bytes
+    ) -> DomainEventProtocol[Any]:
+        """A stored event's fields as the driver returns them (the originator id a ``UUID``
+        or, from SQLite, its 32 hex digits) to the domain event."""
         try:
-            cls: type[DomainEvent] = resolve_topic(stored_event.topic)
+            cls: type[DomainEvent] = resolve_topic(topic)
         except Exception as e:
-            raise self._error(stored_event, e) from e
-        state = stored_event.state
-        oid = stored_event.originator_id
+            raise _error(topic, originator_id, version, e) from e
+        oid = originator_id.hex if isinstance(originator_id, UUID) else originator_id
         if (
             cls.class_version == 1
-            and isinstance(oid, UUID)
             and isinstance(state, bytes)
             and state[:1] == b"{"
             and _CLASS_VERSION not in state
+            and _HEX_ID.fullmatch(oid)
             and self._plain()
         ):
             try:
-                head = b'{"originator_id":"%s","originator_version":%d,' % (
-                    oid.hex.encode(),
-                    stored_event.originator_version,
-                )
+                head = b'{"originator_id":"%s","originator_version":%d,' % (oid.encode(), version)
                 return cast(DomainEventProtocol[Any], cls.model_validate_json(head + state[1:]))
             except ValueError:
                 pass  # the dict way says what is wrong
-        return self._decode(cls, stored_event)
+        return self._decode(cls, StoredEvent(_as_uuid(originator_id), version, topic, state))
 
     def _decode(
         self, cls: type[DomainEvent], stored_event: StoredEvent
@@ -114,14 +123,28 @@ class PydanticMapper(Mapper[Any]):
             state["originator_version"] = stored_event.originator_version
             return cast(DomainEventProtocol[Any], cls.model_validate(state))
         except Exception as e:
-            raise self._error(stored_event, e) from e
-
-    @staticmethod
-    def _error(stored_event: StoredEvent, e: Exception) -> MapperDeserialisationError:
-        return MapperDeserialisationError(
-            f"cannot load stored event {stored_event.topic!r} of "
-            f"{stored_event.originator_id} v{stored_event.originator_version}: {e}"
-        )
+            raise _error(
+                stored_event.topic, stored_event.originator_id, stored_event.originator_version, e
+            ) from e
 
 
+def _error(
+    topic: str, originator_id: object, version: int, e: Exception
+) -> MapperDeserialisationError:
+    return MapperDeserialisationError(
+        f"cannot load stored event {topic!r} of {originator_id} v{version}: {e}"
+    )
+
+
+def _as_uuid(value: UUID | str) -> UUID | str:
+    """An id read as text, as the library's recorders give it (a ``UUID`` when it is one)."""
+    if isinstance(value, UUID):
+        return value
+    try:
+        return UUID(value)
+    except (TypeError, ValueError):
+        return value
+
+
+_HEX_ID = re.compile(r"[0-9a-fA-F]{32}")
 _CLASS_VERSION = b'"class_version"'
