@@ -60,7 +60,11 @@ class Ledger:
         self.tickets = TicketService(self.app, self.clock, self.tz, self.contracts.policy_at)
         self.quality = QualityService(self.app, self.clock, self.tz, self.contracts, self.tickets)
         self.projections = ProjectionRunner(
-            self.app.recorder, self.app.mapper, self.engine, all_projections()
+            self.app.recorder,
+            self.app.mapper,
+            self.engine,
+            all_projections(),
+            events_table=location.events_table,
         )
         self.sweep = SweepService(
             self.tickets, self.contracts, self.projections, self.engine, self.clock

@@ -17,15 +17,17 @@ again, its lines go one per transaction, each retried as ``ledger ticket ...`` w
 
 **Resumable.** Every applied line's idempotency key (:func:`command_key`) is saved in the
 same transaction as its events (``ledger_commands``, ``ledger/storage/chain.py``), with
-the number of the record it made or changed. Before planning a line its key is looked up
-(primary key); a recorded key is counted ``already_applied`` and its ref restored from the
-stored number, so re-running a file after a crash appends nothing twice.
+the number of the record it made or changed. A batch's keys are looked up all at once
+after planning it; if one is recorded the batch is planned again with each line's key
+looked up (primary key) before the line: a recorded key is counted ``already_applied`` and
+its ref restored from the stored number, so re-running a file after a crash appends
+nothing twice.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections import ChainMap, Counter, defaultdict
+from collections import ChainMap, Counter, OrderedDict, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import tzinfo
@@ -38,6 +40,7 @@ import orjson
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError, StoredEvent
 
+from ledger.bulk import fewer_collections
 from ledger.commands.contracts import ContractService
 from ledger.commands.models import (
     COMMAND_NAMES,
@@ -65,7 +68,7 @@ from ledger.domain.errors import DomainError
 from ledger.domain.model import DomainEvent
 from ledger.domain.numbering import Series
 from ledger.domain.ticket import Reported, TicketEvent
-from ledger.storage.chain import CommandKey, recorded_commands
+from ledger.storage.chain import CommandKey, chain_position, recorded_commands
 
 DEFAULT_BATCH = 500
 BATCH_ATTEMPTS = 2
@@ -211,14 +214,23 @@ class _Staged:
     application (it is passed to them in its place): they read aggregates through
     ``repository.get`` and a number sequence's last event through
     ``recorder.select_events``; ``save`` stages; everything else is the application's.
-    Aggregates read are kept for the batch (later lines of a ticket do not replay it)."""
+    Aggregates read are kept for the batch (later lines of a ticket do not replay it), and
+    so are those earlier batches left (``known``, see :class:`_KnownStates`); ``head`` is
+    the chain's position when planning began."""
 
-    def __init__(self, app: LedgerApplication) -> None:
+    def __init__(
+        self,
+        app: LedgerApplication,
+        known: Mapping[UUID, tuple[Projector, Any]] | None = None,
+        head: int | None = None,
+    ) -> None:
         self._app = app
         self.events: list[DomainEvent] = []
         self.keys: list[CommandKey] = []
         self._by_id: defaultdict[UUID, list[DomainEvent]] = defaultdict(list)
-        self._states: dict[UUID, tuple[Projector, Any]] = {}
+        self.states: dict[UUID, tuple[Projector, Any]] = {}
+        self._known = known or {}
+        self.head = head
         self.repository = _StagedRepository(self)
         self.recorder = _StagedRecorder(self)
 
@@ -229,14 +241,18 @@ class _Staged:
         """Stage one command's events: later lines of the batch see them."""
         for event in events:
             self._by_id[event.originator_id].append(event)
-            cached = self._states.get(event.originator_id)
+            cached = self.states.get(event.originator_id)
             if cached is not None:
                 projector, state = cached
-                self._states[event.originator_id] = (projector, projector(state, [event]))
+                self.states[event.originator_id] = (projector, projector(state, [event]))
         self.events.extend(events)
 
     def get(self, aggregate_id: UUID, projector: Projector) -> Any:
-        cached = self._states.get(aggregate_id)
+        cached = self.states.get(aggregate_id)
+        if cached is None and aggregate_id not in self._by_id:
+            cached = self._known.get(aggregate_id)
+            if cached is not None and cached[0] is projector:
+                self.states[aggregate_id] = cached
         if cached is not None and cached[0] is projector:
             return cached[1]
         staged = self._by_id.get(aggregate_id, [])
@@ -246,7 +262,7 @@ class _Staged:
         state = projector(None, chain(stored, staged))
         if state is None:
             raise AggregateNotFoundError(aggregate_id)
-        self._states[aggregate_id] = (projector, state)
+        self.states[aggregate_id] = (projector, state)
         return state
 
     def select_events(
@@ -283,6 +299,48 @@ class _Staged:
         except IntegrityError as e:
             records = ", ".join(dict.fromkeys(key.record for key in self.keys))
             raise ConcurrentChange(f"{records} changed concurrently, retry") from e
+
+
+KNOWN_STATES = 4096
+"""Aggregate states an import keeps between batches (most recently used first)."""
+
+
+class _KnownStates:
+    """The aggregate states saved batches left, for the batches after them: a record a
+    later line reads (a visit's ticket, a contract) is not replayed from the store again.
+
+    They are exactly the store's states as long as nobody else writes, so they are used
+    only while the chain's position is still the one after our last save, and kept only
+    when that save moved the position by exactly its own events since its planning began
+    (positions are gap-free and taken in commit order: another writer's commit in between
+    would show). Otherwise they are forgotten and read from the store again."""
+
+    def __init__(self, limit: int = KNOWN_STATES) -> None:
+        self.states: OrderedDict[UUID, tuple[Projector, Any]] = OrderedDict()
+        self.head: int | None = None
+        self.limit = limit
+
+    def at(self, head: int) -> Mapping[UUID, tuple[Projector, Any]]:
+        """The states, if the chain is still at the position they were left at."""
+        if head != self.head:
+            self.forget()
+        return self.states
+
+    def forget(self) -> None:
+        self.states.clear()
+        self.head = None
+
+    def saved(self, staged: _Staged, head: int) -> None:
+        """``staged`` was written and the chain is now at ``head``."""
+        if staged.head is None or head - staged.head != len(staged.events):
+            self.forget()
+            return
+        for key, value in staged.states.items():
+            self.states[key] = value
+            self.states.move_to_end(key)
+        while len(self.states) > self.limit:
+            self.states.popitem(last=False)
+        self.head = head
 
 
 class _StagedRepository:
@@ -361,16 +419,18 @@ class _Importer:
         self.strict = strict
         self.report = ImportReport()
         self.occurrences: Counter[bytes] = Counter()
-        self.careful = True
-        """Check each line's key before planning it (see :meth:`_plan_checked`)."""
+        self.known = _KnownStates()
+        self.careful = False
+        """Check each line's key before planning it (see :meth:`_plan_checked`): after a
+        batch that had lines already applied. The first batch is planned optimistically
+        too: on a fresh file that saves a lookup per line (a round trip each on
+        PostgreSQL); on a re-run its keys are found all at once and it is planned again."""
 
     def apply(self, lines: Sequence[_Line]) -> None:
         """Apply a batch of lines: in one transaction, else one line at a time."""
         for _ in range(BATCH_ATTEMPTS):
             batch = self._plan_checked(lines)
-            try:
-                batch.staged.write()
-            except ConcurrentChange:
+            if not self._write(batch):
                 continue
             self._merge(batch)
             return
@@ -385,13 +445,26 @@ class _Importer:
             batch = self._plan([line])
             attempt += 1
             try:
-                batch.staged.write()
+                self._write(batch, raising=True)
             except ConcurrentChange as e:
                 if attempt < (REPORT_ATTEMPTS if batch.creating else LINE_ATTEMPTS):
                     continue
                 batch = self._conflicted(line, batch, str(e))
             self._merge(batch)
             return
+
+    def _write(self, batch: _Batch, *, raising: bool = False) -> bool:
+        """Save a planned batch; false (or ``ConcurrentChange`` when ``raising``) if it met
+        a concurrent change. The states it leaves are kept for the next batch."""
+        try:
+            batch.staged.write()
+        except ConcurrentChange:
+            self.known.forget()
+            if raising:
+                raise
+            return False
+        self.known.saved(batch.staged, chain_position(self.app.recorder))
+        return True
 
     def _conflicted(self, line: _Line, batch: _Batch, reason: str) -> _Batch:
         """What a line that kept meeting concurrent changes adds: its rejection."""
@@ -412,11 +485,12 @@ class _Importer:
         self.careful = batch.already_applied > 0
 
     def _plan_checked(self, lines: Sequence[_Line]) -> _Batch:
-        """Plan a batch, each line's key checked against the recorded ones. After a batch
-        that had no line already applied (a fresh file, or past the part a crashed run
-        did), the keys are checked all at once after planning, and only if one of them
-        was recorded is the batch planned again line by line; the primary key still
-        refuses a key recorded meanwhile (the save fails and the batch is planned again)."""
+        """Plan a batch, each line's key checked against the recorded ones. For the first
+        batch and after a batch that had no line already applied (a fresh file, or past
+        the part a crashed run did), the keys are checked all at once after planning, and
+        only if one of them was recorded is the batch planned again line by line; the
+        primary key still refuses a key recorded meanwhile (the save fails and the batch
+        is planned again)."""
         if not self.careful:
             batch = self._plan(lines, careful=False)
             if not recorded_commands(self.app.recorder, list(batch.keys)):
@@ -424,7 +498,8 @@ class _Importer:
         return self._plan(lines, careful=True)
 
     def _plan(self, lines: Sequence[_Line], *, careful: bool = True) -> _Batch:
-        staged = _Staged(self.app)
+        head = chain_position(self.app.recorder)
+        staged = _Staged(self.app, self.known.at(head), head)
         app = cast(LedgerApplication, staged)  # it stands in for the application
         contracts = ContractService(app, self.quality.contracts.clock)
         tickets = TicketService(app, self.tickets.clock, self.tickets.tz, contracts.policy_at)
@@ -551,7 +626,7 @@ def import_commands(
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
     importer = _Importer(tickets, quality, tz=tz, defaults=defaults or {}, strict=strict)
-    with path.open("rb") as lines:
+    with path.open("rb") as lines, fewer_collections():
         for batch, covered in _batches(lines, batch_size):
             if batch:
                 importer.apply(batch)

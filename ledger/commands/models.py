@@ -7,7 +7,7 @@ here. A naive ``at`` means the zone given in the validation context.
 
 from __future__ import annotations
 
-import unicodedata
+import re
 from collections.abc import Callable, Sequence
 from datetime import datetime, tzinfo
 from typing import Annotated, Any, Literal, TypeVar, get_args
@@ -44,8 +44,9 @@ class CommandError(ValueError):
         super().__init__("; ".join(problems))
 
 
-def _is_control(char: str) -> bool:
-    return char not in "\t\n" and unicodedata.category(char) == "Cc"
+CONTROL_CHARACTER = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+"""Unicode's control characters (category ``Cc``) except tab and newline: one regex search
+per text instead of a category lookup per character."""
 
 
 class Command(BaseModel):
@@ -64,10 +65,10 @@ class Command(BaseModel):
         name would travel with it. Tab and newline are text; other control characters are not."""
         for text in value if isinstance(value, list | tuple) else (value,):
             if isinstance(text, str):
-                bad = next((c for c in text if _is_control(c)), None)
+                bad = CONTROL_CHARACTER.search(text)
                 if bad is not None:
                     raise ValueError(
-                        f"contains a control character (U+{ord(bad):04X}); "
+                        f"contains a control character (U+{ord(bad.group()):04X}); "
                         "only tab and newline are allowed"
                     )
         return value

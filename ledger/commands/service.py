@@ -12,8 +12,12 @@ from datetime import datetime, tzinfo
 from typing import Any, ClassVar, TypeVar
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.application import (
+    AggregateNotFoundError,
+    Application,
+    ProcessingEvent,
+)
+from eventsourcing.persistence import IntegrityError, Recording
 from eventsourcing.utils import get_topic
 
 from ledger.clock import Clock
@@ -77,6 +81,25 @@ class LedgerApplication(Application[UUID]):
         "TRANSCODER_TOPIC": get_topic(OrjsonTranscoder),
         "MAPPER_TOPIC": get_topic(PydanticMapper),
     }
+
+    def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
+        """The library's ``save``, with our events collected directly.
+
+        The library tells events from aggregates with an ``isinstance`` against a
+        runtime-checkable protocol, which on Python 3.11 inspects the protocol's members
+        for every event (about 8 µs each, 5 % of an import). The ledger saves only
+        pydantic :class:`DomainEvent` objects (its aggregates are immutable states, never
+        saved themselves); anything else still goes the library's way."""
+        if not all(isinstance(obj, DomainEvent) for obj in objs):
+            return super().save(*objs, **kwargs)
+        processing_event: ProcessingEvent[UUID] = ProcessingEvent()
+        processing_event.events.extend(objs)
+        processing_event.saved_kwargs.update(kwargs)
+        recordings = self._record(processing_event)
+        self._take_snapshots(processing_event)
+        self._notify(recordings)
+        self.notify(processing_event.events)  # as the library's save does (deprecated hook)
+        return recordings
 
 
 def issue_next_number(

@@ -20,7 +20,7 @@ docs/sla.md):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from ledger.domain.calendar import CalendarError, WorkCalendar
@@ -33,10 +33,11 @@ from ledger.domain.sla import (
     clock_for,
     covered_between,
     deadline,
-    evaluate,
+    verdict_at,
     whole_minutes_up,
 )
 from ledger.domain.ticket import Ticket
+from ledger.domain.values import Severity
 
 
 @dataclass(frozen=True)
@@ -54,8 +55,43 @@ class Judgement:
     note: str | None = None
 
 
+@dataclass
+class _Terms:
+    """What judging derives from one policy object, remembered for the next ticket under it:
+    its coverage per official calendar and its parsed targets per severity. Both inputs are
+    immutable, so the results are too; entries are keyed by identity and keep the objects
+    (an ``id`` is never reused while its object lives)."""
+
+    policy: Policy
+    coverage: dict[int, tuple[WorkCalendar, Coverage]] = field(default_factory=dict)
+    targets: dict[Severity, list[tuple[str, Target]]] = field(default_factory=dict)
+
+
+_TERMS_KEPT = 256
+_terms: dict[int, _Terms] = {}
+
+
+def _terms_of(policy: Policy) -> _Terms:
+    found = _terms.get(id(policy))
+    if found is None or found.policy is not policy:
+        if len(_terms) >= _TERMS_KEPT:
+            _terms.clear()
+        found = _terms[id(policy)] = _Terms(policy)
+    return found
+
+
 def contract_coverage(policy: Policy, official: WorkCalendar) -> Coverage:
     """The clock a contract runs on: its hours, its zone, China's calendar plus its own days."""
+    terms = _terms_of(policy)
+    known = terms.coverage.get(id(official))
+    if known is not None and known[0] is official:
+        return known[1]
+    coverage = _coverage(policy, official)
+    terms.coverage[id(official)] = (official, coverage)
+    return coverage
+
+
+def _coverage(policy: Policy, official: WorkCalendar) -> Coverage:
     calendar = official.with_overrides(
         policy.workdays.extra_holidays, policy.workdays.extra_workdays
     )
@@ -78,8 +114,17 @@ def judge_ticket(
     pauses = ticket_pauses(ticket, policy)
     return [
         _judge(metric, target, ticket, coverage, pauses, now)
-        for metric, target in policy.targets.for_severity(ticket.severity).items()
+        for metric, target in promised(policy, ticket.severity)
     ]
+
+
+def promised(policy: Policy, severity: Severity) -> list[tuple[str, Target]]:
+    """The policy's targets for a severity, parsed (once per policy and severity)."""
+    targets = _terms_of(policy).targets
+    found = targets.get(severity)
+    if found is None:
+        found = targets[severity] = policy.targets.for_severity(severity).items()
+    return found
 
 
 def _done_at(metric: str, ticket: Ticket) -> datetime | None:
@@ -120,7 +165,7 @@ def _judge(
                     breach_minutes=whole_minutes_up(late),
                     note="resolved late without a replacement unit",
                 )
-        verdict = evaluate(target, reported, done, now, coverage, pauses)
+        verdict = verdict_at(target, due, done, now, coverage, pauses)
         elapsed = (
             None
             if done is None

@@ -108,11 +108,7 @@ class Aggregate(Immutable):
         """The aggregate its first event creates: id, version and times from the envelope,
         each of the event's own fields that the aggregate has under the same name, and
         ``fields`` for the rest."""
-        copied = {
-            name: getattr(event, name)
-            for name in type(event).model_fields
-            if name in cls.model_fields and name not in ENVELOPE_FIELDS
-        }
+        copied = {name: getattr(event, name) for name in _shared_fields(cls, type(event))}
         return cls(
             id=event.originator_id,
             version=event.originator_version,
@@ -121,6 +117,22 @@ class Aggregate(Immutable):
             **copied,
             **fields,
         )
+
+
+_SHARED: dict[tuple[type[Aggregate], type[DomainEvent]], tuple[str, ...]] = {}
+
+
+def _shared_fields(aggregate: type[Aggregate], event: type[DomainEvent]) -> tuple[str, ...]:
+    """The event's own fields the aggregate has under the same name, worked out once per
+    pair of classes (every replay of a first event needs them)."""
+    found = _SHARED.get((aggregate, event))
+    if found is None:
+        found = _SHARED[(aggregate, event)] = tuple(
+            name
+            for name in event.__pydantic_fields__
+            if name in aggregate.__pydantic_fields__ and name not in ENVELOPE_FIELDS
+        )
+    return found
 
 
 # --------------------------------------------------------------------------- shared rules

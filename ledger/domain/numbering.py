@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from enum import StrEnum
+from functools import lru_cache
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from ledger.domain.errors import RuleViolation
@@ -63,7 +64,13 @@ class Series(StrEnum):
         if not self.pattern.match(number):
             example = self.format_number(2026, 123)
             raise ValueError(f"{number!r} is not a {self.noun} number (expected e.g. {example})")
-        return uuid5(NAMESPACE, f"{self.value}:{number}")
+        return _record_id(self.value, number)
+
+
+@lru_cache(maxsize=65536)
+def _record_id(series: str, number: str) -> UUID:
+    """A record's id from its number (SHA-1 each time: remembered for the numbers in use)."""
+    return uuid5(NAMESPACE, f"{series}:{number}")
 
 
 _SHAPES = {

@@ -439,10 +439,22 @@ def evaluate(
     is pending (or met, if done).
     """
     reported_at = _utc(reported_at, "reported_at")
-    now = _utc(now, "now")
-    done = None if done_at is None else _utc(done_at, "done_at")
     pauses = tuple(pauses)
     due = deadline(target, reported_at, coverage, pauses)
+    return verdict_at(target, due, done_at, now, coverage, pauses)
+
+
+def verdict_at(
+    target: Target,
+    due: datetime | None,
+    done_at: datetime | None,
+    now: datetime,
+    coverage: Coverage,
+    pauses: tuple[Pause, ...] = (),
+) -> Verdict:
+    """:func:`evaluate` for a target whose due time (:func:`deadline`) is already known."""
+    now = _utc(now, "now")
+    done = None if done_at is None else _utc(done_at, "done_at")
     end = done if done is not None else now
     if due is None or end <= due:
         status = SlaStatus.PENDING if done is None else SlaStatus.MET

@@ -16,8 +16,9 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
+from uuid import UUID
 
-from eventsourcing.persistence import ApplicationRecorder, Mapper, Notification
+from eventsourcing.persistence import ApplicationRecorder, Mapper, Notification, StoredEvent
 from eventsourcing.utils import get_topic
 from sqlalchemy import (
     BigInteger,
@@ -33,7 +34,9 @@ from sqlalchemy import (
     update,
 )
 
+from ledger.bulk import fewer_collections
 from ledger.domain.model import DomainEvent
+from ledger.storage.mapper import PydanticMapper
 
 metadata = MetaData()
 
@@ -126,11 +129,16 @@ class ProjectionRunner:
         mapper: Mapper[Any],
         engine: Engine,
         projections: Sequence[Projection],
+        *,
+        events_table: str | None = None,
     ) -> None:
         self.recorder = recorder
         self.mapper = mapper
         self.engine = engine
         self.projections = {p.name: p for p in projections}
+        self.events_table = events_table
+        """The recorder's events table, in ``engine``'s database: catching up reads it with
+        the driver's cursor (see :meth:`_read_log`). ``None``: through the recorder."""
 
     def create_tables(self) -> None:
         metadata.create_all(self.engine)
@@ -166,9 +174,30 @@ class ProjectionRunner:
         batch_size: int = DEFAULT_BATCH,
         on_batch: Callable[[str, int], None] | None = None,
     ) -> int:
-        """Bring projections up to the head of the log; return how many events were applied."""
-        applied = 0
-        for projection in self.select(names):
+        """Bring projections up to the head of the log; return how many events were applied.
+
+        The projections follow the log together: it is read once, from the position of the
+        one furthest behind, for all their topics, and each event is decoded once and given
+        to every projection that follows its topic and has not applied it yet. Each
+        projection still applies its events in its own transactions and moves its own
+        position with the compare-and-set; one whose position another follower moved
+        meanwhile leaves the group and catches up alone, re-reading from its new position.
+        A shared batch reads ``batch_size`` events per projection (each gets about that
+        many) and applies them all in one transaction: fewer commits, and fewer times a
+        projection reloads and rewrites the same rows (a ticket's SLA verdicts are judged
+        once per batch that touches it)."""
+        chosen = self.select(names)
+        with fewer_collections():
+            return self._catch_up(chosen, batch_size, on_batch)
+
+    def _catch_up(
+        self,
+        chosen: Sequence[Projection],
+        batch_size: int,
+        on_batch: Callable[[str, int], None] | None,
+    ) -> int:
+        applied, alone = self._catch_up_together(chosen, batch_size, on_batch)
+        for projection in alone:
             while True:
                 done = self._apply_next_batch(projection, batch_size)
                 if done is None:
@@ -179,6 +208,95 @@ class ProjectionRunner:
                 if on_batch:
                     on_batch(projection.name, done)
         return applied
+
+    def _catch_up_together(
+        self,
+        chosen: Sequence[Projection],
+        batch_size: int,
+        on_batch: Callable[[str, int], None] | None,
+    ) -> tuple[int, list[Projection]]:
+        """The shared pass of :meth:`catch_up`: how many events it applied, and the
+        projections it left to catch up alone (no topics, or their position moved under us)."""
+        together = [p for p in chosen if p.topics]
+        alone = [p for p in chosen if not p.topics]
+        if not together:
+            return 0, alone
+        positions = {p.name: self.position(p.name) for p in together}
+        following = {p.name: frozenset(p.topics) for p in together}
+        topics = sorted(frozenset().union(*following.values()))
+        cursor = min(positions.values())
+        applied = 0
+        while together:
+            rows = self._read_log(cursor, batch_size * len(together), topics)
+            if not rows:
+                break
+            decoded: dict[int, DomainEvent] = {}
+            batches: dict[str, list[tuple[int, DomainEvent]]] = {}
+            for projection in together:
+                start, wanted = positions[projection.name], following[projection.name]
+                events = batches[projection.name] = []
+                for row in rows:
+                    if row[0] > start and row[3] in wanted:
+                        event = decoded.get(row[0])
+                        if event is None:
+                            event = decoded[row[0]] = self._decode_row(row)
+                        events.append((row[0], event))
+            try:
+                with self.engine.begin() as conn:
+                    busy = [p for p in together if batches[p.name]]
+                    for projection in busy:  # every position first, as in _apply
+                        end = batches[projection.name][-1][0]
+                        if not self._moved(conn, projection, positions[projection.name], end):
+                            raise _Moved(projection)
+                    for projection in busy:
+                        projection.apply(conn, batches[projection.name])
+            except _Moved as e:
+                together.remove(e.projection)  # the batch is rolled back: read it again
+                alone.append(e.projection)
+                continue
+            for projection in together:
+                events = batches[projection.name]
+                if events:
+                    positions[projection.name] = events[-1][0]
+                    applied += len(events)
+                    if on_batch:
+                        on_batch(projection.name, len(events))
+            cursor = rows[-1][0]
+        return applied, alone
+
+    def _read_log(self, after: int, limit: int, topics: Sequence[str]) -> list[EventRow]:
+        """Up to ``limit`` events after notification id ``after`` with one of ``topics``, in
+        order, as the driver's rows: ``(id, originator_id, version, topic, state)``.
+
+        The same rows as the recorder's ``select_notifications`` (the same query), without
+        building a library ``Notification`` and parsing a ``UUID`` per row, which costs
+        more than decoding the event (7× the plain read on SQLite)."""
+        if self.events_table is None:
+            return [
+                (n.id, n.originator_id, n.originator_version, n.topic, n.state)
+                for n in self.recorder.select_notifications(
+                    start=after, limit=limit, topics=topics, inclusive_of_start=False
+                )
+            ]
+        dbapi_connection = self.engine.raw_connection()
+        try:
+            return _fetch_events(
+                dbapi_connection, self.engine.dialect.name, self.events_table, after, limit, topics
+            )
+        finally:
+            dbapi_connection.rollback()
+            dbapi_connection.close()
+
+    def _decode_row(self, row: EventRow) -> DomainEvent:
+        _, originator_id, version, topic, state = row
+        if isinstance(self.mapper, PydanticMapper):
+            event = self.mapper.decode(topic, originator_id, version, state)
+        else:
+            event = self.mapper.to_domain_event(
+                StoredEvent(_as_uuid(originator_id), version, topic, state)
+            )
+        assert isinstance(event, DomainEvent)
+        return event
 
     def rebuild(
         self,
@@ -233,24 +351,35 @@ class ProjectionRunner:
         notifications = self._read(projection, start, batch_size)
         if not notifications:
             return 0
-        end = notifications[-1].id
-        try:
-            with self.engine.begin() as conn:
-                moved = conn.execute(
-                    update(projection_positions)
-                    .where(
-                        projection_positions.c.name == projection.name,
-                        projection_positions.c.position == start,
-                    )
-                    .values(position=end)
-                )
-                if moved.rowcount != 1:
-                    raise _AlreadyApplied
-                events = [(n.id, self._decode(n)) for n in notifications]
-                projection.apply(conn, events)
-        except _AlreadyApplied:
+        if not self._apply(projection, start, [(n.id, self._decode(n)) for n in notifications]):
             return None
         return len(notifications)
+
+    def _apply(
+        self, projection: Projection, start: int, events: Sequence[tuple[int, DomainEvent]]
+    ) -> bool:
+        """Apply events after ``start`` and move the position from ``start`` to the last
+        one's, in one transaction; false (nothing applied) if the position was not ``start``."""
+        with self.engine.begin() as conn:
+            if not self._moved(conn, projection, start, events[-1][0]):
+                return False
+            projection.apply(conn, events)
+        return True
+
+    @staticmethod
+    def _moved(conn: Connection, projection: Projection, start: int, end: int) -> bool:
+        """Compare-and-set the projection's position from ``start`` to ``end``. Run first
+        in the transaction, so that on PostgreSQL concurrent followers queue on the
+        position row instead of racing on view rows."""
+        moved = conn.execute(
+            update(projection_positions)
+            .where(
+                projection_positions.c.name == projection.name,
+                projection_positions.c.position == start,
+            )
+            .values(position=end)
+        )
+        return moved.rowcount == 1
 
     def _decode(self, notification: Notification) -> DomainEvent:
         event = self.mapper.to_domain_event(notification)
@@ -258,5 +387,45 @@ class ProjectionRunner:
         return event
 
 
-class _AlreadyApplied(Exception):
-    """Raised inside the batch transaction to roll it back: the position moved under us."""
+EventRow = tuple[int, Any, int, str, bytes]
+"""``(notification id, originator id, version, topic, state)`` as the driver returns them
+(the originator id SQLite's 32 hex digits or PostgreSQL's ``UUID``)."""
+
+
+def _fetch_events(
+    dbapi_connection: Any,
+    dialect: str,
+    events_table: str,
+    after: int,
+    limit: int,
+    topics: Sequence[str],
+) -> list[EventRow]:
+    sqlite = dialect == "sqlite"
+    p = "?" if sqlite else "%s"
+    nid = "rowid" if sqlite else "notification_id"
+    sql = (
+        f"SELECT {nid}, originator_id, originator_version, topic, state FROM {events_table} "
+        f"WHERE {nid} > {p} AND topic IN ({', '.join([p] * len(topics))}) "
+        f"ORDER BY {nid} LIMIT {p}"
+    )
+    # psycopg's binary format: bytea arrives as bytes, uuid as UUID, without text parsing.
+    cursor = dbapi_connection.cursor() if sqlite else dbapi_connection.cursor(binary=True)
+    try:
+        cursor.execute(sql, (after, *topics, limit))
+        rows: list[EventRow] = cursor.fetchall()
+    finally:
+        cursor.close()
+    return rows
+
+
+def _as_uuid(value: Any) -> Any:
+    return value if isinstance(value, UUID) else UUID(value)
+
+
+class _Moved(Exception):
+    """Raised inside a shared batch's transaction to roll it back: another follower moved
+    ``projection``'s position under us."""
+
+    def __init__(self, projection: Projection) -> None:
+        super().__init__(projection.name)
+        self.projection = projection

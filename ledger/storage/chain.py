@@ -175,9 +175,13 @@ def chain_rows(
     notification order) after ``head`` = (position, hash) of the last link, if any."""
     position, prev = head if head is not None else (0, GENESIS)
     rows = []
+    hasher = LinkHasher()  # the same bytes, without packing each field of a UUID's event
     for notification_id, originator_id, version, topic, state in events:
         position += 1
-        prev = link(prev, canonical_bytes(position, originator_id, version, topic, state))
+        if isinstance(originator_id, UUID):
+            prev = hasher.link(prev, position, originator_id, version, topic, state)
+        else:
+            prev = link(prev, canonical_bytes(position, originator_id, version, topic, state))
         rows.append((position, notification_id, prev))
     return rows
 
@@ -201,9 +205,20 @@ class ChainedSQLiteRecorder(SQLiteApplicationRecorder):
     def _insert_events(
         self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
-        ids = super()._insert_events(c, stored_events, **kwargs)
-        if not ids:
-            return ids
+        if not stored_events:
+            return []
+        ids = self._insert_rows(
+            c,
+            [
+                (
+                    s.originator_id.hex if isinstance(s.originator_id, UUID) else s.originator_id,
+                    s.originator_version,
+                    s.topic,
+                    s.state,
+                )
+                for s in stored_events
+            ],
+        )
         # The insert above holds SQLite's write lock, so the head read here is final.
         c.execute(f"SELECT position, event_hash FROM {CHAIN_TABLE} ORDER BY position DESC LIMIT 1")
         row = c.fetchone()
@@ -224,6 +239,45 @@ class ChainedSQLiteRecorder(SQLiteApplicationRecorder):
                 _command_rows(commands, ids, links),
             )
         return ids
+
+    def _insert_rows(self, c: SQLiteCursor, rows: list[tuple[Any, int, str, bytes]]) -> list[int]:
+        """Insert the events' rows (the library's table and statement) in one
+        ``executemany``, and return their rowids (notification ids) in order.
+
+        The library inserts row by row to read each ``lastrowid``; one ``executemany`` is
+        cheaper, and the ids follow: SQLite gives a new row ``max(rowid) + 1`` and the
+        insert holds the only write lock, so the rows get consecutive ids ending at
+        ``last_insert_rowid()``. That is checked (the first id holds the first row and the
+        last is the table's largest); should SQLite have chosen ids at random (it does once
+        the largest id is 2**63 - 1) each row's id is looked up by its primary key."""
+        c.executemany(self.insert_events_statement, rows)
+        c.execute(f"SELECT last_insert_rowid(), MAX(rowid) FROM {self.events_table_name}")
+        last, largest = c.fetchone()
+        first = last - len(rows) + 1
+        c.execute(
+            f"SELECT originator_id, originator_version FROM {self.events_table_name} "
+            "WHERE rowid = ?",
+            (first,),
+        )
+        found = c.fetchone()
+        if last == largest and found is not None and tuple(found) == rows[0][:2]:
+            return list(range(first, last + 1))
+        ids = []
+        for originator_id, version, _, _ in rows:
+            c.execute(
+                f"SELECT rowid FROM {self.events_table_name} "
+                "WHERE originator_id = ? AND originator_version = ?",
+                (originator_id, version),
+            )
+            ids.append(c.fetchone()[0])
+        return ids
+
+    def chain_position(self) -> int:
+        """The position of the last link (0 for an empty log)."""
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(f"SELECT MAX(position) FROM {CHAIN_TABLE}")
+            row = c.fetchone()
+        return int(row[0] or 0)
 
     def select_commands(self, command_ids: Sequence[str]) -> dict[str, RecordedCommand]:
         """The recorded commands among ``command_ids`` (a primary-key lookup each)."""
@@ -259,6 +313,9 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
         )
         self._select_head = SQL(
             "SELECT position, event_hash FROM {schema}.{chain} ORDER BY position DESC LIMIT 1"
+        ).format(schema=schema, chain=chain)
+        self._select_position = SQL(
+            "SELECT MAX(position) AS position FROM {schema}.{chain}"
         ).format(schema=schema, chain=chain)
         self._select_inserted = SQL(
             "SELECT notification_id, originator_id, originator_version, topic, state "
@@ -303,6 +360,13 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
                 curs.fetchall()
         return ids
 
+    def chain_position(self) -> int:
+        """The position of the last link (0 for an empty log)."""
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(self._select_position)
+            row = curs.fetchone()
+        return int(row["position"] or 0) if row else 0
+
     def select_commands(self, command_ids: Sequence[str]) -> dict[str, RecordedCommand]:
         """The recorded commands among ``command_ids`` (a primary-key lookup each)."""
         if not command_ids:
@@ -341,9 +405,19 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
 
 def recorded_commands(recorder: object, command_ids: Sequence[str]) -> dict[str, RecordedCommand]:
     """The keys among ``command_ids`` already in ``ledger_commands``, with what they recorded."""
+    return _chained(recorder).select_commands(command_ids)
+
+
+def chain_position(recorder: object) -> int:
+    """The position of the chain's last link, read through the application's recorder: it
+    grows by exactly the number of events each committed save appends."""
+    return _chained(recorder).chain_position()
+
+
+def _chained(recorder: object) -> ChainedSQLiteRecorder | ChainedPostgresRecorder:
     if not isinstance(recorder, ChainedSQLiteRecorder | ChainedPostgresRecorder):
         raise TypeError(f"not the ledger's chained recorder: {type(recorder).__name__}")
-    return recorder.select_commands(command_ids)
+    return recorder
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,429 @@
+"""The bulk paths of issue 6's speed work record exactly what the plain paths record:
+SQLite's one-``executemany`` insert (ids, rows, chain and keys as the library's row-by-row
+insert gives them, also when SQLite picks row ids at random), and projections caught up
+together (one read, each event decoded once, one transaction a batch) against each caught
+up alone, on both databases."""
+
+from __future__ import annotations
+
+import gc
+import sqlite3
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from uuid import UUID, uuid4
+
+import pytest
+from eventsourcing.persistence import MapperDeserialisationError, StoredEvent
+from eventsourcing.sqlite import SQLiteCursor, SQLiteDatastore
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sqlalchemy import update
+
+from ledger.bootstrap import Ledger
+from ledger.bulk import BULK_GC_THRESHOLD, fewer_collections
+from ledger.commands.contracts import ContractFile, parse_contract, read_toml
+from ledger.domain.contract import contract_uuid
+from ledger.domain.model import DomainEvent
+from ledger.domain.values import Role
+from ledger.projections.base import ProjectionRunner, projection_positions
+from ledger.storage.chain import CHAIN_TABLE, COMMANDS_TABLE, ChainedSQLiteRecorder, CommandKey
+from ledger.storage.mapper import OrjsonTranscoder, PydanticMapper
+from tests.support import SEED_CONTRACTS, Desk, open_desk
+from tests.test_import_batch import NOW, mixed_file, read_models, run_import, write_lines
+
+
+class RowByRowRecorder(ChainedSQLiteRecorder):
+    """The reference: each row inserted on its own and its id read from ``lastrowid``, as
+    the library's SQLite application recorder does."""
+
+    def _insert_rows(self, c: SQLiteCursor, rows: list[tuple[Any, int, str, bytes]]) -> list[int]:
+        ids = []
+        for row in rows:
+            c.execute(self.insert_events_statement, row)
+            ids.append(c.lastrowid)
+        return ids
+
+
+def recorder_at(path: Path, kind: type[ChainedSQLiteRecorder]) -> ChainedSQLiteRecorder:
+    recorder = kind(SQLiteDatastore(db_name=str(path)))
+    recorder.create_table()
+    return recorder
+
+
+def batches() -> list[list[StoredEvent]]:
+    """Saves of one and of many events, several aggregates interleaved."""
+    ids = [uuid4() for _ in range(5)]
+
+    def event(n: int, version: int) -> StoredEvent:
+        return StoredEvent(
+            originator_id=ids[n],
+            originator_version=version,
+            topic=f"topic-{n}",
+            state=b"state %d v%d" % (n, version),
+        )
+
+    return [
+        [event(0, 1)],
+        [event(1, 1), event(2, 1), event(1, 2), event(0, 2)],
+        [event(3, 1)],
+        [event(n, v) for v in (1, 2, 3) for n in (4,)] + [event(2, 2), event(3, 2)],
+    ]
+
+
+def stored_rows(path: Path) -> dict[str, list[tuple[Any, ...]]]:
+    with sqlite3.connect(path) as conn:
+        return {
+            "events": conn.execute("SELECT rowid, * FROM stored_events ORDER BY rowid").fetchall(),
+            "chain": conn.execute(f"SELECT * FROM {CHAIN_TABLE} ORDER BY position").fetchall(),
+            "keys": conn.execute(f"SELECT * FROM {COMMANDS_TABLE} ORDER BY command_id").fetchall(),
+        }
+
+
+def insert_all(recorder: ChainedSQLiteRecorder, saves: list[list[StoredEvent]]) -> list[list[int]]:
+    returned = []
+    for n, batch in enumerate(saves):
+        keys = [CommandKey(f"key-{n}-{i}", i, f"record-{n}") for i in range(len(batch))]
+        returned.append(list(recorder.insert_events(batch, commands=keys) or []))
+    return returned
+
+
+def test_one_executemany_records_what_row_by_row_records(tmp_path: Path) -> None:
+    bulk = recorder_at(tmp_path / "bulk.db", ChainedSQLiteRecorder)
+    plain = recorder_at(tmp_path / "plain.db", RowByRowRecorder)
+    saves = batches()  # the same events both ways, so the chains' hashes must match too
+    ids = insert_all(bulk, saves)
+    assert ids == insert_all(plain, saves) == [[1], [2, 3, 4, 5], [6], [7, 8, 9, 10, 11]]
+    assert stored_rows(tmp_path / "bulk.db") == stored_rows(tmp_path / "plain.db")
+    assert len(stored_rows(tmp_path / "bulk.db")["chain"]) == 11
+
+
+def test_ids_are_looked_up_when_sqlite_picks_them_at_random(tmp_path: Path) -> None:
+    """Once the largest row id is 2**63 - 1, SQLite picks new ids at random: each row's id
+    is then read back by its key, and the chain links the right rows."""
+    path = tmp_path / "random.db"
+    recorder = recorder_at(path, ChainedSQLiteRecorder)
+    with sqlite3.connect(path) as conn:
+        conn.execute(
+            "INSERT INTO stored_events (rowid, originator_id, originator_version, topic, state) "
+            "VALUES (?, ?, 1, 'seed', x'00')",
+            (2**63 - 1, uuid4().hex),
+        )
+    saves = batches()
+    returned = insert_all(recorder, saves)
+    with sqlite3.connect(path) as conn:
+        actual = [
+            [
+                conn.execute(
+                    "SELECT rowid FROM stored_events "
+                    "WHERE originator_id = ? AND originator_version = ?",
+                    (event.originator_id.hex, event.originator_version),
+                ).fetchone()[0]
+                for event in batch
+            ]
+            for batch in saves
+        ]
+        links = conn.execute(
+            f"SELECT notification_id FROM {CHAIN_TABLE} ORDER BY position"
+        ).fetchall()
+    assert returned == actual
+    assert [n for (n,) in links] == [i for ids in returned for i in ids]
+    assert max(i for ids in returned for i in ids) < 2**63 - 1  # picked at random
+
+
+# --------------------------------------------------------------------------- projections
+
+
+def catch_up_each_alone(runner: ProjectionRunner, batch_size: int) -> None:
+    """The reference: each projection paged through its own topics, batch after batch."""
+    for projection in runner.projections.values():
+        while runner._apply_next_batch(projection, batch_size):
+            pass
+
+
+def reset(ledger: Ledger) -> None:
+    runner = ledger.projections
+    with ledger.engine.begin() as conn:
+        for projection in runner.projections.values():
+            for table in reversed(projection.tables):
+                conn.execute(table.delete())
+        conn.execute(update(projection_positions).values(position=0))
+
+
+@pytest.fixture
+def desk(db_url: str) -> Iterator[Desk]:
+    desk = open_desk(db_url, at=NOW)
+    yield desk
+    desk.ledger.close()
+
+
+@pytest.fixture
+def imported(db_url: str, tmp_path: Path) -> Desk:
+    desk = open_desk(db_url, at=NOW)
+    report = run_import(desk.ledger, write_lines(tmp_path / "mixed.jsonl", mixed_file()))
+    assert report.applied > 40
+    return desk
+
+
+def test_projections_caught_up_together_equal_each_caught_up_alone(imported: Desk) -> None:
+    ledger = imported.ledger
+    try:
+        reset(ledger)
+        catch_up_each_alone(ledger.projections, batch_size=7)
+        alone = read_models(ledger)
+        assert len(alone["ticket_summary"]) == 7 and len(alone["visit_summary"]) == 1
+        for batch_size in (1, 5, 500):
+            reset(ledger)
+            applied = ledger.projections.catch_up(batch_size=batch_size)
+            assert read_models(ledger) == alone, f"batch size {batch_size}"
+            assert applied == sum(
+                len(ledger.app.recorder.select_notifications(0, 10_000, topics=p.topics))
+                for p in ledger.projections.projections.values()
+            )
+        reset(ledger)
+        ledger.projections.rebuild()
+        assert read_models(ledger) == alone
+    finally:
+        ledger.close()
+
+
+def test_a_projection_another_follower_moved_catches_up_alone(imported: Desk) -> None:
+    """Its compare-and-set fails inside the shared batch: the batch is rolled back for
+    everyone, that projection leaves the group and re-reads from where the other left it."""
+    ledger = imported.ledger
+    runner = ledger.projections
+    try:
+        reset(ledger)
+        catch_up_each_alone(runner, batch_size=500)
+        expected = read_models(ledger)
+        reset(ledger)
+        tickets = runner.projections["tickets"]
+        assert runner._apply_next_batch(tickets, 10) == 10  # "another follower" moves it
+        stored = runner.position
+        stale = iter([0])  # the shared pass read the tickets' position before it moved
+
+        def position(name: str) -> int:
+            if name == "tickets":
+                for value in stale:
+                    return value
+            return stored(name)
+
+        runner.position = position  # type: ignore[method-assign]
+        try:
+            calls: list[tuple[str, int]] = []
+            applied = runner.catch_up(on_batch=lambda name, n: calls.append((name, n)))
+        finally:
+            runner.position = stored  # type: ignore[method-assign]
+        assert read_models(ledger) == expected
+        assert sum(n for name, n in calls if name == "tickets") == applied - sum(
+            n for name, n in calls if name != "tickets"
+        )
+        total_tickets = len(
+            ledger.app.recorder.select_notifications(0, 10_000, topics=tickets.topics)
+        )
+        assert sum(n for name, n in calls if name == "tickets") == total_tickets - 10
+    finally:
+        ledger.close()
+
+
+# --------------------------------------------------------------------------- the mapper
+
+
+class Measured(DomainEvent):
+    """Every kind of value events carry: text, numbers, times, ids, lists, optionals."""
+
+    text: str
+    count: int
+    ratio: float
+    at: datetime
+    ids: tuple[UUID, ...]
+    note: str | None = None
+
+
+def stamp() -> dict[str, Any]:
+    return {"timestamp": NOW, "occurred_at": NOW, "actor": "测试", "role": "admin"}
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    text=st.text(min_size=1),
+    count=st.integers(min_value=-(2**63), max_value=2**63 - 1),
+    ratio=st.floats(allow_nan=False, allow_infinity=False),
+    at=st.datetimes(timezones=st.just(UTC)),
+    note=st.none() | st.text(),
+)
+def test_pydantic_json_is_the_bytes_of_the_dict_way(
+    text: str, count: int, ratio: float, at: datetime, note: str | None
+) -> None:
+    """The fast encoding is byte for byte the dict way's (the chain hashes these bytes),
+    and the fast decoding gives the same event."""
+    mapper = PydanticMapper(transcoder=OrjsonTranscoder())
+    event = Measured(
+        originator_id=uuid4(),
+        originator_version=1,
+        text=text,
+        count=count,
+        ratio=ratio,
+        at=at,
+        ids=(uuid4(), uuid4()),
+        note=note,
+        **stamp(),
+    )
+    stored = mapper.to_stored_event(event)
+    assert stored.state == mapper._encode(event)
+    assert mapper.to_domain_event(stored) == event == mapper._decode(Measured, stored)
+
+
+def test_every_stored_event_reads_and_writes_the_same_both_ways(imported: Desk) -> None:
+    ledger = imported.ledger
+    mapper = ledger.app.mapper
+    assert isinstance(mapper, PydanticMapper)
+    try:
+        stored = ledger.app.recorder.select_notifications(0, 10_000)
+        assert len({n.topic for n in stored}) >= 15
+        for notification in stored:
+            event = mapper.to_domain_event(notification)
+            assert event == mapper._decode(type(event), notification)
+            assert mapper.to_stored_event(event).state == notification.state
+    finally:
+        ledger.close()
+
+
+# --------------------------------------------------------------------------- import
+
+
+def reports(*sites: str) -> list[dict[str, Any]]:
+    """Reports on seed-003 at "now", without a customer (the contract's is used)."""
+    return [
+        {
+            "command": "report",
+            "ref": site,
+            "contract": "seed-003",
+            "contact_name": "王芳",
+            "contact_phone": "0374-6099651",
+            "site": site,
+            "device": "高速扫描仪",
+            "description": "扫描仪卡纸",
+        }
+        for site in sites
+    ]
+
+
+def contract_reads(ledger: Ledger, monkeypatch: pytest.MonkeyPatch) -> list[UUID]:
+    """The ids of the aggregates the event store replays from now on (a list that grows)."""
+    seen: list[UUID] = []
+    events = ledger.app.events
+    get = events.get
+
+    def counted(originator_id: UUID, **kwargs: Any) -> Any:
+        seen.append(originator_id)
+        return get(originator_id, **kwargs)
+
+    monkeypatch.setattr(events, "get", counted)
+    return seen
+
+
+def test_an_import_keeps_the_states_its_batches_leave(
+    desk: Desk, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write_lines(tmp_path / "reports.jsonl", reports("一", "二", "三"))
+    seen = contract_reads(desk.ledger, monkeypatch)
+    report = run_import(desk.ledger, path, batch_size=1)
+    assert report.applied == 3
+    assert seen.count(contract_uuid("seed-003")) == 1  # read by the first batch only
+
+
+def test_states_kept_between_batches_are_dropped_when_another_writer_commits(
+    desk: Desk, db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rival revises the contract (a new customer) between the two batches: the second
+    report reads the contract again and takes the revised customer."""
+    rival = open_desk(db_url, create=False, at=NOW)
+    document = parse_contract(read_toml(next(p for p in SEED_CONTRACTS if "003" in p.stem)))
+    revised = ContractFile(
+        document.contract_id, document.policy.model_copy(update={"customer": "新客户"})
+    )
+    batches = 0
+
+    def rival_between(_: int) -> None:
+        nonlocal batches
+        batches += 1
+        if batches == 1:
+            rival.ledger.contracts.load(revised, actor="admin", role=Role.ADMIN)
+
+    path = write_lines(tmp_path / "reports.jsonl", reports("一", "二"))
+    seen = contract_reads(desk.ledger, monkeypatch)
+    try:
+        report = run_import(desk.ledger, path, batch_size=1, on_lines=rival_between)
+    finally:
+        rival.ledger.close()
+    assert batches == 2 and report.applied == 2
+    first, second = (desk.ledger.tickets.get(report.refs[site]) for site in ("一", "二"))
+    assert (first.customer, second.customer) == ("某县档案馆", "新客户")
+    assert seen.count(contract_uuid("seed-003")) == 2
+
+
+# --------------------------------------------------------------------------- the collector
+
+
+def test_bulk_work_collects_less_often_and_restores_the_setting() -> None:
+    before = gc.get_threshold()
+    with fewer_collections():
+        assert gc.get_threshold()[0] == max(BULK_GC_THRESHOLD, before[0])
+        with fewer_collections():  # nested (an import's catch-up): one setting
+            assert gc.get_threshold()[0] == max(BULK_GC_THRESHOLD, before[0])
+        assert gc.get_threshold()[0] == max(BULK_GC_THRESHOLD, before[0])
+    assert gc.get_threshold() == before
+    with pytest.raises(RuntimeError), fewer_collections():
+        raise RuntimeError("the bulk work failed")
+    assert gc.get_threshold() == before
+
+
+# --------------------------------------------------------------------------- reading the log
+
+
+def test_the_log_read_with_the_drivers_cursor_is_the_recorders(imported: Desk) -> None:
+    """Catching up reads the events table with the driver's cursor: the same rows, in the
+    same order, as the recorder's ``select_notifications``, and the same events decoded."""
+    ledger = imported.ledger
+    runner = ledger.projections
+    mapper = ledger.app.mapper
+    assert isinstance(mapper, PydanticMapper) and runner.events_table is not None
+    try:
+        topics = sorted({t for p in runner.projections.values() for t in p.topics})
+        for after, limit in ((0, 10_000), (5, 7), (0, 1)):
+            raw = runner._read_log(after, limit, topics)
+            expected = ledger.app.recorder.select_notifications(
+                start=after, limit=limit, topics=topics, inclusive_of_start=False
+            )
+            assert [(r[0], r[2], r[3], bytes(r[4])) for r in raw] == [
+                (n.id, n.originator_version, n.topic, n.state) for n in expected
+            ]
+            assert [runner._decode_row(r) for r in raw] == [
+                mapper.to_domain_event(n) for n in expected
+            ]
+        assert len(runner._read_log(0, 10_000, topics)) > 40
+    finally:
+        ledger.close()
+
+
+def test_an_id_read_as_text_is_spliced_only_when_it_is_32_hex_digits() -> None:
+    mapper = PydanticMapper(transcoder=OrjsonTranscoder())
+    event = Measured(
+        originator_id=uuid4(),
+        originator_version=1,
+        text="文本",
+        count=1,
+        ratio=0.5,
+        at=NOW,
+        ids=(),
+        **stamp(),
+    )
+    stored = mapper.to_stored_event(event)
+    topic, state = stored.topic, stored.state
+    assert mapper.decode(topic, event.originator_id.hex, 1, state) == event
+    assert mapper.decode(topic, str(event.originator_id), 1, state) == event  # the dict way
+    forged = f'{event.originator_id.hex}","originator_version":7,"x":"'
+    with pytest.raises(MapperDeserialisationError):
+        mapper.decode(topic, forged, 1, state)
