@@ -30,7 +30,8 @@ def fewer_collections(threshold: int = BULK_GC_THRESHOLD) -> Iterator[None]:
     with _lock:
         if _depth == 0:
             _saved = gc.get_threshold()
-            gc.set_threshold(max(threshold, _saved[0]), *_saved[1:])
+            if _saved[0]:  # 0: the caller turned collection off; leave it off
+                gc.set_threshold(max(threshold, _saved[0]), *_saved[1:])
         _depth += 1
     try:
         yield

@@ -496,7 +496,7 @@ def test_a_line_that_keeps_meeting_concurrent_changes_is_rejected(
 def kill_when(cli: Cli, path: Path, events_at_least: int, linger: float) -> None:
     """Start an import, SIGKILL it once the store holds ``events_at_least`` events (plus
     ``linger`` seconds, to land inside a batch's transaction as often as between two)."""
-    command = [sys.executable, "-m", "ledger", "import", str(path), "--batch-size", "50"]
+    command = [sys.executable, "-m", "ledger", "import", str(path), "--batch-size", "20"]
     process = subprocess.Popen(
         command, env=cli.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
@@ -532,6 +532,10 @@ def test_an_import_killed_at_random_points_resumes_to_exactly_one_clean_run(
 
     rng = random.Random(20261008)
     for _ in range(3):  # each time a little further, at a random point
+        # a kill lands after the batch that crossed the mark (20 lines, up to 160 events)
+        # and the linger (a batch or two more): never so late that the import could finish
+        if start + expected_events - cli.event_count() <= 300 + 3 * 160:
+            break
         kill_when(cli, path, cli.event_count() + rng.randint(1, 300), linger=rng.uniform(0, 0.05))
     killed_at = cli.event_count()
     assert start < killed_at < start + expected_events

@@ -237,6 +237,10 @@ class _Staged:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._app, name)
 
+    def appended_to(self) -> set[UUID]:
+        """The aggregates this batch appends events to."""
+        return set(self._by_id)
+
     def save(self, *events: DomainEvent, **_: Any) -> None:
         """Stage one command's events: later lines of the batch see them."""
         for event in events:
@@ -338,6 +342,8 @@ class _KnownStates:
         for key, value in staged.states.items():
             self.states[key] = value
             self.states.move_to_end(key)
+        for key in staged.appended_to() - staged.states.keys():
+            self.states.pop(key, None)  # changed without being read here: not known any more
         while len(self.states) > self.limit:
             self.states.popitem(last=False)
         self.head = head

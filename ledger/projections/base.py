@@ -216,9 +216,13 @@ class ProjectionRunner:
         on_batch: Callable[[str, int], None] | None,
     ) -> tuple[int, list[Projection]]:
         """The shared pass of :meth:`catch_up`: how many events it applied, and the
-        projections it left to catch up alone (no topics, or their position moved under us)."""
-        together = [p for p in chosen if p.topics]
+        projections it left to catch up alone (no topics, their position moved under us,
+        or their ``apply`` failed: those last)."""
+        # positions are locked in one order whoever asks (in any order): two runners
+        # locking the same rows in opposite orders would deadlock on PostgreSQL
+        together = sorted((p for p in chosen if p.topics), key=lambda p: p.name)
         alone = [p for p in chosen if not p.topics]
+        failed: list[Projection] = []
         if not together:
             return 0, alone
         positions = {p.name: self.position(p.name) for p in together}
@@ -249,10 +253,20 @@ class ProjectionRunner:
                         if not self._moved(conn, projection, positions[projection.name], end):
                             raise _Moved(projection)
                     for projection in busy:
-                        projection.apply(conn, batches[projection.name])
+                        try:
+                            projection.apply(conn, batches[projection.name])
+                        except Exception as error:
+                            raise _Failed(projection) from error
             except _Moved as e:
                 together.remove(e.projection)  # the batch is rolled back: read it again
                 alone.append(e.projection)
+                continue
+            except _Failed as e:
+                # one projection's failure must not hold the others back: they go on
+                # without it (the batch is rolled back and read again), and it tries
+                # alone after them, where the failure reaches the caller
+                together.remove(e.projection)
+                failed.append(e.projection)
                 continue
             for projection in together:
                 events = batches[projection.name]
@@ -262,7 +276,7 @@ class ProjectionRunner:
                     if on_batch:
                         on_batch(projection.name, len(events))
             cursor = rows[-1][0]
-        return applied, alone
+        return applied, alone + failed
 
     def _read_log(self, after: int, limit: int, topics: Sequence[str]) -> list[EventRow]:
         """Up to ``limit`` events after notification id ``after`` with one of ``topics``, in
@@ -420,6 +434,14 @@ def _fetch_events(
 
 def _as_uuid(value: Any) -> Any:
     return value if isinstance(value, UUID) else UUID(value)
+
+
+class _Failed(Exception):
+    """A projection's ``apply`` failed inside a shared batch."""
+
+    def __init__(self, projection: Projection) -> None:
+        super().__init__(projection.name)
+        self.projection = projection
 
 
 class _Moved(Exception):

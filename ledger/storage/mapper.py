@@ -98,6 +98,7 @@ class PydanticMapper(Mapper[Any]):
             and isinstance(state, bytes)
             and state[:1] == b"{"
             and _CLASS_VERSION not in state
+            and _ORIGINATOR not in state  # the row's ids must win, as they do the dict way
             and _HEX_ID.fullmatch(oid)
             and self._plain()
         ):
@@ -148,3 +149,6 @@ def _as_uuid(value: UUID | str) -> UUID | str:
 
 _HEX_ID = re.compile(r"[0-9a-fA-F]{32}")
 _CLASS_VERSION = b'"class_version"'
+_ORIGINATOR = b'"originator_'
+"""A state naming ids of its own (corrupt or forged: ours never do) takes the dict way, where
+the row's ids overwrite them; spliced in front, JSON's last key would win instead."""
