@@ -472,11 +472,10 @@ def test_the_log_read_with_the_drivers_cursor_is_the_recorders(imported: Desk) -
         ledger.close()
 
 
-def test_an_id_read_as_text_is_spliced_only_when_it_is_32_hex_digits() -> None:
-    mapper = PydanticMapper(transcoder=OrjsonTranscoder())
-    event = Measured(
-        originator_id=uuid4(),
-        originator_version=1,
+def measured(originator_id: UUID, version: int) -> Measured:
+    return Measured(
+        originator_id=originator_id,
+        originator_version=version,
         text="文本",
         count=1,
         ratio=0.5,
@@ -484,6 +483,11 @@ def test_an_id_read_as_text_is_spliced_only_when_it_is_32_hex_digits() -> None:
         ids=(),
         **stamp(),
     )
+
+
+def test_an_id_read_as_text_is_spliced_only_when_it_is_32_hex_digits() -> None:
+    mapper = PydanticMapper(transcoder=OrjsonTranscoder())
+    event = measured(uuid4(), 1)
     stored = mapper.to_stored_event(event)
     topic, state = stored.topic, stored.state
     assert mapper.decode(topic, event.originator_id.hex, 1, state) == event
@@ -498,16 +502,7 @@ def test_a_state_naming_ids_of_its_own_is_read_with_the_rows_ids() -> None:
     state (forged or corrupt; ours never hold ids) takes the dict way, where the row wins."""
     mapper = PydanticMapper(transcoder=OrjsonTranscoder())
     row_id, other = uuid4(), uuid4()
-    event = Measured(
-        originator_id=row_id,
-        originator_version=3,
-        text="文本",
-        count=1,
-        ratio=0.5,
-        at=NOW,
-        ids=(),
-        **stamp(),
-    )
+    event = measured(row_id, 3)
     stored = mapper.to_stored_event(event)
     assert b'"originator_' not in stored.state
     forged = stored.state[:-1] + b',"originator_id":"%s","originator_version":9}' % (
