@@ -151,6 +151,16 @@ def reset(ledger: Ledger) -> None:
         conn.execute(update(projection_positions).values(position=0))
 
 
+def baseline(ledger: Ledger) -> dict[str, list[tuple[Any, ...]]]:
+    """The read models each projection builds alone, the store's read models then emptied
+    again for the test to rebuild them its own way."""
+    reset(ledger)
+    catch_up_each_alone(ledger.projections, batch_size=500)
+    expected = read_models(ledger)
+    reset(ledger)
+    return expected
+
+
 @pytest.fixture
 def desk(db_url: str) -> Iterator[Desk]:
     desk = open_desk(db_url, at=NOW)
@@ -194,10 +204,7 @@ def test_a_projection_another_follower_moved_catches_up_alone(imported: Desk) ->
     ledger = imported.ledger
     runner = ledger.projections
     try:
-        reset(ledger)
-        catch_up_each_alone(runner, batch_size=500)
-        expected = read_models(ledger)
-        reset(ledger)
+        expected = baseline(ledger)
         tickets = runner.projections["tickets"]
         assert runner._apply_next_batch(tickets, 10) == 10  # "another follower" moves it
         stored = runner.position
@@ -233,10 +240,7 @@ def test_a_failing_projection_does_not_hold_the_others_back(imported: Desk) -> N
     ledger = imported.ledger
     runner = ledger.projections
     try:
-        reset(ledger)
-        catch_up_each_alone(runner, batch_size=500)
-        expected = read_models(ledger)
-        reset(ledger)
+        expected = baseline(ledger)
         sla = runner.projections["sla"]
         real_apply = sla.apply
 

@@ -36,6 +36,7 @@ from sqlalchemy import (
 
 from ledger.bulk import fewer_collections
 from ledger.domain.model import DomainEvent
+from ledger.storage.chain import driver_terms, fetch_all
 from ledger.storage.mapper import PydanticMapper
 
 metadata = MetaData()
@@ -414,22 +415,13 @@ def _fetch_events(
     limit: int,
     topics: Sequence[str],
 ) -> list[EventRow]:
-    sqlite = dialect == "sqlite"
-    p = "?" if sqlite else "%s"
-    nid = "rowid" if sqlite else "notification_id"
+    p, nid = driver_terms(dialect)
     sql = (
         f"SELECT {nid}, originator_id, originator_version, topic, state FROM {events_table} "
         f"WHERE {nid} > {p} AND topic IN ({', '.join([p] * len(topics))}) "
         f"ORDER BY {nid} LIMIT {p}"
     )
-    # psycopg's binary format: bytea arrives as bytes, uuid as UUID, without text parsing.
-    cursor = dbapi_connection.cursor() if sqlite else dbapi_connection.cursor(binary=True)
-    try:
-        cursor.execute(sql, (after, *topics, limit))
-        rows: list[EventRow] = cursor.fetchall()
-    finally:
-        cursor.close()
-    return rows
+    return fetch_all(dbapi_connection, dialect, sql, (after, *topics, limit))
 
 
 def _as_uuid(value: Any) -> Any:

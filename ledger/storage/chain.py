@@ -457,15 +457,33 @@ state)`` exactly as the driver returns them: the originator id is SQLite's hex t
 PostgreSQL's ``UUID``; the event's fields are ``None`` when the event is gone."""
 
 
+def driver_terms(dialect: str) -> tuple[str, str]:
+    """The DB-API placeholder of ``dialect``'s driver and the column of the events table
+    that holds an event's notification id."""
+    return ("?", "rowid") if dialect == "sqlite" else ("%s", "notification_id")
+
+
+def fetch_all(dbapi_connection: Any, dialect: str, sql: str, params: Sequence[Any]) -> list[Any]:
+    """Every row of ``sql`` from the driver's own cursor, as the driver returns them (no
+    SQLAlchemy rows). psycopg's binary format hands bytea over as bytes and uuid as
+    ``UUID``, without hex-decoding or parsing their text: it halves the read of a page."""
+    binary = dialect != "sqlite"
+    cursor = dbapi_connection.cursor(binary=True) if binary else dbapi_connection.cursor()
+    try:
+        cursor.execute(sql, params)
+        rows: list[Any] = cursor.fetchall()
+    finally:
+        cursor.close()
+    return rows
+
+
 def _id_column(conn: Connection) -> str:
-    return "rowid" if conn.dialect.name == "sqlite" else "notification_id"
+    return driver_terms(conn.dialect.name)[1]
 
 
 def _links_sql(dialect: str, events_table: str, topics: int) -> str:
     """The chain joined with its events, keyset-paged by position (DB-API placeholders)."""
-    sqlite = dialect == "sqlite"
-    p = "?" if sqlite else "%s"
-    nid = "rowid" if sqlite else "notification_id"
+    p, nid = driver_terms(dialect)
     where = f"c.position > {p}"
     if topics:
         where += f" AND e.topic IN ({', '.join([p] * topics)})"
@@ -485,17 +503,8 @@ def _fetch_links(
     limit: int,
     topics: Sequence[str],
 ) -> list[LinkRow]:
-    # psycopg's binary format: bytea arrives as bytes without hex-decoding the text form,
-    # which halves the read of a page.
-    cursor = (
-        dbapi_connection.cursor() if dialect == "sqlite" else dbapi_connection.cursor(binary=True)
-    )
-    try:
-        cursor.execute(_links_sql(dialect, events_table, len(topics)), (after, *topics, limit))
-        rows: list[LinkRow] = cursor.fetchall()
-    finally:
-        cursor.close()
-    return rows
+    sql = _links_sql(dialect, events_table, len(topics))
+    return fetch_all(dbapi_connection, dialect, sql, (after, *topics, limit))
 
 
 def read_link_rows(
