@@ -149,7 +149,12 @@ def test_the_html_dossier_reads_as_a_person_would(desk: Desk, tmp_path: Path) ->
     # the same words and values as the PDF: no Python reprs, times to the minute
     for raw in ("None", "{&#39;", "+08:00", "T09:", ">closed<", ">met<", ">Arrived<"):
         assert raw not in html, raw
-    for shown in ("<td>到达现场</td>", "<td>已关闭</td>", "联系人：张三<br>", "签字方式：客户签字"):
+    for shown in (
+        "<td>到达现场</td>",
+        "<td>已关闭</td>",
+        "联系人：张三<br>",
+        "签字方式：客户本人签字",
+    ):
         assert shown in html, shown
     assert "<tr><th>项目</th><th>内容</th></tr>" in html
     assert all(e["event_hash"] in html for e in dossier(desk)["timeline"])
@@ -232,6 +237,82 @@ def test_the_pdf_dossier_embeds_its_chinese_font_and_reads_as_a_person_would(
     assert "Audit dossier" in english and "closed" in english and "met" in english
     assert "None" not in english and "{'" not in english
     assert re.search(r"field\s+value", english) and "Customer signed" in english
+    assert "李娜 (dispatcher)" in english and "signed by the customer · 张三" in english
+
+
+def test_dossier_values_read_as_a_person_would_in_either_language() -> None:
+    """What the PDF and HTML show for each kind of value (the words reused from the
+    reports' and the dashboard's tables)."""
+    zh, en = dossier_render.Shown("zh"), dossier_render.Shown("en")
+    escalated = {
+        "from_level": "engineer",
+        "to_level": "department_manager",
+        "reason": "未接听",
+        "note": None,
+        "contact": {"name": "张三", "phone": None},
+        "due_at": "2026-10-08T17:00:00+08:00",
+        "target": "8h",
+    }
+    assert zh.details(escalated) == [
+        "原级别：工程师",
+        "升至：部门经理",
+        "原因：未接听",
+        "联系人：张三",
+        "应完成：2026-10-08 17:00",
+        "时限：8小时",
+    ]
+    assert en.details({"mode": "on-site", "note": None}) == ["mode: on-site"]
+    assert [zh.target(t) for t in ("30m", "1h30m", "1 day", "2 workdays", "same-day")] == [
+        "30分钟",
+        "1小时30分钟",
+        "1天",
+        "2个工作日",
+        "当天",
+    ]
+    assert [zh.event(e) for e in ("Reported", "CustomerSigned", "InspectionNoticeIssued")] == [
+        "报修",
+        "客户签字确认",
+        "发出检查单",
+    ]
+    assert en.event("CustomerSigned") == "Customer signed"
+    assert [zh.status(x) for x in ("met", "breached", "overdue", "pending")] == [
+        "达标",
+        "超时",
+        "逾期未完成",
+        "进行中",
+    ]
+    assert (zh.word("role:quality"), en.word("role:quality")) == ("质量部", "quality")
+    linked = [
+        ("visits", "kind", "ticket_audit"),
+        ("visits", "status", "conducted"),
+        ("visits", "audit", "failed"),
+        ("visits", "band", "very_satisfied"),
+        ("actions", "stage", "result_recorded"),
+        ("actions", "verified_effective", True),
+        ("complaints", "status", "received"),
+        ("complaints", "category", "non_quality"),
+        ("complaints", "received_at", "2026-10-08T09:30:59+08:00"),
+    ]
+    assert [zh.row_value(*row) for row in linked] == [
+        "服务单审核回访",
+        "已回访",
+        "审核未通过",
+        "很满意",
+        "已记录结果",
+        "是",
+        "已受理",
+        "人为因素",
+        "2026-10-08 09:30",
+    ]
+    assert [en.row_value(*row) for row in linked][:6] == [
+        "ticket audit",
+        "conducted",
+        "failed",
+        "very satisfied",
+        "result recorded",
+        "yes",
+    ]
+    assert zh.row_value("visits", "audit", None) == "" and en.value(40.0) == "40"
 
 
 def test_a_pdf_without_its_font_is_refused_without_output(

@@ -25,7 +25,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from ledger.dashboard.words import WORDS as KNOWN_WORDS
-from ledger.reports import complaints
+from ledger.reports import actions, complaints, satisfaction, sla
 from ledger.reports.export import Lang
 
 TEMPLATES = Path(__file__).parents[1] / "templates"
@@ -225,7 +225,7 @@ TERMS: dict[Lang, dict[str, str]] = {
         "field:previous_severity": "severity before",
         "field:previous_category": "category before",
         "field:due_at": "due",
-        "kind:customer": "customer signature",
+        "kind:customer": "signed by the customer",
         "kind:manager_approved": "approved by the department manager",
         "kind:fax_copy": "faxed copy of the signed form",
     },
@@ -289,7 +289,7 @@ TERMS: dict[Lang, dict[str, str]] = {
         "channel:other": "其他",
         "mode:remote": "远程",
         "mode:on-site": "现场",
-        "kind:customer": "客户签字",
+        "kind:customer": "客户本人签字",
         "kind:manager_approved": "部门经理批准",
         "kind:fax_copy": "签字单传真件",
         "visit:scheduled": "已安排",
@@ -321,6 +321,12 @@ VALUE_KINDS = {
     "kind": "kind:",
 }
 """Event fields whose values are words, and the prefix of their keys."""
+KNOWN = (KNOWN_WORDS, sla.WORDS, satisfaction.WORDS, actions.WORDS, complaints.WORDS)
+"""The word tables the dossier reuses, first found first (the dashboard's holds the
+reports' Chinese, but not their English)."""
+PREFIXED = re.compile(r"^[a-z]+:\S")
+"""A key of one kind of word (``event:``, ``field:``, ``role:``, ...): its English
+fallback is the part after the colon."""
 TIMED = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
 DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?$")
 COUNTED = re.compile(r"^(\d+) (day|workday)s?$")
@@ -329,10 +335,11 @@ COUNTED = re.compile(r"^(\d+) (day|workday)s?$")
 def say(key: str, lang: Lang) -> str:
     """``key`` in ``lang``: the dossier's own words, else the reports' and dashboard's,
     else (English) the key itself with ``_`` read as a space."""
-    own = TERMS[lang].get(key)
-    if own is not None:
-        return own
-    plain = key.split(":", 1)[-1] if key.startswith(("field:", "event:")) else key
+    for table in (TERMS[lang], *(words.own.get(lang, {}) for words in KNOWN)):
+        found = table.get(key)
+        if found:
+            return found
+    plain = key.split(":", 1)[-1] if PREFIXED.match(key) else key
     if key.startswith("event:"):  # CustomerSigned → Customer signed
         plain = re.sub(r"(?<!^)([A-Z])", lambda m: " " + m[1].lower(), plain)
     return KNOWN_WORDS(key, lang, plain.replace("_", " "))
@@ -443,7 +450,7 @@ class Shown:
         if section == "visits" and key in ("status", "audit"):
             return self.word(f"{'visit' if key == 'status' else 'audit'}:{value}")
         if section == "actions" and key == "stage":
-            return self.word(f"stage {value}") if self.lang == "en" else self.word(str(value))
+            return self.word(f"stage {value}")
         if section == "complaints" and key == "status":
             return complaints._status(str(value), self.lang)
         if section == "complaints" and key == "category":
@@ -677,7 +684,7 @@ def render_pdf(dossier: dict[str, Any], lang: Lang = "zh") -> bytes:
                 ]
                 for e in dossier["timeline"]
             ],
-            [8 * mm, 12 * mm, 28 * mm, 32 * mm, 28 * mm, 30 * mm, 81 * mm, 48 * mm],
+            [8 * mm, 17 * mm, 28 * mm, 32 * mm, 28 * mm, 36 * mm, 70 * mm, 48 * mm],
         ),
     ]
     for key, columns in (
