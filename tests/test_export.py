@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import reportlab
 from PIL import Image
 
 from ledger.reports import dossier_render
@@ -326,6 +327,11 @@ def test_a_pdf_without_its_font_is_refused_without_output(
     assert "no-such-font.ttc" in result.stderr and "fonts-wqy-microhei" in result.stderr
     assert "Traceback" not in result.output
     assert not out.exists()
+    # a TrueType font without Chinese would draw blanks: refused too
+    latin = Path(reportlab.__file__).parent / "fonts" / "Vera.ttf"
+    monkeypatch.setenv(dossier_render.FONT_ENV, str(latin))
+    result = run(desk, "export", "--ticket", "T-2026-000001", *args, code=1)
+    assert "Vera.ttf has no Chinese characters" in result.stderr and not out.exists()
 
 
 def test_bad_export_requests_are_refused_without_output(desk: Desk, tmp_path: Path) -> None:

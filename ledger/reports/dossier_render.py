@@ -519,6 +519,8 @@ def register_fonts() -> tuple[str, str]:
     names = ("DossierSans", "DossierMono")
     try:
         sans = TTFont(names[0], str(path), subfontIndex=0)
+        if not all(ord(c) in sans.face.charToGlyph for c in "审计档案"):
+            raise FontMissing(f"the font {path} has no Chinese characters: {hint}")
         pdfmetrics.registerFont(sans)
         try:  # WenQuanYi's collection has a monospaced face second, for the hashes
             pdfmetrics.registerFont(TTFont(names[1], str(path), subfontIndex=1))
