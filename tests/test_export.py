@@ -224,15 +224,22 @@ def test_the_pdf_dossier_embeds_its_chinese_font_and_reads_as_a_person_would(
     for e in data["timeline"]:
         assert e["event_hash"][:32] in text and e["event_hash"][32:] in text
 
-    # The first page, drawn, is not blank: its text region holds dark pixels.
+    # The first page, drawn, is not blank: its top third holds dark pixels, and so does
+    # the place of the title's four Chinese characters (16 pt, from the 10 mm margins).
     prefix = tmp_path / "page"
     poppler("pdftoppm", "-png", "-r", "60", "-f", "1", "-l", "1", str(pdf), str(prefix))
     [page] = tmp_path.glob("page*.png")
     image = Image.open(page).convert("L")
     width, height = image.size
-    top = image.crop((0, 0, width, height // 3))
-    dark = sum(1 for value in top.get_flattened_data() if value < 128)
-    assert dark > 500, dark
+    pt = 60 / 72  # pixels per point
+    margin = round(10 * 72 / 25.4 * pt)
+    title = (margin, margin, margin + round(4 * 16 * pt), margin + round(22 * pt))
+
+    def dark(box: tuple[int, int, int, int]) -> int:
+        return sum(image.crop(box).histogram()[:128])  # pixels darker than mid-grey
+
+    assert dark((0, 0, width, height // 3)) > 500
+    assert dark(title) > 100, dark(title)
 
     english = poppler("pdftotext", "-layout", str(pdf_dossier(desk, tmp_path, "en")), "-")
     assert "Audit dossier" in english and "closed" in english and "met" in english
