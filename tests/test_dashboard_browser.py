@@ -32,6 +32,7 @@ import httpx
 import pytest
 from playwright.sync_api import BrowserContext, ConsoleMessage, Page, Request, expect
 
+from ledger.dashboard.charts import METRIC_COLOURS
 from ledger.dashboard.sessions import LANG_COOKIE, SESSION_COOKIE
 from ledger.dashboard.words import word
 from tests.support import SEED_CONTRACTS
@@ -212,6 +213,8 @@ class Browse:
             return
         url = message.location.get("url", "")
         if url in self.refused and "the server responded with a status of" in message.text:
+            return
+        if "willReadFrequently" in message.text:  # the tests' own pixel reads, not the page's
             return
         self.problems.append(f"console {message.type}: {message.text} ({url})")
 
@@ -478,4 +481,48 @@ def test_logout_ends_the_session(browse: Browse) -> None:
     page.goto(browse.url(OVERVIEW))
     expect(page).to_have_url(re.compile(r"/login\?next=/dashboard%3Fperiod%3Dquarter$"))
     expect(page.locator("#tile-respond")).to_have_count(0)
+    browse.assert_clean()
+
+
+ONE_DAY = "/dashboard?period=custom&from=2026-10-05&to=2026-10-05"
+"""A one-day overview of the demo: one volume bar, and each metric's compliance as a single
+point in the middle of it."""
+
+
+def test_a_one_day_view_draws_the_compliance_point_over_the_volume_bar(browse: Browse) -> None:
+    page = browse.login(QUALITY, ONE_DAY)
+    _wait_drawn(page, "chart-daily")
+    # The topmost line series with a point that day (a later series at the same value would
+    # cover an earlier one), where ECharts puts it, and the canvas pixel there.
+    seen: dict[str, Any] = page.evaluate(
+        """() => {
+            const el = document.getElementById("chart-daily");
+            const chart = echarts.getInstanceByDom(el);
+            const option = chart.getOption();
+            const series = option.series;
+            const bar = series.findIndex(s => s.type === "bar");
+            const day = option.xAxis[0].data[0];
+            const value = s => (s.data[0] && s.data[0].length ? s.data[0][1] : s.data[0]);
+            let line = -1;
+            series.forEach((s, i) => { if (s.type === "line" && value(s) != null) line = i; });
+            const point = chart.convertToPixel({seriesIndex: line}, [day, value(series[line])]);
+            const barTop = chart.convertToPixel({seriesIndex: bar}, [day, series[bar].data[0]]);
+            const canvas = el.querySelector("canvas");
+            const ratio = canvas.width / el.clientWidth;
+            const pixel = canvas.getContext("2d").getImageData(
+                Math.round(point[0] * ratio), Math.round(point[1] * ratio), 1, 1).data;
+            return {
+                line: series[line].name, point, barTop, rgb: Array.from(pixel).slice(0, 3),
+            };
+        }"""
+    )
+    colours = {word("compliance", "zh", metric=word(m, "zh")): METRIC_COLOURS[m] for m in METRICS}
+    # the point lies on the bar (below its top, in canvas pixels)...
+    assert (
+        seen["point"][0] == pytest.approx(seen["barTop"][0])
+        and seen["point"][1] > seen["barTop"][1]
+    )
+    # ... and the pixel there is the line's colour, not the bar's grey
+    expected = [int(colours[seen["line"]][i : i + 2], 16) for i in (1, 3, 5)]
+    assert all(abs(a - b) <= 16 for a, b in zip(seen["rgb"], expected, strict=True)), seen
     browse.assert_clean()

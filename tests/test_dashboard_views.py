@@ -937,3 +937,19 @@ def _open_ticket(number: str) -> TicketSla:
         judged=True,
         targets=(),
     )
+
+
+def test_the_daily_compliance_lines_are_drawn_over_the_volume_bars() -> None:
+    """On a one-day view the day's compliance is one point, at the middle of the day's
+    bar: it must be drawn above the bar (a higher ``z`` on the same ``zlevel``), and big
+    enough to see."""
+    view = small_overview()
+    one_day = replace(view, daily=view.daily[-1:])
+    options = charts.chart_data(charts.daily_chart(one_day, "zh"))
+    bars = [s for s in options["series"] if s["type"] == "bar"]
+    lines = [s for s in options["series"] if s["type"] == "line"]
+    assert len(bars) == 1 and len(lines) == 3
+    for line in lines:
+        assert line.get("zlevel", 0) == bars[0].get("zlevel", 0)
+        assert line.get("z", 2) > bars[0].get("z", 2), line["name"]
+        assert line["showSymbol"] is True and line["symbolSize"] >= 8

@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
-import base64
 import json
+import os
 import re
-import zlib
+import shutil
+import subprocess
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+import reportlab
+from PIL import Image
 
+from ledger.reports import dossier_render
 from ledger.storage.chain import CHAIN_TABLE
-from tests.support import Desk, open_desk
-from tests.test_verify import id_column, one, run, sql, take, unguard
+from tests.support import SHANGHAI, Desk, open_desk
+from tests.test_verify import NOW, id_column, one, run, sql, take, unguard
 from tests.test_verify import key as key
 
 
@@ -134,32 +139,206 @@ def test_a_digest_the_log_no_longer_extends_is_reported(desk: Desk, tmp_path: Pa
     assert "history rewritten" in checked["message"]
 
 
-def test_html_and_pdf_dossiers(desk: Desk, tmp_path: Path) -> None:
+def test_the_html_dossier_reads_as_a_person_would(desk: Desk, tmp_path: Path) -> None:
     html_file = tmp_path / "T-2026-000001.html"
     run(desk, "export", "--ticket", "T-2026-000001", "--out", str(html_file))
     html = html_file.read_text(encoding="utf-8")
     assert '<meta charset="utf-8">' in html
     assert "审计档案 · T-2026-000001" in html
     assert html.count("<tr class=") == 7  # one timeline row per event
-    assert "补录滞后 40.0 min" in html  # the back-dated arrival
+    assert "补录滞后 40 分钟" in html  # the back-dated arrival
+    # the same words and values as the PDF: no Python reprs, times to the minute
+    for raw in ("None", "{&#39;", "+08:00", "T09:", ">closed<", ">met<", ">Arrived<"):
+        assert raw not in html, raw
+    for shown in (
+        "<td>到达现场</td>",
+        "<td>已关闭</td>",
+        "联系人：张三<br>",
+        "签字方式：客户本人签字",
+    ):
+        assert shown in html, shown
+    assert "<tr><th>项目</th><th>内容</th></tr>" in html
     assert all(e["event_hash"] in html for e in dossier(desk)["timeline"])
     english = run(desk, "export", "--ticket", "T-2026-000001", "--lang", "en").stdout
     assert "Audit dossier · T-2026-000001" in english
 
-    pdf_file = tmp_path / "T-2026-000001.pdf"
-    run(desk, "export", "--ticket", "T-2026-000001", "--format", "pdf", "--out", str(pdf_file))
-    pdf = pdf_file.read_bytes()
-    assert pdf.startswith(b"%PDF-") and pdf.rstrip().endswith(b"%%EOF")
-    text = b"".join(_streams(pdf))
-    timeline = dossier(desk)["timeline"]
-    for e in timeline:  # each hash prints in Courier, on two lines of 32 digits
-        assert e["event_hash"][:32].encode() in text and e["event_hash"][32:].encode() in text
+
+def poppler(tool: str, *args: str) -> str:
+    """The output of a poppler-utils tool (Debian's ``poppler-utils``: installed by .ci/run;
+    without it these checks are skipped, except on CI)."""
+    if shutil.which(tool) is None:
+        if os.environ.get("CI"):
+            pytest.fail(f"{tool} not found: install Debian's poppler-utils", pytrace=False)
+        pytest.skip(f"{tool} not found: install Debian's poppler-utils")
+    done = subprocess.run([tool, *args], capture_output=True, text=True, check=True, timeout=60)
+    return done.stdout
 
 
-def _streams(pdf: bytes) -> Iterator[bytes]:
-    """The PDF's content streams, decoded (reportlab writes ASCII85 over Flate)."""
-    for match in re.finditer(rb"stream\r?\n(.*?)~>\s*endstream", pdf, re.S):
-        yield zlib.decompress(base64.a85decode(match.group(1)))
+def pdf_dossier(desk: Desk, tmp_path: Path, lang: str = "zh") -> Path:
+    out = tmp_path / f"T-2026-000001.{lang}.pdf"
+    args = ("--format", "pdf", "--lang", lang, "--out", str(out))
+    run(desk, "export", "--ticket", "T-2026-000001", *args)
+    assert out.read_bytes().startswith(b"%PDF-")
+    return out
+
+
+MINUTE = re.compile(r"\b\d{4}-\d{2}-\d{2} \d{2}:\d{2}\b")
+
+
+def test_the_pdf_dossier_embeds_its_chinese_font_and_reads_as_a_person_would(
+    desk: Desk, tmp_path: Path
+) -> None:
+    pdf = pdf_dossier(desk, tmp_path)
+    # Every font is embedded (a subset): the Chinese shows wherever the file is opened.
+    fonts = poppler("pdffonts", str(pdf)).splitlines()[2:]
+    assert fonts and any("WenQuanYi" in line for line in fonts), fonts
+    assert all(line.split()[-5:-3] == ["yes", "yes"] for line in fonts), fonts  # emb, sub
+    # Made at the export's time (the injected clock), in the user's zone.
+    info = poppler("pdfinfo", "-isodates", str(pdf))
+    created = re.search(r"^CreationDate:\s+(\S+)", info, re.M)
+    assert created, info
+    made = datetime.fromisoformat(created.group(1).replace("Z", "+00:00"))
+    assert made == datetime.fromisoformat(NOW).replace(tzinfo=SHANGHAI)
+
+    text = poppler("pdftotext", "-layout", str(pdf), "-")
+    data = dossier(desk)
+    # Values as a person reads them: no Python reprs, no None, no ISO seconds or offsets.
+    for raw in ("None", "{'", "':", "True", "False", "+08:00", "T09:", "closed", "met"):
+        assert raw not in text, raw
+    # Statuses, metrics, severities, event names and fields in the document's language.
+    for shown in ("已关闭", "紧急", "达标", "超时", "响应", "到场", "修复", "报修", "到达现场"):
+        assert shown in text, shown
+    assert "客户签字确认" in text and "处理结果：更换电源模块" in text and "方式：现场" in text
+    assert "补录滞后 40 分钟" in text and "李娜 (调度)" in text
+    assert "联系人: 张三" in text or "联系人：张三" in text  # the contact, key: value
+    # The ticket table has a real header row.
+    assert re.search(r"项目\s+内容", text), text
+    assert "— | —" not in text and not re.search(r"—\s+—\s*$", text, re.M)
+    # Each time to the minute, in Shanghai, whole on one line (never wrapped mid-value).
+    for e in data["timeline"]:
+        for field in ("occurred_at", "recorded_at"):
+            local = datetime.fromisoformat(e[field]).astimezone(SHANGHAI)
+            assert local.strftime("%Y-%m-%d %H:%M") in text, (field, e[field])
+    assert len(MINUTE.findall(text)) >= 2 * len(data["timeline"])
+    # Each hash prints on two lines of 32 digits.
+    for e in data["timeline"]:
+        assert e["event_hash"][:32] in text and e["event_hash"][32:] in text
+
+    # The first page, drawn, is not blank: its top third holds dark pixels, and so does
+    # the place of the title's four Chinese characters (16 pt, from the 10 mm margins).
+    prefix = tmp_path / "page"
+    poppler("pdftoppm", "-png", "-r", "60", "-f", "1", "-l", "1", str(pdf), str(prefix))
+    [page] = tmp_path.glob("page*.png")
+    image = Image.open(page).convert("L")
+    width, height = image.size
+    pt = 60 / 72  # pixels per point
+    margin = round(10 * 72 / 25.4 * pt)
+    title = (margin, margin, margin + round(4 * 16 * pt), margin + round(22 * pt))
+
+    def dark(box: tuple[int, int, int, int]) -> int:
+        return sum(image.crop(box).histogram()[:128])  # pixels darker than mid-grey
+
+    assert dark((0, 0, width, height // 3)) > 500
+    assert dark(title) > 100, dark(title)
+
+    english = poppler("pdftotext", "-layout", str(pdf_dossier(desk, tmp_path, "en")), "-")
+    assert "Audit dossier" in english and "closed" in english and "met" in english
+    assert "None" not in english and "{'" not in english
+    assert re.search(r"field\s+value", english) and "Customer signed" in english
+    assert "李娜 (dispatcher)" in english and "signed by the customer · 张三" in english
+
+
+def test_dossier_values_read_as_a_person_would_in_either_language() -> None:
+    """What the PDF and HTML show for each kind of value (the words reused from the
+    reports' and the dashboard's tables)."""
+    zh, en = dossier_render.Shown("zh"), dossier_render.Shown("en")
+    escalated = {
+        "from_level": "engineer",
+        "to_level": "department_manager",
+        "reason": "未接听",
+        "note": None,
+        "contact": {"name": "张三", "phone": None},
+        "due_at": "2026-10-08T17:00:00+08:00",
+        "target": "8h",
+    }
+    assert zh.details(escalated) == [
+        "原级别：工程师",
+        "升至：部门经理",
+        "原因：未接听",
+        "联系人：张三",
+        "应完成：2026-10-08 17:00",
+        "时限：8小时",
+    ]
+    assert en.details({"mode": "on-site", "note": None}) == ["mode: on-site"]
+    assert [zh.target(t) for t in ("30m", "1h30m", "1 day", "2 workdays", "same-day")] == [
+        "30分钟",
+        "1小时30分钟",
+        "1天",
+        "2个工作日",
+        "当天",
+    ]
+    assert [zh.event(e) for e in ("Reported", "CustomerSigned", "InspectionNoticeIssued")] == [
+        "报修",
+        "客户签字确认",
+        "发出检查单",
+    ]
+    assert en.event("CustomerSigned") == "Customer signed"
+    assert [zh.status(x) for x in ("met", "breached", "overdue", "pending")] == [
+        "达标",
+        "超时",
+        "逾期未完成",
+        "进行中",
+    ]
+    assert (zh.word("role:quality"), en.word("role:quality")) == ("质量部", "quality")
+    linked = [
+        ("visits", "kind", "ticket_audit"),
+        ("visits", "status", "conducted"),
+        ("visits", "audit", "failed"),
+        ("visits", "band", "very_satisfied"),
+        ("actions", "stage", "result_recorded"),
+        ("actions", "verified_effective", True),
+        ("complaints", "status", "received"),
+        ("complaints", "category", "non_quality"),
+        ("complaints", "received_at", "2026-10-08T09:30:59+08:00"),
+    ]
+    assert [zh.row_value(*row) for row in linked] == [
+        "服务单审核回访",
+        "已回访",
+        "审核未通过",
+        "很满意",
+        "已记录结果",
+        "是",
+        "已受理",
+        "人为因素",
+        "2026-10-08 09:30",
+    ]
+    assert [en.row_value(*row) for row in linked][:6] == [
+        "ticket audit",
+        "conducted",
+        "failed",
+        "very satisfied",
+        "result recorded",
+        "yes",
+    ]
+    assert zh.row_value("visits", "audit", None) == "" and en.value(40.0) == "40"
+
+
+def test_a_pdf_without_its_font_is_refused_without_output(
+    desk: Desk, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    missing = tmp_path / "no-such-font.ttc"
+    monkeypatch.setenv(dossier_render.FONT_ENV, str(missing))
+    out = tmp_path / "dossier.pdf"
+    args = ("--format", "pdf", "--out", str(out))
+    result = run(desk, "export", "--ticket", "T-2026-000001", *args, code=1)
+    assert "no-such-font.ttc" in result.stderr and "fonts-wqy-microhei" in result.stderr
+    assert "Traceback" not in result.output
+    assert not out.exists()
+    # a TrueType font without Chinese would draw blanks: refused too
+    latin = Path(reportlab.__file__).parent / "fonts" / "Vera.ttf"
+    monkeypatch.setenv(dossier_render.FONT_ENV, str(latin))
+    result = run(desk, "export", "--ticket", "T-2026-000001", *args, code=1)
+    assert "Vera.ttf has no Chinese characters" in result.stderr and not out.exists()
 
 
 def test_bad_export_requests_are_refused_without_output(desk: Desk, tmp_path: Path) -> None:

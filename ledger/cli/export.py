@@ -11,7 +11,7 @@ import orjson
 from ledger.cli.integrity import load_digests, path_type
 from ledger.cli.support import FAILURE, Settings, fail, pass_settings
 from ledger.reports.dossier import build_dossier
-from ledger.reports.dossier_render import render_html, render_pdf
+from ledger.reports.dossier_render import FontMissing, render_html, render_pdf
 from ledger.reports.export import Lang
 
 
@@ -67,7 +67,10 @@ def export(
     elif fmt == "html":
         content = render_html(dossier, language).encode()
     else:
-        content = render_pdf(dossier, language)
+        try:
+            content = render_pdf(dossier, language)
+        except FontMissing as e:
+            fail(str(e), FAILURE)
     if out is None:
         sys.stdout.buffer.write(content)
         sys.stdout.flush()

@@ -26,6 +26,9 @@ VENDOR_PREFIX = f"{STATIC_PREFIX}vendor/"
 CurrentConfig.ONLINE_HOST = VENDOR_PREFIX
 
 MET_COLOUR, MISSED_COLOUR = "#3ba272", "#ee6666"
+BAR_Z, LINE_Z = 2, 3
+"""The daily chart's volume bars sit below its compliance lines (ECharts draws a higher
+``z`` on top): on a one-day view each line is a single point in the middle of the bar."""
 METRIC_COLOURS = {"respond": "#5470c6", "arrive": "#fac858", "resolve": "#73c0de"}
 
 
@@ -71,6 +74,7 @@ def daily_chart(view: Overview, lang: Lang) -> Chart:
             word("volume", lang),
             [d.tickets for d in view.daily],
             yaxis_index=1,
+            z=BAR_Z,
             itemstyle_opts=opts.ItemStyleOpts(color="#c8ccd4"),
             label_opts=opts.LabelOpts(is_show=False),
         )
@@ -88,6 +92,9 @@ def daily_chart(view: Overview, lang: Lang) -> Chart:
             [d.met_pct[metric] for d in view.daily],
             is_connect_nones=True,
             color=METRIC_COLOURS[metric],
+            z=LINE_Z,
+            symbol="circle",
+            symbol_size=8,
             label_opts=opts.LabelOpts(is_show=False),
         )
     lines = {word("compliance", lang, metric=word(m, lang)): m for m in TILE_METRICS}

@@ -12,6 +12,7 @@ between them is ``ledger verify``'s job; ``whole_log=True`` does it here too.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, or_, select
@@ -45,7 +46,10 @@ def build_dossier(
     events, policy = ledger.ticket_history(ticket.id)
     links = {c.version: c for c in verify_aggregate(ledger.engine, _events(ledger), ticket.id)}
     timeline = [
-        view | _link_view(links.get(view["version"])) for view in history_view(events, policy, tz)
+        view
+        | {"data": _local_times(view["data"], event, tz)}
+        | _link_view(links.get(view["version"]))
+        for view, event in zip(history_view(events, policy, tz), events, strict=True)
     ]
     with caught_up(ledger, QUALITY) as (conn, now):
         linked = _linked_records(conn, ticket.number, ticket.id, tz)
@@ -66,6 +70,16 @@ def build_dossier(
 
 def _events(ledger: Ledger) -> str:
     return ledger.location.events_table
+
+
+def _local_times(data: dict[str, Any], event: Any, tz: Any) -> dict[str, Any]:
+    """An event's fields with its times in the user's zone, as every time of the dossier."""
+    return {
+        key: show(getattr(event, key), tz)
+        if isinstance(getattr(event, key, None), datetime)
+        else value
+        for key, value in data.items()
+    }
 
 
 def _link_view(check: LinkCheck | None) -> dict[str, Any]:

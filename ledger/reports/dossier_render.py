@@ -1,21 +1,43 @@
-"""The audit dossier on paper: HTML (a self-contained page) and PDF (reportlab, with
-Adobe's standard Chinese font STSong-Light, which readers supply themselves, so no font
-file ships with the ledger).
+"""The audit dossier on paper: HTML (a self-contained page) and PDF (reportlab).
 
 Both render the same dossier document (see :mod:`ledger.reports.dossier`); neither
-computes anything."""
+computes anything. Every value is shown as a person reads it (:class:`Shown`): times in
+the user's zone to the minute, nothing for an unset value, an event's fields as
+"label: value" lines, statuses, metrics, severities and event names in the document's
+language (the words of the reports and the dashboard, plus the dossier's own below).
+
+The PDF embeds (a subset of) a TrueType CJK font, WenQuanYi Micro Hei from Debian's
+``fonts-wqy-microhei`` (reportlab embeds TrueType outlines only, not the CFF ones of Noto
+CJK); ``LEDGER_PDF_FONT`` names another TrueType file or collection. Without the font
+the PDF is refused (:class:`FontMissing`), never drawn with blank Chinese.
+"""
 
 from __future__ import annotations
 
 import io
+import os
+import re
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from ledger.dashboard.words import WORDS as KNOWN_WORDS
+from ledger.reports import actions, complaints, satisfaction, sla
 from ledger.reports.export import Lang
 
 TEMPLATES = Path(__file__).parents[1] / "templates"
+FONT_ENV = "LEDGER_PDF_FONT"
+FONT_FILE = Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")
+FONT_PACKAGE = "fonts-wqy-microhei"
+"""The Debian package that ships :data:`FONT_FILE` (.ci/run installs it)."""
+
+
+class FontMissing(Exception):
+    """The PDF's CJK font cannot be read."""
+
 
 WORDS: dict[Lang, dict[str, Any]] = {
     "en": {
@@ -28,6 +50,18 @@ WORDS: dict[Lang, dict[str, Any]] = {
         "signed": "signed",
         "result": "result",
         "ticket": "Ticket",
+        "field": "field",
+        "value": "value",
+        "links": "{ok} of {n} events verify against their chain links",
+        "failing": "failing: version {versions}",
+        "digests held": "{ok} of {n} digests hold",
+        "not walked": "whole chain not re-walked here: run `ledger verify` for that",
+        "walked": "whole log verified: {events} events",
+        "walk failed": "whole log FAILS: {problem}",
+        "digest ok": "the log extends this digest",
+        "digest unsigned": "the log extends this digest (unsigned)",
+        "yes": "yes",
+        "no": "no",
         "signature": "customer signature",
         "unsigned": "none",
         "sla": "SLA verdicts",
@@ -38,6 +72,7 @@ WORDS: dict[Lang, dict[str, Any]] = {
         "due": "due",
         "done": "done",
         "breach": "breach (min)",
+        "min": "min",
         "note": "note",
         "timeline": "Timeline (every event, who did it, occurred vs recorded)",
         "event": "event",
@@ -100,6 +135,19 @@ WORDS: dict[Lang, dict[str, Any]] = {
         "signed": "已签名",
         "result": "结果",
         "ticket": "工单",
+        "field": "项目",
+        "value": "内容",
+        "links": "{n} 个事件中 {ok} 个与哈希链一致",
+        "failing": "不一致的版本：{versions}",
+        "digests held": "{n} 个摘要中 {ok} 个成立",
+        "not walked": "此处未重新校验整条哈希链（请运行 `ledger verify`）",
+        "walked": "整个日志校验通过：{events} 个事件",
+        "walk failed": "整个日志校验失败（详见 `ledger verify`）",
+        "digest ok": "日志延续此摘要",
+        "digest unsigned": "日志延续此摘要（未签名）",
+        "digest bad": "日志与此摘要不符（详见 `ledger verify`）",
+        "yes": "是",
+        "no": "否",
         "signature": "客户签字",
         "unsigned": "无",
         "sla": "SLA 判定",
@@ -110,6 +158,7 @@ WORDS: dict[Lang, dict[str, Any]] = {
         "due": "截止",
         "done": "完成",
         "breach": "超时(分钟)",
+        "min": "分钟",
         "note": "说明",
         "timeline": "时间线（每个事件、操作人、发生时间与记录时间）",
         "event": "事件",
@@ -165,9 +214,282 @@ WORDS: dict[Lang, dict[str, Any]] = {
 }
 
 
+TERMS: dict[Lang, dict[str, str]] = {
+    "en": {
+        "field:contact.name": "contact",
+        "field:contact.phone": "phone",
+        "field:contract_id": "contract",
+        "field:external_ref": "external ref",
+        "field:from_level": "from",
+        "field:to_level": "to",
+        "field:previous_severity": "severity before",
+        "field:previous_category": "category before",
+        "field:due_at": "due",
+        "kind:customer": "signed by the customer",
+        "kind:manager_approved": "approved by the department manager",
+        "kind:fax_copy": "faxed copy of the signed form",
+    },
+    "zh": {
+        # event names (DOMAIN.md's words)
+        "event:Reported": "报修",
+        "event:Responded": "响应",
+        "event:Dispatched": "派工",
+        "event:Arrived": "到达现场",
+        "event:Resolved": "修复",
+        "event:CustomerSigned": "客户签字确认",
+        "event:Escalated": "升级",
+        "event:Suspended": "暂停计时",
+        "event:Resumed": "恢复计时",
+        "event:ReplacementProvided": "提供备用设备",
+        "event:Reclassified": "重新定级",
+        "event:Closed": "关闭",
+        "event:Reopened": "重新打开",
+        "event:Cancelled": "取消",
+        "event:InspectionNoticeIssued": "发出检查单",
+        "event:RectificationNoticeIssued": "发出整改通知单",
+        "event:ReplacementFlagged": "应提供备用设备",
+        # the events' fields
+        "field:number": "编号",
+        "field:contract_id": "合同",
+        "field:customer": "客户",
+        "field:contact.name": "联系人",
+        "field:contact.phone": "联系电话",
+        "field:site": "地点",
+        "field:device": "设备",
+        "field:category": "类别",
+        "field:severity": "严重程度",
+        "field:description": "故障描述",
+        "field:channel": "报修渠道",
+        "field:external_ref": "外部编号",
+        "field:note": "备注",
+        "field:engineer": "工程师",
+        "field:summary": "处理结果",
+        "field:mode": "方式",
+        "field:kind": "签字方式",
+        "field:signer": "签字人",
+        "field:from_level": "原级别",
+        "field:to_level": "升至",
+        "field:reason": "原因",
+        "field:unit": "备用设备",
+        "field:previous_severity": "原严重程度",
+        "field:previous_category": "原类别",
+        "field:cause": "起因",
+        "field:threshold": "时限",
+        "field:target": "时限",
+        "field:due_at": "应完成",
+        # their values
+        "category:consultation": "咨询类",
+        "category:defect": "系统缺陷类",
+        "channel:phone": "电话",
+        "channel:email": "邮件",
+        "channel:wechat": "微信",
+        "channel:on-site": "现场",
+        "channel:web": "网页",
+        "channel:fax": "传真",
+        "channel:other": "其他",
+        "mode:remote": "远程",
+        "mode:on-site": "现场",
+        "kind:customer": "客户本人签字",
+        "kind:manager_approved": "部门经理批准",
+        "kind:fax_copy": "签字单传真件",
+        "visit:scheduled": "已安排",
+        "visit:conducted": "已回访",
+        "visit:cancelled": "已取消",
+        "audit:passed": "审核通过",
+        "audit:failed": "审核未通过",
+        # the SLA judge's notes
+        "resolved late without a replacement unit": "修复超时且未提供备用设备",
+        "resolved before anyone arrived": "到场前已修复",
+        "resolved before a replacement unit was due": "备用设备到期前已修复",
+        "ticket cancelled": "工单已取消",
+        # targets
+        "same-day": "当天",
+    },
+}
+"""The dossier's own words: event names, event fields and their values (English falls
+back to the key, ``_`` read as a space)."""
+
+VALUE_KINDS = {
+    "severity": "",
+    "previous_severity": "",
+    "from_level": "",
+    "to_level": "",
+    "category": "category:",
+    "previous_category": "category:",
+    "channel": "channel:",
+    "mode": "mode:",
+    "kind": "kind:",
+}
+"""Event fields whose values are words, and the prefix of their keys."""
+KNOWN = (KNOWN_WORDS, sla.WORDS, satisfaction.WORDS, actions.WORDS, complaints.WORDS)
+"""The word tables the dossier reuses, first found first (the dashboard's holds the
+reports' Chinese, but not their English)."""
+PREFIXED = re.compile(r"^[a-z]+:\S")
+"""A key of one kind of word (``event:``, ``field:``, ``role:``, ...): its English
+fallback is the part after the colon."""
+TIMED = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
+DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?$")
+COUNTED = re.compile(r"^(\d+) (day|workday)s?$")
+
+
+def say(key: str, lang: Lang) -> str:
+    """``key`` in ``lang``: the dossier's own words, else the reports' and dashboard's,
+    else (English) the key itself with ``_`` read as a space."""
+    for table in (TERMS[lang], *(words.own.get(lang, {}) for words in KNOWN)):
+        found = table.get(key)
+        if found:
+            return found
+    plain = key.split(":", 1)[-1] if PREFIXED.match(key) else key
+    if key.startswith("event:"):  # CustomerSigned → Customer signed
+        plain = re.sub(r"(?<!^)([A-Z])", lambda m: " " + m[1].lower(), plain)
+    return KNOWN_WORDS(key, lang, plain.replace("_", " "))
+
+
+def minute(text: str | None) -> str:
+    """An ISO time (already in the user's zone) to the minute: ``2026-10-08 09:30``."""
+    if not text:
+        return ""
+    return datetime.fromisoformat(text).strftime("%Y-%m-%d %H:%M")
+
+
+def pdf_date(text: str) -> str:
+    """An ISO time as a PDF date: ``D:20261008093000+08'00'``."""
+    when = datetime.fromisoformat(text)
+    offset = when.strftime("%z") or "+0000"
+    return when.strftime("D:%Y%m%d%H%M%S") + f"{offset[:3]}'{offset[3:]}'"
+
+
+@dataclass(frozen=True)
+class Shown:
+    """The dossier's values as text a person reads, in one language."""
+
+    lang: Lang
+
+    def word(self, key: str) -> str:
+        return say(key, self.lang)
+
+    def label(self, key: str) -> str:
+        return str(WORDS[self.lang][key])
+
+    def value(self, value: Any) -> str:
+        """A plain value: nothing for unset, yes / no, a time to the minute, else text."""
+        if value is None or value == "":
+            return ""
+        if isinstance(value, bool):
+            return self.label("yes" if value else "no")
+        if isinstance(value, str) and TIMED.match(value):
+            return minute(value)
+        if isinstance(value, float) and value.is_integer():
+            return str(int(value))
+        return str(value)
+
+    def target(self, text: str | None) -> str:
+        """``30m`` / ``2h`` / ``1 day`` / ``2 workdays`` / ``same-day`` in the language."""
+        if not text or self.lang == "en":
+            return text or ""
+        duration = DURATION.match(text)
+        if duration and any(duration.groups()):
+            hours, minutes = duration.groups()
+            return (f"{hours}小时" if hours else "") + (f"{minutes}分钟" if minutes else "")
+        counted = COUNTED.match(text)
+        if counted:
+            unit = "天" if counted[2] == "day" else "个工作日"
+            return f"{counted[1]}{unit}"
+        return self.word(text)
+
+    def event(self, name: str) -> str:
+        return self.word(f"event:{name}")
+
+    def status(self, status: str) -> str:
+        return self.word(status)
+
+    def note(self, note: str | None) -> str:
+        return self.word(note) if note else ""
+
+    def field(self, key: str, value: Any) -> str:
+        """An event field's value as read."""
+        if key in VALUE_KINDS and isinstance(value, str):
+            return self.word(VALUE_KINDS[key] + value)
+        if key in ("threshold", "target") and isinstance(value, str):
+            return self.target(value)
+        return self.value(value)
+
+    def details(self, data: dict[str, Any]) -> list[str]:
+        """An event's fields as ``label: value`` lines (unset ones left out, a nested
+        record's fields each on its own line)."""
+        colon = "：" if self.lang == "zh" else ": "
+        lines = []
+        for key, value in data.items():
+            nested = value.items() if isinstance(value, dict) else [("", value)]
+            for inner, item in nested:
+                name = f"{key}.{inner}" if inner else key
+                shown = self.field(key if not inner else name, item)
+                if shown:
+                    lines.append(f"{self.word('field:' + name)}{colon}{shown}")
+        return lines
+
+    def signature(self, signature: dict[str, Any] | None) -> str:
+        if not signature:
+            return self.label("unsigned")
+        kind = self.word(f"kind:{signature['kind']}")
+        return " · ".join(
+            p for p in (kind, signature["signer"], minute(signature["signed_at"])) if p
+        )
+
+    def ticket_value(self, key: str, value: Any) -> str:
+        if key in ("status", "severity") and value:
+            return self.word(str(value))
+        return self.value(value)
+
+    def row_value(self, section: str, key: str, value: Any) -> str:
+        """A visit's, action's or complaint's value."""
+        if value is None or value == "":
+            return ""
+        if section == "visits" and key == "kind":
+            return self.word(f"kind {value}")
+        if section == "visits" and key in ("status", "audit"):
+            return self.word(f"{'visit' if key == 'status' else 'audit'}:{value}")
+        if section == "actions" and key == "stage":
+            return self.word(f"stage {value}")
+        if section == "complaints" and key == "status":
+            return complaints._status(str(value), self.lang)
+        if section == "complaints" and key == "category":
+            return complaints.WORDS(str(value), self.lang, str(value).replace("_", " "))
+        if key == "band":
+            return self.word(str(value))
+        return self.value(value)
+
+    def summary(self, integrity: dict[str, Any], timeline: list[dict[str, Any]]) -> str:
+        """What the integrity checks found, in the language (from the checks' results)."""
+        bad = integrity["failing_versions"]
+        parts = [self.label("links").format(ok=len(timeline) - len(bad), n=len(timeline))]
+        if bad:
+            parts[0] += f" ({self.label('failing').format(versions=', '.join(map(str, bad)))})"
+        digests = integrity["digests"]
+        if digests:
+            held = sum(1 for d in digests if d["ok"])
+            parts.append(self.label("digests held").format(ok=held, n=len(digests)))
+        whole = integrity["whole_log"]
+        if whole is None:
+            parts.append(self.label("not walked"))
+        elif whole["ok"]:
+            parts.append(self.label("walked").format(events=whole["events"]))
+        else:
+            problem = whole["problems"][0]["message"] if whole["problems"] else ""
+            parts.append(self.label("walk failed").format(problem=problem))
+        return ("；" if self.lang == "zh" else "; ").join(parts)
+
+    def digest_result(self, digest: dict[str, Any]) -> str:
+        if digest["ok"]:
+            return self.label("digest ok" if digest["signed"] else "digest unsigned")
+        return str(WORDS[self.lang].get("digest bad", digest["message"]))
+
+
 def render_html(dossier: dict[str, Any], lang: Lang = "zh") -> str:
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
-    return env.get_template("dossier.html").render(d=dossier, w=WORDS[lang], zh=lang == "zh")
+    return env.get_template("dossier.html").render(
+        d=dossier, w=WORDS[lang], s=Shown(lang), zh=lang == "zh"
+    )
 
 
 def _hash_lines(event_hash: str | None, ok: bool, bad: str, style: Any) -> Any:
@@ -178,37 +500,79 @@ def _hash_lines(event_hash: str | None, ok: bool, bad: str, style: Any) -> Any:
     return Paragraph(shown + ("" if ok else f"<br/>{bad}"), style)
 
 
+def font_file() -> Path:
+    """The CJK font the PDF embeds: ``LEDGER_PDF_FONT``, else Debian's WenQuanYi Micro Hei."""
+    named = os.environ.get(FONT_ENV, "").strip()
+    return Path(named) if named else FONT_FILE
+
+
+def register_fonts() -> tuple[str, str]:
+    """Register the CJK font (and, in a collection, its monospaced face) with reportlab;
+    their names. Raises :class:`FontMissing` when the file cannot be read as TrueType."""
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.ttfonts import TTFError, TTFont
+
+    path = font_file()
+    hint = f"install Debian's {FONT_PACKAGE} or set {FONT_ENV} to a TrueType CJK font"
+    if not path.is_file():
+        raise FontMissing(f"the PDF's Chinese font {path} is missing: {hint}")
+    names = ("DossierSans", "DossierMono")
+    try:
+        sans = TTFont(names[0], str(path), subfontIndex=0)
+        if not all(ord(c) in sans.face.charToGlyph for c in "审计档案"):
+            raise FontMissing(f"the font {path} has no Chinese characters: {hint}")
+        pdfmetrics.registerFont(sans)
+        try:  # WenQuanYi's collection has a monospaced face second, for the hashes
+            pdfmetrics.registerFont(TTFont(names[1], str(path), subfontIndex=1))
+        except (TTFError, IndexError):
+            return names[0], names[0]
+    except (TTFError, OSError) as e:
+        raise FontMissing(f"the PDF's Chinese font {path} cannot be used ({e}): {hint}") from None
+    return names
+
+
 def render_pdf(dossier: dict[str, Any], lang: Lang = "zh") -> bytes:
     from reportlab.lib import colors
     from reportlab.lib.pagesizes import A4, landscape
     from reportlab.lib.styles import ParagraphStyle
     from reportlab.lib.units import mm
-    from reportlab.pdfbase import pdfmetrics
-    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+    from reportlab.pdfgen.canvas import Canvas
     from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-    # An Adobe standard CJK font: not embedded, shown by Acrobat, browsers and poppler
-    # (with poppler-data). It has no U+00B7, hence "|" as the separator here.
-    font = "STSong-Light"
-    pdfmetrics.registerFont(UnicodeCIDFont(font))
-    w = WORDS[lang]
+    font, mono_font = register_fonts()
+    w, s = WORDS[lang], Shown(lang)
     text = ParagraphStyle("text", fontName=font, fontSize=8, leading=10, wordWrap="CJK")
-    mono = ParagraphStyle("mono", parent=text, fontName="Courier", fontSize=6, leading=7)
-    heading = ParagraphStyle("heading", parent=text, fontSize=12, leading=16, spaceBefore=8)
+    whole = ParagraphStyle("whole", parent=text, wordWrap=None, splitLongWords=0)
+    mono = ParagraphStyle("mono", parent=text, fontName=mono_font, fontSize=6, leading=7)
+    heading = ParagraphStyle(
+        "heading", parent=text, fontSize=12, leading=16, spaceBefore=8, keepWithNext=1
+    )
     title = ParagraphStyle("title", parent=text, fontSize=16, leading=20)
+
+    def escape(value: str) -> str:
+        return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
     def para(value: Any, style: ParagraphStyle = text) -> Paragraph:
         shown = "—" if value is None or value == "" else str(value)
-        return Paragraph(shown.replace("&", "&amp;").replace("<", "&lt;"), style)
+        return Paragraph(escape(shown), style)
+
+    def lines(values: list[str], style: ParagraphStyle = text) -> Paragraph:
+        return Paragraph("<br/>".join(escape(v) for v in values) or "—", style)
+
+    def when(value: str | None, note: str = "") -> Paragraph:
+        """A time on one line (its date and time joined by a no-break space), never split."""
+        shown = minute(value).replace(" ", "\u00a0") or "—"
+        return Paragraph(shown + (f"<br/>{escape(note)}" if note else ""), whole)
 
     def grid(header: list[str], rows: list[list[Any]], widths: list[float] | None = None) -> Table:
         cells = [[para(h) for h in header]] + [
             [c if isinstance(c, Paragraph) else para(c) for c in row] for row in rows
         ]
-        table = Table(cells, colWidths=widths, repeatRows=1)
+        table = Table(cells, colWidths=widths, repeatRows=1, hAlign="LEFT")
         table.setStyle(
             TableStyle(
                 [
+                    ("FONTNAME", (0, 0), (-1, -1), font),
                     ("GRID", (0, 0), (-1, -1), 0.4, colors.grey),
                     ("BACKGROUND", (0, 0), (-1, 0), colors.whitesmoke),
                     ("VALIGN", (0, 0), (-1, -1), "TOP"),
@@ -219,11 +583,16 @@ def render_pdf(dossier: dict[str, Any], lang: Lang = "zh") -> bytes:
 
     ticket = dossier["ticket"]
     integrity = dossier["integrity"]
+    database = dossier.get("database")
     story: list[Any] = [
-        para(f"{w['title']} | {ticket['number']}", title),
-        para(f"{w['generated']} {dossier['generated_at']} | {dossier['database']}"),
+        para(f"{w['title']} · {ticket['number']}", title),
+        para(
+            " · ".join(
+                p for p in (f"{w['generated']} {minute(dossier['generated_at'])}", database) if p
+            )
+        ),
         para(w["verdict"], heading),
-        para(integrity["summary"]),
+        para(s.summary(integrity, dossier["timeline"])),
     ]
     if integrity["digests"]:
         story.append(
@@ -234,25 +603,25 @@ def render_pdf(dossier: dict[str, Any], lang: Lang = "zh") -> bytes:
                         g["file"],
                         g["position"],
                         para(g["head_hash"], mono),
-                        g["signed"],
-                        g["message"],
+                        s.value(g["signed"]),
+                        s.digest_result(g),
                     ]
                     for g in integrity["digests"]
                 ],
             )
         )
-    signature = ticket["signature"]
     story += [
         para(w["ticket"], heading),
         grid(
-            ["", ""],
-            [[label, ticket[key]] for label, key in w["ticket_fields"]]
-            + [
+            [w["field"], w["value"]],
+            [
                 [
-                    w["signature"],
-                    " | ".join(str(v) for v in signature.values()) if signature else w["unsigned"],
+                    label,
+                    when(ticket[key]) if key.endswith("_at") else s.ticket_value(key, ticket[key]),
                 ]
-            ],
+                for label, key in w["ticket_fields"]
+            ]
+            + [[w["signature"], s.signature(ticket["signature"])]],
             [40 * mm, 200 * mm],
         ),
         para(w["sla"], heading),
@@ -273,16 +642,17 @@ def render_pdf(dossier: dict[str, Any], lang: Lang = "zh") -> bytes:
                 ],
                 [
                     [
-                        s["metric"],
-                        s["target"],
-                        s["status"],
-                        s["due_at"],
-                        s["done_at"],
-                        s["breach_minutes"],
-                        s["note"],
+                        s.word(j["metric"]),
+                        s.target(j["target"]),
+                        s.status(j["status"]),
+                        when(j["due_at"]),
+                        when(j["done_at"]),
+                        s.value(j["breach_minutes"]),
+                        s.note(j["note"]),
                     ]
-                    for s in dossier["sla"]
+                    for j in dossier["sla"]
                 ],
+                [30 * mm, 30 * mm, 30 * mm, 32 * mm, 32 * mm, 25 * mm, 68 * mm],
             )
         )
     story += [
@@ -302,17 +672,21 @@ def render_pdf(dossier: dict[str, Any], lang: Lang = "zh") -> bytes:
                 [
                     e["version"],
                     e["position"],
-                    e["type"],
-                    e["occurred_at"]
-                    + (f" ({w['backdated']} {e['lag_minutes']} min)" if e["backdated"] else ""),
-                    e["recorded_at"],
-                    f"{e['actor']} ({e['role']})",
-                    "; ".join(f"{k}: {v}" for k, v in e["data"].items()),
+                    s.event(e["type"]),
+                    when(
+                        e["occurred_at"],
+                        f"{w['backdated']} {s.value(e['lag_minutes'])} {w['min']}"
+                        if e["backdated"]
+                        else "",
+                    ),
+                    when(e["recorded_at"]),
+                    f"{e['actor']} ({s.word('role:' + e['role'])})",
+                    lines(s.details(e["data"])),
                     _hash_lines(e["event_hash"], e["link_ok"], w["link_bad"], mono),
                 ]
                 for e in dossier["timeline"]
             ],
-            [8 * mm, 12 * mm, 30 * mm, 32 * mm, 32 * mm, 30 * mm, 75 * mm, 50 * mm],
+            [8 * mm, 17 * mm, 28 * mm, 32 * mm, 28 * mm, 36 * mm, 70 * mm, 48 * mm],
         ),
     ]
     for key, columns in (
@@ -324,11 +698,25 @@ def render_pdf(dossier: dict[str, Any], lang: Lang = "zh") -> bytes:
         rows = dossier[key]
         if rows:
             story.append(
-                grid([c[0] for c in w[columns]], [[r[c[1]] for c in w[columns]] for r in rows])
+                grid(
+                    [c[0] for c in w[columns]],
+                    [[s.row_value(key, c[1], r.get(c[1])) for c in w[columns]] for r in rows],
+                )
             )
         else:
             story.append(para("—"))
         story.append(Spacer(1, 4))
+
+    created = pdf_date(dossier["generated_at"])
+
+    class DatedCanvas(Canvas):  # type: ignore[misc]
+        """A canvas whose document is dated when the dossier was made (the injected clock),
+        not when the bytes were written: the same dossier still gives the same bytes."""
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **(kwargs | {"initialFontName": font}))  # no Helvetica
+            self.setDateFormatter(lambda *_: created)
+
     buffer = io.BytesIO()
     document = SimpleDocTemplate(
         buffer,
@@ -340,5 +728,5 @@ def render_pdf(dossier: dict[str, Any], lang: Lang = "zh") -> bytes:
         title=f"{w['title']} {ticket['number']}",
         invariant=1,  # the same dossier gives the same bytes
     )
-    document.build(story)
+    document.build(story, canvasmaker=DatedCanvas)
     return buffer.getvalue()
