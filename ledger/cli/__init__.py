@@ -37,10 +37,16 @@ def cli(ctx: click.Context, db: str | None, tz_name: str | None) -> None:
 
 
 @cli.command()
+@click.option(
+    "--parents",
+    is_flag=True,
+    help="Create the SQLite file's directory (and its parents) if missing.",
+)
 @pass_settings
-def init(settings: Settings) -> None:
-    """Create the event store and read models and guard the events (safe to run again)."""
-    with settings.open(create=True) as ledger:
+def init(settings: Settings, parents: bool) -> None:
+    """Create the event store and read models and guard the events (safe to run again).
+    A SQLite file's directory must exist, unless --parents."""
+    with settings.open(create=True, parents=parents) as ledger:
         click.echo(f"ledger ready at {ledger.location.describe()}")
         click.echo("events are append-only (database triggers)")
 
