@@ -463,3 +463,26 @@ def test_pages_survive_odd_periods_and_a_failing_database_with_a_page_not_json(w
     assert "数据库暂时不可用" in broken.text and "supervision_events" not in broken.text
     refresh = web.client.get("/dashboard", headers={"HX-Request": "true", "HX-Target": "panels"})
     assert refresh.status_code == 503 and "Traceback" not in refresh.text
+
+
+def test_an_oversized_login_form_is_a_413_page_in_the_users_language(web: Web) -> None:
+    huge = "x" * (1024 * 1024 + 1)  # over Starlette's 1 MB a form field
+    for language, says in (("zh", "提交的内容过大"), ("en", "too large")):
+        web.client.cookies.set(LANG_COOKIE, language)
+        response = web.login("auditor", token=huge)
+        assert response.status_code == 413, response.text[:200]
+        assert response.headers["content-type"] == "text/html; charset=utf-8"
+        assert says in response.text and "Traceback" not in response.text
+        assert no_session_set(response)
+    web.client.cookies.delete(LANG_COOKIE)
+    web.login_as("auditor")  # the form still works
+
+
+def test_an_htmx_target_the_page_does_not_have_gets_the_whole_page(web: Web) -> None:
+    web.login_as("auditor")
+    for target in ("list", "header"):  # "list" is the overview's panel, not the quality page's
+        response = web.page(
+            "/dashboard/quality", headers={"HX-Request": "true", "HX-Target": target}
+        )
+        assert response.text.lstrip().startswith("<!doctype html>"), target
+        assert '<div id="panels"' in response.text
