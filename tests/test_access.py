@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -165,3 +166,45 @@ def test_the_user_commands_name_who_changed_access(sqlite_url: str) -> None:
     ]
     (listed,) = json.loads(run("user", "list", "--json").stdout)
     assert listed["created_at"] == "2026-11-20T09:30:00+08:00"  # UTC in the table
+
+
+def test_init_records_the_access_of_users_added_before_it_was_logged(desk: Desk) -> None:
+    """A row written the old way (no event): `ledger init` records its grant, re-issue and
+    revocation at the row's own times, once."""
+    created = desk.clock.now() - timedelta(days=30)
+    row = {"token_salt": bytes(16), "token_digest": bytes(32), "created_at": created}
+    with desk.ledger.engine.begin() as conn:
+        conn.execute(
+            api_users.insert(),
+            [
+                {**row, "name": "old-erp", "role": "system", "token_key": "0" * 16}
+                | {"token_issued_at": created + timedelta(days=1), "revoked_at": None},
+                {**row, "name": "old-qa", "role": "quality", "token_key": "1" * 16}
+                | {"token_issued_at": created, "revoked_at": created + timedelta(days=2)},
+            ],
+        )
+    users = users_of(desk)
+    with pytest.raises(UserError, match="run `ledger init` once"):
+        users.revoke("old-erp", **USER_ADMIN)
+
+    def init() -> Any:
+        return CliRunner().invoke(
+            ledger_cli,
+            ["--db", desk.ledger.location.url, "init"],
+            env={"LEDGER_NOW": desk.clock.now().isoformat()},
+        )
+
+    first = init()
+    assert first.exit_code == 0, first.output
+    assert "recorded the access of 2 API user(s)" in first.stdout and "old-erp" in first.stdout
+    erp, qa = users.history("old-erp"), users.history("old-qa")
+    assert [type(e) for e in erp] == [AccessGranted, TokenReissued]
+    assert [type(e) for e in qa] == [AccessGranted, AccessRevoked]
+    assert [e.occurred_at for e in erp] == [created, created + timedelta(days=1)]
+    assert qa[-1].occurred_at == created + timedelta(days=2)
+    assert {(e.actor, e.role) for e in erp + qa} == {("ledger init", Role.ADMIN)}
+    assert erp[0].user_role == Role.SYSTEM  # type: ignore[attr-defined]
+    again = init()
+    assert again.exit_code == 0 and "recorded the access" not in again.stdout
+    users.revoke("old-erp", **USER_ADMIN)  # an ordinary user now
+    assert verify_ledger(desk.ledger.engine, desk.ledger.location.events_table).ok

@@ -23,6 +23,7 @@ dashboard reuse :class:`Users` to turn a presented token into a :class:`User`.
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import hmac
 import re
@@ -75,6 +76,8 @@ USER_ROLES: tuple[Role, ...] = (*API_ROLES, Role.ENGINEER)
 own tickets (the tickets dispatched to an engineer of the user's name); the API refuses
 them, since the feed and reports show every ticket."""
 
+INIT_ACTOR = "ledger init"
+"""The actor of the access events recorded for users added before they were logged."""
 TOKEN_PREFIX = "ldg_"
 _TOKEN = re.compile(
     rf"^{TOKEN_PREFIX}(?P<key>[0-9a-f]{{{_KEY_HEX}}})_(?P<secret>[A-Za-z0-9_-]{{43}})$"
@@ -221,6 +224,37 @@ class Users:
         access = self._existing(name)
         events = self.app.repository.event_store.get(access.id)
         return [e for e in events if isinstance(e, AccessEvent)]
+
+    def record_untracked(self) -> builtins.list[str]:
+        """Record the access of the users added before access was recorded in the log
+        (rows without events): granted when the row says it was created, re-issued when its
+        token was, revoked when it was; by ``ledger init`` (role admin), which calls this.
+        The names recorded."""
+        recorded: builtins.list[str] = []
+        for user in self.list():
+            if self._access(user.name) is not None:
+                continue
+            now = self.clock.now()
+
+            def stamp(at: datetime, now: datetime = now) -> Stamp:
+                return Stamp(actor=INIT_ACTOR, role=Role.ADMIN, occurred_at=at, recorded_at=now)
+
+            granted = decide_grant(None, user.name, user.role, stamp(user.created_at))
+            access = project_access(None, [granted])
+            assert access is not None
+            events: builtins.list[AccessEvent] = [granted]
+            if user.token_issued_at > user.created_at:
+                events.append(decide_reissue(access, stamp(user.token_issued_at)))
+                access = project_access(access, events[-1:])
+                assert access is not None
+            if user.revoked_at is not None:
+                events.append(decide_revoke(access, stamp(user.revoked_at)))
+            try:
+                self.app.save(*events)
+            except IntegrityError:
+                continue  # recorded meanwhile by another `ledger init`
+            recorded.append(user.name)
+        return recorded
 
     def _stamp(self, command: str, actor: str, actor_role: Role | str) -> Stamp:
         try:
