@@ -539,7 +539,10 @@ def test_ledger_serve_runs_and_stops_cleanly_on_sigterm(db_url: str) -> None:
         feed = httpx.get(f"{base}/feed", headers=auth, timeout=10)
         assert feed.status_code == 200
         assert feed.headers["content-type"] == BATCH_CONTENT_TYPE
-        assert [e["type"] for e in feed.json()][-1] == "ledger.ticket.reported.v1"
+        assert [e["type"] for e in feed.json()][-2:] == [
+            "ledger.ticket.reported.v1",
+            "ledger.user.granted.v1",  # the consumer's own access, granted above
+        ]
         assert httpx.get(f"{base}/feed", timeout=10).status_code == 401
         # An open stream must not hold the shutdown up: it ends when SIGTERM arrives.
         with httpx.stream("GET", f"{base}/feed/stream", headers=auth, timeout=10) as stream:

@@ -28,12 +28,14 @@ import hashlib
 import hmac
 import re
 import secrets
+import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from os import urandom
 from typing import Any, TypeVar
 
+import psycopg
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 from pydantic import ValidationError
@@ -90,10 +92,6 @@ E = TypeVar("E", bound=AccessEvent)
 def _is_integrity_error(error: BaseException) -> bool:
     """A uniqueness conflict, as the library raises it or as a driver does (PostgreSQL's
     pre-insert step runs the row's write outside the library's translation)."""
-    import sqlite3
-
-    import psycopg
-
     return isinstance(error, IntegrityError | sqlite3.IntegrityError | psycopg.IntegrityError)
 
 
