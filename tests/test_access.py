@@ -77,7 +77,9 @@ def test_granting_reissuing_and_revoking_are_chained_events_without_the_token(
     row = row_of(desk, "审计-王")
     states = stored_states(desk)
     for token in (first, second):
-        for part in (token, token.split("_")[1], token.split("_")[2]):
+        key, secret = token[4:20], token[21:]  # ldg_<16 hex>_<43 characters, "_" among them>
+        assert f"ldg_{key}_{secret}" == token and len(secret) == 43
+        for part in (token, key, secret):
             assert part.encode() not in states
     assert row.token_salt not in states and row.token_digest not in states
     assert row.token_key.encode() not in states
