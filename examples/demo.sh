@@ -53,7 +53,8 @@ section "The audit dossier of $first_escalated, and the first events of the feed
 
 section "The supervisor dashboard (docs/dashboard.md)"
 # A login for the chief engineer's office: the token is printed once, kept here 0600.
-(umask 077 && "$LEDGER" user add 总工办-张 --role chief_engineer_office > demo/dashboard-token.txt)
+(umask 077 && "$LEDGER" user add 总工办-张 --role chief_engineer_office \
+    --actor 系统管理员 --actor-role admin > demo/dashboard-token.txt)
 echo "user 总工办-张 (chief_engineer_office); token in demo/dashboard-token.txt"
 
 echo

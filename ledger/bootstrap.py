@@ -21,7 +21,7 @@ from ledger.projections import ProjectionRunner, all_projections
 from ledger.storage.api_users import api_users  # noqa: F401 (init creates its table)
 from ledger.storage.append_only import install_append_only
 from ledger.storage.chain import chain_unchained
-from ledger.storage.location import Location, parse_location, resolve_url
+from ledger.storage.location import Location, LocationError, parse_location, resolve_url
 from ledger.timeutil import zone
 
 
@@ -39,6 +39,7 @@ class Ledger:
         clock: Clock | None = None,
         tz: tzinfo | None = None,
         create: bool = False,
+        parents: bool = False,
     ) -> None:
         self.location = location
         self.clock = clock or SystemClock()
@@ -48,7 +49,7 @@ class Ledger:
                 f"no ledger at {location.describe()}: run `ledger init` first"
             )
         if location.kind == "sqlite" and create:
-            location.path.parent.mkdir(parents=True, exist_ok=True)  # type: ignore[union-attr]
+            _sqlite_directory(location, parents=parents)
         self.engine = _engine(location)
         if not create and not inspect(self.engine).has_table(location.events_table):
             self.engine.dispose()
@@ -117,6 +118,19 @@ class Ledger:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _sqlite_directory(location: Location, *, parents: bool) -> None:
+    """The SQLite file's directory exists: created (with its parents) when ``parents``,
+    else refused (a typo in ``--db`` must not leave a new directory tree behind)."""
+    directory = location.path.parent  # type: ignore[union-attr]
+    if parents:
+        directory.mkdir(parents=True, exist_ok=True)
+    elif not directory.is_dir():
+        raise LocationError(
+            f"no directory {directory} for {location.describe()}: create it first, "
+            "or run `ledger init --parents`"
+        )
 
 
 def _engine(location: Location) -> Engine:

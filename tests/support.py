@@ -17,6 +17,8 @@ from ledger.domain.values import Role
 from ledger.timeutil import zone
 
 SHANGHAI = zone("Asia/Shanghai")
+USER_ADMIN: dict[str, Any] = {"actor": "系统管理员", "actor_role": Role.ADMIN}
+"""Who grants, re-issues and revokes API users in the tests: ``Users.add(..., **USER_ADMIN)``."""
 SEED_CONTRACTS = sorted((Path(__file__).parents[1] / "examples" / "contracts").glob("seed-*.toml"))
 START = datetime(2026, 10, 8, 1, 0, tzinfo=UTC)  # 09:00 in Shanghai
 

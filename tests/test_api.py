@@ -28,7 +28,7 @@ from ledger.cli import cli as ledger_cli
 from ledger.cli.serve import is_loopback
 from ledger.domain.values import Role
 from ledger.feed import BATCH_CONTENT_TYPE, read_feed
-from tests.support import SHANGHAI, Desk, open_desk
+from tests.support import SHANGHAI, USER_ADMIN, Desk, open_desk
 from tests.test_cli import REPORT_ARGS, make_cli
 
 with warnings.catch_warnings():
@@ -95,12 +95,12 @@ def served_history(desk: Desk) -> list[str]:
 def api(db_url: str) -> Iterator[Api]:
     desk = open_desk(db_url)
     numbers = served_history(desk)
-    users = Users(desk.ledger.engine, desk.clock)
+    users = Users(desk.ledger.engine, desk.clock, desk.ledger.app)
     app = create_app(lambda: Ledger.open(db_url, clock=desk.clock, tz=SHANGHAI), stream=FAST)
     with TestClient(app) as client:
         result = Api(desk, client, users, db_url, numbers=numbers)
         for name, role in (("auditor", Role.AUDITOR), ("quality", Role.QUALITY)):
-            result.tokens[name] = users.add(name, role)[1]
+            result.tokens[name] = users.add(name, role, **USER_ADMIN)[1]
         yield result
     desk.ledger.close()
 
@@ -110,8 +110,8 @@ def api(db_url: str) -> Iterator[Api]:
 
 def test_every_endpoint_refuses_a_request_without_a_valid_token(api: Api) -> None:
     paths = [p.replace("{ticket}", api.numbers[0]) for p in ENDPOINTS]
-    _, revoked = api.users.add("former", Role.SYSTEM)
-    api.users.revoke("former")
+    _, revoked = api.users.add("former", Role.SYSTEM, **USER_ADMIN)
+    api.users.revoke("former", **USER_ADMIN)
     key = api.tokens["auditor"].split("_")[1]
     forged = f"ldg_{key}_{'A' * 43}"  # a real key with a wrong secret
     attempts: list[dict[str, str]] = [
@@ -139,12 +139,12 @@ def test_every_endpoint_refuses_a_request_without_a_valid_token(api: Api) -> Non
 
 def test_a_token_works_until_it_is_replaced_or_revoked(api: Api) -> None:
     assert api.get("/feed", "quality").status_code == 200
-    user, fresh = api.users.reissue("quality")
+    user, fresh = api.users.reissue("quality", **USER_ADMIN)
     assert user.active and fresh != api.tokens["quality"]
     assert api.get("/feed", "quality").status_code == 401  # the old token
     api.tokens["quality"] = fresh
     assert api.get("/feed", "quality").status_code == 200
-    api.users.revoke("quality")
+    api.users.revoke("quality", **USER_ADMIN)
     assert api.get("/feed", "quality").status_code == 401
     assert api.get("/feed", "auditor").status_code == 200  # others unaffected
 
@@ -164,25 +164,25 @@ def test_only_a_salted_digest_of_a_token_is_stored(api: Api) -> None:
 def test_users_refuse_bad_names_roles_and_repeats(api: Api) -> None:
     users = api.users
     with pytest.raises(UserError, match="cannot be a user"):
-        users.add("李娜", Role.DISPATCHER)
+        users.add("李娜", Role.DISPATCHER, **USER_ADMIN)
     with pytest.raises(UserError, match="already exists"):
-        users.add(" auditor ", Role.AUDITOR)
+        users.add(" auditor ", Role.AUDITOR, **USER_ADMIN)
     with pytest.raises(UserError, match="printable"):
-        users.add("a\nb", Role.AUDITOR)
+        users.add("a\nb", Role.AUDITOR, **USER_ADMIN)
     with pytest.raises(UserError, match="no user nobody"):
-        users.revoke("nobody")
-    users.revoke("quality")
+        users.revoke("nobody", **USER_ADMIN)
+    users.revoke("quality", **USER_ADMIN)
     with pytest.raises(UserError, match="is revoked"):
-        users.reissue("quality")
+        users.reissue("quality", **USER_ADMIN)
     with pytest.raises(UserError, match="already exists"):
-        users.add("quality", Role.QUALITY)  # a revoked name stays taken
+        users.add("quality", Role.QUALITY, **USER_ADMIN)  # a revoked name stays taken
     listed = {u.name: (u.role, u.active) for u in users.list()}
     assert listed == {"auditor": (Role.AUDITOR, True), "quality": (Role.QUALITY, False)}
     assert set(API_ROLES) == {Role.AUDITOR, Role.SYSTEM, Role.QUALITY, Role.CHIEF_ENGINEER_OFFICE}
 
 
 def test_an_engineer_is_a_user_of_the_dashboard_not_of_the_api(api: Api) -> None:
-    _, token = api.users.add("王工", Role.ENGINEER)
+    _, token = api.users.add("王工", Role.ENGINEER, **USER_ADMIN)
     for path in ("/feed", f"/tickets/{api.numbers[0]}", "/reports/sla"):
         response = api.client.get(path, headers={"Authorization": f"Bearer {token}"})
         assert response.status_code == 403, path
@@ -358,7 +358,7 @@ def test_stream_ends_when_its_token_is_revoked(api: Api) -> None:
         headers={"Authorization": f"Bearer {api.tokens['quality']}"},
         params={"after": api.desk.ledger.event_count()},
     ) as response:
-        api.users.revoke("quality")
+        api.users.revoke("quality", **USER_ADMIN)
         # The stream ends at its next keep-alive check (else sse_messages times out).
         messages = list(sse_messages(response.iter_lines(), time.monotonic() + 20))
     assert all(m.id is None for m in messages)
@@ -457,7 +457,8 @@ def test_user_commands(sqlite_url: str) -> None:
     runner = CliRunner()
 
     def run(*args: str) -> Any:
-        return runner.invoke(ledger_cli, ["--db", sqlite_url, *args])
+        env = {"LEDGER_ACTOR": "系统管理员", "LEDGER_ROLE": "admin"}
+        return runner.invoke(ledger_cli, ["--db", sqlite_url, *args], env=env)
 
     assert run("init").exit_code == 0
     added = run("user", "add", "审计-王", "--role", "auditor")
@@ -465,7 +466,7 @@ def test_user_commands(sqlite_url: str) -> None:
     token = added.stdout.strip()
     assert token.startswith("ldg_") and "shown only now" in added.stderr
     with Ledger.open(sqlite_url) as ledger:
-        assert Users(ledger.engine, ledger.clock).authenticate(token) is not None
+        assert Users(ledger.engine, ledger.clock, ledger.app).authenticate(token) is not None
     again = run("user", "token", "审计-王", "--json")
     assert again.exit_code == 0
     assert json.loads(again.stdout)["token"] != token
@@ -513,7 +514,8 @@ def _free_port() -> int:
 def test_ledger_serve_runs_and_stops_cleanly_on_sigterm(db_url: str) -> None:
     cli = make_cli(db_url)
     cli.run(*REPORT_ARGS)
-    token = cli.run("user", "add", "consumer", "--role", "system").stdout.strip()
+    admin = ("--actor", "系统管理员", "--actor-role", "admin")
+    token = cli.run("user", "add", "consumer", "--role", "system", *admin).stdout.strip()
     port = _free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "ledger", "serve", "--port", str(port), "--poll-interval", "0.1"],
@@ -537,7 +539,10 @@ def test_ledger_serve_runs_and_stops_cleanly_on_sigterm(db_url: str) -> None:
         feed = httpx.get(f"{base}/feed", headers=auth, timeout=10)
         assert feed.status_code == 200
         assert feed.headers["content-type"] == BATCH_CONTENT_TYPE
-        assert [e["type"] for e in feed.json()][-1] == "ledger.ticket.reported.v1"
+        assert [e["type"] for e in feed.json()][-2:] == [
+            "ledger.ticket.reported.v1",
+            "ledger.user.granted.v1",  # the consumer's own access, granted above
+        ]
         assert httpx.get(f"{base}/feed", timeout=10).status_code == 401
         # An open stream must not hold the shutdown up: it ends when SIGTERM arrives.
         with httpx.stream("GET", f"{base}/feed/stream", headers=auth, timeout=10) as stream:

@@ -277,6 +277,18 @@ def test_store_problems_are_reported_without_traceback(tmp_path: Path) -> None:
     assert result.returncode == 2 and "unknown time zone" in result.stderr
 
 
+def test_init_refuses_a_missing_directory_unless_asked_for_parents(tmp_path: Path) -> None:
+    target = tmp_path / "missing" / "dir" / "x.db"
+    cli = Cli(f"sqlite:///{target}")
+    result = cli.run("init", ok=False)
+    assert result.returncode == 2
+    assert f"no directory {target.parent}" in result.stderr and "--parents" in result.stderr
+    assert not (tmp_path / "missing").exists()
+    cli.run("init", "--parents")
+    assert target.is_file()
+    assert cli.run("init").returncode == 0  # the directory exists now: safe to run again
+
+
 def _write_lines(path: Path, lines: list[Any]) -> Path:
     with path.open("wb") as f:
         for line in lines:

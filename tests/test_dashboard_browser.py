@@ -138,7 +138,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     engineer_of = {t["number"]: t["engineer"] for t in cli.json("ticket", "list", "--all")}
     assert {ENGINEER, OTHER_ENGINEER} <= set(engineer_of.values())
     tokens = {
-        name: cli.json("user", "add", name, "--role", role)["token"]
+        name: cli.json("user", "add", name, "--role", role, **ADMIN)["token"]
         for name, role in ((QUALITY, "quality"), (ENGINEER, "engineer"))
     }
     port = _free_port()

@@ -22,7 +22,7 @@ from ledger.api.app import create_app
 from ledger.api.auth import Users
 from ledger.dashboard.sessions import CSRF_COOKIE, LANG_COOKIE, SESSION_COOKIE, Signer
 from ledger.domain.values import Role
-from tests.support import SHANGHAI, Desk, open_desk
+from tests.support import SHANGHAI, USER_ADMIN, Desk, open_desk
 from tests.test_api import served_history
 
 with warnings.catch_warnings():
@@ -76,7 +76,7 @@ def web(db_url: str) -> Iterator[Web]:
     third = desk.report(severity="general", device="硬盘录像机").number
     desk.do("respond", ticket=third)
     desk.do("dispatch", ticket=third, engineer="张工")
-    users = Users(desk.ledger.engine, desk.clock)
+    users = Users(desk.ledger.engine, desk.clock, desk.ledger.app)
     app = create_app(db_url, clock=desk.clock, tz=SHANGHAI)
     with TestClient(app, follow_redirects=False) as client:
         result = Web(desk, client, users, {"first": first, "second": second, "third": third})
@@ -85,7 +85,7 @@ def web(db_url: str) -> Iterator[Web]:
             ("总工办", Role.CHIEF_ENGINEER_OFFICE),
             ("王工", Role.ENGINEER),
         ):
-            result.tokens[name] = users.add(name, role)[1]
+            result.tokens[name] = users.add(name, role, **USER_ADMIN)[1]
         yield result
     desk.ledger.close()
 
@@ -215,13 +215,14 @@ def test_next_never_leaves_the_site(web: Web, target: str) -> None:
 def test_revoking_a_user_or_reissuing_the_token_ends_the_session(web: Web) -> None:
     web.login_as("总工办")
     assert web.client.get("/dashboard").status_code == 200
-    _, fresh = web.users.reissue("总工办")  # at the same instant: the token's key changed
+    # at the same instant: the token's key changed
+    _, fresh = web.users.reissue("总工办", **USER_ADMIN)
     ended = web.client.get("/dashboard")
     assert ended.status_code == 303 and ended.headers["location"].startswith("/login")
     web.tokens["总工办"] = fresh
     web.login_as("总工办")
     assert web.client.get("/dashboard").status_code == 200
-    web.users.revoke("总工办")
+    web.users.revoke("总工办", **USER_ADMIN)
     assert web.client.get("/dashboard").status_code == 303
     refused = web.login("总工办")  # a revoked user cannot log in again either
     assert refused.status_code == 401 and no_session_set(refused)
@@ -463,3 +464,26 @@ def test_pages_survive_odd_periods_and_a_failing_database_with_a_page_not_json(w
     assert "数据库暂时不可用" in broken.text and "supervision_events" not in broken.text
     refresh = web.client.get("/dashboard", headers={"HX-Request": "true", "HX-Target": "panels"})
     assert refresh.status_code == 503 and "Traceback" not in refresh.text
+
+
+def test_an_oversized_login_form_is_a_413_page_in_the_users_language(web: Web) -> None:
+    huge = "x" * (1024 * 1024 + 1)  # over Starlette's 1 MB a form field
+    for language, says in (("zh", "提交的内容过大"), ("en", "too large")):
+        web.client.cookies.set(LANG_COOKIE, language)
+        response = web.login("auditor", token=huge)
+        assert response.status_code == 413, response.text[:200]
+        assert response.headers["content-type"] == "text/html; charset=utf-8"
+        assert says in response.text and "Traceback" not in response.text
+        assert no_session_set(response)
+    web.client.cookies.delete(LANG_COOKIE)
+    web.login_as("auditor")  # the form still works
+
+
+def test_an_htmx_target_the_page_does_not_have_gets_the_whole_page(web: Web) -> None:
+    web.login_as("auditor")
+    for target in ("list", "header"):  # "list" is the overview's panel, not the quality page's
+        response = web.page(
+            "/dashboard/quality", headers={"HX-Request": "true", "HX-Target": target}
+        )
+        assert response.text.lstrip().startswith("<!doctype html>"), target
+        assert '<div id="panels"' in response.text

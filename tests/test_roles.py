@@ -37,7 +37,14 @@ from tests.support import REPORT, SEED_CONTRACTS, SHANGHAI, Desk, open_desk
 from tests.test_cli import ADMIN, REPORT_ARGS, Cli, make_cli
 
 DOCS = Path(__file__).parents[1] / "docs" / "roles.md"
-OTHER_WRITES = ("contract_load", "calendar_load", "sweep")
+OTHER_WRITES = (
+    "contract_load",
+    "calendar_load",
+    "sweep",
+    "user_grant",
+    "user_reissue",
+    "user_revoke",
+)
 EVERY_COMMAND = (*COMMAND_NAMES, *QUALITY_COMMAND_NAMES, *OTHER_WRITES)
 ACTOR = "王五"
 CALENDAR_2031 = {"year": 2031, "source": "TEST DATA: made-up", "holidays": ["2031-10-01"]}
@@ -88,6 +95,9 @@ def test_allowed_includes_the_audit_norm() -> None:
 def test_auditors_never_write_and_reference_data_is_the_administrators() -> None:
     assert not [name for name, roles in ALLOWED.items() if Role.AUDITOR in roles]
     assert ALLOWED["contract_load"] == ALLOWED["calendar_load"] == {Role.ADMIN}
+    assert (
+        ALLOWED["user_grant"] == ALLOWED["user_reissue"] == ALLOWED["user_revoke"] == {Role.ADMIN}
+    )
 
 
 def test_the_matrix_names_exactly_the_roles_the_deciders_require() -> None:

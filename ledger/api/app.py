@@ -116,7 +116,7 @@ def create_app(
         stopping.clear()
         opened = await anyio.to_thread.run_sync(factory)
         try:
-            users = Users(opened.engine, opened.clock)
+            users = Users(opened.engine, opened.clock, opened.app)
             await anyio.to_thread.run_sync(users.require_table)
             app.state.ledger, app.state.users = opened, users
             yield
@@ -316,10 +316,15 @@ def _add_routes(app: FastAPI) -> None:
         users: Users = app_.state.users
         position = after if last_event_id is None else last_event_id
         quiet_since = anyio.current_time()
+        token = credentials.credentials
         while not stopping.is_set():
             page = await anyio.to_thread.run_sync(
                 _read_page, app_, ledger, position, settings.batch, types
             )
+            # Checked after the read: no event committed after a revocation (the revocation
+            # itself is one) reaches the revoked user.
+            if page.events and await anyio.to_thread.run_sync(users.authenticate, token) is None:
+                return
             for event in page.events:
                 yield ServerSentEvent(
                     id=str(position_of(event)),
@@ -331,7 +336,6 @@ def _add_routes(app: FastAPI) -> None:
                 quiet_since = anyio.current_time()
                 continue
             if anyio.current_time() - quiet_since >= settings.keepalive:
-                token = credentials.credentials
                 if await anyio.to_thread.run_sync(users.authenticate, token) is None:
                     return  # revoked (or replaced) while streaming
                 yield ServerSentEvent(comment="keep-alive")

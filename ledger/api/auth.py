@@ -8,11 +8,14 @@ check reads one row by key and compares digests in constant time; ``secret`` car
 256 random bits, which is what makes a plain salted hash (rather than a slow password
 hash) the right tool.
 
-Users live in a table (``api_users``, :mod:`ledger.storage.api_users`), created by ``ledger
-init``, not in the event log: granting and revoking access is administration of this
-server, not a fact about service, and the log is published whole through the feed and
-hash-chained for ever, which is the wrong home for credentials. Revoking keeps the row
-(``revoked_at``), so ``ledger user list`` still shows who had access.
+Who was given access, by whom and when, is recorded in the event log
+(:mod:`ledger.domain.access`: ``AccessGranted``, ``TokenReissued``, ``AccessRevoked``), so
+the hash chain, ``ledger verify`` and the feed cover it. The credential is not: the log is
+published whole through the feed and kept for ever, the wrong home for even a digest of a
+token. It lives in a table (``api_users``, :mod:`ledger.storage.api_users`), created by
+``ledger init``, which is also the read side the checks use; each change of it is written
+in the transaction that inserts its event, so the two never disagree. Revoking keeps the
+row (``revoked_at``), so ``ledger user list`` still shows who had access.
 
 Nothing here depends on the web framework: the API (``ledger.api.app``) and the
 dashboard reuse :class:`Users` to turn a presented token into a :class:`User`.
@@ -20,30 +23,52 @@ dashboard reuse :class:`Users` to turn a presented token into a :class:`User`.
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import hmac
 import re
 import secrets
+import sqlite3
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from os import urandom
-from typing import Any
+from typing import Any, TypeVar
 
+import psycopg
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.persistence import IntegrityError
+from pydantic import ValidationError
 from sqlalchemy import (
     Engine,
     inspect,
     select,
-    update,
 )
-from sqlalchemy.exc import IntegrityError
 
 from ledger.bootstrap import LedgerNotInitialised
 from ledger.clock import Clock
+from ledger.commands.service import LedgerApplication
+from ledger.domain.access import (
+    NAME_MAX as _NAME_MAX,
+)
+from ledger.domain.access import (
+    Access,
+    AccessEvent,
+    AccessGranted,
+    access_id,
+    decide_grant,
+    decide_reissue,
+    decide_revoke,
+    project_access,
+)
+from ledger.domain.errors import RuleViolation
+from ledger.domain.model import Stamp
+from ledger.domain.roles import authorise
 from ledger.domain.ticket import SUPERVISORS
 from ledger.domain.values import Role
 from ledger.storage.api_users import KEY_HEX as _KEY_HEX
-from ledger.storage.api_users import NAME_MAX as _NAME_MAX
-from ledger.storage.api_users import api_users
+from ledger.storage.api_users import UserRowMissing, UserRowWrite, api_users
+from ledger.storage.recorders import USER_ROWS
 from ledger.timeutil import as_utc
 
 API_ROLES: tuple[Role, ...] = (Role.AUDITOR, *SUPERVISORS)
@@ -53,10 +78,21 @@ USER_ROLES: tuple[Role, ...] = (*API_ROLES, Role.ENGINEER)
 own tickets (the tickets dispatched to an engineer of the user's name); the API refuses
 them, since the feed and reports show every ticket."""
 
+INIT_ACTOR = "ledger init"
+"""The actor of the access events recorded for users added before they were logged."""
 TOKEN_PREFIX = "ldg_"
 _TOKEN = re.compile(
     rf"^{TOKEN_PREFIX}(?P<key>[0-9a-f]{{{_KEY_HEX}}})_(?P<secret>[A-Za-z0-9_-]{{43}})$"
 )
+
+
+E = TypeVar("E", bound=AccessEvent)
+
+
+def _is_integrity_error(error: BaseException) -> bool:
+    """A uniqueness conflict, as the library raises it or as a driver does (PostgreSQL's
+    pre-insert step runs the row's write outside the library's translation)."""
+    return isinstance(error, IntegrityError | sqlite3.IntegrityError | psycopg.IntegrityError)
 
 
 class UserError(ValueError):
@@ -120,11 +156,13 @@ def _checked_role(role: Role | str) -> Role:
 
 
 class Users:
-    """The ``api_users`` table through ``engine``; times from ``clock``."""
+    """The ``api_users`` table through ``engine``, its changes recorded as events through
+    ``app`` (:mod:`ledger.domain.access`); times from ``clock``."""
 
-    def __init__(self, engine: Engine, clock: Clock) -> None:
+    def __init__(self, engine: Engine, clock: Clock, app: LedgerApplication) -> None:
         self.engine = engine
         self.clock = clock
+        self.app = app
 
     def require_table(self) -> None:
         """Refuse a ledger initialised before API users existed, with what to do."""
@@ -133,26 +171,18 @@ class Users:
                 "this ledger has no API user table: run `ledger init` again to add it"
             )
 
-    def add(self, name: str, role: Role | str) -> tuple[User, str]:
-        """A new user and its token (shown once: only its digest is kept)."""
+    def add(
+        self, name: str, role: Role | str, *, actor: str, actor_role: Role | str
+    ) -> tuple[User, str]:
+        """A new user and its token (shown once: only its digest is kept); ``actor`` (in
+        ``actor_role``: the role matrix's ``user_grant``) grants it."""
         name, checked_role = _checked_name(name), _checked_role(role)
+        stamp = self._stamp("user_grant", actor, actor_role)
+        event = self._decide(lambda: decide_grant(self._access(name), name, checked_role, stamp))
         token, columns = _new_token()
-        now = self.clock.now()
-        try:
-            with self.engine.begin() as conn:
-                conn.execute(
-                    api_users.insert().values(
-                        name=name,
-                        role=checked_role.value,
-                        created_at=now,
-                        token_issued_at=now,
-                        **columns,
-                    )
-                )
-        except IntegrityError:
-            raise UserError(
-                f"user {name} already exists (names are kept after revocation)"
-            ) from None
+        now = stamp.recorded_at
+        row = {"role": checked_role.value, "created_at": now, "token_issued_at": now, **columns}
+        self._save(event, UserRowWrite("insert", name, row))
         return self.get(name), token
 
     def get(self, name: str) -> User:
@@ -167,29 +197,113 @@ class Users:
             rows = conn.execute(select(api_users).order_by(api_users.c.name))
             return [_user(row) for row in rows]
 
-    def reissue(self, name: str) -> tuple[User, str]:
+    def reissue(self, name: str, *, actor: str, actor_role: Role | str) -> tuple[User, str]:
         """A new token for an active user; the old one stops working at once."""
+        stamp = self._stamp("user_reissue", actor, actor_role)
+        access = self._existing(name)
+        event = self._decide(lambda: decide_reissue(access, stamp))
         token, columns = _new_token()
-        self._change(name, token_issued_at=self.clock.now(), **columns)
-        return self.get(name), token
+        self._save(
+            event,
+            UserRowWrite("update", access.name, {"token_issued_at": stamp.recorded_at, **columns}),
+        )
+        return self.get(access.name), token
 
-    def revoke(self, name: str) -> User:
+    def revoke(self, name: str, *, actor: str, actor_role: Role | str) -> User:
         """End the user's access (its token stops working at once); the row stays."""
-        self._change(name, revoked_at=self.clock.now())
-        return self.get(name)
+        stamp = self._stamp("user_revoke", actor, actor_role)
+        access = self._existing(name)
+        event = self._decide(lambda: decide_revoke(access, stamp))
+        self._save(event, UserRowWrite("update", access.name, {"revoked_at": stamp.recorded_at}))
+        return self.get(access.name)
 
-    def _change(self, name: str, **values: Any) -> None:
-        user = self.get(name)
-        if not user.active:
-            raise UserError(f"user {user.name} is revoked")
-        with self.engine.begin() as conn:
-            changed = conn.execute(
-                update(api_users)
-                .where(api_users.c.name == user.name, api_users.c.revoked_at.is_(None))
-                .values(**values)
+    def history(self, name: str) -> Sequence[AccessEvent]:
+        """The user's access events, in order: who granted, re-issued and revoked it, when."""
+        access = self._existing(name)
+        events = self.app.repository.event_store.get(access.id)
+        return [e for e in events if isinstance(e, AccessEvent)]
+
+    def record_untracked(self) -> builtins.list[str]:
+        """Record the access of the users added before access was recorded in the log
+        (rows without events): granted when the row says it was created, re-issued when its
+        token was, revoked when it was; by ``ledger init`` (role admin), which calls this.
+        The names recorded."""
+        recorded: builtins.list[str] = []
+        for user in self.list():
+            if self._access(user.name) is not None:
+                continue
+            now = self.clock.now()
+
+            def stamp(at: datetime, now: datetime = now) -> Stamp:
+                return Stamp(actor=INIT_ACTOR, role=Role.ADMIN, occurred_at=at, recorded_at=now)
+
+            granted = decide_grant(None, user.name, user.role, stamp(user.created_at))
+            access = project_access(None, [granted])
+            assert access is not None
+            events: builtins.list[AccessEvent] = [granted]
+            if user.token_issued_at > user.created_at:
+                events.append(decide_reissue(access, stamp(user.token_issued_at)))
+                access = project_access(access, events[-1:])
+                assert access is not None
+            if user.revoked_at is not None:
+                events.append(decide_revoke(access, stamp(user.revoked_at)))
+            try:
+                self.app.save(*events)
+            except IntegrityError:
+                continue  # recorded meanwhile by another `ledger init`
+            recorded.append(user.name)
+        return recorded
+
+    def _stamp(self, command: str, actor: str, actor_role: Role | str) -> Stamp:
+        try:
+            role = Role(actor_role)
+        except ValueError:
+            raise UserError(f"{actor_role} is not a role") from None
+        authorise(command, role, actor=actor)
+        now = self.clock.now()
+        try:
+            return Stamp(actor=actor, role=role, occurred_at=now, recorded_at=now)
+        except ValidationError:
+            raise UserError(f"the actor is 1 to 200 characters, got {actor!r}") from None
+
+    @staticmethod
+    def _decide(decide: Callable[[], E]) -> E:
+        try:
+            return decide()
+        except RuleViolation as e:
+            raise UserError(str(e)) from None
+
+    def _access(self, name: str) -> Access | None:
+        try:
+            access: Access = self.app.repository.get(access_id(name), projector_func=project_access)
+        except AggregateNotFoundError:
+            return None
+        return access
+
+    def _existing(self, name: str) -> Access:
+        user = self.get(name)  # "no user NAME" for a name the table does not have
+        access = self._access(user.name)
+        if access is None:
+            raise UserError(
+                f"user {user.name} was added before access was recorded in the log: "
+                "run `ledger init` once to record it"
             )
-        if changed.rowcount != 1:
-            raise UserError(f"user {user.name} is revoked")
+        return access
+
+    def _save(self, event: AccessEvent, row: UserRowWrite) -> None:
+        """The event and its row in one transaction (:mod:`ledger.storage.recorders`)."""
+        try:
+            self.app.save(event, **{USER_ROWS: [row]})
+        except UserRowMissing:
+            raise UserError(f"user {row.name} is revoked") from None
+        except Exception as e:
+            if not _is_integrity_error(e):
+                raise
+            if isinstance(event, AccessGranted):
+                raise UserError(
+                    f"user {row.name} already exists (names are kept after revocation)"
+                ) from None
+            raise UserError(f"user {row.name} changed concurrently, retry") from None
 
     def authenticate(self, token: str) -> User | None:
         """The active user ``token`` belongs to, or ``None`` (malformed, unknown, revoked

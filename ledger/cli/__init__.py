@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import click
 
+from ledger.api.auth import Users
 from ledger.cli import contracts, projections, quality, reports, tickets, visits
 from ledger.cli.export import export
 from ledger.cli.feed import feed, schema
@@ -37,12 +38,24 @@ def cli(ctx: click.Context, db: str | None, tz_name: str | None) -> None:
 
 
 @cli.command()
+@click.option(
+    "--parents",
+    is_flag=True,
+    help="Create the SQLite file's directory (and its parents) if missing.",
+)
 @pass_settings
-def init(settings: Settings) -> None:
-    """Create the event store and read models and guard the events (safe to run again)."""
-    with settings.open(create=True) as ledger:
+def init(settings: Settings, parents: bool) -> None:
+    """Create the event store and read models and guard the events (safe to run again).
+    A SQLite file's directory must exist, unless --parents."""
+    with settings.open(create=True, parents=parents) as ledger:
+        recorded = Users(ledger.engine, ledger.clock, ledger.app).record_untracked()
         click.echo(f"ledger ready at {ledger.location.describe()}")
         click.echo("events are append-only (database triggers)")
+        if recorded:
+            click.echo(
+                f"recorded the access of {len(recorded)} API user(s) added before access "
+                f"was logged: {', '.join(recorded)}"
+            )
 
 
 cli.add_command(tickets.ticket)

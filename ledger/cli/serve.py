@@ -16,14 +16,17 @@ from rich.table import Table
 
 from ledger.api.auth import USER_ROLES, User, UserError, Users
 from ledger.cli.support import (
+    F,
     LedgerGroup,
     Settings,
+    choices,
     console,
     fail,
     json_option,
     pass_settings,
     print_json,
 )
+from ledger.domain.values import Role
 from ledger.timeutil import show
 
 LOOPBACK_NAMES = ("localhost", "localhost.localdomain", "ip6-localhost")
@@ -80,7 +83,7 @@ def serve(
     from ledger.api.app import StreamSettings, create_app
 
     with settings.open() as ledger:  # refuse a missing or old ledger before listening
-        users = Users(ledger.engine, ledger.clock)
+        users = Users(ledger.engine, ledger.clock, ledger.app)
         users.require_table()
         active = [u for u in users.list() if u.active]
     if not is_loopback(host):
@@ -151,7 +154,7 @@ def user() -> None:
 @contextlib.contextmanager
 def _users(settings: Settings) -> Generator[Users, None, None]:
     with settings.open() as ledger:
-        users = Users(ledger.engine, ledger.clock)
+        users = Users(ledger.engine, ledger.clock, ledger.app)
         users.require_table()
         try:
             yield users
@@ -185,38 +188,98 @@ def _issued(u: User, token: str, settings: Settings, as_json: bool, what: str) -
 role_choice = click.Choice([r.value for r in USER_ROLES])
 
 
+def granted_by(f: F) -> F:
+    """``--actor`` and ``--actor-role`` (from LEDGER_ACTOR / LEDGER_ROLE): who changes a
+    user's access, recorded on its event (``--role`` is the user's own role)."""
+    f = click.option(
+        "--actor-role",
+        envvar="LEDGER_ROLE",
+        required=True,
+        type=choices(Role),
+        help="Role of the actor (or LEDGER_ROLE): admin.",
+    )(f)
+    f = click.option(
+        "--actor", envvar="LEDGER_ACTOR", required=True, help="Who acts (or LEDGER_ACTOR)."
+    )(f)
+    return f
+
+
 @user.command("add")
 @click.argument("name")
 @click.option("--role", required=True, type=role_choice, help="What the user is.")
+@granted_by
 @json_option
 @pass_settings
-def user_add(settings: Settings, name: str, role: str, as_json: bool) -> None:
+def user_add(
+    settings: Settings, name: str, role: str, actor: str, actor_role: str, as_json: bool
+) -> None:
     """Add a user and print its new token (once): a bearer token for the API, and the
-    password of the dashboard's login (engineers: the dashboard only)."""
+    password of the dashboard's login (engineers: the dashboard only). The grant is
+    recorded in the log (who, when, which role; never the token)."""
     with _users(settings) as users:
-        added, token = users.add(name, role)
+        added, token = users.add(name, role, actor=actor, actor_role=actor_role)
     _issued(added, token, settings, as_json, "token")
 
 
 @user.command("token")
 @click.argument("name")
+@granted_by
 @json_option
 @pass_settings
-def user_token(settings: Settings, name: str, as_json: bool) -> None:
+def user_token(settings: Settings, name: str, actor: str, actor_role: str, as_json: bool) -> None:
     """Replace a user's token with a new one (printed once); the old one stops working."""
     with _users(settings) as users:
-        changed, token = users.reissue(name)
+        changed, token = users.reissue(name, actor=actor, actor_role=actor_role)
     _issued(changed, token, settings, as_json, "new token")
 
 
 @user.command("revoke")
 @click.argument("name")
+@granted_by
 @pass_settings
-def user_revoke(settings: Settings, name: str) -> None:
+def user_revoke(settings: Settings, name: str, actor: str, actor_role: str) -> None:
     """End a user's access at once (its token stops working; the user stays listed)."""
     with _users(settings) as users:
-        revoked = users.revoke(name)
+        revoked = users.revoke(name, actor=actor, actor_role=actor_role)
     click.echo(f"revoked {revoked.name} at {show(revoked.revoked_at, settings.tz)}")
+
+
+@user.command("history")
+@click.argument("name")
+@json_option
+@pass_settings
+def user_history(settings: Settings, name: str, as_json: bool) -> None:
+    """Who granted, re-issued and revoked the user's access, and when (from the log)."""
+    with _users(settings) as users:
+        events = users.history(name)
+    views = [
+        {
+            "version": e.originator_version,
+            "type": type(e).__name__,
+            "occurred_at": show(e.occurred_at, settings.tz),
+            "recorded_at": show(e.recorded_at, settings.tz),
+            "actor": e.actor,
+            "role": e.role.value,
+            **e.data(),
+        }
+        for e in events
+    ]
+    if as_json:
+        print_json(views)
+        return
+    table = Table(title=f"access of {name}")
+    for column in ("version", "type", "user_role", "occurred_at", "actor", "role"):
+        table.add_column(column)
+    for v in views:
+        table.add_row(
+            str(v["version"]),
+            v["type"],
+            v.get("user_role", ""),
+            v["occurred_at"],
+            v["actor"],
+            v["role"],
+        )
+    console().print(table)
 
 
 @user.command("list")

@@ -115,8 +115,14 @@ class Settings:
                 fail(f"LEDGER_NOW: {e}")
         return SystemClock()
 
-    def open(self, *, create: bool = False) -> Ledger:
-        return Ledger(parse_location(self.url), clock=self.clock(), tz=self.tz, create=create)
+    def open(self, *, create: bool = False, parents: bool = False) -> Ledger:
+        return Ledger(
+            parse_location(self.url),
+            clock=self.clock(),
+            tz=self.tz,
+            create=create,
+            parents=parents,
+        )
 
 
 pass_settings = click.make_pass_decorator(Settings)

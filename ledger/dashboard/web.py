@@ -24,6 +24,7 @@ from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from jinja2_fragments.fastapi import Jinja2Blocks
 from sqlalchemy.exc import DBAPIError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ledger.api.auth import API_ROLES, User, UserError, Users
 from ledger.bootstrap import Ledger, LedgerNotInitialised
@@ -182,16 +183,18 @@ def _htmx(request: Request) -> bool:
     return request.headers.get("HX-Request") == "true"
 
 
-def _panel(request: Request) -> str | None:
-    """The block an htmx request asks for (its ``HX-Target``), if it names one."""
+def _panel(request: Request, panels: tuple[str, ...]) -> str | None:
+    """The block an htmx request asks for (its ``HX-Target``), if it names one of the
+    page's ``panels``; any other target gets the whole page."""
     if not _htmx(request):
         return None
     target = request.headers.get("HX-Target") or ""
-    return target if target in PANELS else None
+    return target if target in panels else None
 
 
-PANELS = ("panels", "list")
-"""The element ids whose blocks htmx may ask for alone."""
+OVERVIEW_PANELS = ("panels", "list")
+QUALITY_PANELS = ("panels",)
+"""The element ids whose blocks htmx may ask for alone, per page (its template's blocks)."""
 
 
 def _safe_next(target: str | None) -> str:
@@ -264,6 +267,22 @@ _PAGE_ANSWERS = (LoginRequired, Forbidden, PageNotFound, HTTPException, RequestV
 """What the dashboard's own handlers (or FastAPI's) answer; anything else is a failure."""
 
 
+_TOO_LARGE = "exceeded maximum size"
+"""How Starlette's form parser says a field or part is over its limit (1 MB), as a 400."""
+
+
+def _bad_request(request: Request, error: StarletteHTTPException) -> Response:
+    """A request Starlette refused before the route ran (an oversized or malformed form):
+    a page in the user's language, 413 for a form over the size limit, else its own 4xx."""
+    status = error.status_code
+    if status == 400 and _TOO_LARGE in str(error.detail):
+        status = 413
+    if not 400 <= status < 500:
+        status = 400
+    message = "too large" if status == 413 else "bad request"
+    return render(request, "message.html", {"message": message}, status_code=status)
+
+
 class _PageRoute(APIRoute):
     """A dashboard route: a failure answers with a page in the user's language (the API's
     handlers answer JSON, and say which database failed: not for a browser)."""
@@ -276,6 +295,8 @@ class _PageRoute(APIRoute):
                 return await handler(request)
             except _PAGE_ANSWERS:
                 raise
+            except StarletteHTTPException as e:  # Starlette's own, e.g. a form too large
+                return _bad_request(request, e)
             except (PersistenceError, DBAPIError, LedgerNotInitialised):
                 _log.warning("dashboard: database unavailable", exc_info=True)
                 return render(request, "message.html", {"message": "unavailable"}, status_code=503)
@@ -371,7 +392,7 @@ def _overview(
     scope = scope_of(user)
     ledger = _ledger(request)
     view = load_overview(ledger, filters, scope)
-    panel = _panel(request)
+    panel = _panel(request, OVERVIEW_PANELS)
     contracts, customers = ([], []) if panel else filter_choices(ledger, scope)
     return render(
         request,
@@ -441,7 +462,7 @@ def quality(request: Request, user: UserDep) -> Response:
         request,
         "quality.html",
         {"user": user, "page": "quality", "view": view},
-        block=_panel(request),
+        block=_panel(request, QUALITY_PANELS),
     )
 
 

@@ -14,7 +14,8 @@ The principle (docs/roles.md):
   verification), the matrix names exactly those roles, so both say the same.
 * **Auditors never write**, customers only report, sign and complain, ``system`` is the
   sweep and the systems that report faults; reference data (contracts, the holiday
-  calendar) is administration: ``admin`` only.
+  calendar) and who may read the ledger (API and dashboard users) are administration:
+  ``admin`` only.
 * **Deny by default**: a command the matrix does not name is refused to everyone.
 
 Identity is asserted, not authenticated, on the CLI (``--actor`` / ``--role``): the gate
@@ -124,9 +125,13 @@ ALLOWED: Mapping[str, frozenset[Role]] = {
     "contract_load": frozenset({Role.ADMIN}),
     "calendar_load": frozenset({Role.ADMIN}),
     "sweep": frozenset({Role.SYSTEM}),
+    "user_grant": frozenset({Role.ADMIN}),
+    "user_reissue": frozenset({Role.ADMIN}),
+    "user_revoke": frozenset({Role.ADMIN}),
 }
-"""Command name (as in ``ledger import`` lines; ``contract_load``, ``calendar_load`` and
-``sweep`` for the other writes) → the roles that may issue it."""
+"""Command name (as in ``ledger import`` lines; ``contract_load``, ``calendar_load``,
+``sweep`` and ``user_grant`` / ``user_reissue`` / ``user_revoke`` for the other writes) →
+the roles that may issue it."""
 
 
 def in_role_order(roles: Iterable[Role]) -> list[Role]:

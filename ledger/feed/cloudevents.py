@@ -27,6 +27,7 @@ from eventsourcing.utils import TopicError, get_topic, resolve_topic
 from sqlalchemy import Connection, bindparam, text
 
 from ledger.bootstrap import Ledger
+from ledger.domain.access import ACCESS_EVENT_TYPES, AccessEvent
 from ledger.domain.complaint import COMPLAINT_EVENT_TYPES, ComplaintEvent, ComplaintReceived
 from ledger.domain.contract import CONTRACT_EVENT_TYPES, ContractEvent, ContractRegistered
 from ledger.domain.corrective_action import ACTION_EVENT_TYPES, ActionEvent, QualityIssueRaised
@@ -78,6 +79,7 @@ EVENT_CLASSES: tuple[type[DomainEvent], ...] = (
     *COMPLAINT_EVENT_TYPES,
     *CONTRACT_EVENT_TYPES,
     *HOLIDAY_EVENT_TYPES,
+    *ACCESS_EVENT_TYPES,
     TicketNumberIssued,
     NumberIssued,
 )
@@ -90,6 +92,7 @@ _AGGREGATES: dict[type[DomainEvent], tuple[str, str]] = {
     ComplaintEvent: ("complaint", "Complaint"),
     ContractEvent: ("contract", "Contract"),
     HolidayTableLoaded: ("holiday_calendar", "Holiday"),
+    AccessEvent: ("user", "Access"),
     TicketNumberIssued: ("number_sequence", ""),
     NumberIssued: ("number_sequence", ""),
 }
@@ -223,10 +226,12 @@ _subjects: WeakKeyDictionary[Ledger, _Subjects] = WeakKeyDictionary()
 
 
 def _named_by(event: DomainEvent) -> str | None:
-    """The subject an event names itself: a first event's number or contract id, or the
-    number a number-issued event gives out."""
+    """The subject an event names itself: a first event's number or contract id, the
+    number a number-issued event gives out, or the user an access event is about."""
     if isinstance(event, TicketNumberIssued | NumberIssued):
         return event.number
+    if isinstance(event, AccessEvent):
+        return event.name
     field = _SUBJECT_FIELDS.get(type(event))
     return None if field is None else str(getattr(event, field))
 

@@ -86,7 +86,8 @@ def envelope_schema() -> dict[str, Any]:
             "subject": {
                 "type": "string",
                 "description": "ticket, visit, corrective action or complaint number; "
-                "contract id; for a number-issued event, the number issued",
+                "contract id; for a number-issued event, the number issued; for an access "
+                "event (ledger.user.*), the user's name",
             },
             "time": {**RFC3339, "description": "when it happened (occurred_at), UTC"},
             "datacontenttype": {"const": DATA_CONTENT_TYPE},

@@ -39,14 +39,14 @@ class Location:
         if self.kind == "sqlite":
             return {
                 "PERSISTENCE_MODULE": "eventsourcing.sqlite",
-                "APPLICATION_RECORDER_TOPIC": "ledger.storage.chain:ChainedSQLiteRecorder",
+                "APPLICATION_RECORDER_TOPIC": "ledger.storage.recorders:LedgerSQLiteRecorder",
                 "SQLITE_DBNAME": str(self.path),
                 "SQLITE_LOCK_TIMEOUT": "10",
                 "CREATE_TABLE": create,
             }
         return {
             "PERSISTENCE_MODULE": "eventsourcing.postgres",
-            "APPLICATION_RECORDER_TOPIC": "ledger.storage.chain:ChainedPostgresRecorder",
+            "APPLICATION_RECORDER_TOPIC": "ledger.storage.recorders:LedgerPostgresRecorder",
             "POSTGRES_DBNAME": self.dbname,
             "POSTGRES_HOST": self.host,
             "POSTGRES_PORT": self.port,
