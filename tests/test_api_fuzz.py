@@ -65,9 +65,8 @@ def _open_fuzzed() -> Ledger:
 APP = create_app(_open_fuzzed, stream=StreamSettings(poll_interval=0.01, keepalive=0.02, batch=5))
 # The document alone (no ledger needed); schemathesis starts the app's lifespan on its first
 # request and keeps it for the rest of the process.
-loaded = schemathesis.openapi.from_dict(APP.openapi())
-loaded.app = APP
-schema = loaded
+schema = schemathesis.openapi.from_dict(APP.openapi())
+schema.app = APP  # what ``from_asgi`` sets, without fetching the document through the app
 
 
 @pytest.fixture(scope="module")
