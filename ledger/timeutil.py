@@ -6,12 +6,16 @@ Stored times are UTC. A naive time typed by a person means the configured zone
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from ledger.bounds import LAST_DATE
 
 DEFAULT_ZONE_NAME = "Asia/Shanghai"
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 """Nothing in this ledger happened before 2000; an earlier time is a typo."""
+LATEST = datetime.combine(LAST_DATE + timedelta(days=1), time(), UTC)
+"""Nor after the last date a report may cover (:data:`ledger.bounds.LAST_DATE`)."""
 
 
 def zone(name: str | None) -> tzinfo:
@@ -26,6 +30,8 @@ def localise(value: datetime, tz: tzinfo) -> datetime:
     aware = value.replace(tzinfo=tz) if value.tzinfo is None else value
     if aware < EARLIEST:
         raise ValueError(f"{value.isoformat()} is before 2000-01-01: not a plausible time")
+    if aware >= LATEST:
+        raise ValueError(f"{value.isoformat()} is after {LAST_DATE}: not a plausible time")
     return aware
 
 

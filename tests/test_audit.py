@@ -454,7 +454,7 @@ def test_show_replays_a_ticket_at_a_version_or_a_recorded_time(
     ("args", "message"),
     [
         (["--at-version", "9"], "has 8 events: there is no version 9"),
-        (["--at-version", "0"], "0 is not in the range x>=1"),
+        (["--at-version", "0"], "0 is not in the range 1<=x<=9223372036854775807"),
         (["--as-of", "2026-10-08T08:59"], "was not recorded yet at 2026-10-08T08:59:00+08:00"),
         (["--as-of", "2026-10-08T10:00", "--at-version", "2"], "cannot be used together"),
         (["--as-of", "yesterday"], "--as-of: 'yesterday' is not an ISO 8601 time"),

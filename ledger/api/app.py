@@ -30,11 +30,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.sse import EventSourceResponse, ServerSentEvent
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy.exc import DBAPIError
 
 from ledger.api.auth import API_ROLES, User, Users
 from ledger.bootstrap import Ledger, LedgerNotInitialised
+from ledger.bounds import DATE_PATTERN, DATE_RANGE, MAX_POSITION, parse_date
 from ledger.clock import Clock
 from ledger.commands.service import ContractNotFound, TicketNotFound
 from ledger.dashboard import web as dashboard
@@ -56,6 +57,12 @@ MAX_PAGE = 1000
 """The most events one ``GET /feed`` returns."""
 
 LedgerFactory = Callable[[], Ledger]
+
+Position = Annotated[int, Field(ge=0, le=MAX_POSITION)]
+"""A chain position (``after``, ``Last-Event-ID``): 0 … 2**63 - 1 (ledger.bounds)."""
+DateText = Annotated[str, Field(json_schema_extra={"format": "date", "pattern": DATE_PATTERN})]
+"""A date ``YYYY-MM-DD`` from 1990-01-01 to 2199-12-31; the schema states it, and
+:func:`ledger.bounds.parse_date` checks it with a message that names the range."""
 
 
 @dataclass(frozen=True)
@@ -79,12 +86,19 @@ class CloudEventsBatchResponse(JSONResponse):
     media_type = BATCH_CONTENT_TYPE
 
 
+def _error(description: str) -> dict[str, Any]:
+    """An error answer as the document states it: ``{"detail": "..."}`` as
+    ``application/json``, whatever the route's own media type (a model would be filed
+    under the feed's CloudEvents or event-stream type, which errors are not sent as)."""
+    schema = ErrorBody.model_json_schema()
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
 _ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"model": ErrorBody, "description": "No bearer token, or not a valid one."},
+    401: _error("No bearer token, or not a valid one."),
+    403: _error("The token's user has a role that does not use the API."),
 }
-_NOT_FOUND: dict[int | str, dict[str, Any]] = {
-    404: {"model": ErrorBody, "description": "No such ticket."},
-}
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {404: _error("No such ticket.")}
 
 # --------------------------------------------------------------------------- the app
 
@@ -187,9 +201,19 @@ def _bad_param(name: str, message: str, value: Any) -> RequestValidationError:
     )
 
 
+def _date_param(name: str, text: str | None) -> date | None:
+    """A date parameter, or a 422 naming the dates allowed."""
+    if text is None:
+        return None
+    try:
+        return parse_date(text, name)
+    except ValueError as e:
+        raise _bad_param(name, str(e), text) from None
+
+
 def feed_types(
     types: Annotated[
-        list[str] | None,
+        list[Annotated[str, Field(min_length=1)]] | None,
         Query(
             alias="type",
             description="Only types matching this pattern (e.g. `ledger.ticket.*`); "
@@ -271,7 +295,7 @@ def _add_routes(app: FastAPI) -> None:
         request: Request,
         ledger: LedgerDep,
         _: UserDep,
-        after: Annotated[int, Query(ge=0, description="Chain position to start after.")] = 0,
+        after: Annotated[Position, Query(description="Chain position to start after.")] = 0,
         limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description="At most this many.")] = 100,
         types: TypesDep = (),
     ) -> Response:
@@ -297,12 +321,11 @@ def _add_routes(app: FastAPI) -> None:
         _: UserDep,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
         types: TypesDep = (),
-        after: Annotated[int, Query(ge=0, description="Chain position to start after.")] = 0,
+        after: Annotated[Position, Query(description="Chain position to start after.")] = 0,
         last_event_id: Annotated[
-            int | None,
+            Position | None,
             Header(
                 alias="Last-Event-ID",
-                ge=0,
                 description="Resume after this position (wins over `after`).",
             ),
         ] = None,
@@ -361,24 +384,33 @@ def _add_routes(app: FastAPI) -> None:
         ledger: LedgerDep,
         _: UserDep,
         date_from: Annotated[
-            date | None, Query(alias="from", description="First local date of report.")
+            DateText | None,
+            Query(alias="from", description=f"First local date of report ({DATE_RANGE})."),
         ] = None,
         date_to: Annotated[
-            date | None, Query(alias="to", description="Last local date (included).")
+            DateText | None,
+            Query(alias="to", description=f"Last local date, included ({DATE_RANGE})."),
         ] = None,
         contract: Annotated[str | None, Query(description="Only this contract.")] = None,
         by: sla.Grouping = "contract",
         as_of: Annotated[
             str | None,
-            Query(description="As the ledger stood then (ISO 8601; naive = server zone)."),
+            Query(
+                min_length=1,
+                description="As the ledger stood then (ISO 8601; naive = server zone; "
+                "from 2000 to the end of 2199).",
+            ),
         ] = None,
     ) -> dict[str, Any]:
         """SLA compliance of the tickets reported in the period (as `ledger report sla
         --json`), from the read model caught up with the log first."""
+        first, last = (
+            _date_param(name, text) for name, text in (("from", date_from), ("to", date_to))
+        )
         try:
-            query = sla.ReportQuery(date_from, date_to, contract, by)
+            query = sla.ReportQuery(first, last, contract, by)
         except ValueError as e:
-            raise _bad_param("from", str(e), str(date_from)) from None
+            raise _bad_param("from", str(e), date_from) from None
         when: datetime | None = None
         if as_of is not None:
             try:

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 import orjson
 
+from ledger.bounds import MAX_POSITION
 from ledger.cli.support import (
     FAILURE,
     LedgerGroup,
@@ -32,7 +33,7 @@ PAGE = 500
 @click.command()
 @click.option(
     "--after",
-    type=click.IntRange(min=0),
+    type=click.IntRange(min=0, max=MAX_POSITION),
     default=0,
     show_default=True,
     metavar="POSITION",

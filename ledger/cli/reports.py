@@ -58,7 +58,8 @@ def output_options(f: F) -> F:
 
 def _period(date_from: datetime | None, date_to: datetime | None) -> Period:
     try:
-        return Period(date_from.date() if date_from else None, date_to.date() if date_to else None)
+        first, last = (d.date() if d else None for d in (date_from, date_to))
+        return Period.given(first, last)
     except ValueError as e:
         fail(str(e))
 

@@ -15,6 +15,7 @@ from rich.table import Table
 from sqlalchemy import inspect
 
 from ledger.bootstrap import Ledger, LedgerNotInitialised
+from ledger.bounds import MAX_POSITION
 from ledger.cli.records import print_history, print_view
 from ledger.cli.support import (
     BAD_INPUT,
@@ -196,7 +197,7 @@ def cancel(**_: Any) -> None: ...
 )
 @click.option(
     "--at-version",
-    type=click.IntRange(min=1),
+    type=click.IntRange(min=1, max=MAX_POSITION),
     help="The ticket after its first N events, SLAs judged when event N was recorded.",
 )
 @json_option

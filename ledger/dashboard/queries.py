@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Literal
 
 from sqlalchemy import Connection, select
 
+from ledger.bounds import FIRST_DATE, LAST_DATE
 from ledger.dashboard.overview import (
     NOTICE_KINDS,
     DrillQuery,
@@ -52,8 +53,9 @@ if TYPE_CHECKING:
 PeriodKind = Literal["week", "month", "quarter", "custom"]
 PERIOD_KINDS: tuple[PeriodKind, ...] = ("week", "month", "quarter", "custom")
 OVERVIEW_MODELS = ("sla", "supervision")
-EARLIEST, LATEST = date(1990, 1, 1), date(2199, 12, 31)
-"""The dates a custom period may span (the period before it, and its instants, must exist)."""
+EARLIEST, LATEST = FIRST_DATE, LAST_DATE
+"""The dates a custom period may span (the period before it, and its instants, must exist):
+those of every report period (:mod:`ledger.bounds`)."""
 
 
 def period_of(kind: PeriodKind, today: date, first: date | None, last: date | None) -> Period:

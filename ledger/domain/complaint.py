@@ -293,4 +293,4 @@ def _(event: CorrectiveActionLinked, complaint: Complaint | None) -> Complaint:
 
 def project_complaint(complaint: Complaint | None, events: object) -> Complaint | None:
     """Projector function for the library's ``Repository.get(projector_func=...)``."""
-    return fold(mutate, complaint, events)
+    return fold(mutate, complaint, events, ComplaintEvent)

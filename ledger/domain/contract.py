@@ -401,4 +401,4 @@ def _(event: PolicyRevised, contract: Contract | None) -> Contract:
 
 def project_contract(contract: Contract | None, events: object) -> Contract | None:
     """Projector function for the library's ``Repository.get(projector_func=...)``."""
-    return fold(mutate, contract, events)
+    return fold(mutate, contract, events, ContractEvent)

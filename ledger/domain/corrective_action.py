@@ -431,4 +431,4 @@ def _(event: ActionClosed, action: CorrectiveAction | None) -> CorrectiveAction:
 
 def project_action(action: CorrectiveAction | None, events: object) -> CorrectiveAction | None:
     """Projector function for the library's ``Repository.get(projector_func=...)``."""
-    return fold(mutate, action, events)
+    return fold(mutate, action, events, ActionEvent)

@@ -130,4 +130,4 @@ def _(event: HolidayTableLoaded, calendar: HolidayCalendar | None) -> HolidayCal
 
 def project_holidays(calendar: HolidayCalendar | None, events: object) -> HolidayCalendar | None:
     """Projector function for the library's ``Repository.get(projector_func=...)``."""
-    return fold(mutate, calendar, events)
+    return fold(mutate, calendar, events, HolidayTableLoaded)

@@ -177,9 +177,21 @@ def evolve(aggregate: A | None, event: DomainEvent, **changes: object) -> A:
     )
 
 
-def fold(mutate: Callable[[Any, A | None], A], state: A | None, events: object) -> A | None:
+def fold(
+    mutate: Callable[[Any, A | None], A],
+    state: A | None,
+    events: object,
+    kind: type[DomainEvent],
+) -> A | None:
     """``state`` after ``events``, one ``mutate`` at a time: the body of every aggregate's
-    projector function for the library's ``Repository.get(projector_func=...)``."""
+    projector function for the library's ``Repository.get(projector_func=...)``.
+
+    Ids come from people (a UUID typed where a ticket is expected), so the events read may
+    be another aggregate's: a first event not of ``kind`` (the aggregate's event base
+    class) means there is no aggregate of this kind, ``None``, which ``Repository.get``
+    turns into ``AggregateNotFoundError``, as for an id with no events at all."""
     for event in events:  # type: ignore[attr-defined]
+        if state is None and not isinstance(event, kind):
+            return None
         state = mutate(event, state)
     return state

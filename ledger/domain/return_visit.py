@@ -567,4 +567,4 @@ def _(event: CorrectiveActionLinked, visit: ReturnVisit | None) -> ReturnVisit:
 
 def project_visit(visit: ReturnVisit | None, events: object) -> ReturnVisit | None:
     """Projector function for the library's ``Repository.get(projector_func=...)``."""
-    return fold(mutate, visit, events)
+    return fold(mutate, visit, events, VisitEvent)

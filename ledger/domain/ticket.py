@@ -687,4 +687,4 @@ def _ended(ticket: Ticket | None, event: TicketEvent) -> tuple[Suspension, ...]:
 
 def project_ticket(ticket: Ticket | None, events: object) -> Ticket | None:
     """Projector function for the library's ``Repository.get(projector_func=...)``."""
-    return fold(mutate, ticket, events)
+    return fold(mutate, ticket, events, TicketEvent)

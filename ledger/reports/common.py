@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Connection
 
+from ledger.bounds import check_date
 from ledger.reports.export import Cell, Lang, Sheet
 from ledger.timeutil import show
 
@@ -40,6 +41,16 @@ class Period:
     def __post_init__(self) -> None:
         if self.first and self.last and self.first > self.last:
             raise ValueError(f"--from {self.first} is after --to {self.last}")
+
+    @classmethod
+    def given(cls, first: date | None, last: date | None) -> Period:
+        """A period as a person gave it: each end within the dates allowed
+        (:data:`ledger.bounds.FIRST_DATE` … :data:`~ledger.bounds.LAST_DATE`), ``--from``
+        not after ``--to``; ``ValueError`` naming the option otherwise."""
+        for name, day in (("--from", first), ("--to", last)):
+            if day is not None:
+                check_date(day, name)
+        return cls(first, last)
 
     def bounds(self, tz: tzinfo) -> tuple[datetime | None, datetime | None]:
         """The period as instants: from the first day's 00:00 to the day after the last."""
@@ -101,7 +112,8 @@ def quarter_period(text: str) -> Period:
     if not found:
         raise ValueError(f"--quarter: {text!r} is not a quarter like 2026Q3")
     first = date(int(found[1]), 3 * int(found[2]) - 2, 1)
-    return Period(first, _add_months(first, 3) - timedelta(days=1))
+    check_date(first, "--quarter")
+    return Period.given(first, _add_months(first, 3) - timedelta(days=1))
 
 
 def month_period(text: str) -> Period:
@@ -110,7 +122,8 @@ def month_period(text: str) -> Period:
     if not found or not 1 <= int(found[2]) <= 12:
         raise ValueError(f"--month: {text!r} is not a month like 2026-10")
     first = date(int(found[1]), int(found[2]), 1)
-    return Period(first, _add_months(first, 1) - timedelta(days=1))
+    check_date(first, "--month")
+    return Period.given(first, _add_months(first, 1) - timedelta(days=1))
 
 
 def quarter_of(when: datetime, tz: tzinfo) -> str:

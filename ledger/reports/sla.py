@@ -71,7 +71,7 @@ class ReportQuery:
     by: Grouping = "contract"
 
     def __post_init__(self) -> None:
-        Period(self.date_from, self.date_to)  # refuses --from after --to
+        Period.given(self.date_from, self.date_to)  # refuses --from after --to, or out of range
 
     @property
     def period(self) -> Period:
