@@ -54,10 +54,13 @@ class Cli:
             "LEDGER_NOW": NOW,
         }
 
-    def run(self, *args: str, ok: bool = True, **env: str) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, *args: str, ok: bool = True, cwd: Path | None = None, **env: str
+    ) -> subprocess.CompletedProcess[str]:
         result = subprocess.run(
             [sys.executable, "-m", "ledger", *args],
             env={**self.env, **env},
+            cwd=cwd,
             capture_output=True,
             text=True,
             timeout=60,
@@ -410,3 +413,99 @@ def test_unknown_projection_is_bad_input(cli: Cli) -> None:
     result = cli.run("projections", "rebuild", "nosuch", ok=False)
     assert result.returncode == 2
     assert "unknown projection nosuch (known: tickets, sla, " in result.stderr
+
+
+# --------------------------------------------------------------------------- output files
+
+
+def test_every_file_option_follows_one_rule(sqlite_url: str, tmp_path: Path) -> None:
+    """`-` is stdout for a text format; an existing file is refused (exit 2) unless --force."""
+    cli = make_cli(sqlite_url)
+    cli.run(*REPORT_ARGS)
+    work = tmp_path / "work"
+    work.mkdir()
+
+    shown = cli.run("report", "sla", "--csv", "-", cwd=work)
+    assert not (work / "-").exists()
+    assert shown.stdout.splitlines()[0].startswith("contract,tickets,")
+    assert "ticket,contract" in shown.stdout  # the breaches table follows; no terminal view
+    both = cli.run("report", "sla", "--csv", "-", "--json", ok=False, cwd=work)
+    assert both.returncode == 2 and "standard output" in both.stderr
+
+    for option, name in (("--csv", "sla.csv"), ("--xlsx", "sla.xlsx")):
+        cli.run("report", "sla", option, name, cwd=work)
+        before = (work / name).read_bytes()
+        again = cli.run("report", "sla", option, name, ok=False, cwd=work)
+        assert again.returncode == 2
+        assert again.stderr.strip().endswith("already exists (give --force to overwrite it)")
+        assert (work / name).read_bytes() == before
+        cli.run("report", "sla", option, name, "--force", cwd=work)
+    # the breaches file next to the summary counts too: nothing is written when it exists
+    (work / "new.breaches.csv").write_text("mine")
+    refused = cli.run("report", "sla", "--csv", "new.csv", ok=False, cwd=work)
+    assert refused.returncode == 2 and "new.breaches.csv" in refused.stderr
+    assert not (work / "new.csv").exists()
+
+    piped = subprocess.run(
+        [sys.executable, "-m", "ledger", "report", "sla", "--xlsx", "-"],
+        env=cli.env,
+        capture_output=True,
+        cwd=work,
+        timeout=60,
+    )
+    assert piped.returncode == 0 and piped.stdout.startswith(b"PK")  # a zip: the workbook
+
+    cli.run("digest", "--out", "d.json", cwd=work)
+    refused = cli.run("digest", "--out", "d.json", ok=False, cwd=work)
+    assert refused.returncode == 2 and "already exists" in refused.stderr
+    cli.run("digest", "--out", "d.json", "--force", cwd=work)
+    assert json.loads(cli.run("digest", "--out", "-", cwd=work).stdout)["position"] > 0
+
+    number = "T-2026-000001"
+    cli.run("export", "--ticket", number, "--format", "json", "--out", "t.json", cwd=work)
+    refused = cli.run("export", "--ticket", number, "--out", "t.json", ok=False, cwd=work)
+    assert refused.returncode == 2 and "already exists" in refused.stderr
+    cli.run(
+        "export", "--ticket", number, "--format", "json", "--out", "t.json", "--force", cwd=work
+    )
+    dossier = cli.run("export", "--ticket", number, "--format", "json", "--out", "-", cwd=work)
+    assert json.loads(dossier.stdout)["ticket"]["number"] == number
+
+    cli.run("digest", "keygen", "--out", "k", cwd=work)
+    refused = cli.run("digest", "keygen", "--out", "k", ok=False, cwd=work)
+    assert refused.returncode == 2 and "already exists" in refused.stderr
+    old = (work / "k.pub").read_bytes()
+    cli.run("digest", "keygen", "--out", "k", "--force", cwd=work)
+    assert (work / "k.pub").read_bytes() != old
+    dash = cli.run("digest", "keygen", "--out", "-", ok=False, cwd=work)
+    assert dash.returncode == 2 and "two files" in dash.stderr
+    assert not (work / "-").exists()
+
+
+def test_binary_output_is_refused_on_a_terminal(sqlite_url: str, tmp_path: Path) -> None:
+    import pty
+
+    cli = make_cli(sqlite_url)
+    cli.run(*REPORT_ARGS)
+    for args in (
+        ("report", "sla", "--xlsx", "-"),
+        ("export", "--ticket", "T-2026-000001", "--format", "pdf", "--out", "-"),
+        ("export", "--ticket", "T-2026-000001", "--format", "pdf"),
+    ):
+        leader, follower = pty.openpty()
+        try:
+            done = subprocess.run(
+                [sys.executable, "-m", "ledger", *args],
+                env=cli.env,
+                stdout=follower,
+                stderr=subprocess.PIPE,
+                text=True,
+                cwd=tmp_path,
+                timeout=60,
+            )
+        finally:
+            os.close(follower)
+            os.close(leader)
+        assert done.returncode == 2, (args, done.stderr)
+        assert "to a terminal" in done.stderr
+        assert not (tmp_path / "-").exists()

@@ -8,6 +8,7 @@ shown in the user's zone; Excel gets naive local times because it has no time zo
 from __future__ import annotations
 
 import csv
+import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
@@ -45,21 +46,38 @@ def csv_path(path: Path, sheet: Sheet, first: bool) -> Path:
     return path.with_name(f"{path.stem}.{sheet.key}{path.suffix or '.csv'}")
 
 
+def csv_text(sheet: Sheet, tz: tzinfo) -> str:
+    """One table as CSV text (headers first)."""
+    out = io.StringIO(newline="")
+    writer = csv.writer(out)
+    writer.writerow(sheet.headers)
+    writer.writerows([cell_text(c, tz) for c in row] for row in sheet.rows)
+    return out.getvalue()
+
+
+def csv_files(sheets: Sequence[Sheet], path: Path, tz: tzinfo) -> list[tuple[Path, bytes]]:
+    """Each table's file and content: UTF-8 with a BOM so that Excel opens Chinese labels
+    correctly."""
+    return [
+        (csv_path(path, sheet, first=i == 0), csv_text(sheet, tz).encode("utf-8-sig"))
+        for i, sheet in enumerate(sheets)
+    ]
+
+
 def write_csv(sheets: Sequence[Sheet], path: Path, tz: tzinfo) -> list[Path]:
-    """One CSV per table, UTF-8 with a BOM so that Excel opens Chinese labels correctly.
-    Returns the files written."""
+    """One CSV per table (:func:`csv_files`). Returns the files written."""
     written = []
-    for i, sheet in enumerate(sheets):
-        target = csv_path(path, sheet, first=i == 0)
-        with target.open("w", newline="", encoding="utf-8-sig") as f:
-            writer = csv.writer(f)
-            writer.writerow(sheet.headers)
-            writer.writerows([cell_text(c, tz) for c in row] for row in sheet.rows)
+    for target, content in csv_files(sheets, path, tz):
+        target.write_bytes(content)
         written.append(target)
     return written
 
 
 def write_xlsx(sheets: Sequence[Sheet], path: Path, tz: tzinfo) -> None:
+    path.write_bytes(xlsx_bytes(sheets, tz))
+
+
+def xlsx_bytes(sheets: Sequence[Sheet], tz: tzinfo) -> bytes:
     """One sheet per table, bold headers, sized columns, local times."""
     from openpyxl import Workbook
     from openpyxl.styles import Font
@@ -84,7 +102,9 @@ def write_xlsx(sheets: Sequence[Sheet], path: Path, tz: tzinfo) -> None:
             letter = column_cells[0].column_letter
             sheet.column_dimensions[letter].width = min(max(10, width * 1.3), 40)
         sheet.freeze_panes = "B2"
-    book.save(path)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
 
 
 def _excel(value: Cell, tz: tzinfo) -> Cell:
