@@ -509,3 +509,34 @@ def test_binary_output_is_refused_on_a_terminal(sqlite_url: str, tmp_path: Path)
         assert done.returncode == 2, (args, done.stderr)
         assert "to a terminal" in done.stderr
         assert not (tmp_path / "-").exists()
+
+
+def test_time_errors_show_the_users_zone_to_the_minute(sqlite_url: str, tmp_path: Path) -> None:
+    cli = make_cli(sqlite_url)
+    number = cli.json(*REPORT_ARGS)["number"]
+    future = cli.run("ticket", "respond", number, "--at", "2026-10-08T13:00", ok=False)
+    assert future.returncode == 2
+    assert future.stderr.strip() == (
+        "Error: occurred_at 2026-10-08T13:00+08:00 is in the future (now 2026-10-08T12:00+08:00)"
+    )
+    early = cli.run(
+        "--tz", "UTC", "ticket", "respond", number, "--at", "2026-10-08T00:30", ok=False
+    )
+    assert early.stderr.strip() == (
+        "Error: occurred_at 2026-10-08T00:30+00:00 is before the report (2026-10-08T01:00+00:00)"
+    )
+    cli.run("ticket", "respond", number, "--at", "2026-10-08T09:04:30")
+    again = cli.run("ticket", "respond", number, ok=False)
+    assert again.stderr.strip() == (
+        f"Error: ticket {number} was already responded to at 2026-10-08T09:04+08:00"
+    )
+    lines = tmp_path / "late.jsonl"
+    lines.write_text(
+        json.dumps(
+            {"command": "dispatch", "ticket": number, "engineer": "王工", "at": "2026-10-08T08:00"}
+        )
+        + "\n",
+        encoding="utf-8",
+    )
+    imported = cli.run("import", str(lines), ok=False)
+    assert "is before the report (2026-10-08T09:00+08:00)" in imported.stdout + imported.stderr

@@ -29,7 +29,7 @@ from ledger.domain.values import (
 )
 from ledger.projections.base import UnknownProjection
 from ledger.storage.location import LocationError, parse_location, resolve_url
-from ledger.timeutil import parse_time, zone
+from ledger.timeutil import parse_time, show_error, zone
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -50,8 +50,21 @@ def fail(message: str, exit_code: int = BAD_INPUT) -> NoReturn:
 
 
 def _first_line(error: BaseException) -> str:
-    text = str(error).strip() or type(error).__name__
-    return text.splitlines()[0]
+    return _first_line_of(str(error)) or type(error).__name__
+
+
+def _first_line_of(text: str) -> str:
+    return (text.strip().splitlines() or [""])[0]
+
+
+def _user_zone() -> tzinfo:
+    """The zone of the command being run (``--tz``), for times in its error messages."""
+    ctx = click.get_current_context(silent=True)
+    settings = None if ctx is None else ctx.find_object(Settings)
+    try:
+        return zone(None) if settings is None else settings.tz
+    except click.ClickException:  # a bad --tz: its own error is reported elsewhere
+        return zone(None)
 
 
 @contextmanager
@@ -70,7 +83,7 @@ def translated_errors() -> Iterator[None]:
         LedgerNotInitialised,
         UnknownProjection,
     ) as e:
-        fail(_first_line(e))
+        fail(_first_line_of(show_error(e, _user_zone())))
     except ConcurrentChange as e:
         fail(_first_line(e), FAILURE)
     except MapperDeserialisationError as e:
