@@ -352,3 +352,19 @@ def test_cli_projections_follow_stops_cleanly(cli: Cli, signum: int) -> None:
             follower.kill()
     assert follower.returncode == 0, err
     assert "Traceback" not in err and "stopped following" in err
+
+
+def test_severities_are_listed_by_rank_in_every_language(sqlite_url: str) -> None:
+    c = Cli(sqlite_url)
+    c.run("init")
+    with Ledger.open(sqlite_url, clock=FixedClock(at("2026-10-01 08:00"))) as ledger:
+        load_seed_contracts(ledger)
+    for severity in ("general", "emergency", "major", "critical"):
+        args = list(REPORT_ARGS)
+        args[args.index("--severity") + 1] = severity
+        c.run(*args)
+    data = c.json("report", "sla", "--by", "severity")
+    assert [g["key"] for g in data["groups"]] == ["emergency", "critical", "major", "general"]
+    text = c.run("report", "sla", "--by", "severity", "--lang", "zh").stdout
+    rows = [text.index(word) for word in ("紧急", "重大", "较大", "一般")]
+    assert rows == sorted(rows)

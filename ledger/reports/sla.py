@@ -20,6 +20,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, tzinfo
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -28,6 +29,7 @@ from sqlalchemy.pool import StaticPool
 
 from ledger.domain.contract import METRICS
 from ledger.domain.sla import SlaStatus
+from ledger.domain.values import Severity
 from ledger.projections.base import metadata
 from ledger.projections.sla import SlaProjection, TicketSla, ticket_slas
 from ledger.reports import export
@@ -223,8 +225,16 @@ def summarise(
             if t.status in BREACHES
         ]
     breaches.sort(key=lambda b: (b.number, METRICS.index(b.metric)))
-    ordered = [groups[k] for k in sorted(groups)]
+    ordered = [groups[k] for k in sorted(groups, key=partial(group_order, query.by))]
     return SlaReport(query, as_of, tz, ordered, total, breaches)
+
+
+def group_order(by: Grouping, key: str) -> tuple[int, str]:
+    """Groups by key, except severities: by rank (emergency first), whatever the language."""
+    if by == "severity":
+        ranks = [s.value for s in Severity]
+        return (ranks.index(key) if key in ranks else len(ranks), key)
+    return (0, key)
 
 
 # --------------------------------------------------------------------------- running it
