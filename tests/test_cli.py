@@ -540,3 +540,19 @@ def test_time_errors_show_the_users_zone_to_the_minute(sqlite_url: str, tmp_path
     )
     imported = cli.run("import", str(lines), ok=False)
     assert "is before the report (2026-10-08T09:00+08:00)" in imported.stdout + imported.stderr
+
+
+def test_a_write_says_what_it_recorded_in_the_chosen_language(sqlite_url: str) -> None:
+    cli = make_cli(sqlite_url)
+    assert cli.run(*REPORT_ARGS).stdout.strip() == "T-2026-000001 已报修 (版本 1)"
+    number = "T-2026-000001"
+    cli.run("ticket", "respond", number, "--at", "2026-10-08T09:04")
+    cli.run("ticket", "dispatch", number, "--engineer", "王工", "--at", "2026-10-08T09:05")
+    engineer = {"LEDGER_ACTOR": "王工", "LEDGER_ROLE": "engineer"}
+    arrived = cli.run("ticket", "arrive", number, "--lang", "en", **engineer)
+    assert arrived.stdout.strip() == f"{number} engineer on site (version 4)"
+    cli.run("ticket", "resolve", number, "--summary", "更换电源模块", **engineer)
+    signed = cli.run("ticket", "sign", number, "--signer", "张三", **engineer)
+    assert signed.stdout.strip() == f"{number} 客户已签字确认 (版本 6)"  # not "resolved"
+    closed = cli.run("ticket", "close", number, "--lang", "en")
+    assert closed.stdout.strip() == f"{number} closed (version 7)"

@@ -34,6 +34,7 @@ from ledger.cli.support import (
 from ledger.commands.importer import DEFAULT_BATCH, ImportReport, import_commands
 from ledger.commands.models import parse_command
 from ledger.domain.audit import backdating_threshold, recorded_by
+from ledger.domain.roles import TICKET_EVENTS
 from ledger.domain.ticket import Ticket, project_ticket
 from ledger.domain.values import (
     Category,
@@ -45,6 +46,8 @@ from ledger.domain.values import (
     SignatureKind,
 )
 from ledger.projections.tickets import list_tickets
+from ledger.reports.common import EVENT_WORDS
+from ledger.reports.export import Lang
 from ledger.storage.chain import COMMANDS_TABLE
 from ledger.timeutil import show as show_time
 from ledger.views import history_view, sla_view, ticket_row_view, ticket_view
@@ -57,7 +60,7 @@ def ticket() -> None:
     """Record and read service tickets (服务单)."""
 
 
-def _run_command(settings: Settings, data: dict[str, Any], as_json: bool) -> None:
+def _run_command(settings: Settings, data: dict[str, Any], as_json: bool, lang: Lang) -> None:
     data = {k: v for k, v in data.items() if v is not None and k != "as_json"}
     command = parse_command(data, settings.tz)
     with settings.open() as ledger:
@@ -65,7 +68,13 @@ def _run_command(settings: Settings, data: dict[str, Any], as_json: bool) -> Non
         if as_json:
             print_json(ticket_view(result, settings.tz))
         else:
-            click.echo(f"{result.number} {result.status.value} (version {result.version})")
+            click.echo(recorded_line(result.number, data["command"], result.version, lang))
+
+
+def recorded_line(number: str, command: str, version: int, lang: Lang) -> str:
+    """What a write recorded, e.g. ``T-2026-000001 客户已签字确认 (版本 6)``."""
+    event = TICKET_EVENTS[command].__name__
+    return f"{number} {EVENT_WORDS(event, lang)} ({EVENT_WORDS('version', lang)} {version})"
 
 
 def write_command(name: str, help_text: str) -> Callable[[F], Any]:
@@ -76,15 +85,19 @@ def write_command(name: str, help_text: str) -> Callable[[F], Any]:
         @pass_settings
         def run(settings: Settings, /, **options: Any) -> None:
             as_json = options.pop("as_json", False)
-            _run_command(settings, {"command": name, **options}, as_json)
+            lang: Lang = "en" if options.pop("lang") == "en" else "zh"
+            _run_command(settings, {"command": name, **options}, as_json, lang)
 
         run.__doc__ = help_text
-        return ticket.command(name, help=help_text)(json_option(actor_options(run)))
+        return ticket.command(name, help=help_text)(lang_option(json_option(actor_options(run))))
 
     return decorate
 
 
 ticket_argument = click.argument("ticket")
+lang_option = click.option(
+    "--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True
+)
 
 
 @write_command("report", "Open a ticket (报修): the hotline records the fault.")
