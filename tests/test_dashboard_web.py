@@ -463,3 +463,19 @@ def test_pages_survive_odd_periods_and_a_failing_database_with_a_page_not_json(w
     assert "数据库暂时不可用" in broken.text and "supervision_events" not in broken.text
     refresh = web.client.get("/dashboard", headers={"HX-Request": "true", "HX-Target": "panels"})
     assert refresh.status_code == 503 and "Traceback" not in refresh.text
+
+
+def test_the_ticket_page_names_events_and_durations_in_the_chosen_language(web: Web) -> None:
+    web.login_as("auditor")
+    path = f"/dashboard/tickets/{web.numbers['first']}"
+    chinese = web.page(path).text
+    timeline = chinese[chinese.index('id="timeline"') :]
+    assert "<td>已报修</td>" in timeline and "<td>已派工</td>" in timeline
+    assert "<td>Dispatched</td>" not in timeline and "<td>Reported</td>" not in timeline
+    sla_table = chinese[chinese.index('id="sla"') : chinese.index('id="timeline"')]
+    assert re.search(r"<td>\d+ (天|小时|分钟)( \d+ (小时|分钟))?</td>", sla_table), sla_table
+    assert not re.search(r"<td>\d+</td></tr>", sla_table)  # no bare minute counts
+    web.client.get("/lang/en")
+    english = web.page(path).text
+    assert "<td>dispatched</td>" in english[english.index('id="timeline"') :]
+    assert re.search(r"<td>\d+ (days?|hours?|minutes?)", english[english.index('id="sla"') :])

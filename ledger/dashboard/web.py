@@ -49,6 +49,7 @@ from ledger.dashboard.sessions import (
     Signer,
 )
 from ledger.dashboard.words import LANGS, lang_of, word
+from ledger.reports.common import duration_text
 from ledger.reports.dossier import build_dossier
 from ledger.reports.dossier_render import render_html
 from ledger.reports.export import Lang
@@ -149,6 +150,7 @@ def render(
         "lang": language,
         "other_lang": "en" if language == "zh" else "zh",
         "t": lambda key, **values: word(key, language, **values),
+        "duration": lambda minutes: duration_text(minutes, language),
         "csrf": _signer(request).csrf_token(cookie),
         "scripts": charts.script_urls(),
         "static": charts.STATIC_PREFIX,
