@@ -7,6 +7,7 @@ import csv
 import signal
 import subprocess
 import sys
+import unicodedata
 from collections.abc import Iterator
 from datetime import date, datetime
 from pathlib import Path
@@ -225,7 +226,16 @@ def test_chinese_labels(desk: Desk, tmp_path: Path) -> None:
         ("到场", "逾期未完成", "紧急"),
     ]
     write_xlsx(result, tmp_path / "sla.xlsx", "zh")
-    assert load_workbook(tmp_path / "sla.xlsx").sheetnames == ["汇总", "超时明细"]
+    book = load_workbook(tmp_path / "sla.xlsx")
+    assert book.sheetnames == ["汇总", "超时明细"]
+    for sheet in book.worksheets:
+        # every header fits its column (a Chinese character is two widths wide)
+        for cell in sheet[1]:
+            width = sheet.column_dimensions[cell.column_letter].width
+            wide = sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in cell.value)
+            assert width >= wide, (sheet.title, cell.value, width)
+        assert sheet.auto_filter.ref == sheet.dimensions  # a filter on the header row
+        assert sheet.auto_filter.ref.startswith("A1:")
 
 
 # --------------------------------------------------------------------------- CLI

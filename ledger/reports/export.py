@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
@@ -98,13 +99,28 @@ def xlsx_bytes(sheets: Sequence[Sheet], tz: tzinfo) -> bytes:
                 if isinstance(cell.value, datetime):
                     cell.number_format = "yyyy-mm-dd hh:mm:ss"
         for column_cells in sheet.columns:
-            width = max(len(str(c.value or "")) for c in column_cells)
+            width = max(display_width(c.value) for c in column_cells)
             letter = column_cells[0].column_letter
-            sheet.column_dimensions[letter].width = min(max(10, width * 1.3), 40)
+            sheet.column_dimensions[letter].width = min(max(8, width + 2), MAX_WIDTH)
+        sheet.auto_filter.ref = sheet.dimensions  # filters on the header row
         sheet.freeze_panes = "B2"
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
+
+
+MAX_WIDTH = 60
+"""The widest a column gets (in Excel's character widths); longer text is cut on screen."""
+
+
+def display_width(value: object) -> int:
+    """How many character widths ``value`` takes in a cell: a Chinese (wide or full-width)
+    character takes two; a time its ``yyyy-mm-dd hh:mm:ss`` format."""
+    if value is None:
+        return 0
+    if isinstance(value, datetime):
+        return len("yyyy-mm-dd hh:mm:ss")
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in str(value))
 
 
 def _excel(value: Cell, tz: tzinfo) -> Cell:
