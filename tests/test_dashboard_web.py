@@ -479,3 +479,14 @@ def test_the_ticket_page_names_events_and_durations_in_the_chosen_language(web: 
     english = web.page(path).text
     assert "<td>dispatched</td>" in english[english.index('id="timeline"') :]
     assert re.search(r"<td>\d+ (days?|hours?|minutes?)", english[english.index('id="sla"') :])
+
+
+def test_contracts_are_shown_by_name_with_their_id(web: Web) -> None:
+    web.login_as("auditor")
+    name = "禹州市看守所智慧监所项目"  # examples/contracts/seed-002.toml
+    overview = web.page("/dashboard").text
+    assert f'<option value="seed-002" >{name} (seed-002)</option>' in overview
+    ticket = web.page(f"/dashboard/tickets/{web.numbers['first']}").text
+    assert f"<dd>{name} (seed-002)</dd>" in ticket
+    listed = web.page("/dashboard/list", params={"contract": "seed-002"}).text
+    assert f'<td title="seed-002">{name}</td>' in listed
