@@ -556,3 +556,5 @@ def test_a_write_says_what_it_recorded_in_the_chosen_language(sqlite_url: str) -
     assert signed.stdout.strip() == f"{number} 客户已签字确认 (版本 6)"  # not "resolved"
     closed = cli.run("ticket", "close", number, "--lang", "en")
     assert closed.stdout.strip() == f"{number} closed (version 7)"
+    shown = cli.run("ticket", "show", number).stdout
+    assert "禹州市看守所智慧监所项目 (seed-002)" in " ".join(shown.split())  # name, then id

@@ -227,9 +227,12 @@ def show(
         # A replay judges the SLAs when it stands.
         judged = ledger.judge(found, replayed_at)
         view = ticket_view(found, settings.tz) | {"sla": sla_view(judged, settings.tz)}
+        contract = ledger.contracts.find(found.contract_id)
     if as_json:
         print_json(view)
         return
+    if contract is not None:  # a person reads the contract's name, with its id
+        view["contract_id"] = f"{contract.latest.policy.name} ({found.contract_id})"
     sla = view.pop("sla")
     title = f"{view['number']} · {view['status']}"
     if replayed_at is not None:
