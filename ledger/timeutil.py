@@ -10,6 +10,7 @@ from datetime import UTC, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ledger.bounds import LAST_DATE
+from ledger.domain.errors import DomainError
 
 DEFAULT_ZONE_NAME = "Asia/Shanghai"
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
@@ -54,7 +55,16 @@ def as_utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def show(value: datetime | None, tz: tzinfo) -> str:
+def show(value: datetime | None, tz: tzinfo, timespec: str = "seconds") -> str:
+    """A time for a person, in ``tz`` with its offset (``timespec="minutes"`` in messages)."""
     if value is None:
         return ""
-    return as_utc(value).astimezone(tz).isoformat(timespec="seconds")
+    return as_utc(value).astimezone(tz).isoformat(timespec=timespec)
+
+
+def show_error(error: Exception, tz: tzinfo) -> str:
+    """An error's message with its times in ``tz``, to the minute (a domain error names
+    its times apart from its text: ``DomainError.render``)."""
+    if isinstance(error, DomainError):
+        return error.render(lambda value: show(value, tz, "minutes"))
+    return str(error)

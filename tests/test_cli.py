@@ -54,10 +54,13 @@ class Cli:
             "LEDGER_NOW": NOW,
         }
 
-    def run(self, *args: str, ok: bool = True, **env: str) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, *args: str, ok: bool = True, cwd: Path | None = None, **env: str
+    ) -> subprocess.CompletedProcess[str]:
         result = subprocess.run(
             [sys.executable, "-m", "ledger", *args],
             env={**self.env, **env},
+            cwd=cwd,
             capture_output=True,
             text=True,
             timeout=60,
@@ -422,3 +425,148 @@ def test_unknown_projection_is_bad_input(cli: Cli) -> None:
     result = cli.run("projections", "rebuild", "nosuch", ok=False)
     assert result.returncode == 2
     assert "unknown projection nosuch (known: tickets, sla, " in result.stderr
+
+
+# --------------------------------------------------------------------------- output files
+
+
+def test_every_file_option_follows_one_rule(sqlite_url: str, tmp_path: Path) -> None:
+    """`-` is stdout for a text format; an existing file is refused (exit 2) unless --force."""
+    cli = make_cli(sqlite_url)
+    cli.run(*REPORT_ARGS)
+    work = tmp_path / "work"
+    work.mkdir()
+
+    shown = cli.run("report", "sla", "--csv", "-", cwd=work)
+    assert not (work / "-").exists()
+    assert shown.stdout.splitlines()[0].startswith("contract,tickets,")
+    assert "ticket,contract" in shown.stdout  # the breaches table follows; no terminal view
+    both = cli.run("report", "sla", "--csv", "-", "--json", ok=False, cwd=work)
+    assert both.returncode == 2 and "standard output" in both.stderr
+
+    for option, name in (("--csv", "sla.csv"), ("--xlsx", "sla.xlsx")):
+        cli.run("report", "sla", option, name, cwd=work)
+        before = (work / name).read_bytes()
+        again = cli.run("report", "sla", option, name, ok=False, cwd=work)
+        assert again.returncode == 2
+        assert again.stderr.strip().endswith("already exists (give --force to overwrite it)")
+        assert (work / name).read_bytes() == before
+        cli.run("report", "sla", option, name, "--force", cwd=work)
+    # the breaches file next to the summary counts too: nothing is written when it exists
+    (work / "new.breaches.csv").write_text("mine")
+    refused = cli.run("report", "sla", "--csv", "new.csv", ok=False, cwd=work)
+    assert refused.returncode == 2 and "new.breaches.csv" in refused.stderr
+    assert not (work / "new.csv").exists()
+
+    piped = subprocess.run(
+        [sys.executable, "-m", "ledger", "report", "sla", "--xlsx", "-"],
+        env=cli.env,
+        capture_output=True,
+        cwd=work,
+        timeout=60,
+    )
+    assert piped.returncode == 0 and piped.stdout.startswith(b"PK")  # a zip: the workbook
+
+    cli.run("digest", "--out", "d.json", cwd=work)
+    refused = cli.run("digest", "--out", "d.json", ok=False, cwd=work)
+    assert refused.returncode == 2 and "already exists" in refused.stderr
+    cli.run("digest", "--out", "d.json", "--force", cwd=work)
+    assert json.loads(cli.run("digest", "--out", "-", cwd=work).stdout)["position"] > 0
+
+    number = "T-2026-000001"
+    cli.run("export", "--ticket", number, "--format", "json", "--out", "t.json", cwd=work)
+    refused = cli.run("export", "--ticket", number, "--out", "t.json", ok=False, cwd=work)
+    assert refused.returncode == 2 and "already exists" in refused.stderr
+    cli.run(
+        "export", "--ticket", number, "--format", "json", "--out", "t.json", "--force", cwd=work
+    )
+    dossier = cli.run("export", "--ticket", number, "--format", "json", "--out", "-", cwd=work)
+    assert json.loads(dossier.stdout)["ticket"]["number"] == number
+
+    cli.run("digest", "keygen", "--out", "k", cwd=work)
+    refused = cli.run("digest", "keygen", "--out", "k", ok=False, cwd=work)
+    assert refused.returncode == 2 and "already exists" in refused.stderr
+    old = (work / "k.pub").read_bytes()
+    cli.run("digest", "keygen", "--out", "k", "--force", cwd=work)
+    assert (work / "k.pub").read_bytes() != old
+    dash = cli.run("digest", "keygen", "--out", "-", ok=False, cwd=work)
+    assert dash.returncode == 2 and "two files" in dash.stderr
+    assert not (work / "-").exists()
+
+
+def test_binary_output_is_refused_on_a_terminal(sqlite_url: str, tmp_path: Path) -> None:
+    import pty
+
+    cli = make_cli(sqlite_url)
+    cli.run(*REPORT_ARGS)
+    for args in (
+        ("report", "sla", "--xlsx", "-"),
+        ("export", "--ticket", "T-2026-000001", "--format", "pdf", "--out", "-"),
+        ("export", "--ticket", "T-2026-000001", "--format", "pdf"),
+    ):
+        leader, follower = pty.openpty()
+        try:
+            done = subprocess.run(
+                [sys.executable, "-m", "ledger", *args],
+                env=cli.env,
+                stdout=follower,
+                stderr=subprocess.PIPE,
+                text=True,
+                cwd=tmp_path,
+                timeout=60,
+            )
+        finally:
+            os.close(follower)
+            os.close(leader)
+        assert done.returncode == 2, (args, done.stderr)
+        assert "to a terminal" in done.stderr
+        assert not (tmp_path / "-").exists()
+
+
+def test_time_errors_show_the_users_zone_to_the_minute(sqlite_url: str, tmp_path: Path) -> None:
+    cli = make_cli(sqlite_url)
+    number = cli.json(*REPORT_ARGS)["number"]
+    future = cli.run("ticket", "respond", number, "--at", "2026-10-08T13:00", ok=False)
+    assert future.returncode == 2
+    assert future.stderr.strip() == (
+        "Error: occurred_at 2026-10-08T13:00+08:00 is in the future (now 2026-10-08T12:00+08:00)"
+    )
+    early = cli.run(
+        "--tz", "UTC", "ticket", "respond", number, "--at", "2026-10-08T00:30", ok=False
+    )
+    assert early.stderr.strip() == (
+        "Error: occurred_at 2026-10-08T00:30+00:00 is before the report (2026-10-08T01:00+00:00)"
+    )
+    cli.run("ticket", "respond", number, "--at", "2026-10-08T09:04:30")
+    again = cli.run("ticket", "respond", number, ok=False)
+    assert again.stderr.strip() == (
+        f"Error: ticket {number} was already responded to at 2026-10-08T09:04+08:00"
+    )
+    lines = tmp_path / "late.jsonl"
+    lines.write_text(
+        json.dumps(
+            {"command": "dispatch", "ticket": number, "engineer": "王工", "at": "2026-10-08T08:00"}
+        )
+        + "\n",
+        encoding="utf-8",
+    )
+    imported = cli.run("import", str(lines), ok=False)
+    assert "is before the report (2026-10-08T09:00+08:00)" in imported.stdout + imported.stderr
+
+
+def test_a_write_says_what_it_recorded_in_the_chosen_language(sqlite_url: str) -> None:
+    cli = make_cli(sqlite_url)
+    assert cli.run(*REPORT_ARGS).stdout.strip() == "T-2026-000001 已报修 (版本 1)"
+    number = "T-2026-000001"
+    cli.run("ticket", "respond", number, "--at", "2026-10-08T09:04")
+    cli.run("ticket", "dispatch", number, "--engineer", "王工", "--at", "2026-10-08T09:05")
+    engineer = {"LEDGER_ACTOR": "王工", "LEDGER_ROLE": "engineer"}
+    arrived = cli.run("ticket", "arrive", number, "--lang", "en", **engineer)
+    assert arrived.stdout.strip() == f"{number} engineer on site (version 4)"
+    cli.run("ticket", "resolve", number, "--summary", "更换电源模块", **engineer)
+    signed = cli.run("ticket", "sign", number, "--signer", "张三", **engineer)
+    assert signed.stdout.strip() == f"{number} 客户已签字确认 (版本 6)"  # not "resolved"
+    closed = cli.run("ticket", "close", number, "--lang", "en")
+    assert closed.stdout.strip() == f"{number} closed (version 7)"
+    shown = cli.run("ticket", "show", number).stdout
+    assert "禹州市看守所智慧监所项目 (seed-002)" in " ".join(shown.split())  # name, then id

@@ -487,3 +487,30 @@ def test_an_htmx_target_the_page_does_not_have_gets_the_whole_page(web: Web) -> 
         )
         assert response.text.lstrip().startswith("<!doctype html>"), target
         assert '<div id="panels"' in response.text
+
+
+def test_the_ticket_page_names_events_and_durations_in_the_chosen_language(web: Web) -> None:
+    web.login_as("auditor")
+    path = f"/dashboard/tickets/{web.numbers['first']}"
+    chinese = web.page(path).text
+    timeline = chinese[chinese.index('id="timeline"') :]
+    assert "<td>已报修</td>" in timeline and "<td>已派工</td>" in timeline
+    assert "<td>Dispatched</td>" not in timeline and "<td>Reported</td>" not in timeline
+    sla_table = chinese[chinese.index('id="sla"') : chinese.index('id="timeline"')]
+    assert re.search(r"<td>\d+ (天|小时|分钟)( \d+ (小时|分钟))?</td>", sla_table), sla_table
+    assert not re.search(r"<td>\d+</td></tr>", sla_table)  # no bare minute counts
+    web.client.get("/lang/en")
+    english = web.page(path).text
+    assert "<td>dispatched</td>" in english[english.index('id="timeline"') :]
+    assert re.search(r"<td>\d+ (days?|hours?|minutes?)", english[english.index('id="sla"') :])
+
+
+def test_contracts_are_shown_by_name_with_their_id(web: Web) -> None:
+    web.login_as("auditor")
+    name = "禹州市看守所智慧监所项目"  # examples/contracts/seed-002.toml
+    overview = web.page("/dashboard").text
+    assert f'<option value="seed-002" >{name} (seed-002)</option>' in overview
+    ticket = web.page(f"/dashboard/tickets/{web.numbers['first']}").text
+    assert f"<dd>{name} (seed-002)</dd>" in ticket
+    listed = web.page("/dashboard/list", params={"contract": "seed-002"}).text
+    assert f'<td title="seed-002">{name}</td>' in listed

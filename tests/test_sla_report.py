@@ -7,6 +7,7 @@ import csv
 import signal
 import subprocess
 import sys
+import unicodedata
 from collections.abc import Iterator
 from datetime import date, datetime
 from pathlib import Path
@@ -45,6 +46,10 @@ respond = "30m"
 resolve = "2 workdays"
 """
 FRIDAY = datetime(2024, 2, 9, 16, 40, tzinfo=SHANGHAI)
+
+
+SEED_002 = "禹州市看守所智慧监所项目 (seed-002)"
+"""How the tables people read name seed 002 (its name, then its id)."""
 
 
 def at(text: str) -> datetime:
@@ -177,7 +182,7 @@ def test_csv_and_xlsx_files_are_written_and_readable(desk: Desk, tmp_path: Path)
     with summary.open(encoding="utf-8-sig", newline="") as f:
         rows = list(csv.reader(f))
     assert rows[0][:4] == ["contract", "tickets", "targets", "met"]
-    assert rows[1][:2] == ["seed-002", "1"] and rows[-1][0] == "total"
+    assert rows[1][:2] == [SEED_002, "1"] and rows[-1][0] == "total"  # people read names
     with breaches_csv_path(summary).open(encoding="utf-8-sig", newline="") as f:
         breaches = list(csv.DictReader(f))
     respond = breaches[0]
@@ -199,7 +204,7 @@ def test_csv_and_xlsx_files_are_written_and_readable(desk: Desk, tmp_path: Path)
     first = dict(zip(header, (c.value for c in sheet[2]), strict=True))
     assert first["due"] == datetime(2026, 10, 8, 9, 5)  # local time: Excel has no zones
     assert first["breach minutes"] == 4
-    assert book["Summary"]["A2"].value == "seed-002"
+    assert book["Summary"]["A2"].value == SEED_002
 
 
 def test_chinese_labels(desk: Desk, tmp_path: Path) -> None:
@@ -225,7 +230,16 @@ def test_chinese_labels(desk: Desk, tmp_path: Path) -> None:
         ("到场", "逾期未完成", "紧急"),
     ]
     write_xlsx(result, tmp_path / "sla.xlsx", "zh")
-    assert load_workbook(tmp_path / "sla.xlsx").sheetnames == ["汇总", "超时明细"]
+    book = load_workbook(tmp_path / "sla.xlsx")
+    assert book.sheetnames == ["汇总", "超时明细"]
+    for sheet in book.worksheets:
+        # every header fits its column (a Chinese character is two widths wide)
+        for cell in sheet[1]:
+            width = sheet.column_dimensions[cell.column_letter].width
+            wide = sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in cell.value)
+            assert width >= wide, (sheet.title, cell.value, width)
+        assert sheet.auto_filter.ref == sheet.dimensions  # a filter on the header row
+        assert sheet.auto_filter.ref.startswith("A1:")
 
 
 # --------------------------------------------------------------------------- CLI
@@ -352,3 +366,19 @@ def test_cli_projections_follow_stops_cleanly(cli: Cli, signum: int) -> None:
             follower.kill()
     assert follower.returncode == 0, err
     assert "Traceback" not in err and "stopped following" in err
+
+
+def test_severities_are_listed_by_rank_in_every_language(sqlite_url: str) -> None:
+    c = Cli(sqlite_url)
+    c.run("init")
+    with Ledger.open(sqlite_url, clock=FixedClock(at("2026-10-01 08:00"))) as ledger:
+        load_seed_contracts(ledger)
+    for severity in ("general", "emergency", "major", "critical"):
+        args = list(REPORT_ARGS)
+        args[args.index("--severity") + 1] = severity
+        c.run(*args)
+    data = c.json("report", "sla", "--by", "severity")
+    assert [g["key"] for g in data["groups"]] == ["emergency", "critical", "major", "general"]
+    text = c.run("report", "sla", "--by", "severity", "--lang", "zh").stdout
+    rows = [text.index(word) for word in ("紧急", "重大", "较大", "一般")]
+    assert rows == sorted(rows)

@@ -83,9 +83,9 @@ def test_seed_003_ladder_climbs_on_the_contract_clock(desk: Desk) -> None:
         EscalationLevel.ENGINEER,
         EscalationLevel.DEPARTMENT_MANAGER,
     )
-    assert first.reason.startswith("响应超时 5m：自动升级至部门经理")
+    assert first.reason.startswith("响应超时 5 分钟：自动升级至部门经理")
     assert second.from_level is EscalationLevel.DEPARTMENT_MANAGER
-    assert "10m" in second.reason
+    assert "响应超时 10 分钟" in second.reason and "(response overdue by 10m)" in second.reason
     assert (first.occurred_at, second.occurred_at) == (at(10), at(15))
     assert {(e.actor, e.role) for e in (first, second)} == {(SWEEP_ACTOR, Role.SYSTEM)}
     assert sweep_at(desk, 60).done == []  # at the top of this contract's ladder
@@ -166,7 +166,7 @@ def test_chief_engineer_office_takes_unresolved_defects_after_the_resolve_due_ti
         EscalationLevel.ENGINEER,
         EscalationLevel.CHIEF_ENGINEER_OFFICE,
     )
-    assert event.reason.startswith("修复超时 1h：技术问题未解决，自动升级至总工办")
+    assert event.reason.startswith("修复超时 1 小时：技术问题未解决，自动升级至总工办")
     assert levels(desk, consultation) == levels(desk, fixed) == []
     # Reopened, the fixed defect is unresolved again, long after its resolve due time.
     desk.do("reopen", ticket=fixed.number, reason="故障复发")
@@ -184,6 +184,9 @@ def test_seed_003_notices_at_7_and_14_days(desk: Desk) -> None:
     assert sweep_at(desk, 7 * DAY - 1).done == []
     report = sweep_at(desk, 7 * DAY)
     assert [d.action.kind.value for d in report.done] == ["inspection_notice"]
+    assert report.done[0].action.why == (
+        "报修后 7 天未关闭：检查单 (unclosed 7 days after the report)"
+    )
     assert sweep_at(desk, 14 * DAY - 1).done == []
     report = sweep_at(desk, 14 * DAY)
     assert [d.action.kind.value for d in report.done] == ["rectification_notice"]
@@ -395,7 +398,7 @@ def test_sweep_through_the_cli(db_url: str) -> None:
     out = cli.run("sweep").stdout.splitlines()
     assert out[0] == (
         f"{number}  escalated engineer → department_manager: "
-        "响应超时 5m：自动升级至部门经理 (response overdue by 5m)"
+        "响应超时 5 分钟：自动升级至部门经理 (response overdue by 5m)"
     )
     assert out[1].startswith(f"{number}  escalated department_manager → project_general_manager")
     assert out[2] == (

@@ -508,7 +508,7 @@ def test_keygen_writes_a_private_key_only_the_owner_reads(tmp_path: Path) -> Non
 
     again = runner.invoke(ledger_cli, ["digest", "keygen", "--out", str(out)])
     assert again.exit_code == 2
-    assert again.stderr.strip() == f"Error: {out} already exists: not replacing a key"
+    assert again.stderr.strip() == f"Error: {out}: already exists (give --force to overwrite it)"
     assert out.read_bytes() == private
 
     mixed = runner.invoke(ledger_cli, ["digest", "--json", "keygen", "--out", str(tmp_path / "x")])

@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
 import orjson
 
 from ledger.cli.integrity import load_digests, path_type
-from ledger.cli.support import FAILURE, Settings, fail, pass_settings
+from ledger.cli.support import (
+    FAILURE,
+    STDOUT,
+    Settings,
+    check_output,
+    fail,
+    force_option,
+    is_stdout,
+    out_path,
+    pass_settings,
+    write_output,
+)
 from ledger.reports.dossier import build_dossier
 from ledger.reports.dossier_render import FontMissing, render_html, render_pdf
 from ledger.reports.export import Lang
@@ -24,7 +34,12 @@ from ledger.reports.export import Lang
     default="html",
     show_default=True,
 )
-@click.option("--out", type=path_type, help="Write to this new file (default: stdout; not PDF).")
+@click.option(
+    "--out",
+    type=out_path,
+    help="Write to FILE (default or -: stdout; a PDF not to a terminal).",
+)
+@force_option
 @click.option(
     "--digest",
     "digest_files",
@@ -49,15 +64,15 @@ def export(
     public_key: Path | None,
     verify_log: bool,
     lang: str,
+    force: bool,
 ) -> None:
     """The audit dossier of one ticket: timeline (who, occurred vs recorded, back-dated
     flags), SLA verdicts, signature, linked visits/actions/complaints, each event's hash
     and the digests it was checked against. Exit 1 when an integrity check fails (the
     dossier is still written, saying so)."""
-    if fmt == "pdf" and out is None:
-        fail("a PDF needs --out FILE")
-    if out is not None and out.exists():
-        fail(f"{out}: already exists (a dossier is never overwritten)")
+    binary = fmt == "pdf"
+    target = out or Path(STDOUT)
+    check_output(target, force=force, binary=binary, what="a PDF")
     digests, key = load_digests(digest_files, public_key)
     with settings.open() as ledger:
         dossier = build_dossier(ledger, ref, digests=digests, public_key=key, whole_log=verify_log)
@@ -71,15 +86,8 @@ def export(
             content = render_pdf(dossier, language)
         except FontMissing as e:
             fail(str(e), FAILURE)
-    if out is None:
-        sys.stdout.buffer.write(content)
-        sys.stdout.flush()
-    else:
-        try:
-            with out.open("xb") as file:
-                file.write(content)
-        except OSError as e:
-            fail(f"{out}: cannot write: {e.strerror or e}")
-        click.echo(f"dossier of {dossier['ticket']['number']} written to {out}", err=True)
+    write_output(target, content, force=force, binary=binary)
+    if not is_stdout(target):
+        click.echo(f"dossier of {dossier['ticket']['number']} written to {target}", err=True)
     if not dossier["integrity"]["ok"]:
         fail(f"integrity check failed: {dossier['integrity']['summary']}", FAILURE)

@@ -18,11 +18,16 @@ from ledger.cli.support import (
     FAILURE,
     LedgerGroup,
     Settings,
+    check_output,
     fail,
+    force_option,
+    is_stdout,
     json_option,
+    out_path,
     pass_settings,
     plural,
     print_json,
+    write_output,
 )
 from ledger.integrity.digest import (
     KEY_ENV,
@@ -33,8 +38,8 @@ from ledger.integrity.digest import (
     load_digest,
     load_private_key,
     load_public_key,
+    public_key_path,
     take_digest,
-    write_digest,
 )
 from ledger.integrity.verify import CHECKS, DigestResult, Verdict, verify_ledger
 from ledger.storage.chain import chain_head
@@ -46,7 +51,8 @@ path_type = click.Path(dir_okay=False, path_type=Path)
 
 
 @click.group(cls=LedgerGroup, invoke_without_command=True)
-@click.option("--out", type=path_type, help="Write the digest to this new file.")
+@click.option("--out", type=out_path, help="Write the digest to FILE (-: stdout).")
+@force_option
 @click.option(
     "--key",
     type=path_type,
@@ -55,7 +61,9 @@ path_type = click.Path(dir_okay=False, path_type=Path)
 )
 @json_option
 @click.pass_context
-def digest(ctx: click.Context, out: Path | None, key: Path | None, as_json: bool) -> None:
+def digest(
+    ctx: click.Context, out: Path | None, key: Path | None, as_json: bool, force: bool
+) -> None:
     """Take a digest: the chain's head (position, hash, time), signed when a key is set.
 
     Keep it outside the system; `ledger verify --digest FILE` proves the log extends it.
@@ -64,7 +72,12 @@ def digest(ctx: click.Context, out: Path | None, key: Path | None, as_json: bool
     if ctx.invoked_subcommand is not None:
         given = [
             flag
-            for name, flag in (("out", "--out"), ("key", "--key"), ("as_json", "--json"))
+            for name, flag in (
+                ("out", "--out"),
+                ("key", "--key"),
+                ("as_json", "--json"),
+                ("force", "--force"),
+            )
             if ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE
         ]
         if given:
@@ -72,6 +85,10 @@ def digest(ctx: click.Context, out: Path | None, key: Path | None, as_json: bool
         return
     settings = ctx.find_object(Settings)
     assert settings is not None
+    if is_stdout(out):
+        out = None
+    if out is not None:
+        check_output(out, force=force)
     with digest_errors():
         signing_key = None if key is None else load_private_key(key)
         with settings.open() as ledger:
@@ -83,7 +100,7 @@ def digest(ctx: click.Context, out: Path | None, key: Path | None, as_json: bool
                 key=signing_key,
             )
         if out is not None:
-            write_digest(taken, out)
+            write_output(out, digest_json(taken), force=force)
     if out is None or as_json:
         sys.stdout.write(digest_json(taken))
     else:
@@ -104,14 +121,20 @@ def digest(ctx: click.Context, out: Path | None, key: Path | None, as_json: bool
 @digest.command("keygen")
 @click.option(
     "--out",
-    type=path_type,
+    type=out_path,
     required=True,
     help="Private key file to create (mode 0600); the public key goes to OUT.pub.",
 )
-def digest_keygen(out: Path) -> None:
-    """Create an Ed25519 key pair to sign digests with (never replaces a file)."""
+@force_option
+def digest_keygen(out: Path, force: bool) -> None:
+    """Create an Ed25519 key pair to sign digests with (an existing key file is replaced
+    only with --force)."""
+    if is_stdout(out):
+        fail("--out -: a key pair is two files (OUT and OUT.pub): name a file")
+    for path in (out, public_key_path(out)):
+        check_output(path, force=force)
     with digest_errors():
-        private, public, raw = generate_key(out)
+        private, public, raw = generate_key(out, replace=force)
     click.echo(f"private key {private} (mode 0600): keep it secret, sign with --key {private}")
     click.echo(f"public key {public}: give it to auditors (ledger verify --public-key)")
     click.echo(f"public key (hex): {raw.hex()}")

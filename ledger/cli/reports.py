@@ -13,18 +13,24 @@ from rich.table import Table
 
 from ledger.bootstrap import Ledger
 from ledger.cli.support import (
+    STDOUT,
     LedgerGroup,
     Settings,
+    check_output,
     console,
     fail,
+    force_option,
+    is_stdout,
     json_option,
+    out_path,
     pass_settings,
     print_json,
     time_option,
+    write_output,
 )
 from ledger.reports import actions, assessment, audit, complaints, satisfaction, sla
 from ledger.reports.common import Period, month_period, quarter_period
-from ledger.reports.export import Cell, Lang, Sheet, cell_text, write_csv, write_xlsx
+from ledger.reports.export import Cell, Lang, Sheet, cell_text, csv_files, csv_text, xlsx_bytes
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -39,20 +45,23 @@ def period_options(f: F) -> F:
 
 
 def output_options(f: F) -> F:
-    """``--csv FILE``, ``--xlsx FILE``, ``--lang en|zh`` and ``--json``."""
+    """``--csv FILE``, ``--xlsx FILE`` (``-``: standard output), ``--force``, ``--lang
+    en|zh`` and ``--json``."""
     f = json_option(f)
+    f = force_option(f)
     f = click.option("--lang", type=click.Choice(["en", "zh"]), default="en", show_default=True)(f)
     f = click.option(
         "--xlsx",
         "xlsx_file",
-        type=click.Path(dir_okay=False, path_type=Path),
-        help="Write every table as a sheet of one workbook.",
+        type=out_path,
+        help="Write every table as a sheet of one workbook (- : stdout, not a terminal).",
     )(f)
     return click.option(
         "--csv",
         "csv_file",
-        type=click.Path(dir_okay=False, path_type=Path),
-        help="Write the first table to FILE, the others next to it (FILE stem + .KEY.csv).",
+        type=out_path,
+        help="Write the first table to FILE, the others next to it (FILE stem + .KEY.csv); "
+        "- : every table to stdout.",
     )(f)
 
 
@@ -73,14 +82,29 @@ def _checked(parse: Callable[[str], Period], text: str) -> str:
 
 
 def _write_files(
-    sheets: Sequence[Sheet], csv_file: Path | None, xlsx_file: Path | None, tz: tzinfo
+    sheets: Sequence[Sheet],
+    csv_file: Path | None,
+    xlsx_file: Path | None,
+    tz: tzinfo,
+    force: bool,
 ) -> None:
-    written = write_csv(sheets, csv_file, tz) if csv_file else []
+    """``--csv`` and ``--xlsx`` by the rule of every output file (:func:`check_output`):
+    every file is checked before any is written. ``--csv -`` prints the tables one after
+    the other, a blank line between them."""
+    files: list[tuple[Path, bytes, bool]] = []
+    if is_stdout(csv_file):
+        text = "\n".join(csv_text(sheet, tz) for sheet in sheets)
+        files.append((Path(STDOUT), text.encode(), False))
+    elif csv_file:
+        files.extend((path, content, False) for path, content in csv_files(sheets, csv_file, tz))
     if xlsx_file:
-        write_xlsx(sheets, xlsx_file, tz)
-        written.append(xlsx_file)
-    for path in written:
-        click.echo(f"wrote {path}", err=True)
+        files.append((xlsx_file, xlsx_bytes(sheets, tz), True))
+    for path, _, binary in files:
+        check_output(path, force=force, binary=binary, what="a workbook")
+    for path, content, binary in files:
+        write_output(path, content, force=force, binary=binary)
+        if not is_stdout(path):
+            click.echo(f"wrote {path}", err=True)
 
 
 def _show(
@@ -93,6 +117,7 @@ def _show(
     csv_file: Path | None,
     xlsx_file: Path | None,
     as_json: bool,
+    force: bool,
     limit: int | None = None,
 ) -> None:
     """Write ``result``'s tables (shaped by its ``report`` module: ``title``, ``sheets``,
@@ -100,7 +125,20 @@ def _show(
     last row the total) and each list (at most ``limit`` rows; for a list without any, the
     word ``no KEY`` of the list's key, else the word ``empty``)."""
     sheets: list[Sheet] = report.sheets(result, lang)
-    _write_files(sheets, csv_file, xlsx_file, tz)
+    to_stdout = [
+        flag
+        for flag, on in (
+            ("--json", as_json),
+            ("--csv -", is_stdout(csv_file)),
+            ("--xlsx -", is_stdout(xlsx_file)),
+        )
+        if on
+    ]
+    if len(to_stdout) > 1:
+        fail(f"{' and '.join(to_stdout)}: only one of them can use standard output")
+    _write_files(sheets, csv_file, xlsx_file, tz, force)
+    if is_stdout(csv_file) or is_stdout(xlsx_file):
+        return
     if as_json:
         print_json(report.report_json(result))
         return

@@ -9,6 +9,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, tzinfo
+from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
 import click
@@ -28,7 +29,7 @@ from ledger.domain.values import (
 )
 from ledger.projections.base import UnknownProjection
 from ledger.storage.location import LocationError, parse_location, resolve_url
-from ledger.timeutil import parse_time, zone
+from ledger.timeutil import parse_time, show_error, zone
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -49,8 +50,21 @@ def fail(message: str, exit_code: int = BAD_INPUT) -> NoReturn:
 
 
 def _first_line(error: BaseException) -> str:
-    text = str(error).strip() or type(error).__name__
-    return text.splitlines()[0]
+    return _first_line_of(str(error)) or type(error).__name__
+
+
+def _first_line_of(text: str) -> str:
+    return (text.strip().splitlines() or [""])[0]
+
+
+def _user_zone() -> tzinfo:
+    """The zone of the command being run (``--tz``), for times in its error messages."""
+    ctx = click.get_current_context(silent=True)
+    settings = None if ctx is None else ctx.find_object(Settings)
+    try:
+        return zone(None) if settings is None else settings.tz
+    except click.ClickException:  # a bad --tz: its own error is reported elsewhere
+        return zone(None)
 
 
 @contextmanager
@@ -69,7 +83,7 @@ def translated_errors() -> Iterator[None]:
         LedgerNotInitialised,
         UnknownProjection,
     ) as e:
-        fail(_first_line(e))
+        fail(_first_line_of(show_error(e, _user_zone())))
     except ConcurrentChange as e:
         fail(_first_line(e), FAILURE)
     except MapperDeserialisationError as e:
@@ -214,3 +228,58 @@ def stop_requested() -> Iterator[threading.Event]:
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+
+
+# --------------------------------------------------------------------------- output files
+
+STDOUT = "-"
+"""The file name that means standard output (for a text format)."""
+
+out_path = click.Path(dir_okay=False, allow_dash=True, path_type=Path)
+"""The type of every option naming a file to write (``--out``, ``--csv``, ``--xlsx``)."""
+
+
+def force_option(f: F) -> F:
+    return click.option("--force", is_flag=True, help="Overwrite output files that already exist.")(
+        f
+    )
+
+
+def is_stdout(path: Path | None) -> bool:
+    return path is not None and str(path) == STDOUT
+
+
+def check_output(path: Path, *, force: bool, binary: bool = False, what: str = "") -> None:
+    """The one rule for every option that writes a file, checked before anything is done:
+    ``-`` is standard output (a binary format is refused when that is a terminal); an
+    existing file is refused (exit 2) unless ``--force``; a directory is refused."""
+    if is_stdout(path):
+        if binary and sys.stdout.isatty():
+            fail(
+                f"-: not writing {what or 'a binary file'} to a terminal: "
+                "redirect it or name a file"
+            )
+        return
+    if path.is_dir():
+        fail(f"{path}: is a directory")
+    if path.exists() and not force:
+        fail(f"{path}: already exists (give --force to overwrite it)")
+
+
+def write_output(path: Path, content: bytes | str, *, force: bool, binary: bool = False) -> None:
+    """Write ``content`` to ``path`` (or standard output for ``-``) by the rule of
+    :func:`check_output`; a file that cannot be written is bad input."""
+    check_output(path, force=force, binary=binary)
+    data = content.encode() if isinstance(content, str) else content
+    if is_stdout(path):
+        sys.stdout.flush()
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+        return
+    try:
+        with path.open("wb" if force else "xb") as file:
+            file.write(data)
+    except FileExistsError:
+        fail(f"{path}: already exists (give --force to overwrite it)")
+    except OSError as e:
+        fail(f"{path}: cannot write: {e.strerror or e}")

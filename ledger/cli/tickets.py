@@ -35,6 +35,7 @@ from ledger.cli.support import (
 from ledger.commands.importer import DEFAULT_BATCH, ImportReport, import_commands
 from ledger.commands.models import parse_command
 from ledger.domain.audit import backdating_threshold, recorded_by
+from ledger.domain.roles import TICKET_EVENTS
 from ledger.domain.ticket import Ticket, project_ticket
 from ledger.domain.values import (
     Category,
@@ -46,6 +47,8 @@ from ledger.domain.values import (
     SignatureKind,
 )
 from ledger.projections.tickets import list_tickets
+from ledger.reports.common import EVENT_WORDS
+from ledger.reports.export import Lang
 from ledger.storage.chain import COMMANDS_TABLE
 from ledger.timeutil import show as show_time
 from ledger.views import history_view, sla_view, ticket_row_view, ticket_view
@@ -58,7 +61,7 @@ def ticket() -> None:
     """Record and read service tickets (服务单)."""
 
 
-def _run_command(settings: Settings, data: dict[str, Any], as_json: bool) -> None:
+def _run_command(settings: Settings, data: dict[str, Any], as_json: bool, lang: Lang) -> None:
     data = {k: v for k, v in data.items() if v is not None and k != "as_json"}
     command = parse_command(data, settings.tz)
     with settings.open() as ledger:
@@ -66,7 +69,13 @@ def _run_command(settings: Settings, data: dict[str, Any], as_json: bool) -> Non
         if as_json:
             print_json(ticket_view(result, settings.tz))
         else:
-            click.echo(f"{result.number} {result.status.value} (version {result.version})")
+            click.echo(recorded_line(result.number, data["command"], result.version, lang))
+
+
+def recorded_line(number: str, command: str, version: int, lang: Lang) -> str:
+    """What a write recorded, e.g. ``T-2026-000001 客户已签字确认 (版本 6)``."""
+    event = TICKET_EVENTS[command].__name__
+    return f"{number} {EVENT_WORDS(event, lang)} ({EVENT_WORDS('version', lang)} {version})"
 
 
 def write_command(name: str, help_text: str) -> Callable[[F], Any]:
@@ -77,15 +86,19 @@ def write_command(name: str, help_text: str) -> Callable[[F], Any]:
         @pass_settings
         def run(settings: Settings, /, **options: Any) -> None:
             as_json = options.pop("as_json", False)
-            _run_command(settings, {"command": name, **options}, as_json)
+            lang: Lang = "en" if options.pop("lang") == "en" else "zh"
+            _run_command(settings, {"command": name, **options}, as_json, lang)
 
         run.__doc__ = help_text
-        return ticket.command(name, help=help_text)(json_option(actor_options(run)))
+        return ticket.command(name, help=help_text)(lang_option(json_option(actor_options(run))))
 
     return decorate
 
 
 ticket_argument = click.argument("ticket")
+lang_option = click.option(
+    "--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True
+)
 
 
 @write_command("report", "Open a ticket (报修): the hotline records the fault.")
@@ -215,9 +228,12 @@ def show(
         # A replay judges the SLAs when it stands.
         judged = ledger.judge(found, replayed_at)
         view = ticket_view(found, settings.tz) | {"sla": sla_view(judged, settings.tz)}
+        contract = ledger.contracts.find(found.contract_id)
     if as_json:
         print_json(view)
         return
+    if contract is not None:  # a person reads the contract's name, with its id
+        view["contract_id"] = f"{contract.latest.policy.name} ({found.contract_id})"
     sla = view.pop("sla")
     title = f"{view['number']} · {view['status']}"
     if replayed_at is not None:

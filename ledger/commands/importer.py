@@ -69,6 +69,7 @@ from ledger.domain.model import DomainEvent
 from ledger.domain.numbering import Series
 from ledger.domain.ticket import Reported, TicketEvent
 from ledger.storage.chain import CommandKey, chain_position, recorded_commands
+from ledger.timeutil import show_error
 
 DEFAULT_BATCH = 500
 BATCH_ATTEMPTS = 2
@@ -565,7 +566,9 @@ class _Importer:
                 if ref is not None:
                     batch.refs[ref] = applied
                 return
-            reason = "; ".join(e.problems) if isinstance(e, CommandError) else str(e)
+            reason = (
+                "; ".join(e.problems) if isinstance(e, CommandError) else show_error(e, self.tz)
+            )
             batch.rejected.append(Rejection(line.number, reason))
             if ref is not None:
                 batch.failed_refs[ref] = (line.number, str(data.get("command")))

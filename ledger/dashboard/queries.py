@@ -259,6 +259,12 @@ def load_drill(ledger: Ledger, filters: Filters, scope: Scope, query: DrillQuery
     return drill(current, query, ledger.tz)
 
 
+def contract_names(ledger: Ledger) -> dict[str, str]:
+    """Each contract's name (its latest revision's), by contract id."""
+    with ledger.engine.connect() as conn:
+        return {c.contract_id: c.latest.policy.name for c in load_contracts(conn).values()}
+
+
 def filter_choices(ledger: Ledger, scope: Scope) -> tuple[list[str], list[str]]:
     """The contracts and customers the filters offer (those the user has tickets of, for
     an engineer)."""

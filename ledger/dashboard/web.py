@@ -37,6 +37,7 @@ from ledger.dashboard.queries import (
     Filters,
     PeriodKind,
     Scope,
+    contract_names,
     filter_choices,
     load_drill,
     load_overview,
@@ -50,6 +51,7 @@ from ledger.dashboard.sessions import (
     Signer,
 )
 from ledger.dashboard.words import LANGS, lang_of, word
+from ledger.reports.common import duration_text
 from ledger.reports.dossier import build_dossier
 from ledger.reports.dossier_render import render_html
 from ledger.reports.export import Lang
@@ -101,6 +103,21 @@ def lang(request: Request) -> Lang:
     return lang_of(request.cookies.get(LANG_COOKIE))
 
 
+def _contract_names(request: Request) -> Callable[[str | None], str]:
+    """A contract's name for a person to read (its id when it has none); the names are
+    read once per page, when first needed."""
+    names: dict[str, str] = {}
+
+    def name(contract_id: str | None) -> str:
+        if contract_id is None:
+            return "—"
+        if not names:
+            names.update(contract_names(_ledger(request)))
+        return names.get(contract_id, contract_id)
+
+    return name
+
+
 def page_user(request: Request) -> User:
     """The logged-in user of a page request (their session checked against the users
     table: a revoked user or a re-issued token ends the session)."""
@@ -150,6 +167,8 @@ def render(
         "lang": language,
         "other_lang": "en" if language == "zh" else "zh",
         "t": lambda key, **values: word(key, language, **values),
+        "duration": lambda minutes: duration_text(minutes, language),
+        "contract_name": _contract_names(request),
         "csrf": _signer(request).csrf_token(cookie),
         "scripts": charts.script_urls(),
         "static": charts.STATIC_PREFIX,

@@ -4,7 +4,7 @@ extended with the page's own labels)."""
 from __future__ import annotations
 
 from ledger.reports import actions, complaints, satisfaction, sla
-from ledger.reports.common import Words
+from ledger.reports.common import EVENT_WORDS, Words
 from ledger.reports.export import Lang
 
 LANGS: tuple[Lang, ...] = ("zh", "en")
@@ -108,6 +108,7 @@ _EN = {
     "bad request": "The request could not be read; go back and try again.",
     "language": "中文",
     "period tickets": "{n} tickets reported in {period}",
+    "overdue by": "Overdue by",
     "chain ok": "Intact",
     "chain bad": "Chain check FAILED",
     "links verified": "{ok} of {n} events verify against their chain links",
@@ -217,6 +218,7 @@ _ZH = {
     "bad request": "无法读取该请求，请返回后重试。",
     "language": "English",
     "period tickets": "{period} 共报修 {n} 张工单",
+    "overdue by": "超时时长",
     "chain ok": "完整",
     "chain bad": "哈希链校验失败",
     "links verified": "{n} 个事件中 {ok} 个与哈希链一致",
@@ -255,12 +257,13 @@ _ZH = {
 
 WORDS = Words(
     {
-        "en": _EN,
+        "en": {**EVENT_WORDS.own["en"], **_EN},
         "zh": {
             **satisfaction.WORDS.own["zh"],
             **actions.WORDS.own["zh"],
             **complaints.WORDS.own["zh"],
             **sla.WORDS.own["zh"],
+            **EVENT_WORDS.own["zh"],
             **_ZH,
         },
     }

@@ -112,4 +112,4 @@ def _(event: AccessRevoked, access: Access | None) -> Access:
 
 def project_access(access: Access | None, events: object) -> Access | None:
     """Projector function for the library's ``Repository.get(projector_func=...)``."""
-    return fold(mutate, access, events)
+    return fold(mutate, access, events, AccessEvent)

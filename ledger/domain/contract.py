@@ -349,14 +349,17 @@ def decide_revise(
         )
     if effective_from < stamp.recorded_at:
         raise RuleViolation(
-            f"a revision of contract {contract.contract_id} cannot take effect in the past "
-            f"({effective_from.isoformat()}): tickets already judged must keep their verdicts"
+            f"a revision of contract {contract.contract_id} cannot take effect in the past (",
+            effective_from,
+            "): tickets already judged must keep their verdicts",
         )
     last_start = contract.latest.effective_from
     if last_start is not None and effective_from <= last_start:
         raise RuleViolation(
-            f"revision {contract.latest.number} of contract {contract.contract_id} takes effect "
-            f"at {last_start.isoformat()}: a new revision must take effect after it"
+            f"revision {contract.latest.number} of contract {contract.contract_id} "
+            "takes effect at ",
+            last_start,
+            ": a new revision must take effect after it",
         )
     return PolicyRevised(
         **stamp.envelope(contract.id, contract.version + 1),

@@ -146,13 +146,11 @@ def check_times(stamp: Stamp, not_before: datetime | None = None, what: str = ""
     :data:`CLOCK_SKEW`) and not before the fact it follows (``not_before``, named ``what``)."""
     if stamp.occurred_at > stamp.recorded_at + CLOCK_SKEW:
         raise RuleViolation(
-            f"occurred_at {stamp.occurred_at.isoformat()} is in the future "
-            f"(now {stamp.recorded_at.isoformat()})"
+            "occurred_at ", stamp.occurred_at, " is in the future (now ", stamp.recorded_at, ")"
         )
     if not_before is not None and stamp.occurred_at < not_before:
         raise RuleViolation(
-            f"occurred_at {stamp.occurred_at.isoformat()} is before {what} "
-            f"({not_before.isoformat()})"
+            "occurred_at ", stamp.occurred_at, f" is before {what} (", not_before, ")"
         )
 
 

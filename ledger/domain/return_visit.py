@@ -341,7 +341,7 @@ def decide_conduct(
         raise RuleViolation(f"return visit {visit.number} is cancelled: cannot conduct it")
     if visit.conducted_at is not None:
         raise RuleViolation(
-            f"return visit {visit.number} was already conducted at {visit.conducted_at.isoformat()}"
+            f"return visit {visit.number} was already conducted at ", visit.conducted_at
         )
     check_times(stamp, visit.scheduled_at, "the scheduling")
     return next_event(
@@ -448,8 +448,9 @@ def decide_cancel(visit: ReturnVisit, stamp: Stamp, reason: str) -> VisitCancell
         raise RuleViolation(f"return visit {visit.number} is already cancelled")
     if visit.conducted_at is not None:
         raise RuleViolation(
-            f"return visit {visit.number} was conducted at {visit.conducted_at.isoformat()}: "
-            "a visit that took place cannot be cancelled"
+            f"return visit {visit.number} was conducted at ",
+            visit.conducted_at,
+            ": a visit that took place cannot be cancelled",
         )
     check_times(stamp, visit.scheduled_at, "the scheduling")
     return next_event(VisitCancelled, visit, stamp, reason=reason)

@@ -339,6 +339,22 @@ def parse_target(text: str) -> Target:
     raise ValueError(f'"{text}" is not a duration {_EXAMPLES}')
 
 
+def target_zh(text: str) -> str:
+    """A target as a Chinese sentence says it: ``"7 days"`` → ``7 天``, ``"1h30m"`` →
+    ``1 小时 30 分钟``, ``"2 workdays"`` → ``2 个工作日``, ``"same-day"`` → ``当日``."""
+    target = parse_target(text)
+    if isinstance(target, SameDay):
+        return "当日"
+    if isinstance(target, WallClockDays):
+        return f"{target.days} 天"
+    if isinstance(target, Workdays):
+        return f"{target.count} 个工作日"
+    hours, minutes = divmod(target.length // _MINUTE, 60)
+    return " ".join(
+        [*([f"{hours} 小时"] if hours else []), *([f"{minutes} 分钟"] if minutes else [])]
+    )
+
+
 def _unit(text: str) -> str:
     return "workday" if "work" in text.lower() else "day"
 

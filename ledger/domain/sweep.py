@@ -41,7 +41,7 @@ from ledger.domain.compliance import (
 )
 from ledger.domain.contract import Policy
 from ledger.domain.model import Stamp
-from ledger.domain.sla import Coverage, Pause, SlaStatus, deadline, parse_target
+from ledger.domain.sla import Coverage, Pause, SlaStatus, deadline, parse_target, target_zh
 from ledger.domain.ticket import (
     Ticket,
     TicketEvent,
@@ -169,10 +169,10 @@ def _escalation_reason(level: EscalationLevel, threshold: str) -> str:
     name = LEVEL_NAMES_ZH[level]
     if level is EscalationLevel.CHIEF_ENGINEER_OFFICE:
         return (
-            f"修复超时 {threshold}：技术问题未解决，自动升级至{name} "
+            f"修复超时 {target_zh(threshold)}：技术问题未解决，自动升级至{name} "
             f"(not resolved {threshold} after the resolve due time)"
         )
-    return f"响应超时 {threshold}：自动升级至{name} (response overdue by {threshold})"
+    return f"响应超时 {target_zh(threshold)}：自动升级至{name} (response overdue by {threshold})"
 
 
 def _flag_replacement(plan: _Plan, judgement: Judgement | None) -> None:
@@ -216,7 +216,8 @@ def _issue_notices(plan: _Plan, policy: Policy) -> None:
             plan.add(
                 kind,
                 _at_threshold(decide, threshold),
-                f"报修后 {threshold} 未关闭：{name} (unclosed {threshold} after the report)",
+                f"报修后 {target_zh(threshold)}未关闭：{name} "
+                f"(unclosed {threshold} after the report)",
                 since,
             )
 

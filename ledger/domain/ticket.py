@@ -303,7 +303,7 @@ def decide_respond(ticket: Ticket, stamp: Stamp, note: str | None = None) -> Res
     _require_active(ticket, "respond")
     if ticket.responded_at is not None:
         raise RuleViolation(
-            f"ticket {ticket.number} was already responded to at {ticket.responded_at.isoformat()}"
+            f"ticket {ticket.number} was already responded to at ", ticket.responded_at
         )
     _check_times(stamp, ticket.reported_at, "the report")
     return _next(Responded, ticket, stamp, note=note)

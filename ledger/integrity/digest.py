@@ -248,14 +248,21 @@ def _utc(value: str) -> datetime | None:
 # --------------------------------------------------------------------------- keys
 
 
-def generate_key(path: Path) -> tuple[Path, Path, bytes]:
+def public_key_path(path: Path) -> Path:
+    """Where the public key of the private key file ``path`` goes."""
+    return path.with_name(path.name + ".pub")
+
+
+def generate_key(path: Path, *, replace: bool = False) -> tuple[Path, Path, bytes]:
     """A new Ed25519 key: the private key (PKCS#8 PEM, mode 0600) at ``path``, the public
-    key (PEM) at ``path.pub``. Refuses to replace either; writes both or neither.
-    Returns both paths and the raw public key."""
-    public_path = path.with_name(path.name + ".pub")
+    key (PEM) at ``path.pub``. Refuses to replace either unless ``replace``; writes both or
+    neither. Returns both paths and the raw public key."""
+    public_path = public_key_path(path)
     for existing in (path, public_path):
         if existing.exists():
-            raise DigestError(f"{existing} already exists: not replacing a key")
+            if not replace:
+                raise DigestError(f"{existing} already exists: not replacing a key")
+            existing.unlink()
     key = Ed25519PrivateKey.generate()
     private_pem = key.private_bytes(
         serialization.Encoding.PEM,

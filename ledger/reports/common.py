@@ -274,6 +274,72 @@ class Words:
         return None if value is None else self("yes" if value else "no", lang)
 
 
+EVENT_WORDS = Words(
+    {
+        "en": {
+            "Reported": "reported",
+            "Responded": "responded",
+            "Dispatched": "dispatched",
+            "Arrived": "engineer on site",
+            "Resolved": "resolved",
+            "CustomerSigned": "customer signed",
+            "Escalated": "escalated",
+            "Suspended": "suspended",
+            "Resumed": "resumed",
+            "ReplacementProvided": "replacement unit provided",
+            "ReplacementFlagged": "replacement unit owed",
+            "Reclassified": "reclassified",
+            "Closed": "closed",
+            "Reopened": "reopened",
+            "Cancelled": "cancelled",
+            "InspectionNoticeIssued": "inspection notice issued",
+            "RectificationNoticeIssued": "rectification notice issued",
+            "version": "version",
+        },
+        "zh": {
+            "Reported": "已报修",
+            "Responded": "已响应",
+            "Dispatched": "已派工",
+            "Arrived": "工程师已到场",
+            "Resolved": "已修复",
+            "CustomerSigned": "客户已签字确认",
+            "Escalated": "已升级",
+            "Suspended": "已暂停",
+            "Resumed": "已恢复",
+            "ReplacementProvided": "已提供备用设备",
+            "ReplacementFlagged": "应提供备用设备",
+            "Reclassified": "已重新定级",
+            "Closed": "已关闭",
+            "Reopened": "已重新打开",
+            "Cancelled": "已取消",
+            "InspectionNoticeIssued": "已发检查单",
+            "RectificationNoticeIssued": "已发整改通知单",
+            "version": "版本",
+        },
+    }
+)
+"""What each ticket event records, in words (keys: the event's type name)."""
+
+
+def duration_text(minutes: float | None, lang: Lang) -> str:
+    """A length of time for a person: ``45 天 6 小时`` / ``45 days 6 hours``; under a day
+    in hours and minutes; under an hour in minutes (the two largest units, rounded down)."""
+    if minutes is None:
+        return ""
+    whole = int(minutes)
+    days, rest = divmod(whole, 24 * 60)
+    hours, mins = divmod(rest, 60)
+    units = [(days, "天", "day"), (hours, "小时", "hour"), (mins, "分钟", "minute")]
+    while len(units) > 1 and units[0][0] == 0:
+        units.pop(0)
+    parts = [
+        f"{n} {zh}" if lang == "zh" else f"{n} {en}{'' if n == 1 else 's'}"
+        for n, zh, en in units[:2]
+        if n or len(units) == 1
+    ]
+    return " ".join(parts) or ("0 分钟" if lang == "zh" else "0 minutes")
+
+
 def report_title(words: Words, lang: Lang, scope: str, report: Any) -> str:
     """``<title> <scope> (as of <time>)`` of a report (its ``as_of`` in its ``tz``)."""
     return (

@@ -8,6 +8,8 @@ shown in the user's zone; Excel gets naive local times because it has no time zo
 from __future__ import annotations
 
 import csv
+import io
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
@@ -45,21 +47,38 @@ def csv_path(path: Path, sheet: Sheet, first: bool) -> Path:
     return path.with_name(f"{path.stem}.{sheet.key}{path.suffix or '.csv'}")
 
 
+def csv_text(sheet: Sheet, tz: tzinfo) -> str:
+    """One table as CSV text (headers first)."""
+    out = io.StringIO(newline="")
+    writer = csv.writer(out)
+    writer.writerow(sheet.headers)
+    writer.writerows([cell_text(c, tz) for c in row] for row in sheet.rows)
+    return out.getvalue()
+
+
+def csv_files(sheets: Sequence[Sheet], path: Path, tz: tzinfo) -> list[tuple[Path, bytes]]:
+    """Each table's file and content: UTF-8 with a BOM so that Excel opens Chinese labels
+    correctly."""
+    return [
+        (csv_path(path, sheet, first=i == 0), csv_text(sheet, tz).encode("utf-8-sig"))
+        for i, sheet in enumerate(sheets)
+    ]
+
+
 def write_csv(sheets: Sequence[Sheet], path: Path, tz: tzinfo) -> list[Path]:
-    """One CSV per table, UTF-8 with a BOM so that Excel opens Chinese labels correctly.
-    Returns the files written."""
+    """One CSV per table (:func:`csv_files`). Returns the files written."""
     written = []
-    for i, sheet in enumerate(sheets):
-        target = csv_path(path, sheet, first=i == 0)
-        with target.open("w", newline="", encoding="utf-8-sig") as f:
-            writer = csv.writer(f)
-            writer.writerow(sheet.headers)
-            writer.writerows([cell_text(c, tz) for c in row] for row in sheet.rows)
+    for target, content in csv_files(sheets, path, tz):
+        target.write_bytes(content)
         written.append(target)
     return written
 
 
 def write_xlsx(sheets: Sequence[Sheet], path: Path, tz: tzinfo) -> None:
+    path.write_bytes(xlsx_bytes(sheets, tz))
+
+
+def xlsx_bytes(sheets: Sequence[Sheet], tz: tzinfo) -> bytes:
     """One sheet per table, bold headers, sized columns, local times."""
     from openpyxl import Workbook
     from openpyxl.styles import Font
@@ -80,11 +99,28 @@ def write_xlsx(sheets: Sequence[Sheet], path: Path, tz: tzinfo) -> None:
                 if isinstance(cell.value, datetime):
                     cell.number_format = "yyyy-mm-dd hh:mm:ss"
         for column_cells in sheet.columns:
-            width = max(len(str(c.value or "")) for c in column_cells)
+            width = max(display_width(c.value) for c in column_cells)
             letter = column_cells[0].column_letter
-            sheet.column_dimensions[letter].width = min(max(10, width * 1.3), 40)
+            sheet.column_dimensions[letter].width = min(max(8, width + 2), MAX_WIDTH)
+        sheet.auto_filter.ref = sheet.dimensions  # filters on the header row
         sheet.freeze_panes = "B2"
-    book.save(path)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+MAX_WIDTH = 60
+"""The widest a column gets (in Excel's character widths); longer text is cut on screen."""
+
+
+def display_width(value: object) -> int:
+    """How many character widths ``value`` takes in a cell: a Chinese (wide or full-width)
+    character takes two; a time its ``yyyy-mm-dd hh:mm:ss`` format."""
+    if value is None:
+        return 0
+    if isinstance(value, datetime):
+        return len("yyyy-mm-dd hh:mm:ss")
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in str(value))
 
 
 def _excel(value: Cell, tz: tzinfo) -> Cell:

@@ -18,8 +18,9 @@ import math
 import statistics
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, tzinfo
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -28,8 +29,9 @@ from sqlalchemy.pool import StaticPool
 
 from ledger.domain.contract import METRICS
 from ledger.domain.sla import SlaStatus
+from ledger.domain.values import Severity
 from ledger.projections.base import metadata
-from ledger.projections.sla import SlaProjection, TicketSla, ticket_slas
+from ledger.projections.sla import SlaProjection, TicketSla, load_contracts, ticket_slas
 from ledger.reports import export
 from ledger.reports.common import (
     Period,
@@ -184,6 +186,13 @@ class SlaReport:
     groups: list[Group]
     total: Group
     breaches: list[Breach]
+    contract_names: dict[str, str] = field(default_factory=dict)
+    """Each contract's name by id, for the tables people read (JSON keeps the ids)."""
+
+    def contract_label(self, contract_id: str) -> str:
+        """``禹州市看守所智慧监所项目 (seed-002)``; the bare id when the name is unknown."""
+        name = self.contract_names.get(contract_id)
+        return f"{name} ({contract_id})" if name else contract_id
 
 
 def group_key(ticket: TicketSla, by: Grouping, tz: tzinfo) -> str:
@@ -223,8 +232,16 @@ def summarise(
             if t.status in BREACHES
         ]
     breaches.sort(key=lambda b: (b.number, METRICS.index(b.metric)))
-    ordered = [groups[k] for k in sorted(groups)]
+    ordered = [groups[k] for k in sorted(groups, key=partial(group_order, query.by))]
     return SlaReport(query, as_of, tz, ordered, total, breaches)
+
+
+def group_order(by: Grouping, key: str) -> tuple[int, str]:
+    """Groups by key, except severities: by rank (emergency first), whatever the language."""
+    if by == "severity":
+        ranks = [s.value for s in Severity]
+        return (ranks.index(key) if key in ranks else len(ranks), key)
+    return (0, key)
 
 
 # --------------------------------------------------------------------------- running it
@@ -251,7 +268,9 @@ def compute(conn: Connection, query: ReportQuery, now: datetime, tz: tzinfo) -> 
     tickets = ticket_slas(
         conn, now, reported_from=start, reported_before=end, contract=query.contract
     )
-    return summarise(tickets, query, now, tz)
+    report = summarise(tickets, query, now, tz)
+    names = {c.contract_id: c.latest.policy.name for c in load_contracts(conn).values()}
+    return replace(report, contract_names=names)
 
 
 def sla_report(ledger: Ledger, query: ReportQuery, *, as_of: datetime | None = None) -> SlaReport:
@@ -363,6 +382,8 @@ def summary_table(report: SlaReport, lang: Lang) -> tuple[list[str], list[list[C
     def label(key: str) -> str:
         if by == "engineer" and not key:
             return word("unassigned", lang)
+        if by == "contract":
+            return report.contract_label(key)
         return word(key, lang) if by == "severity" else key
 
     rows = [row(g, label(g.key)) for g in report.groups]
@@ -376,7 +397,7 @@ def breach_table(report: SlaReport, lang: Lang) -> tuple[list[str], list[list[Ce
     rows: list[list[Cell]] = [
         [
             b.number,
-            b.contract_id,
+            report.contract_label(b.contract_id),
             word(b.severity, lang),
             b.engineer,
             word(b.metric, lang),
