@@ -31,7 +31,7 @@ from ledger.api.app import StreamSettings, create_app
 from ledger.api.auth import Users
 from ledger.bootstrap import Ledger
 from ledger.domain.values import Role
-from tests.support import SHANGHAI, open_desk
+from tests.support import SHANGHAI, USER_ADMIN, open_desk
 from tests.test_api import served_history
 from tests.test_wrong_kind import foreign_ids
 
@@ -76,7 +76,8 @@ def fuzzed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     desk = open_desk(url)
     served_history(desk)
     foreign_ids(desk)
-    token = Users(desk.ledger.engine, desk.clock).add("fuzz", Role.AUDITOR)[1]
+    users = Users(desk.ledger.engine, desk.clock, desk.ledger.app)
+    token = users.add("fuzz", Role.AUDITOR, **USER_ADMIN)[1]
     OPENED.update(url=url, clock=desk.clock, token=token)
     yield token
     asgi.shutdown_lifespans()  # the app's (its ledger closes), else kept until the process exits

@@ -22,7 +22,7 @@ from ledger.domain import corrective_action as ca
 from ledger.domain import return_visit as rv
 from ledger.domain.numbering import Series, ticket_id_for
 from ledger.domain.values import Role
-from tests.support import SHANGHAI, Desk, open_desk
+from tests.support import SHANGHAI, USER_ADMIN, Desk, open_desk
 from tests.test_cli import REPORT_ARGS, make_cli
 from tests.test_dashboard_web import Web, web  # noqa: F401  (the fixture)
 from tests.test_import_batch import NOW, run_import
@@ -117,7 +117,7 @@ def test_import_rejects_only_the_line_naming_another_kind(desk: Desk, tmp_path: 
 
 def test_api_and_dashboard_answer_404(web: Web) -> None:  # noqa: F811
     ids = foreign_ids(web.desk)
-    web.tokens["api"] = web.users.add("api", Role.AUDITOR)[1]
+    web.tokens["api"] = web.users.add("api", Role.AUDITOR, **USER_ADMIN)[1]
     bearer = {"Authorization": f"Bearer {web.tokens['api']}"}
     for uuid in ids.values():
         for path in (f"/tickets/{uuid}", f"/tickets/{uuid}/history"):
