@@ -7,7 +7,9 @@ department's return visits, corrective actions, complaints and periodic visits),
 with the demo's own functions and moved back in time by 31 days per block so that the last
 block is October 2026. Each block is written as the demo writes its month: ticket lines in
 time order, then the follow-up. Refs are prefixed with the block (``m07-00042``), so a
-line may name any earlier record. The same size and seed always give the same file.
+line may name any earlier record. A block moved back before a contract's warranty starts
+holds tickets out of contract: each gets its work contact sheet (工作联系单) right after its
+response, before any dispatch (docs/sla.md). The same size and seed always give the same file.
 
 Usage: ``python -m bench.generate --size small --seed 2026 > history.jsonl``.
 """
@@ -27,6 +29,10 @@ from typing import IO
 import orjson
 
 from examples import demo_tickets as demo
+from ledger.commands.contracts import parse_contract, read_toml
+from ledger.domain.contract import Policy
+
+CONTRACT_FILES = sorted((Path(__file__).parents[1] / "examples" / "contracts").glob("*.toml"))
 
 NOW = "2026-11-20T18:00+08:00"
 """``LEDGER_NOW`` for the import: after the last line of the last block, as in the demo."""
@@ -85,7 +91,11 @@ def month_lines(
     reports = sorted(
         start + timedelta(minutes=rng.randint(0, 30 * 24 * 60 - 1)) for _ in range(count)
     )
-    tickets = [demo.ticket_lines(rng, f"{prefix}-{i + 1:05d}", t) for i, t in enumerate(reports)]
+    policies = {path.stem: parse_contract(read_toml(path)).policy for path in CONTRACT_FILES}
+    tickets = [
+        _with_contact_sheet(demo.ticket_lines(rng, f"{prefix}-{i + 1:05d}", t), policies, shift)
+        for i, t in enumerate(reports)
+    ]
     lines = sorted(
         (line for ticket in tickets for line in ticket),
         key=lambda line: (str(line["at"]), line["command"] != "report"),
@@ -94,6 +104,30 @@ def month_lines(
     quality += [_prefixed(line, prefix) for line in demo.periodic_visit_lines(rng)]
     quality.sort(key=lambda line: str(line["at"]))
     return [_shifted(line, shift) for line in (*lines, *quality)]
+
+
+def _with_contact_sheet(
+    ticket: list[dict[str, object]], policies: dict[str, Policy], shift: timedelta
+) -> list[dict[str, object]]:
+    """A ticket's lines, with the work contact sheet its report needs once moved by ``shift``
+    outside its contract's warranty: right after the response (same time), before any
+    dispatch. Draws nothing from the generator's random numbers."""
+    report = ticket[0]
+    policy = policies[str(report["contract"])]
+    reported = datetime.fromisoformat(str(report["at"])) + shift
+    if policy.warranty.covers(reported.astimezone(policy.zone).date()):
+        return ticket
+    after = next(i for i, line in enumerate(ticket) if line["command"] == "respond") + 1
+    sheet = {
+        "command": "contact_sheet",
+        "ticket": report["ref"],
+        "at": ticket[after - 1]["at"],
+        **demo.DISPATCHER,
+        "sheet": f"LXD-{report['ref']}",
+        "fee": "800",
+        "confirmed_by": report["contact_name"],
+    }
+    return [*ticket[:after], sheet, *ticket[after:]]
 
 
 def _prefixed(line: dict[str, object], prefix: str) -> dict[str, object]:

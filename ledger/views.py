@@ -63,6 +63,17 @@ def ticket_view(ticket: Ticket, tz: tzinfo) -> dict[str, Any]:
         "closed_at": _time(ticket.closed_at, tz),
         "cancelled_at": _time(ticket.cancelled_at, tz),
         "reopen_count": ticket.reopen_count,
+        "out_of_contract": ticket.out_of_contract,
+        "contact_sheet": (
+            {
+                "sheet": sheet.sheet,
+                "fee": str(sheet.fee),
+                "confirmed_by": sheet.confirmed_by,
+                "recorded_at": _time(sheet.recorded_at, tz),
+            }
+            if (sheet := ticket.contact_sheet)
+            else None
+        ),
         "version": ticket.version,
     }
 

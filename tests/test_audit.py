@@ -35,6 +35,7 @@ from ledger.domain.audit import (
     signature_problem,
 )
 from ledger.domain.contract import Contract, ContractRegistered, mutate
+from ledger.domain.errors import RuleViolation
 from ledger.domain.model import Stamp
 from ledger.domain.sla import SlaStatus
 from ledger.domain.ticket import (
@@ -196,6 +197,25 @@ def test_the_role_matrix_covers_every_ticket_event() -> None:
     assert is_off_norm(arrival_by_dispatcher)
     notices = [t for t in TICKET_EVENT_TYPES if t.__name__.endswith(("Issued", "Flagged"))]
     assert notices and all(NORMAL_ROLES[t] == frozenset(SUPERVISORS) for t in notices)
+
+
+@pytest.mark.parametrize(("actor", "role"), [("王工", Role.ENGINEER), ("李娜", Role.DISPATCHER)])
+def test_engineer_steps_recorded_by_the_desk_are_listed(actor: str, role: Role) -> None:
+    """Only the dispatched engineer records their own steps (a colleague is refused,
+    test_ticket_rules.py); the desk may record what the engineer phoned in, and the audit
+    lists each such arrival and fix."""
+    s = story()
+    s.add(decide_dispatch(s.ticket, s.stamp("09:03", "09:03"), "王工"))
+    with pytest.raises(RuleViolation, match="dispatched to 王工: engineer 李工 may not"):
+        decide_arrive(s.ticket, s.stamp("09:20", "09:20", "李工", Role.ENGINEER))
+    arrived = s.add(decide_arrive(s.ticket, s.stamp("09:20", "09:20", actor, role)))
+    resolved = s.add(
+        decide_resolve(
+            s.ticket, s.stamp("09:50", "09:50", actor, role), "修复", ResolutionMode.ON_SITE
+        )
+    )
+    found = audit_ticket(s.events, s.contract, china_official_calendar(), at("12:00"))
+    assert found.off_norm == (() if role is Role.ENGINEER else (arrived, resolved))
 
 
 def signed_story(signer: str, actor: str, role: Role, kind: SignatureKind) -> Story:

@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 
-from bench.generate import SIZES, write_history
+from bench.generate import SIZES, Size, history, write_history
 from ledger.projections import all_projections
 
 REPO = Path(__file__).parents[1]
@@ -159,3 +159,33 @@ def test_tiny_run_prints_every_metric(tmp_path: Path) -> None:
         assert targets[name] == db["targets"][name]
         assert isinstance(targets[name]["met"], bool)
         assert targets[name]["value"] == dig(db, targets[name]["from"])
+
+
+def test_blocks_before_a_warranty_get_work_contact_sheets_before_dispatch() -> None:
+    """Moved back two years, the demo's month falls before some seed contracts' warranties
+    (examples/contracts): those tickets are out of contract, and each gets its work contact
+    sheet after its response, before any dispatch (else the import refuses it)."""
+    starts = {
+        "seed-000": "2026-03-15",
+        "seed-001": "2026-01-10",
+        "seed-002": "2024-06-01",
+        "seed-003": "2025-09-01",
+        "seed-004": "2025-05-20",
+    }
+    lines = list(history(Size("two-years", tickets=96, months=24)))
+    by_ticket: dict[str, list[dict[str, object]]] = {}
+    for line in lines:
+        ref = str(line.get("ref") or line.get("ticket") or "")
+        by_ticket.setdefault(ref, []).append(line)
+    sheets = {str(line["ticket"]) for line in lines if line["command"] == "contact_sheet"}
+    for ref, ticket in by_ticket.items():
+        if not ticket or ticket[0]["command"] != "report":
+            continue
+        contract, day = ticket[0]["contract"], str(ticket[0]["at"])[:10]
+        outside = day < starts[str(contract)]
+        assert (ref in sheets) is outside, (ref, contract, day)
+        commands = [line["command"] for line in ticket]
+        if outside and "dispatch" in commands:
+            assert commands.index("respond") < commands.index("contact_sheet")
+            assert commands.index("contact_sheet") < commands.index("dispatch")
+    assert sheets

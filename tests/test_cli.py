@@ -570,3 +570,55 @@ def test_a_write_says_what_it_recorded_in_the_chosen_language(sqlite_url: str) -
     assert closed.stdout.strip() == f"{number} closed (version 7)"
     shown = cli.run("ticket", "show", number).stdout
     assert "禹州市看守所智慧监所项目 (seed-002)" in " ".join(shown.split())  # name, then id
+
+
+def test_an_out_of_contract_ticket_and_its_contact_sheet(cli: Cli, tmp_path: Path) -> None:
+    """Issue 13: seed-000's free service starts 2026-03-15; a fault reported 2026-02-01 needs
+    a work contact sheet (工作联系单) with the fee confirmed before it is dispatched."""
+    seed_000 = ["--contract", "seed-000", "--customer", "某市自然资源和规划局"]
+    early = cli.json(*REPORT_ARGS, *seed_000, "--at", "2026-02-01T10:00")
+    number = early["number"]
+    assert (early["out_of_contract"], early["contact_sheet"], early["version"]) == (
+        True,
+        None,
+        2,
+    )
+    refused = cli.run("ticket", "dispatch", number, "--engineer", "王工", ok=False)
+    assert refused.returncode == 2
+    assert refused.stderr.strip() == (
+        f"Error: ticket {number} is out of contract: record its work contact sheet "
+        "(工作联系单) with the fee confirmed before dispatching it"
+    )
+    sheet = ["ticket", "contact-sheet", number, "--sheet", "LXD-2026-001"]
+    bad = cli.run(*sheet, "--fee", "八百", "--confirmed-by", "张三", ok=False)
+    assert bad.returncode == 2 and "fee" in bad.stderr
+    bad = cli.run(*sheet, "--fee", "800.005", "--confirmed-by", "张三", ok=False)
+    assert bad.returncode == 2 and "fee" in bad.stderr
+    shown = cli.json(*sheet, "--fee", "800", "--confirmed-by", "张三", "--at", "2026-02-01T11:00")
+    assert shown["contact_sheet"] == {
+        "sheet": "LXD-2026-001",
+        "fee": "800",
+        "confirmed_by": "张三",
+        "recorded_at": "2026-02-01T11:00:00+08:00",
+    }
+    assert cli.json("ticket", "dispatch", number, "--engineer", "王工")["engineer"] == "王工"
+    history = cli.json("ticket", "history", number)
+    assert [e["type"] for e in history][:4] == [
+        "Reported",
+        "OutOfContractNoted",
+        "WorkContactSheetRecorded",
+        "Dispatched",
+    ]
+
+    # the same through `ledger import`
+    later = cli.json(*REPORT_ARGS, *seed_000, "--at", "2026-03-14T16:00")["number"]
+    lines = [
+        {"command": "contact_sheet", "ticket": later, "sheet": "LXD-2026-002", "fee": "1200.50",
+         "confirmed_by": "张三"},
+        {"command": "dispatch", "ticket": later, "engineer": "刘工"},
+    ]  # fmt: skip
+    path = tmp_path / "sheet.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+    assert "2 applied, 0 rejected" in cli.run("import", str(path)).stdout
+    imported = cli.json("ticket", "show", later)
+    assert imported["contact_sheet"]["fee"] == "1200.50" and imported["engineer"] == "刘工"

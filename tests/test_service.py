@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import multiprocessing
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 
 import pytest
 
@@ -12,7 +13,9 @@ from ledger.commands.models import CommandError, parse_command
 from ledger.commands.service import ConcurrentChange, TicketNotFound
 from ledger.domain.errors import RuleViolation
 from ledger.domain.numbering import TicketNumberIssued, sequence_id
-from ledger.domain.values import TicketStatus
+from ledger.domain.roles import Forbidden
+from ledger.domain.ticket import OutOfContractNoted
+from ledger.domain.values import Role, TicketStatus
 from ledger.projections.tickets import list_tickets
 from tests.support import SHANGHAI, START, Desk, open_desk, run_in_processes
 
@@ -237,3 +240,46 @@ def test_a_batch_another_follower_applied_is_not_applied_again(db_url: str) -> N
     finally:
         a.ledger.close()
         b.ledger.close()
+
+
+SEED_000 = {"contract": "seed-000", "customer": "某市自然资源和规划局"}
+"""Seed 000: one year of free service from the acceptance, 2026-03-15 to 2027-03-14."""
+
+
+def test_a_report_outside_the_warranty_needs_a_contact_sheet_before_dispatch(
+    desk: Desk,
+) -> None:
+    """Issue 13: seed-000's warranty starts 2026-03-15; a fault reported on 2026-02-01 is
+    out of contract (seed 003: 工作联系单 with the fee confirmed, then dispatch)."""
+    early = desk.report(**SEED_000, at="2026-02-01T10:00")
+    assert early.out_of_contract and early.version == 2
+    noted = desk.ledger.tickets.history(early.number)[-1]
+    assert isinstance(noted, OutOfContractNoted)
+    assert (noted.reported_on, noted.warranty_start, noted.warranty_end) == (
+        date(2026, 2, 1),
+        date(2026, 3, 15),
+        date(2027, 3, 14),
+    )
+    assert (noted.actor, noted.role, noted.occurred_at) == (
+        "李娜",
+        Role.DISPATCHER,
+        early.reported_at,
+    )
+    with pytest.raises(RuleViolation, match="is out of contract: record its work contact sheet"):
+        desk.do("dispatch", ticket=early.number, engineer="王工")
+    sheet = {"sheet": "LXD-2026-001", "fee": "800", "confirmed_by": "张三"}
+    with pytest.raises(Forbidden, match="contact_sheet needs role dispatcher, "):
+        desk.do("contact_sheet", ticket=early.number, **sheet, actor="王工", role="engineer")
+    signed = desk.do("contact_sheet", ticket=early.number, **sheet)
+    assert signed.contact_sheet is not None
+    assert (signed.contact_sheet.sheet, signed.contact_sheet.fee) == ("LXD-2026-001", Decimal(800))
+    assert desk.do("dispatch", ticket=early.number, engineer="王工").engineer == "王工"
+
+    # within the warranty: nothing noted, no sheet needed; after its last day: out again
+    inside = desk.report(**SEED_000, at="2026-03-15T08:00")
+    assert not inside.out_of_contract and inside.version == 1
+    with pytest.raises(RuleViolation, match="within its contract's coverage"):
+        desk.do("contact_sheet", ticket=inside.number, **sheet)
+    desk.clock.set(datetime(2027, 3, 15, 1, 0, tzinfo=UTC))  # 09:00 in Shanghai
+    assert not desk.report(**SEED_000, at="2027-03-14T23:59").out_of_contract
+    assert desk.report(**SEED_000).out_of_contract

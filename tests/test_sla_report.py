@@ -166,6 +166,36 @@ def test_the_period_is_local_dates_both_included_and_cancelled_tickets_are_left_
         ReportQuery(date(2026, 11, 2), date(2026, 11, 1))
 
 
+def test_out_of_contract_tickets_are_counted_apart(desk: Desk) -> None:
+    """Issue 13: a ticket reported outside its contract's coverage is in no met %, no
+    group, no breach list: its own line says how its targets went."""
+    inside = desk.report(severity="general")  # seed-002, 09:00: respond 5m
+    desk.later(2)
+    desk.do("respond", ticket=inside.number)
+    outside = desk.report(
+        contract="seed-000", customer="某市自然资源和规划局", at="2026-02-01T10:00"
+    )  # before seed-000's warranty (2026-03-15): never responded, so overdue
+    assert outside.out_of_contract and not inside.out_of_contract
+
+    data = report(desk)
+    assert [g["key"] for g in data["groups"]] == ["seed-002"]
+    total = data["total"]
+    assert (total["tickets"], total["met"], total["overdue"], total["met_pct"]) == (1, 1, 0, 100.0)
+    apart = data["out_of_contract"]
+    assert apart["key"] is None and apart["tickets"] == 1
+    assert apart["overdue"] == 3 and apart["met_pct"] == 0.0  # respond, arrive, resolve
+    assert {b["ticket"] for b in data["breaches"]} <= {inside.number}
+    # the rows: the groups, the total, then the out-of-contract line
+    for lang, label in (("en", "out of contract (not counted)"), ("zh", "合同外（不计入）")):
+        rows = summary_table(build(desk), lang)[1]
+        assert [row[0] for row in rows][-1] == label
+        assert rows[-1][1:3] == [1, apart["targets"]]
+    # an in-contract report alone has no such line
+    assert report(desk, contract="seed-002")["out_of_contract"]["tickets"] == 0
+    rows = summary_table(build(desk, contract="seed-002"), "en")[1]
+    assert rows[-1][0] == "total"
+
+
 def breached_morning(desk: Desk) -> SlaReport:
     t = desk.report(severity="emergency")
     desk.later(9)

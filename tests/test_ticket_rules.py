@@ -7,7 +7,8 @@ says otherwise an event is recorded at the moment it happened.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import Any, TypeVar
 from uuid import NAMESPACE_URL, uuid5
 from zoneinfo import ZoneInfo
@@ -31,6 +32,7 @@ from ledger.domain.ticket import (
     CustomerSigned,
     Dispatched,
     Escalated,
+    OutOfContractNoted,
     Reclassified,
     Reopened,
     ReplacementProvided,
@@ -42,9 +44,12 @@ from ledger.domain.ticket import (
     Suspended,
     Ticket,
     TicketEvent,
+    WorkContactSheetRecorded,
     decide_arrive,
     decide_cancel,
     decide_close,
+    decide_contact_sheet,
+    decide_coverage,
     decide_dispatch,
     decide_escalate,
     decide_reclassify,
@@ -1100,3 +1105,165 @@ def test_reclassify_compares_values_not_identity() -> None:
     h = History()  # major / defect
     with pytest.raises(RuleViolation, match="nothing to reclassify"):
         h.do(decide_reclassify, 5, "same again", severity="major")  # a plain string
+
+
+# --------------------------------------------------------------------------- whose ticket
+
+
+def test_an_engineer_records_an_arrival_only_on_a_ticket_dispatched_to_them() -> None:
+    h = History().dispatched("王工")
+    with rejected(
+        "ticket T-2026-000123 is dispatched to 王工: engineer 李工 may not record an arrival on "
+        "it \\(re-dispatch it to 李工 first, or the desk records it on 王工's behalf\\)"
+    ):
+        decide_arrive(h.ticket, stamp(30, actor="李工", role=Role.ENGINEER))
+    with rejected("engineer 李工 may not record an arrival"):
+        decide_arrive(h.ticket, stamp(30, actor="李工", role=Role.ENGINEER), "王工")
+    # the dispatched engineer (the name compared as people are: spaces and case aside) ...
+    assert h.do(decide_arrive, 30, actor=" 王工 ", role=Role.ENGINEER).engineer == "王工"
+    # ... or the desk, recording what the engineer phoned in
+    desk = History().dispatched("王工")
+    assert desk.do(decide_arrive, 30, role=Role.DISPATCHER).actor == "dispatcher-li"
+
+
+def test_a_redispatch_hands_the_ticket_to_the_new_engineer() -> None:
+    h = History().on_site("bob")
+    h.dispatched("carol", minute=70)
+    with rejected("dispatched to carol: engineer bob may not record an arrival"):
+        decide_arrive(h.ticket, stamp(80, actor="bob", role=Role.ENGINEER))
+    h.do(decide_arrive, 80, actor="Carol", role=Role.ENGINEER)
+
+
+ENGINEER_STEPS: dict[str, tuple[Callable[[History], Any], Callable[..., Any], tuple[Any, ...]]] = {
+    "respond": (lambda h: h.dispatched(), decide_respond, ()),
+    "record an arrival": (lambda h: h.dispatched(), decide_arrive, ()),
+    "resolve it": (lambda h: h.on_site(), decide_resolve, ("Fixed", ResolutionMode.ON_SITE)),
+    "record the signed service form": (
+        lambda h: h.dispatched().resolved(),
+        decide_sign,
+        ("Wang Wei",),
+    ),
+    "escalate it": (
+        lambda h: h.dispatched(),
+        decide_escalate,
+        (EscalationLevel.CHIEF_ENGINEER_OFFICE, "Beyond me"),
+    ),
+    "suspend it": (lambda h: h.dispatched(), decide_suspend, ("Waiting for parts",)),
+    "resume it": (lambda h: h.dispatched().suspended(), decide_resume, ()),
+    "provide a replacement unit": (lambda h: h.dispatched(), decide_replace, ("PLC B",)),
+    "reclassify it": (
+        lambda h: h.dispatched(),
+        decide_reclassify,
+        ("Worse than told", Severity.CRITICAL),
+    ),
+    "close it": (lambda h: h.dispatched().signed(), decide_close, ()),
+}
+
+
+@pytest.mark.parametrize("action", ENGINEER_STEPS)
+def test_every_engineer_step_is_the_dispatched_engineers(action: str) -> None:
+    prepare, decide, args = ENGINEER_STEPS[action]
+    h = History()
+    prepare(h)
+    with rejected(f"dispatched to bob: engineer carol may not {action} on it"):
+        decide(h.ticket, stamp(200, actor="carol", role=Role.ENGINEER), *args)
+    event = h.do(decide, 200, *args, actor="bob", role=Role.ENGINEER)
+    assert event.actor == "bob"
+
+
+def test_before_any_dispatch_any_engineer_may_respond_and_fix_remotely() -> None:
+    h = History()
+    h.do(decide_respond, 5, actor="carol", role=Role.ENGINEER)
+    h.do(decide_resolve, 20, "Talked them through it", ResolutionMode.REMOTE, actor="dave",
+         role=Role.ENGINEER)  # fmt: skip
+    assert status(h) is TicketStatus.RESOLVED
+
+
+# --------------------------------------------------------------------------- coverage
+
+
+def out_of_contract(h: History) -> None:
+    """The report of ``h`` noted outside a coverage that starts after it."""
+    ticket = h.ticket
+    noted = decide_coverage(
+        ticket,
+        stamp(0),
+        reported_on=date(2026, 3, 2),
+        warranty_start=date(2026, 3, 15),
+        warranty_end=date(2027, 3, 14),
+    )
+    assert isinstance(noted, OutOfContractNoted) and noted.originator_version == 2
+    h.events.append(noted)
+    h.ticket = mutate(noted, h.ticket)
+
+
+@pytest.mark.parametrize(
+    ("reported_on", "covered"),
+    [
+        (date(2026, 3, 14), False),
+        (date(2026, 3, 15), True),
+        (date(2027, 3, 14), True),
+        (date(2027, 3, 15), False),
+    ],
+)
+def test_coverage_is_the_warranty_days_both_ends_included(reported_on: date, covered: bool) -> None:
+    h = History()
+    noted = decide_coverage(
+        h.ticket,
+        stamp(0),
+        reported_on=reported_on,
+        warranty_start=date(2026, 3, 15),
+        warranty_end=date(2027, 3, 14),
+    )
+    assert (noted is None) is covered
+    if noted is not None:
+        assert (noted.reported_on, noted.warranty_start, noted.warranty_end) == (
+            reported_on,
+            date(2026, 3, 15),
+            date(2027, 3, 14),
+        )
+        assert mutate(noted, h.ticket).out_of_contract
+
+
+def test_an_out_of_contract_ticket_is_dispatched_only_after_its_contact_sheet() -> None:
+    h = History()
+    out_of_contract(h)
+    h.do(decide_respond, 5)  # the hotline still answers
+    with rejected(
+        "ticket T-2026-000123 is out of contract: record its work contact sheet "
+        "\\(工作联系单\\) with the fee confirmed before dispatching it"
+    ):
+        decide_dispatch(h.ticket, stamp(10), "bob")
+    sheet = h.do(decide_contact_sheet, 30, "LXD-2026-017", Decimal("800"), "Wang Wei", "上门费")
+    assert type(sheet) is WorkContactSheetRecorded
+    assert (sheet.sheet, sheet.fee, sheet.confirmed_by, sheet.note) == (
+        "LXD-2026-017",
+        Decimal("800"),
+        "Wang Wei",
+        "上门费",
+    )
+    assert h.ticket.contact_sheet is not None
+    assert h.ticket.contact_sheet.recorded_at == at(30)
+    with rejected("already has its work contact sheet \\(LXD-2026-017\\)"):
+        decide_contact_sheet(h.ticket, stamp(40), "LXD-2026-018", Decimal("900"), "Wang Wei")
+    h.do(decide_dispatch, 40, "bob")
+    assert status(h) is TicketStatus.DISPATCHED
+    assert project_ticket(None, h.events) == h.ticket
+
+
+def test_a_ticket_within_its_coverage_needs_no_contact_sheet() -> None:
+    h = History()
+    with rejected("is within its contract's coverage: it needs no work contact sheet"):
+        decide_contact_sheet(h.ticket, stamp(5), "LXD-1", Decimal("0"), "Wang Wei")
+    h.dispatched()
+    assert not h.ticket.out_of_contract and h.ticket.contact_sheet is None
+
+
+def test_a_contact_sheet_follows_the_report_on_an_active_ticket() -> None:
+    h = History(occurred=0)
+    out_of_contract(h)
+    with rejected("before the report"):
+        decide_contact_sheet(h.ticket, stamp(-5), "LXD-1", Decimal("10"), "Wang Wei")
+    h.cancelled()
+    with rejected("is cancelled: cannot record a work contact sheet"):
+        decide_contact_sheet(h.ticket, stamp(210), "LXD-1", Decimal("10"), "Wang Wei")

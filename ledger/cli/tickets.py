@@ -78,8 +78,9 @@ def recorded_line(number: str, command: str, version: int, lang: Lang) -> str:
     return f"{number} {EVENT_WORDS(event, lang)} ({EVENT_WORDS('version', lang)} {version})"
 
 
-def write_command(name: str, help_text: str) -> Callable[[F], Any]:
-    """Register ``ledger ticket NAME``: its options become the command's fields."""
+def write_command(name: str, help_text: str, cli_name: str | None = None) -> Callable[[F], Any]:
+    """Register ``ledger ticket NAME`` (or ``CLI_NAME``): its options become the command's
+    fields."""
 
     def decorate(f: F) -> Any:
         @functools.wraps(f)
@@ -90,7 +91,8 @@ def write_command(name: str, help_text: str) -> Callable[[F], Any]:
             _run_command(settings, {"command": name, **options}, as_json, lang)
 
         run.__doc__ = help_text
-        return ticket.command(name, help=help_text)(lang_option(json_option(actor_options(run))))
+        command = ticket.command(cli_name or name, help=help_text)
+        return command(lang_option(json_option(actor_options(run))))
 
     return decorate
 
@@ -199,6 +201,20 @@ def reopen(**_: Any) -> None: ...
 @ticket_argument
 @click.option("--reason", required=True)
 def cancel(**_: Any) -> None: ...
+
+
+@write_command(
+    "contact_sheet",
+    "Record the work contact sheet (工作联系单) of an out-of-contract ticket, its fee "
+    "confirmed by the customer: needed before dispatch.",
+    cli_name="contact-sheet",
+)
+@ticket_argument
+@click.option("--sheet", required=True, help="The sheet's number or reference.")
+@click.option("--fee", required=True, help="The confirmed fee in yuan (元), e.g. 800 or 1200.50.")
+@click.option("--confirmed-by", required=True, help="Who confirmed the fee for the customer.")
+@click.option("--note")
+def contact_sheet(**_: Any) -> None: ...
 
 
 @ticket.command("show")

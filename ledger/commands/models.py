@@ -23,7 +23,7 @@ from pydantic import (
 )
 
 from ledger.domain.model import ShortText, Text
-from ledger.domain.ticket import Phone
+from ledger.domain.ticket import Fee, Phone
 from ledger.domain.values import (
     Category,
     Channel,
@@ -178,6 +178,14 @@ class CancelTicket(TicketCommand):
     reason: Text
 
 
+class RecordContactSheet(TicketCommand):
+    command: Literal["contact_sheet"] = "contact_sheet"
+    sheet: ShortText
+    fee: Fee
+    confirmed_by: ShortText
+    note: Text | None = None
+
+
 AnyCommand = Annotated[
     ReportTicket
     | RespondToTicket
@@ -192,7 +200,8 @@ AnyCommand = Annotated[
     | ReclassifyTicket
     | CloseTicket
     | ReopenTicket
-    | CancelTicket,
+    | CancelTicket
+    | RecordContactSheet,
     Field(discriminator="command"),
 ]
 _COMMAND_ADAPTER: TypeAdapter[AnyCommand] = TypeAdapter(AnyCommand)

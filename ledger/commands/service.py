@@ -31,6 +31,7 @@ from ledger.commands.models import (
     ProvideReplacement,
     ReclassifyTicket,
     RecordArrival,
+    RecordContactSheet,
     ReopenTicket,
     ReportTicket,
     ResolveTicket,
@@ -181,6 +182,9 @@ class TicketService:
             CloseTicket: lambda t, s, c: rules.decide_close(t, s, c.note),
             ReopenTicket: lambda t, s, c: rules.decide_reopen(t, s, c.reason),
             CancelTicket: lambda t, s, c: rules.decide_cancel(t, s, c.reason),
+            RecordContactSheet: lambda t, s, c: rules.decide_contact_sheet(
+                t, s, c.sheet, c.fee, c.confirmed_by, c.note
+            ),
         }
 
     # ------------------------------------------------------------------ writing
@@ -233,7 +237,15 @@ class TicketService:
             channel=command.channel,
             external_ref=command.external_ref,
         )
-        return [issued, reported]
+        ticket = rules.mutate(reported, None)
+        noted = rules.decide_coverage(
+            ticket,
+            stamp,
+            reported_on=stamp.occurred_at.astimezone(policy.zone).date(),
+            warranty_start=policy.warranty.start,
+            warranty_end=policy.warranty.last_day,
+        )
+        return [issued, reported] if noted is None else [issued, reported, noted]
 
     # ------------------------------------------------------------------ reading
 

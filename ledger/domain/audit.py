@@ -39,6 +39,7 @@ from ledger.domain.ticket import (
     Dispatched,
     Escalated,
     InspectionNoticeIssued,
+    OutOfContractNoted,
     Reclassified,
     RectificationNoticeIssued,
     Reopened,
@@ -51,6 +52,7 @@ from ledger.domain.ticket import (
     Suspended,
     Ticket,
     TicketEvent,
+    WorkContactSheetRecorded,
     mutate,
     project_ticket,
 )
@@ -156,6 +158,12 @@ NORMAL_ROLES: dict[type[TicketEvent], frozenset[Role]] = {
     InspectionNoticeIssued: frozenset(SUPERVISORS),
     RectificationNoticeIssued: frozenset(SUPERVISORS),
     ReplacementFlagged: frozenset(SUPERVISORS),
+    # Recorded with the report, under its stamp: the report's own role is judged on Reported.
+    OutOfContractNoted: frozenset(
+        {Role.DISPATCHER, Role.CUSTOMER, Role.SYSTEM, Role.ENGINEER, *MANAGERS, Role.QUALITY}
+    ),
+    # Seed 003: the hotline's 服务客服专员 issues the work contact sheet (with sales).
+    WorkContactSheetRecorded: DESK,
 }
 """Who normally records each ticket event (the table in docs/integrity.md). Who *may* is
 the role matrix (``domain/roles.py``, docs/roles.md), a superset of this norm; the audit

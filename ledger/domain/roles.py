@@ -46,6 +46,7 @@ from ledger.domain.ticket import (
     Resumed,
     Suspended,
     TicketEvent,
+    WorkContactSheetRecorded,
 )
 from ledger.domain.values import Role
 
@@ -69,6 +70,7 @@ TICKET_EVENTS: dict[str, type[TicketEvent]] = {
     "close": Closed,
     "reopen": Reopened,
     "cancel": Cancelled,
+    "contact_sheet": WorkContactSheetRecorded,
 }
 """The ticket event each ticket command records: its audit norm is the command's."""
 

@@ -7,7 +7,8 @@ raise :class:`RuleViolation` and record nothing. ``mutate`` folds events into st
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 from functools import singledispatch
 from typing import Annotated
 from uuid import UUID
@@ -60,6 +61,19 @@ class Suspension(Immutable):
 
     start: UtcDatetime
     end: UtcDatetime | None = None
+
+
+Fee = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2)]
+"""A service fee in yuan (元), at most two decimals."""
+
+
+class ContactSheet(Immutable):
+    """The work contact sheet (工作联系单) of an out-of-contract ticket, its fee confirmed."""
+
+    sheet: str
+    fee: Decimal
+    confirmed_by: str
+    recorded_at: UtcDatetime
 
 
 class ReplacementUnit(Immutable):
@@ -175,6 +189,32 @@ class ReplacementFlagged(TicketEvent):
     due_at: UtcDatetime
 
 
+class OutOfContractNoted(TicketEvent):
+    """The ticket was reported outside its contract's coverage: before the warranty (or
+    maintenance) period of the policy in force began, or after its last day. Recorded with
+    the report, under the reporter's stamp. Seed 003: such a request is served only after a
+    work contact sheet (工作联系单) with the fee confirmed; its clocks count in no SLA figure."""
+
+    reported_on: date
+    """The report's local date, in the contract's zone."""
+    warranty_start: date
+    warranty_end: date
+    """The last covered day."""
+
+
+class WorkContactSheetRecorded(TicketEvent):
+    """工作联系单: the out-of-contract service confirmed, with its fee (seed 003: "超出服务
+    范围或失效的，需开具《工作联系单》进行派工确认并进行相应的费用结算，确认服务费用之后方可
+    正常派工")."""
+
+    sheet: ShortText
+    """The sheet's number or reference."""
+    fee: Fee
+    confirmed_by: ShortText
+    """Who confirmed the fee for the customer."""
+    note: Text | None = None
+
+
 TICKET_EVENT_TYPES: tuple[type[TicketEvent], ...] = (
     Reported,
     Responded,
@@ -193,6 +233,8 @@ TICKET_EVENT_TYPES: tuple[type[TicketEvent], ...] = (
     InspectionNoticeIssued,
     RectificationNoticeIssued,
     ReplacementFlagged,
+    OutOfContractNoted,
+    WorkContactSheetRecorded,
 )
 
 
@@ -234,6 +276,8 @@ class Ticket(Aggregate):
     inspection_notice_at: datetime | None = None
     rectification_notice_at: datetime | None = None
     replacement_flagged_at: datetime | None = None
+    out_of_contract: bool = False
+    contact_sheet: ContactSheet | None = None
 
     @property
     def is_open(self) -> bool:
@@ -259,6 +303,27 @@ def _require_active(ticket: Ticket, action: str, *, allow_suspended: bool = Fals
         raise RuleViolation(f"ticket {ticket.number} is closed: cannot {action} (reopen it first)")
     if ticket.is_suspended and not allow_suspended:
         raise RuleViolation(f"ticket {ticket.number} is suspended: resume it before you {action}")
+
+
+def _person(name: str) -> str:
+    """A person's name as compared between records: spaces collapsed, case folded."""
+    return " ".join(name.split()).casefold()
+
+
+def _require_own_engineer(ticket: Ticket, stamp: Stamp, action: str) -> None:
+    """An engineer works only the ticket dispatched to them: once a ticket has an engineer,
+    a command in the ``engineer`` role must come from that engineer. Another engineer is
+    refused (re-dispatch the ticket to them first); the desk may still record the step on the
+    engineer's behalf (the audit lists an arrival or a fix recorded that way). Before any
+    dispatch there is no engineer to be, and any engineer may act (respond, fix remotely)."""
+    if stamp.role is not Role.ENGINEER or ticket.engineer is None:
+        return
+    if _person(stamp.actor) != _person(ticket.engineer):
+        raise RuleViolation(
+            f"ticket {ticket.number} is dispatched to {ticket.engineer}: engineer {stamp.actor} "
+            f"may not {action} on it (re-dispatch it to {stamp.actor} first, or the desk records "
+            f"it on {ticket.engineer}'s behalf)"
+        )
 
 
 def decide_report(
@@ -299,8 +364,63 @@ def decide_report(
     )
 
 
+def decide_coverage(
+    ticket: Ticket,
+    stamp: Stamp,
+    *,
+    reported_on: date,
+    warranty_start: date,
+    warranty_end: date,
+) -> OutOfContractNoted | None:
+    """Whether the just reported ``ticket`` is within its contract's coverage: ``None`` when
+    ``reported_on`` (the report's local date) falls in ``warranty_start`` .. ``warranty_end``
+    (the last covered day, both inclusive), else the event that records it is not."""
+    if warranty_start <= reported_on <= warranty_end:
+        return None
+    return _next(
+        OutOfContractNoted,
+        ticket,
+        stamp,
+        reported_on=reported_on,
+        warranty_start=warranty_start,
+        warranty_end=warranty_end,
+    )
+
+
+def decide_contact_sheet(
+    ticket: Ticket,
+    stamp: Stamp,
+    sheet: str,
+    fee: Decimal,
+    confirmed_by: str,
+    note: str | None = None,
+) -> WorkContactSheetRecorded:
+    _require_active(ticket, "record a work contact sheet")
+    if not ticket.out_of_contract:
+        raise RuleViolation(
+            f"ticket {ticket.number} is within its contract's coverage: "
+            "it needs no work contact sheet"
+        )
+    if ticket.contact_sheet is not None:
+        raise RuleViolation(
+            f"ticket {ticket.number} already has its work contact sheet "
+            f"({ticket.contact_sheet.sheet})"
+        )
+    _check_times(stamp, ticket.reported_at, "the report")
+    return _next(
+        WorkContactSheetRecorded,
+        ticket,
+        stamp,
+        sheet=sheet,
+        fee=fee,
+        confirmed_by=confirmed_by,
+        note=note,
+    )
+
+
 def decide_respond(ticket: Ticket, stamp: Stamp, note: str | None = None) -> Responded:
     _require_active(ticket, "respond")
+    _require_own_engineer(ticket, stamp, "respond")
     if ticket.responded_at is not None:
         raise RuleViolation(
             f"ticket {ticket.number} was already responded to at ", ticket.responded_at
@@ -316,6 +436,11 @@ def decide_dispatch(
     if ticket.status is TicketStatus.RESOLVED:
         raise RuleViolation(
             f"ticket {ticket.number} is resolved: reopen it before dispatching again"
+        )
+    if ticket.out_of_contract and ticket.contact_sheet is None:
+        raise RuleViolation(
+            f"ticket {ticket.number} is out of contract: record its work contact sheet "
+            "(工作联系单) with the fee confirmed before dispatching it"
         )
     if ticket.status is TicketStatus.DISPATCHED and ticket.engineer == engineer.strip():
         raise RuleViolation(f"ticket {ticket.number} is already dispatched to {engineer}")
@@ -334,6 +459,7 @@ def decide_arrive(ticket: Ticket, stamp: Stamp, engineer: str | None = None) -> 
         raise RuleViolation(f"ticket {ticket.number} is already resolved")
     if ticket.on_site:
         raise RuleViolation(f"{ticket.engineer} is already on site for ticket {ticket.number}")
+    _require_own_engineer(ticket, stamp, "record an arrival")
     who = (engineer or ticket.engineer).strip()
     if who != ticket.engineer:
         raise RuleViolation(
@@ -346,6 +472,7 @@ def decide_arrive(ticket: Ticket, stamp: Stamp, engineer: str | None = None) -> 
 
 def decide_resolve(ticket: Ticket, stamp: Stamp, summary: str, mode: ResolutionMode) -> Resolved:
     _require_active(ticket, "resolve")
+    _require_own_engineer(ticket, stamp, "resolve it")
     if ticket.is_resolved:
         raise RuleViolation(f"ticket {ticket.number} is already resolved")
     if mode is ResolutionMode.ON_SITE:
@@ -363,6 +490,7 @@ def decide_sign(
     ticket: Ticket, stamp: Stamp, signer: str, kind: SignatureKind = SignatureKind.CUSTOMER
 ) -> CustomerSigned:
     _require_active(ticket, "sign the service form")
+    _require_own_engineer(ticket, stamp, "record the signed service form")
     if ticket.resolved_at is None:
         raise RuleViolation(f"ticket {ticket.number} is not resolved: nothing to sign yet")
     if ticket.signature is not None:
@@ -377,6 +505,7 @@ def decide_escalate(
     ticket: Ticket, stamp: Stamp, to_level: EscalationLevel, reason: str
 ) -> Escalated:
     _require_active(ticket, "escalate", allow_suspended=True)
+    _require_own_engineer(ticket, stamp, "escalate it")
     if to_level.rank <= ticket.escalation_level.rank:
         raise RuleViolation(
             f"ticket {ticket.number} is already at {ticket.escalation_level.value}: "
@@ -395,6 +524,7 @@ def decide_escalate(
 
 def decide_suspend(ticket: Ticket, stamp: Stamp, reason: str) -> Suspended:
     _require_active(ticket, "suspend")
+    _require_own_engineer(ticket, stamp, "suspend it")
     if ticket.is_resolved:
         raise RuleViolation(f"ticket {ticket.number} is resolved: there is no clock to pause")
     _check_times(stamp, ticket.reported_at, "the report")
@@ -403,6 +533,7 @@ def decide_suspend(ticket: Ticket, stamp: Stamp, reason: str) -> Suspended:
 
 def decide_resume(ticket: Ticket, stamp: Stamp, reason: str | None = None) -> Resumed:
     _require_active(ticket, "resume", allow_suspended=True)
+    _require_own_engineer(ticket, stamp, "resume it")
     if ticket.suspended_at is None:
         raise RuleViolation(f"ticket {ticket.number} is not suspended")
     _check_times(stamp, ticket.suspended_at, "the suspension")
@@ -413,6 +544,7 @@ def decide_replace(
     ticket: Ticket, stamp: Stamp, unit: str, note: str | None = None
 ) -> ReplacementProvided:
     _require_active(ticket, "provide a replacement unit", allow_suspended=True)
+    _require_own_engineer(ticket, stamp, "provide a replacement unit")
     _check_times(stamp, ticket.reported_at, "the report")
     return _next(ReplacementProvided, ticket, stamp, unit=unit, note=note)
 
@@ -425,6 +557,7 @@ def decide_reclassify(
     category: Category | None = None,
 ) -> Reclassified:
     _require_active(ticket, "reclassify", allow_suspended=True)
+    _require_own_engineer(ticket, stamp, "reclassify it")
     new_severity = Severity(severity or ticket.severity)
     new_category = Category(category or ticket.category)
     if new_severity == ticket.severity and new_category == ticket.category:
@@ -447,6 +580,7 @@ def decide_reclassify(
 
 def decide_close(ticket: Ticket, stamp: Stamp, note: str | None = None) -> Closed:
     _require_active(ticket, "close")
+    _require_own_engineer(ticket, stamp, "close it")
     if ticket.resolved_at is None:
         raise RuleViolation(f"ticket {ticket.number} cannot be closed: it is not resolved")
     if ticket.signature is None:
@@ -674,6 +808,22 @@ def _(event: RectificationNoticeIssued, ticket: Ticket | None) -> Ticket:
 @mutate.register
 def _(event: ReplacementFlagged, ticket: Ticket | None) -> Ticket:
     return _evolve(ticket, event, replacement_flagged_at=event.occurred_at)
+
+
+@mutate.register
+def _(event: OutOfContractNoted, ticket: Ticket | None) -> Ticket:
+    return _evolve(ticket, event, out_of_contract=True)
+
+
+@mutate.register
+def _(event: WorkContactSheetRecorded, ticket: Ticket | None) -> Ticket:
+    sheet = ContactSheet(
+        sheet=event.sheet,
+        fee=event.fee,
+        confirmed_by=event.confirmed_by,
+        recorded_at=event.occurred_at,
+    )
+    return _evolve(ticket, event, contact_sheet=sheet)
 
 
 def _ended(ticket: Ticket | None, event: TicketEvent) -> tuple[Suspension, ...]:

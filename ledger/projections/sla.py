@@ -68,7 +68,7 @@ from ledger.domain.holidays import (
 from ledger.domain.holidays import mutate as mutate_holidays
 from ledger.domain.model import DomainEvent
 from ledger.domain.sla import SlaStatus
-from ledger.domain.ticket import TICKET_EVENT_TYPES, Ticket, TicketEvent
+from ledger.domain.ticket import TICKET_EVENT_TYPES, OutOfContractNoted, Ticket, TicketEvent
 from ledger.domain.ticket import mutate as mutate_ticket
 from ledger.domain.values import TicketStatus
 from ledger.projections.base import Projection, chunks, insert_rows, metadata, update_rows
@@ -104,6 +104,15 @@ sla_tickets = Table(
     Column("last_position", BigInteger, nullable=False),
     Column("state", Text, nullable=False),
 )
+
+sla_out_of_contract = Table(
+    "sla_out_of_contract",
+    metadata,
+    Column("ticket_id", Uuid, primary_key=True),
+)
+"""The tickets reported outside their contract's coverage (``OutOfContractNoted``): the SLA
+report shows them apart, out of every met %. A table of its own (run ``ledger init`` again
+on a ledger created before it), so ``sla_tickets`` keeps its columns."""
 
 sla_targets = Table(
     "sla_targets",
@@ -197,7 +206,7 @@ def by_contract_id(contracts: dict[UUID, Contract]) -> dict[str, Contract]:
 class SlaProjection(Projection):
     name = "sla"
     event_types = (*TICKET_EVENT_TYPES, *CONTRACT_EVENT_TYPES, *HOLIDAY_EVENT_TYPES)
-    tables = (sla_contracts, sla_calendar, sla_tickets, sla_targets)
+    tables = (sla_contracts, sla_calendar, sla_tickets, sla_targets, sla_out_of_contract)
 
     def apply(self, conn: Connection, events: Sequence[tuple[int, DomainEvent]]) -> None:
         tickets = load_tickets(
@@ -213,11 +222,14 @@ class SlaProjection(Projection):
         # contract id → the earliest report time whose policy changed (None: every one)
         revised: dict[str, datetime | None] = {}
         years: set[int] = set()
+        out_of_contract: list[dict[str, Any]] = []
         for position, event in events:
             key = event.originator_id
             if isinstance(event, TicketEvent):
                 tickets[key] = mutate_ticket(event, tickets.get(key))
                 positions[key] = position
+                if isinstance(event, OutOfContractNoted):
+                    out_of_contract.append({"ticket_id": key})
             elif isinstance(event, ContractEvent):
                 contract = contracts[key] = mutate_contract(event, contracts.get(key))
                 since = event.effective_from if isinstance(event, PolicyRevised) else None
@@ -239,6 +251,8 @@ class SlaProjection(Projection):
                 sla_tickets.insert(),
                 [_ticket_row(t, positions[tid]) for tid, t in touched.items()],
             )
+        if out_of_contract:
+            conn.execute(sla_out_of_contract.insert(), out_of_contract)
         todo = {**load_tickets(conn, _affected(conn, revised, years) - set(touched)), **touched}
         needed = {t.contract_id for t in todo.values()} - set(revised)
         contracts.update(load_contracts(conn, [contract_uuid(c) for c in needed]))
@@ -358,6 +372,8 @@ class TicketSla:
     is_open: bool
     judged: bool
     targets: tuple[Judgement, ...]
+    out_of_contract: bool = False
+    """Reported outside the contract's coverage: judged, but in no met %."""
 
 
 _PLAIN = ("ticket_id", "number", "contract_id", "customer", "severity", "engineer", "is_open")
@@ -412,6 +428,13 @@ def ticket_slas(
     ]
     fresh = _rejudge(conn, stale, now)
     known = set(conn.scalars(select(sla_contracts.c.contract_id)))
+    outside = set(
+        conn.scalars(
+            select(sla_out_of_contract.c.ticket_id)
+            .join(sla_tickets, sla_tickets.c.ticket_id == sla_out_of_contract.c.ticket_id)
+            .where(*where)
+        )
+    )
     result = []
     for row in tickets:
         verdicts = fresh.get(row.ticket_id, stored.get(row.ticket_id, []))
@@ -421,6 +444,7 @@ def ticket_slas(
                 reported_at=as_utc(row.reported_at),
                 judged=row.contract_id in known,
                 targets=tuple(sorted(verdicts, key=_metric_order)),
+                out_of_contract=row.ticket_id in outside,
             )
         )
     return result

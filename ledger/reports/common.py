@@ -294,6 +294,8 @@ EVENT_WORDS = Words(
             "Cancelled": "cancelled",
             "InspectionNoticeIssued": "inspection notice issued",
             "RectificationNoticeIssued": "rectification notice issued",
+            "OutOfContractNoted": "noted out of contract",
+            "WorkContactSheetRecorded": "work contact sheet recorded",
             "version": "version",
         },
         "zh": {
@@ -314,6 +316,8 @@ EVENT_WORDS = Words(
             "Cancelled": "已取消",
             "InspectionNoticeIssued": "已发检查单",
             "RectificationNoticeIssued": "已发整改通知单",
+            "OutOfContractNoted": "已记为合同外",
+            "WorkContactSheetRecorded": "已登记工作联系单",
             "version": "版本",
         },
     }

@@ -7,6 +7,11 @@ severity or month of the report) plus a total row, then the list of breaches. ``
 replays only the events recorded by then into a throwaway in-memory copy of the
 projection's tables, through the same ``SlaProjection.apply``, and asks the same query.
 
+Out-of-contract tickets (reported outside their contract's coverage, ``OutOfContractNoted``)
+are judged like any other but counted apart: they are in no group, not in the total, not in
+the breaches; their own line (``out_of_contract``) says how many there were and how their
+targets went.
+
 Counting: *targets* are the judged ones (met, breached, overdue, pending, unknown; ``n/a``
 is counted apart); met % = met ÷ (met + breached + overdue); the median and p90 (nearest
 rank) of the covered time to respond / arrive / resolve are over the targets done.
@@ -188,6 +193,8 @@ class SlaReport:
     breaches: list[Breach]
     contract_names: dict[str, str] = field(default_factory=dict)
     """Each contract's name by id, for the tables people read (JSON keeps the ids)."""
+    out_of_contract: Group = field(default_factory=lambda: Group(""))
+    """The out-of-contract tickets, apart from every other figure."""
 
     def contract_label(self, contract_id: str) -> str:
         """``禹州市看守所智慧监所项目 (seed-002)``; the bare id when the name is unknown."""
@@ -210,8 +217,12 @@ def summarise(
     """The report's numbers from the tickets' verdicts. Pure."""
     groups: dict[str, Group] = {}
     total = Group("")
+    outside = Group("")
     breaches = []
     for ticket in tickets:
+        if ticket.out_of_contract:
+            outside.add(ticket)
+            continue
         key = group_key(ticket, query.by, tz)
         groups.setdefault(key, Group(key)).add(ticket)
         total.add(ticket)
@@ -233,7 +244,7 @@ def summarise(
         ]
     breaches.sort(key=lambda b: (b.number, METRICS.index(b.metric)))
     ordered = [groups[k] for k in sorted(groups, key=partial(group_order, query.by))]
-    return SlaReport(query, as_of, tz, ordered, total, breaches)
+    return SlaReport(query, as_of, tz, ordered, total, breaches, out_of_contract=outside)
 
 
 def group_order(by: Grouping, key: str) -> tuple[int, str]:
@@ -296,6 +307,7 @@ def report_json(report: SlaReport) -> dict[str, Any]:
         "by": q.by,
         "groups": [g.as_dict() for g in report.groups],
         "total": report.total.as_dict(),
+        "out_of_contract": report.out_of_contract.as_dict(),
         "breaches": [
             {
                 "ticket": b.number,
@@ -321,6 +333,7 @@ WORDS = Words(
             "p90": "{metric} p90 (min)",
             "breaches": "Breaches",
             "title": "SLA compliance",
+            "out of contract": "out of contract (not counted)",
         },
         "zh": {
             "severity": "严重程度",
@@ -335,6 +348,7 @@ WORDS = Words(
             "breaches": "超时明细",
             "title": "服务承诺达标情况",
             "no breaches": "无超时",
+            "out of contract": "合同外（不计入）",
             # statuses
             "met": "达标",
             "breached": "超时",
@@ -388,6 +402,8 @@ def summary_table(report: SlaReport, lang: Lang) -> tuple[list[str], list[list[C
 
     rows = [row(g, label(g.key)) for g in report.groups]
     rows.append(row(report.total, word("total", lang)))
+    if report.out_of_contract.tickets:
+        rows.append(row(report.out_of_contract, word("out of contract", lang)))
     return headers, rows
 
 
