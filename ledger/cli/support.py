@@ -27,6 +27,7 @@ from ledger.domain.values import (
     Role,
 )
 from ledger.projections.base import UnknownProjection
+from ledger.storage.chain import RecordedTimeBackwards
 from ledger.storage.location import LocationError, parse_location, resolve_url
 from ledger.timeutil import parse_time, zone
 
@@ -71,6 +72,8 @@ def translated_errors() -> Iterator[None]:
     ) as e:
         fail(_first_line(e))
     except ConcurrentChange as e:
+        if isinstance(e.__cause__, RecordedTimeBackwards):  # the clock is behind the log
+            fail(_first_line(e.__cause__), FAILURE)
         fail(_first_line(e), FAILURE)
     except MapperDeserialisationError as e:
         fail(f"a stored event cannot be read: {_first_line(e)}", FAILURE)
