@@ -24,7 +24,7 @@ from ledger.storage.chain import CHAIN_TABLE, canonical_bytes, chain_head, iter_
 from ledger.timeutil import parse_time
 from tests.support import SHANGHAI, Desk, open_desk
 from tests.test_append_only import Roles, drop_guard, roles  # noqa: F401 (roles: a fixture)
-from tests.test_cli import Cli
+from tests.test_cli import REPORT_ARGS, Cli
 
 NOW = "2026-10-08T09:30"  # Shanghai: 01:30 UTC
 
@@ -717,3 +717,85 @@ def test_a_shorter_log_with_a_broken_chain_is_not_called_truncated(
     [short] = [p for p in data["problems"] if p["check"] == "digests"]
     assert "(truncated)" not in short["message"]
     assert short["message"].endswith(f"(events removed: the chain breaks at position {position})")
+
+
+# --------------------------------------------------------------------------- the clock
+
+
+def call(url: str, *args: str, code: int = 0, **env: str) -> Result:
+    """The real ``ledger`` command on the real clock unless ``LEDGER_NOW`` is given."""
+    base = {"LEDGER_DB": url, "LEDGER_NOW": "", "LEDGER_DIGEST_KEY": ""}
+    result = CliRunner().invoke(ledger_cli, list(args), env=base | env, catch_exceptions=False)
+    assert result.exit_code == code, result.output
+    return result
+
+
+ADMIN = {"LEDGER_ACTOR": "系统管理员", "LEDGER_ROLE": "admin"}
+DESK = {"LEDGER_ACTOR": "李娜", "LEDGER_ROLE": "dispatcher"}
+SEED = str(Path(__file__).parents[1] / "examples" / "contracts" / "seed-002.toml")
+
+
+def test_ledger_now_is_refused_on_a_ledger_that_records_the_real_time(db_url: str) -> None:
+    assert "fixed clock" not in call(db_url, "init").output
+    refused = call(db_url, "contract", "list", code=2, LEDGER_NOW=NOW)
+    assert refused.stderr == (
+        "Error: LEDGER_NOW: refused, this ledger records the real time (a fixed clock is "
+        "only for a demo or test ledger created with `ledger init --fixed-clock`)\n"
+    )
+    call(db_url, "contract", "load", SEED, **ADMIN)  # the real clock: accepted
+    data = json.loads(call(db_url, "verify", "--json").stdout)
+    assert data["ok"] is True and data["clock"] == {"kind": "real", "fixed_since": None}
+    # A ledger that holds real-time events cannot become a fixed-clock one.
+    again = call(db_url, "init", "--fixed-clock", code=2)
+    assert "a fixed clock is only for a new, empty ledger" in again.stderr
+    call(db_url, "contract", "list", code=2, LEDGER_NOW=NOW)
+
+
+def test_a_fixed_clock_ledger_says_so_and_refuses_a_recorded_time_going_backwards(
+    db_url: str,
+) -> None:
+    fixed = {"LEDGER_NOW": NOW}
+    assert "recorded times come from a fixed clock" in (
+        call(db_url, "init", "--fixed-clock", **fixed).output
+    )
+    call(db_url, "contract", "load", SEED, **ADMIN, **fixed)
+    call(db_url, *REPORT_ARGS, **DESK, **fixed)
+    count = len(
+        json.loads(call(db_url, "ticket", "history", "T-2026-000001", "--json", **fixed).stdout)
+    )
+
+    earlier = {"LEDGER_NOW": "2026-10-08T09:20"}  # ten minutes before the last event
+    refused = call(
+        db_url,
+        "ticket",
+        "respond",
+        "T-2026-000001",
+        "--at",
+        "2026-10-08T09:15",
+        code=1,
+        **DESK,
+        **earlier,
+    )
+    assert refused.stderr.startswith(
+        "Error: refused: recorded time 2026-10-08T01:20:00Z is before 2026-10-08T01:30:00Z, "
+        "the recorded time of the last event in the log"
+    )
+    history = json.loads(
+        call(db_url, "ticket", "history", "T-2026-000001", "--json", **fixed).stdout
+    )
+    assert len(history) == count  # nothing written
+
+    human = call(db_url, "verify", **fixed).output
+    assert "  note    clock: recorded times come from a fixed clock (LEDGER_NOW)" in human
+    data = json.loads(call(db_url, "verify", "--json", **fixed).stdout)
+    assert data["ok"] is True and data["clock"]["kind"] == "fixed"
+    audit = json.loads(call(db_url, "report", "audit", "--json", **fixed).stdout)
+    assert audit["clock"] == "fixed" and audit["recorded_backwards"] == []
+    assert "· fixed clock: a demo or test ledger" in call(db_url, "report", "audit", **fixed).output
+    zh = call(db_url, "report", "audit", "--lang", "zh", **fixed).output
+    assert "· 固定时钟：演示或测试账本" in zh
+    dossier = json.loads(
+        call(db_url, "export", "--ticket", "T-2026-000001", "--format", "json", **fixed).stdout
+    )
+    assert dossier["integrity"]["clock"] == "fixed"
+    assert "demo or test ledger" in dossier["integrity"]["clock_note"]

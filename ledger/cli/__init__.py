@@ -37,12 +37,20 @@ def cli(ctx: click.Context, db: str | None, tz_name: str | None) -> None:
 
 
 @cli.command()
+@click.option(
+    "--fixed-clock",
+    is_flag=True,
+    help="A demo or test ledger: recorded times come from LEDGER_NOW (only on a new, empty "
+    "ledger; verify, report audit and the dossier say so).",
+)
 @pass_settings
-def init(settings: Settings) -> None:
+def init(settings: Settings, fixed_clock: bool) -> None:
     """Create the event store and read models and guard the events (safe to run again)."""
-    with settings.open(create=True) as ledger:
+    with settings.open(create=True, fixed_clock=fixed_clock) as ledger:
         click.echo(f"ledger ready at {ledger.location.describe()}")
         click.echo("events are append-only (database triggers)")
+        if ledger.fixed_clock_since is not None:
+            click.echo("recorded times come from a fixed clock (LEDGER_NOW): a demo or test ledger")
 
 
 cli.add_command(tickets.ticket)

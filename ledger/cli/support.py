@@ -28,6 +28,7 @@ from ledger.domain.values import (
 )
 from ledger.projections.base import UnknownProjection
 from ledger.storage.chain import RecordedTimeBackwards
+from ledger.storage.clock_mode import ClockModeRefused
 from ledger.storage.location import LocationError, parse_location, resolve_url
 from ledger.timeutil import parse_time, zone
 
@@ -69,6 +70,7 @@ def translated_errors() -> Iterator[None]:
         LocationError,
         LedgerNotInitialised,
         UnknownProjection,
+        ClockModeRefused,
     ) as e:
         fail(_first_line(e))
     except ConcurrentChange as e:
@@ -118,8 +120,25 @@ class Settings:
                 fail(f"LEDGER_NOW: {e}")
         return SystemClock()
 
-    def open(self, *, create: bool = False) -> Ledger:
-        return Ledger(parse_location(self.url), clock=self.clock(), tz=self.tz, create=create)
+    def open(self, *, create: bool = False, fixed_clock: bool = False) -> Ledger:
+        """The ledger, on the real clock; on ``LEDGER_NOW``'s fixed clock only when the
+        ledger was declared a fixed-clock (demo or test) ledger: ``fixed_clock`` declares
+        it, with ``create`` (``ledger init --fixed-clock``)."""
+        clock = self.clock()
+        ledger = Ledger(
+            parse_location(self.url),
+            clock=clock,
+            tz=self.tz,
+            create=create,
+            fixed_clock=fixed_clock,
+        )
+        if isinstance(clock, FixedClock) and ledger.fixed_clock_since is None:
+            ledger.close()
+            fail(
+                "LEDGER_NOW: refused, this ledger records the real time (a fixed clock is "
+                "only for a demo or test ledger created with `ledger init --fixed-clock`)"
+            )
+        return ledger
 
 
 pass_settings = click.make_pass_decorator(Settings)

@@ -60,6 +60,7 @@ from ledger.storage.chain import (
     recorded_text,
     recorded_time,
 )
+from ledger.storage.clock_mode import fixed_clock_since
 
 HASHES = "hashes"
 POSITIONS = "positions"
@@ -152,6 +153,9 @@ class Verdict:
     head_hash: bytes
     checks: dict[str, CheckResult]
     digests: list[DigestResult]
+    fixed_clock_since: datetime | None = None
+    """When the ledger was declared a fixed-clock (demo or test) ledger: its recorded times
+    are a fixed clock's, not the real time. Not a failure; every report says so."""
 
     @property
     def ok(self) -> bool:
@@ -286,7 +290,7 @@ def verify_ledger(
                 findings.add(problem)
             results.append(result)
         _name_subjects(conn, events_table, findings)
-    return Verdict(events, position, head_hash, findings.checks, results)
+    return Verdict(events, position, head_hash, findings.checks, results, fixed_clock_since(engine))
 
 
 def _first_broken(findings: _Findings) -> int | None:
@@ -631,6 +635,32 @@ def check_digest_extends(
 
 
 # --------------------------------------------------------------------------- one aggregate
+
+
+def chain_predecessor_times(
+    engine: Engine, events_table: str, originator_id: UUID
+) -> dict[int, datetime]:
+    """For each version of one aggregate, the recorded time of the event before it in the
+    chain (by index: two lookups per event)."""
+    with engine.connect() as conn:
+        nid = _id_column(conn)
+        sqlite = conn.dialect.name == "sqlite"
+        rows = conn.execute(
+            text(
+                f"SELECT e.originator_version, pe.state FROM {events_table} e "
+                f"JOIN {CHAIN_TABLE} c ON c.notification_id = e.{nid} "
+                f"JOIN {CHAIN_TABLE} pc ON pc.position = c.position - 1 "
+                f"JOIN {events_table} pe ON pe.{nid} = pc.notification_id "
+                "WHERE e.originator_id = :id"
+            ),
+            {"id": originator_id.hex if sqlite else originator_id},
+        ).all()
+    found = {}
+    for version, state in rows:
+        at = recorded_time(recorded_text(bytes(state)))
+        if at is not None:
+            found[int(version)] = at
+    return found
 
 
 @dataclass(frozen=True)
