@@ -752,7 +752,7 @@ def test_ledger_now_is_refused_on_a_ledger_that_records_the_real_time(db_url: st
 
 
 def test_a_fixed_clock_ledger_says_so_and_refuses_a_recorded_time_going_backwards(
-    db_url: str,
+    db_url: str, tmp_path: Path
 ) -> None:
     fixed = {"LEDGER_NOW": NOW}
     assert "recorded times come from a fixed clock" in (
@@ -784,6 +784,11 @@ def test_a_fixed_clock_ledger_says_so_and_refuses_a_recorded_time_going_backward
         call(db_url, "ticket", "history", "T-2026-000001", "--json", **fixed).stdout
     )
     assert len(history) == count  # nothing written
+    lines = tmp_path / "respond.jsonl"
+    line = {"command": "respond", "ticket": "T-2026-000001", "at": "2026-10-08T09:15"}
+    lines.write_text(json.dumps(line | {"actor": "李娜", "role": "dispatcher"}) + "\n")
+    imported = call(db_url, "import", str(lines), code=2, **earlier)
+    assert "refused: recorded time 2026-10-08T01:20:00Z is before" in imported.output
 
     human = call(db_url, "verify", **fixed).output
     assert "  note    clock: recorded times come from a fixed clock (LEDGER_NOW)" in human
