@@ -5,13 +5,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 LEDGER=".venv/bin/ledger"
 export LEDGER_DB="sqlite:///demo/ledger.db"
-# The demo's "now": the story is October 2026, recorded and reported on 20 November.
+# The demo's "now": the story is October 2026, recorded and reported on 20 November
+# (a fixed clock, honoured only on a ledger initialised with --fixed-clock).
 export LEDGER_NOW="${LEDGER_NOW:-2026-11-20T18:00+08:00}"
 rm -rf demo && mkdir -p demo
 
 section() { printf '\n== %s\n' "$1"; }
 
-"$LEDGER" init
+"$LEDGER" init --fixed-clock  # a demo ledger: its recorded times are LEDGER_NOW's
 "$LEDGER" contract load --actor 系统管理员 --role admin examples/contracts/*.toml
 .venv/bin/python examples/demo_tickets.py > demo/tickets.jsonl
 echo "recording $(wc -l < demo/tickets.jsonl) commands from demo/tickets.jsonl ..."

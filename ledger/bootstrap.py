@@ -9,7 +9,7 @@ from uuid import UUID
 
 from sqlalchemy import Engine, create_engine, func, inspect, select, table
 
-from ledger.clock import Clock, SystemClock
+from ledger.clock import Clock, FixedClock, SystemClock
 from ledger.commands.contracts import ContractService
 from ledger.commands.quality import QualityService
 from ledger.commands.service import LedgerApplication, TicketService
@@ -21,6 +21,7 @@ from ledger.projections import ProjectionRunner, all_projections
 from ledger.storage.api_users import api_users  # noqa: F401 (init creates its table)
 from ledger.storage.append_only import install_append_only
 from ledger.storage.chain import chain_unchained
+from ledger.storage.clock_mode import declare_fixed_clock, fixed_clock_since
 from ledger.storage.location import Location, LocationError, parse_location, resolve_url
 from ledger.timeutil import zone
 
@@ -40,7 +41,11 @@ class Ledger:
         tz: tzinfo | None = None,
         create: bool = False,
         parents: bool = False,
+        fixed_clock: bool | None = None,
     ) -> None:
+        """``create`` (``ledger init``): create the tables, safe to repeat. ``fixed_clock``
+        with ``create``: declare the new ledger one whose recorded times come from a fixed
+        clock (a demo or test ledger; default: when ``clock`` is a :class:`FixedClock`)."""
         self.location = location
         self.clock = clock or SystemClock()
         self.tz = tz or zone(None)
@@ -74,6 +79,10 @@ class Ledger:
             chain_unchained(self.engine, location.events_table)
             install_append_only(self.engine, location.events_table)
             self.projections.create_tables()
+            if isinstance(self.clock, FixedClock) if fixed_clock is None else fixed_clock:
+                declare_fixed_clock(self.engine, location.events_table, self.clock.now())
+        self.fixed_clock_since = fixed_clock_since(self.engine)
+        """When the ledger was declared to record a fixed clock's time; ``None``: real time."""
 
     @classmethod
     def open(cls, url: str | None = None, **kwargs: Any) -> Ledger:

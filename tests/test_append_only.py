@@ -10,6 +10,7 @@ import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -30,7 +31,7 @@ from ledger.storage.append_only import (
     PG_TRUNCATE_TRIGGER,
     SQLITE_TRIGGERS,
 )
-from tests.support import Desk, open_desk
+from tests.support import START, Desk, open_desk
 
 INTEGRITY_MD = Path(__file__).parents[1] / "docs" / "integrity.md"
 NOW = "2026-10-08T09:30"
@@ -263,7 +264,8 @@ def roles(pg_url: str) -> Iterator[Roles]:
 
 
 def test_writer_role_appends_but_cannot_change_events(roles: Roles) -> None:
-    desk = open_desk(roles.writer_url, create=False)
+    # After the owner's tickets: recorded time never goes backwards.
+    desk = open_desk(roles.writer_url, create=False, at=START + timedelta(hours=1))
     before = snapshot(desk)
     ticket = desk.report(device="报警主机")
     assert ticket.number == "T-2026-000004"

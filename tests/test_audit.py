@@ -16,6 +16,7 @@ from uuid import uuid4
 import pytest
 from click.testing import CliRunner, Result
 from openpyxl import load_workbook
+from sqlalchemy import text
 
 from ledger.bootstrap import Ledger
 from ledger.calendars import china_official_calendar
@@ -536,6 +537,7 @@ EXPECTED_GROUPS = [
         "unsigned_closings": 1,  # T1: signed by its engineer
         "off_norm_roles": 1,  # T1 resolved by the dispatcher
         "reopenings": 1,  # T1, by the failed audit
+        "recorded_backwards": 0,
     },
     {
         "key": OVERRIDE,
@@ -546,6 +548,7 @@ EXPECTED_GROUPS = [
         "unsigned_closings": 0,
         "off_norm_roles": 0,
         "reopenings": 0,
+        "recorded_backwards": 0,
     },
 ]
 
@@ -641,6 +644,7 @@ def test_report_audit_counts_and_lists_the_findings(history: History, db_url: st
             "unsigned_closings": 0,
             "off_norm_roles": 0,
             "reopenings": 0,
+            "recorded_backwards": 0,
         }
     ]
 
@@ -660,9 +664,9 @@ def test_report_audit_on_the_command_line(history: History, db_url: str, tmp_pat
         summary = list(csv.reader(f))
     assert summary[0][:4] == ["合同", "工单数", "事件数", "倒签事件"]
     assert summary[1:] == [
-        ["seed-002", "2", "16", "2", "1", "1", "1", "1"],
-        [OVERRIDE, "1", "5", "1", "0", "0", "0", "0"],
-        ["合计", "3", "21", "3", "1", "1", "1", "1"],
+        ["seed-002", "2", "16", "2", "1", "1", "1", "1", "0"],
+        [OVERRIDE, "1", "5", "1", "0", "0", "0", "0", "0"],
+        ["合计", "3", "21", "3", "1", "1", "1", "1", "0"],
     ]
     with (tmp_path / "audit.sla.csv").open(encoding="utf-8-sig") as f:
         sla_rows = list(csv.reader(f))
@@ -692,6 +696,7 @@ def test_report_audit_on_the_command_line(history: History, db_url: str, tmp_pat
         "Closed without valid signature",
         "Roles outside the norm",
         "Reopenings",
+        "Recorded time going backwards",
     ]
     limited = cli_run.run("report", "audit", "--limit", "1", **now)
     assert "Back-dated events (3)" in limited.stdout and "… 2 more" in limited.stdout
@@ -704,3 +709,45 @@ def test_report_audit_on_the_command_line(history: History, db_url: str, tmp_pat
         "report", "audit", "--from", "2026-10-09", "--to", "2026-10-08", ok=False
     )
     assert backwards.returncode == 2 and "is after --to" in backwards.stderr
+
+
+def test_report_audit_lists_an_event_recorded_before_the_one_it_follows(db_url: str) -> None:
+    """The ledger refuses to record time backwards; an event written behind its back with
+    an earlier recorded time than its predecessor in the chain is listed (here the second
+    ticket's report, two minutes before the number it was issued with)."""
+    from tests.test_verify import stored, unguard
+
+    desk = open_desk(db_url)
+    try:
+        desk.report()
+        desk.later(10)
+        desk.report(device="摄像机")
+        _, state = stored(desk, "T-2026-000002", 1)
+        recorded = b'"timestamp":"2026-10-08T01:10:00Z"'
+        assert recorded in state
+        unguard(desk)
+        ticket_id = desk.ledger.tickets.resolve_id("T-2026-000002")
+        sqlite = desk.ledger.location.kind == "sqlite"
+        with desk.ledger.engine.begin() as conn:
+            conn.execute(
+                text(
+                    f"UPDATE {desk.ledger.location.events_table} SET state = :s "
+                    "WHERE originator_id = :o AND originator_version = 1"
+                ),
+                {
+                    "s": state.replace(recorded, b'"timestamp":"2026-10-08T01:08:00Z"'),
+                    "o": ticket_id.hex if sqlite else ticket_id,
+                },
+            )
+        db = desk.ledger.location.url
+    finally:
+        desk.ledger.close()
+    result = ledger_cli(db, "report", "audit", "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["total"]["recorded_backwards"] == 1
+    [row] = data["recorded_backwards"]
+    assert (row["ticket"], row["version"], row["type"]) == ("T-2026-000002", 1, "Reported")
+    assert row["recorded_at"] == "2026-10-08T09:08:00+08:00"
+    text_report = ledger_cli(db, "report", "audit", "--lang", "zh").stdout
+    assert "记录时间倒退的事件 (1)" in text_report

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 from uuid import UUID, uuid4
@@ -19,12 +20,14 @@ from hypothesis import strategies as st
 from sqlalchemy import create_engine, text
 
 from ledger.bootstrap import Ledger
+from ledger.commands.service import ConcurrentChange
 from ledger.storage.chain import (
     CHAIN_TABLE,
     GENESIS,
     ChainedPostgresRecorder,
     ChainedSQLiteRecorder,
     LinkHasher,
+    RecordedTimeBackwards,
     _as_uuid,
     canonical_bytes,
     chain_head,
@@ -187,6 +190,41 @@ def test_the_ledger_chains_every_event_and_hashes_the_same_on_both_databases(
         prev = hashlib.sha256(prev + canonical).digest()
         assert prev == link.event_hash
     assert head == (count, prev)
+
+
+def test_an_event_recorded_before_the_log_head_is_refused_and_nothing_is_written(
+    db_url: str,
+) -> None:
+    """Recorded time never goes backwards along the chain: the recorder checks it under
+    the insert's lock, against the head's recorded time and within the batch."""
+    desk = open_desk(db_url)
+    try:
+        desk.report()
+        with desk.ledger.engine.connect() as conn:
+            before = (desk.ledger.event_count(), chain_head(conn))
+        desk.later(-5)
+        with pytest.raises(ConcurrentChange) as raised:
+            desk.report(device="摄像机")
+        assert isinstance(raised.value.__cause__, RecordedTimeBackwards)
+        assert "is before" in str(raised.value.__cause__)
+        recorder = desk.ledger.app.recorder
+        at = desk.clock.now() + timedelta(hours=1)
+        batch = [
+            StoredEvent(uuid4(), 1, "topic", b'{"timestamp":"%s"}' % stamp.encode())
+            for stamp in (
+                at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                (at - timedelta(seconds=0.5)).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            )
+        ]
+        with pytest.raises(RecordedTimeBackwards):
+            recorder.insert_events(batch)
+        with desk.ledger.engine.connect() as conn:
+            assert (desk.ledger.event_count(), chain_head(conn)) == before
+
+        desk.later(5)  # the same time as the head: allowed
+        assert desk.report(device="摄像机").number == "T-2026-000002"
+    finally:
+        desk.ledger.close()
 
 
 def test_init_links_events_recorded_before_the_chain_existed(sqlite_url: str) -> None:

@@ -81,7 +81,7 @@ class Cli:
 def make_cli(db_url: str) -> Cli:
     """A CLI on a new ledger that holds the seed contracts (loaded with `contract load`)."""
     c = Cli(db_url)
-    c.run("init")
+    c.run("init", "--fixed-clock")
     c.run("contract", "load", *(str(path) for path in SEED_CONTRACTS), **ADMIN)
     return c
 

@@ -32,7 +32,7 @@ def fresh_cli(url: str) -> Cli:
     """A CLI on an initialised ledger without any contract, used by the administrator."""
     cli = Cli(url)
     cli.env.update(ADMIN)
-    cli.run("init")
+    cli.run("init", "--fixed-clock")
     return cli
 
 

@@ -117,7 +117,7 @@ def _free_port() -> int:
 
 def _fill_like_make_demo(cli: Cli, workdir: Path) -> None:
     """examples/demo.sh's ledger: the seed contracts, October's tickets, the sweep."""
-    cli.run("init")
+    cli.run("init", "--fixed-clock")
     cli.run("contract", "load", *(str(path) for path in SEED_CONTRACTS), **ADMIN)
     script = REPO / "examples" / "demo_tickets.py"
     tickets = subprocess.run(

@@ -40,9 +40,10 @@ from ledger.domain.errors import DomainError
 from ledger.domain.ticket import Dispatched, Reported
 from ledger.feed.cloudevents import read_feed
 from ledger.integrity.verify import verify_ledger
+from ledger.timeutil import parse_time
 from tests.conftest import _Cluster, _missing_postgres, find_pg_bindir
 from tests.support import REPORT, SHANGHAI, open_desk, run_in_processes
-from tests.test_cli import REPORT_ARGS, Cli
+from tests.test_cli import NOW, REPORT_ARGS, Cli
 from tests.test_import_batch import events, head, read_models
 
 LATER = datetime(2026, 10, 8, 2, 0, tzinfo=UTC)  # an hour after the desk's reports
@@ -280,8 +281,9 @@ def test_a_full_disk_under_sqlite_is_a_clear_error_and_nothing_is_half_written(
     cli.run("verify")
 
     # In a running process: the file may grow a little, then no more; each command is
-    # saved whole or not at all.
-    with Ledger.open(cli.db, clock=FixedClock(LATER), tz=SHANGHAI) as ledger:
+    # saved whole or not at all. Its clock is the CLI's (recorded time never goes back).
+    now = parse_time(NOW, SHANGHAI)
+    with Ledger.open(cli.db, clock=FixedClock(now), tz=SHANGHAI) as ledger:
         size = sum(p.stat().st_size for p in tmp_path.glob("ledger.db*"))
         soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
         previous = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)

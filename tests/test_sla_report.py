@@ -279,7 +279,7 @@ def test_chinese_labels(desk: Desk, tmp_path: Path) -> None:
 def cli(db_url: str) -> Cli:
     """A CLI on a new ledger holding the seed contracts, recorded before the tickets."""
     c = Cli(db_url)
-    c.run("init")
+    c.run("init", "--fixed-clock")
     with Ledger.open(db_url, clock=FixedClock(at("2026-10-01 08:00"))) as ledger:
         load_seed_contracts(ledger)
     return c
@@ -322,7 +322,7 @@ def test_cli_report_sla_bad_input(cli: Cli) -> None:
 
 def test_cli_ticket_show_has_the_sla_section(db_url: str, tmp_path: Path) -> None:
     c = Cli(db_url)
-    c.run("init")
+    c.run("init", "--fixed-clock")
     with Ledger.open(db_url, clock=FixedClock(at("2024-02-09 08:00"))) as ledger:
         load_spring_contract(ledger, tmp_path)
     report_args = [a if a != "seed-002" else "test-spring" for a in REPORT_ARGS[:-1]]

@@ -24,7 +24,7 @@ from ledger.storage.chain import CHAIN_TABLE, canonical_bytes, chain_head, iter_
 from ledger.timeutil import parse_time
 from tests.support import SHANGHAI, Desk, open_desk
 from tests.test_append_only import Roles, drop_guard, roles  # noqa: F401 (roles: a fixture)
-from tests.test_cli import Cli
+from tests.test_cli import REPORT_ARGS, Cli
 
 NOW = "2026-10-08T09:30"  # Shanghai: 01:30 UTC
 
@@ -210,12 +210,19 @@ def test_a_flipped_byte_is_found_at_its_position(desk: Desk) -> None:
         "position": position,
         "notification_id": notification,
         "originator_id": str(desk.ledger.tickets.resolve_id("T-2026-000002")),
+        "subject": "ticket T-2026-000002",
         "version": 2,
-        "message": f"position {position}: {REWRITTEN}",
+        "message": f"position {position} (ticket T-2026-000002 version 2): {REWRITTEN}",
     }
     human = run(desk, "verify", code=1)
-    assert f"  FAILED  hashes: position {position}: event_hash does not match" in human.stdout
-    assert f"1 problem; first: position {position}: {REWRITTEN}" in human.stderr
+    assert (
+        f"  FAILED  hashes: position {position} (ticket T-2026-000002 version 2): "
+        "event_hash does not match" in human.stdout
+    )
+    assert (
+        f"1 problem; first: position {position} (ticket T-2026-000002 version 2): {REWRITTEN}"
+        in human.stderr
+    )
 
     # The per-ticket check points at the same event; the other tickets are untouched.
     checks = aggregate(desk, desk.ledger.tickets.resolve_id("T-2026-000002"))
@@ -256,6 +263,7 @@ def test_truncating_event_and_link_is_caught_only_by_an_earlier_digest(
             "position": last,
             "notification_id": None,
             "originator_id": None,
+            "subject": None,
             "version": None,
             "message": f"log ends at position {last - 1} but digest {before} was taken at "
             f"{last} (truncated)",
@@ -298,7 +306,6 @@ def test_deleting_a_whole_ticket_is_found_at_its_first_event(desk: Desk, links: 
 
 
 def test_a_missing_version_is_reported_at_the_event_after_it(desk: Desk) -> None:
-    ticket_id = desk.ledger.tickets.resolve_id("T-2026-000003")
     (_, _), (second, notification), (third, _) = positions_of(desk, "T-2026-000003")
     unguard(desk)
     delete_events(desk, [notification], links=True)
@@ -308,7 +315,7 @@ def test_a_missing_version_is_reported_at_the_event_after_it(desk: Desk) -> None
     assert gap["position"] == third
     assert gap["version"] == 3
     assert gap["message"] == (
-        f"position {third}: aggregate {ticket_id} jumps from version 1 to 3 (version 2 is missing)"
+        f"position {third}: ticket T-2026-000003 jumps from version 1 to 3 (version 2 is missing)"
     )
 
 
@@ -327,8 +334,13 @@ def test_swapping_two_events_is_found_at_the_earlier(desk: Desk) -> None:
         sql(desk, f"UPDATE {table} SET {assign} WHERE {column} = :n", o=o, v=v, t=t, s=s, n=target)
 
     data = verdict(desk)
-    assert [(p["check"], p["position"]) for p in data["problems"]] == [("hashes", a), ("hashes", b)]
-    assert first_problem(data)["message"] == f"position {a}: {REWRITTEN}"
+    hashes = [p for p in data["problems"] if p["check"] == "hashes"]
+    assert [p["position"] for p in hashes] == [a, b]
+    assert first_problem(data)["message"] == (
+        f"position {a} (ticket T-2026-000003 version 3): {REWRITTEN}"
+    )
+    # The later event now stands first: recorded time goes backwards after it.
+    assert data["checks"]["times"]["ok"] is False
 
 
 def test_unchained_events_are_found(desk: Desk) -> None:
@@ -419,6 +431,7 @@ def test_forged_digests_are_refused(desk: Desk, tmp_path: Path, key: Path) -> No
                     "position": None,
                     "notification_id": None,
                     "originator_id": None,
+                    "subject": None,
                     "version": None,
                     "message": f"digest {forged}: signature invalid",
                 }
@@ -479,7 +492,7 @@ def test_a_digest_round_trips_and_a_longer_log_extends_it(
     assert "unsigned digest" in unsigned.stderr
 
     # More events later: the old digest is still a prefix of the log.
-    desk.later(10)
+    desk.later(30)  # after the digest was taken (LEDGER_NOW): time never goes backwards
     desk.report(device="报警主机")
     data = verdict(desk, "--digest", str(path), "--public-key", f"{key}.pub", code=0)
     assert data["head"]["position"] == position + 2
@@ -559,3 +572,235 @@ def test_the_reader_role_can_digest_and_verify(roles: Roles, tmp_path: Path) -> 
     assert load_digest(path).position > 0
     result = invoke(roles.reader_url, "verify", "--json", "--digest", str(path))
     assert json.loads(result.stdout)["ok"] is True
+
+
+# --------------------------------------------------------------------------- ids and times
+
+
+def append_raw(desk: Desk, originator_id: UUID, version: int, topic: str, state: bytes) -> int:
+    """Append an event and a valid link behind the recorder's back, as an attacker who
+    knows the hash format would; its chain position."""
+    sqlite = desk.ledger.location.kind == "sqlite"
+    table, column = events(desk), id_column(desk)
+    sql(
+        desk,
+        f"INSERT INTO {table} (originator_id, originator_version, topic, state) "
+        "VALUES (:o, :v, :t, :s)",
+        o=originator_id.hex if sqlite else originator_id,
+        v=version,
+        t=topic,
+        s=state,
+    )
+    notification = int(one(desk, f"SELECT max({column}) FROM {table}")[0])
+    position, prev = head(desk)
+    event_hash = link(prev, canonical_bytes(position + 1, originator_id, version, topic, state))
+    sql(
+        desk,
+        f"INSERT INTO {CHAIN_TABLE} (position, notification_id, event_hash) VALUES (:p, :n, :h)",
+        p=position + 1,
+        n=notification,
+        h=event_hash,
+    )
+    return position + 1
+
+
+def stored(desk: Desk, number: str, version: int) -> tuple[str, bytes]:
+    """(topic, state) of a ticket's stored event."""
+    ticket_id = desk.ledger.tickets.resolve_id(number)
+    sqlite = desk.ledger.location.kind == "sqlite"
+    topic, state = one(
+        desk,
+        f"SELECT topic, state FROM {events(desk)} WHERE originator_id = :o "
+        "AND originator_version = :v",
+        o=ticket_id.hex if sqlite else ticket_id,
+        v=version,
+    )
+    return str(topic), bytes(state)
+
+
+def test_a_respelled_id_fails_verify_and_a_history_forged_under_the_real_id_is_caught(
+    desk: Desk, tmp_path: Path, key: Path
+) -> None:
+    """Upper-casing a ticket's stored id keeps every hash (the hash covers the id's value)
+    but hides its events from every lookup: verify refuses the spelling, and a history
+    appended under the real id shows as the same ticket with version 1 twice. PostgreSQL's
+    uuid column has one spelling: the same edit changes nothing there."""
+    ticket_id = desk.ledger.tickets.resolve_id("T-2026-000002")
+    before = take(desk, tmp_path / "before.json", "--key", str(key))
+    unguard(desk)
+    if desk.ledger.location.kind != "sqlite":
+        sql(
+            desk,
+            f"UPDATE {events(desk)} SET originator_id = upper(originator_id::text)::uuid "
+            "WHERE originator_id = :o",
+            o=ticket_id,
+        )
+        assert verdict(desk, code=0)["ok"] is True
+        assert run(desk, "ticket", "show", "T-2026-000002").exit_code == 0
+        return
+    sql(
+        desk,
+        f"UPDATE {events(desk)} SET originator_id = upper(originator_id) WHERE originator_id = :o",
+        o=ticket_id.hex,
+    )
+    assert "no ticket" in run(desk, "ticket", "show", "T-2026-000002", code=2).output.lower()
+    data = verdict(desk, "--digest", str(before), "--public-key", f"{key}.pub")
+    respelled = [p for p in data["problems"] if p["check"] == "ids"]
+    assert data["checks"]["ids"] == {"ok": False, "problems": 3}
+    first = respelled[0]
+    assert first["subject"] == "ticket T-2026-000002" and first["version"] == 1
+    assert first["message"].startswith(
+        f"position {first['position']} (ticket T-2026-000002 version 1): stored originator id "
+        f"'{ticket_id.hex.upper()}' is not in the form the recorder writes"
+    )
+    assert data["checks"]["hashes"]["ok"] is True  # the hashes alone would not tell
+
+    # The forger re-creates the ticket under its real id, with valid links.
+    topic, state = stored(desk, "T-2026-000001", 1)  # any Reported will do for a shape
+    forged = state.replace(b"T-2026-000001", b"T-2026-000002")
+    position = append_raw(desk, ticket_id, 1, topic, forged)
+    data = verdict(desk)
+    [twice] = [p for p in data["problems"] if p["check"] == "versions"]
+    assert twice["position"] == position
+    assert twice["message"] == f"position {position}: ticket T-2026-000002 has version 1 twice"
+
+
+def test_a_recorded_time_that_goes_backwards_fails_verify_naming_ticket_and_version(
+    desk: Desk, tmp_path: Path, key: Path
+) -> None:
+    before = take(desk, tmp_path / "before.json", "--key", str(key))  # taken at LEDGER_NOW
+    taken = load_digest(before).created_at
+    topic, state = stored(desk, "T-2026-000001", 3)
+    month_ago = parse_time("2026-09-08T09:00", SHANGHAI).astimezone(UTC)
+    recorded = desk.ledger.tickets.history("T-2026-000001")[2].timestamp
+    stamp = recorded.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ").encode()
+    assert state.startswith(b'{"timestamp":"' + stamp)
+    backdated = state.replace(stamp, month_ago.strftime("%Y-%m-%dT%H:%M:%SZ").encode(), 1)
+    unguard(desk)
+    position = append_raw(
+        desk, desk.ledger.tickets.resolve_id("T-2026-000001"), 4, topic, backdated
+    )
+
+    data = verdict(desk)
+    [backwards] = [p for p in data["problems"] if p["check"] == "times"]
+    assert backwards["position"] == position and backwards["version"] == 4
+    assert backwards["subject"] == "ticket T-2026-000001"
+    assert backwards["message"].startswith(
+        f"position {position} (ticket T-2026-000001 version 4): recorded at "
+        "2026-09-08T01:00:00+00:00, before the event it follows in the chain"
+    )
+    human = run(desk, "verify", code=1)
+    assert "FAILED  times: position" in human.stdout
+
+    with_digest = verdict(desk, "--digest", str(before), "--public-key", f"{key}.pub")
+    [late] = [p for p in with_digest["problems"] if p["check"] == "digests"]
+    assert late["position"] == position
+    assert late["message"] == (
+        f"digest {before}: position {position} (ticket T-2026-000001 version 4), the first "
+        "event after it, was recorded at 2026-09-08T01:00:00+00:00, before the digest was "
+        f"taken ({taken}): recorded time went backwards"
+    )
+    assert with_digest["digests"][0]["ok"] is False
+
+
+def test_a_shorter_log_with_a_broken_chain_is_not_called_truncated(
+    desk: Desk, tmp_path: Path, key: Path
+) -> None:
+    """Events and links removed from the middle: the log is shorter than the digest, but
+    the tail is not what is missing."""
+    before = take(desk, tmp_path / "before.json", "--key", str(key))
+    (position, notification), _, _ = positions_of(desk, "T-2026-000002")
+    unguard(desk)
+    delete_events(desk, [notification], links=True)
+    sql(desk, f"UPDATE {CHAIN_TABLE} SET position = position - 1 WHERE position > :p", p=position)
+    data = verdict(desk, "--digest", str(before), "--public-key", f"{key}.pub")
+    [short] = [p for p in data["problems"] if p["check"] == "digests"]
+    assert "(truncated)" not in short["message"]
+    assert short["message"].endswith(f"(events removed: the chain breaks at position {position})")
+
+
+# --------------------------------------------------------------------------- the clock
+
+
+def call(url: str, *args: str, code: int = 0, **env: str) -> Result:
+    """The real ``ledger`` command on the real clock unless ``LEDGER_NOW`` is given."""
+    base = {"LEDGER_DB": url, "LEDGER_NOW": "", "LEDGER_DIGEST_KEY": ""}
+    result = CliRunner().invoke(ledger_cli, list(args), env=base | env, catch_exceptions=False)
+    assert result.exit_code == code, result.output
+    return result
+
+
+ADMIN = {"LEDGER_ACTOR": "系统管理员", "LEDGER_ROLE": "admin"}
+DESK = {"LEDGER_ACTOR": "李娜", "LEDGER_ROLE": "dispatcher"}
+SEED = str(Path(__file__).parents[1] / "examples" / "contracts" / "seed-002.toml")
+
+
+def test_ledger_now_is_refused_on_a_ledger_that_records_the_real_time(db_url: str) -> None:
+    assert "fixed clock" not in call(db_url, "init").output
+    refused = call(db_url, "contract", "list", code=2, LEDGER_NOW=NOW)
+    assert refused.stderr == (
+        "Error: LEDGER_NOW: refused, this ledger records the real time (a fixed clock is "
+        "only for a demo or test ledger created with `ledger init --fixed-clock`)\n"
+    )
+    call(db_url, "contract", "load", SEED, **ADMIN)  # the real clock: accepted
+    data = json.loads(call(db_url, "verify", "--json").stdout)
+    assert data["ok"] is True and data["clock"] == {"kind": "real", "fixed_since": None}
+    # A ledger that holds real-time events cannot become a fixed-clock one.
+    again = call(db_url, "init", "--fixed-clock", code=2)
+    assert "a fixed clock is only for a new, empty ledger" in again.stderr
+    call(db_url, "contract", "list", code=2, LEDGER_NOW=NOW)
+
+
+def test_a_fixed_clock_ledger_says_so_and_refuses_a_recorded_time_going_backwards(
+    db_url: str, tmp_path: Path
+) -> None:
+    fixed = {"LEDGER_NOW": NOW}
+    assert "recorded times come from a fixed clock" in (
+        call(db_url, "init", "--fixed-clock", **fixed).output
+    )
+    call(db_url, "contract", "load", SEED, **ADMIN, **fixed)
+    call(db_url, *REPORT_ARGS, **DESK, **fixed)
+    count = len(
+        json.loads(call(db_url, "ticket", "history", "T-2026-000001", "--json", **fixed).stdout)
+    )
+
+    earlier = {"LEDGER_NOW": "2026-10-08T09:20"}  # ten minutes before the last event
+    refused = call(
+        db_url,
+        "ticket",
+        "respond",
+        "T-2026-000001",
+        "--at",
+        "2026-10-08T09:15",
+        code=1,
+        **DESK,
+        **earlier,
+    )
+    assert refused.stderr.startswith(
+        "Error: refused: recorded time 2026-10-08T01:20:00Z is before 2026-10-08T01:30:00Z, "
+        "the recorded time of the last event in the log"
+    )
+    history = json.loads(
+        call(db_url, "ticket", "history", "T-2026-000001", "--json", **fixed).stdout
+    )
+    assert len(history) == count  # nothing written
+    lines = tmp_path / "respond.jsonl"
+    line = {"command": "respond", "ticket": "T-2026-000001", "at": "2026-10-08T09:15"}
+    lines.write_text(json.dumps(line | {"actor": "李娜", "role": "dispatcher"}) + "\n")
+    imported = call(db_url, "import", str(lines), code=2, **earlier)
+    assert "refused: recorded time 2026-10-08T01:20:00Z is before" in imported.output
+
+    human = call(db_url, "verify", **fixed).output
+    assert "  note    clock: recorded times come from a fixed clock (LEDGER_NOW)" in human
+    data = json.loads(call(db_url, "verify", "--json", **fixed).stdout)
+    assert data["ok"] is True and data["clock"]["kind"] == "fixed"
+    audit = json.loads(call(db_url, "report", "audit", "--json", **fixed).stdout)
+    assert audit["clock"] == "fixed" and audit["recorded_backwards"] == []
+    assert "· fixed clock: a demo or test ledger" in call(db_url, "report", "audit", **fixed).output
+    zh = call(db_url, "report", "audit", "--lang", "zh", **fixed).output
+    assert "· 固定时钟：演示或测试账本" in zh
+    dossier = json.loads(
+        call(db_url, "export", "--ticket", "T-2026-000001", "--format", "json", **fixed).stdout
+    )
+    assert dossier["integrity"]["clock"] == "fixed"
+    assert "demo or test ledger" in dossier["integrity"]["clock_note"]

@@ -43,14 +43,22 @@ def cli(ctx: click.Context, db: str | None, tz_name: str | None) -> None:
     is_flag=True,
     help="Create the SQLite file's directory (and its parents) if missing.",
 )
+@click.option(
+    "--fixed-clock",
+    is_flag=True,
+    help="A demo or test ledger: recorded times come from LEDGER_NOW (only on a new, empty "
+    "ledger; verify, report audit and the dossier say so).",
+)
 @pass_settings
-def init(settings: Settings, parents: bool) -> None:
+def init(settings: Settings, parents: bool, fixed_clock: bool) -> None:
     """Create the event store and read models and guard the events (safe to run again).
     A SQLite file's directory must exist, unless --parents."""
-    with settings.open(create=True, parents=parents) as ledger:
+    with settings.open(create=True, parents=parents, fixed_clock=fixed_clock) as ledger:
         recorded = Users(ledger.engine, ledger.clock, ledger.app).record_untracked()
         click.echo(f"ledger ready at {ledger.location.describe()}")
         click.echo("events are append-only (database triggers)")
+        if ledger.fixed_clock_since is not None:
+            click.echo("recorded times come from a fixed clock (LEDGER_NOW): a demo or test ledger")
         if recorded:
             click.echo(
                 f"recorded the access of {len(recorded)} API user(s) added before access "

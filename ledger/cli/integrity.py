@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, tzinfo
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -235,7 +235,9 @@ SAYS_OK = {
     "positions": "gap-free from 1",
     "events": "every link's event is present",
     "unchained": "every event is in the chain",
+    "ids": "every id is stored as the recorder writes it",
     "versions": "every aggregate's versions run 1..n",
+    "times": "recorded times never go backwards (nor before a digest)",
     "read_models": "no read model is ahead of the log",
     "digests": "the log extends every digest",
     "signatures": "every signed digest verifies",
@@ -262,8 +264,17 @@ def print_verdict(verdict: Verdict, tz: tzinfo) -> None:
         state = "ok    " if checked.ok else "FAILED"
         line = digest_line(checked.digest, tz, full=False)
         click.echo(f"  {state}  digest {checked.digest.name}: {line}")
+    if verdict.fixed_clock_since is not None:
+        click.echo(f"  note    clock: {fixed_clock_note(verdict.fixed_clock_since, tz)}")
     if verdict.ok:
         click.echo("ledger verified: every check holds")
+
+
+def fixed_clock_note(since: datetime, tz: tzinfo) -> str:
+    return (
+        "recorded times come from a fixed clock (LEDGER_NOW), not the real time: a demo or "
+        f"test ledger (declared at {show(since, tz)})"
+    )
 
 
 def verdict_json(verdict: Verdict) -> dict[str, Any]:
@@ -277,7 +288,15 @@ def verdict_json(verdict: Verdict) -> dict[str, Any]:
         },
         "problems": [p.as_json() for p in verdict.problems],
         "digests": [digest_result_json(r) for r in verdict.digests],
+        "clock": clock_json(verdict.fixed_clock_since),
     }
+
+
+def clock_json(fixed_since: datetime | None) -> dict[str, Any]:
+    """Where recorded times come from: ``real``, or ``fixed`` (a demo or test ledger)."""
+    if fixed_since is None:
+        return {"kind": "real", "fixed_since": None}
+    return {"kind": "fixed", "fixed_since": fixed_since.astimezone(UTC).isoformat()}
 
 
 def digest_result_json(result: DigestResult) -> dict[str, Any]:

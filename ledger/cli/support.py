@@ -28,6 +28,8 @@ from ledger.domain.values import (
     Role,
 )
 from ledger.projections.base import UnknownProjection
+from ledger.storage.chain import RecordedTimeBackwards
+from ledger.storage.clock_mode import ClockModeRefused
 from ledger.storage.location import LocationError, parse_location, resolve_url
 from ledger.timeutil import parse_time, show_error, zone
 
@@ -82,9 +84,12 @@ def translated_errors() -> Iterator[None]:
         LocationError,
         LedgerNotInitialised,
         UnknownProjection,
+        ClockModeRefused,
     ) as e:
         fail(_first_line_of(show_error(e, _user_zone())))
     except ConcurrentChange as e:
+        if isinstance(e.__cause__, RecordedTimeBackwards):  # the clock is behind the log
+            fail(_first_line(e.__cause__), FAILURE)
         fail(_first_line(e), FAILURE)
     except MapperDeserialisationError as e:
         fail(f"a stored event cannot be read: {_first_line(e)}", FAILURE)
@@ -129,14 +134,28 @@ class Settings:
                 fail(f"LEDGER_NOW: {e}")
         return SystemClock()
 
-    def open(self, *, create: bool = False, parents: bool = False) -> Ledger:
-        return Ledger(
+    def open(
+        self, *, create: bool = False, parents: bool = False, fixed_clock: bool = False
+    ) -> Ledger:
+        """The ledger, on the real clock; on ``LEDGER_NOW``'s fixed clock only when the
+        ledger was declared a fixed-clock (demo or test) ledger: ``fixed_clock`` declares
+        it, with ``create`` (``ledger init --fixed-clock``)."""
+        clock = self.clock()
+        ledger = Ledger(
             parse_location(self.url),
-            clock=self.clock(),
+            clock=clock,
             tz=self.tz,
             create=create,
             parents=parents,
+            fixed_clock=fixed_clock,
         )
+        if isinstance(clock, FixedClock) and ledger.fixed_clock_since is None:
+            ledger.close()
+            fail(
+                "LEDGER_NOW: refused, this ledger records the real time (a fixed clock is "
+                "only for a demo or test ledger created with `ledger init --fixed-clock`)"
+            )
+        return ledger
 
 
 pass_settings = click.make_pass_decorator(Settings)

@@ -68,7 +68,12 @@ from ledger.domain.errors import DomainError
 from ledger.domain.model import DomainEvent
 from ledger.domain.numbering import Series
 from ledger.domain.ticket import Reported, TicketEvent
-from ledger.storage.chain import CommandKey, chain_position, recorded_commands
+from ledger.storage.chain import (
+    CommandKey,
+    RecordedTimeBackwards,
+    chain_position,
+    recorded_commands,
+)
 from ledger.timeutil import show_error
 
 DEFAULT_BATCH = 500
@@ -456,7 +461,10 @@ class _Importer:
             except ConcurrentChange as e:
                 if attempt < (REPORT_ATTEMPTS if batch.creating else LINE_ATTEMPTS):
                     continue
-                batch = self._conflicted(line, batch, str(e))
+                # A fixed clock behind the log's head: say so, not "changed concurrently".
+                cause = e.__cause__
+                reason = cause if isinstance(cause, RecordedTimeBackwards) else e
+                batch = self._conflicted(line, batch, str(reason))
             self._merge(batch)
             return
 

@@ -14,11 +14,14 @@ The rules (docs/integrity.md, "Replay for auditors"):
 * **Roles outside the norm**: an event recorded by a role its type does not expect
   (:data:`NORMAL_ROLES`).
 * **Reopenings**, with their reason and cause.
+* **Recorded time going backwards**: an event recorded before the event it follows (the
+  ticket's previous version, or its predecessor in the chain when that is given). The
+  ledger refuses to write one; one found was written behind its back.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -240,6 +243,7 @@ class TicketAudit:
     unsigned_closings: tuple[UnsignedClosing, ...]
     off_norm: tuple[TicketEvent, ...]
     reopenings: tuple[Reopened, ...]
+    recorded_backwards: tuple[TicketEvent, ...] = ()
 
 
 def audit_ticket(
@@ -247,9 +251,11 @@ def audit_ticket(
     contract: Contract | None,
     calendar: WorkCalendar,
     now: datetime,
+    chain_before: Mapping[int, datetime] | None = None,
 ) -> TicketAudit:
     """Audit one ticket's events (``contract``: its contract, ``None`` when unknown: the
-    default threshold and no SLA verdicts), targets judged at ``now``."""
+    default threshold and no SLA verdicts), targets judged at ``now``. ``chain_before``:
+    for each version, the recorded time of the event before it in the chain."""
     ticket = project_ticket(None, events)
     assert ticket is not None, "a ticket audit needs the ticket's events"
     policy = None if contract is None else contract.policy_at(ticket.reported_at)
@@ -267,7 +273,21 @@ def audit_ticket(
         unsigned_closings=_unsigned_closings(events),
         off_norm=tuple(e for e in events if is_off_norm(e)),
         reopenings=tuple(e for e in events if isinstance(e, Reopened)),
+        recorded_backwards=recorded_backwards(events, chain_before or {}),
     )
+
+
+def recorded_backwards(events: Sequence[E], chain_before: Mapping[int, datetime]) -> tuple[E, ...]:
+    """The events recorded before the event they follow: the aggregate's previous version,
+    or the event before them in the chain (``chain_before``, by version)."""
+    found: list[E] = []
+    previous: datetime | None = None
+    for event in events:
+        limits = [t for t in (previous, chain_before.get(event.originator_version)) if t]
+        if limits and event.recorded_at < max(limits):
+            found.append(event)
+        previous = event.recorded_at
+    return tuple(found)
 
 
 def _met_thanks_to_backdating(

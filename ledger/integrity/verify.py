@@ -9,8 +9,16 @@ Checks, each on its own so a report names what broke:
 * ``positions``: chain positions run 1..n with no gap.
 * ``events``: every link's event is still in the events table.
 * ``unchained``: every event has a link (an anti-join in the database).
+* ``ids``: every stored originator id is in the form the recorder writes (SQLite: 32
+  lower-case hex digits). The hash covers the id's value, the library looks events up by
+  its exact text: an id respelled (upper case, hyphens) keeps its hashes and hides its
+  events from every lookup, so it is refused here.
 * ``versions``: each aggregate's versions run 1..n with no gap or repeat (a window
-  query in the database; the first offending events come back ordered by position).
+  query in the database; the first offending events come back ordered by position). When
+  some id is respelled, events are grouped by the id's value, so a respelled history and
+  one appended under the real id show as one aggregate with its versions twice.
+* ``times``: recorded times never go backwards along the chain, and no event after a
+  digest's position was recorded before the digest was taken.
 * ``read_models``: no projection has applied events beyond the log's head (read before
   the chain is walked, so followers running meanwhile cannot cause a false alarm).
 * ``signatures`` / ``digests``: each digest's signature holds (and was made with the key
@@ -27,10 +35,12 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+import orjson
 from sqlalchemy import Connection, Engine, select, text
 
 from ledger.integrity.digest import Digest
@@ -43,19 +53,37 @@ from ledger.storage.chain import (
     _as_uuid,
     _id_column,
     canonical_bytes,
+    canonical_id,
+    earlier,
     iter_link_pages,
     link,
+    recorded_text,
+    recorded_time,
 )
+from ledger.storage.clock_mode import fixed_clock_since
 
 HASHES = "hashes"
 POSITIONS = "positions"
 EVENTS = "events"
 UNCHAINED = "unchained"
+IDS = "ids"
 VERSIONS = "versions"
+TIMES = "times"
 READ_MODELS = "read_models"
 DIGESTS = "digests"
 SIGNATURES = "signatures"
-CHECKS = (HASHES, POSITIONS, EVENTS, UNCHAINED, VERSIONS, READ_MODELS, DIGESTS, SIGNATURES)
+CHECKS = (
+    HASHES,
+    POSITIONS,
+    EVENTS,
+    UNCHAINED,
+    IDS,
+    VERSIONS,
+    TIMES,
+    READ_MODELS,
+    DIGESTS,
+    SIGNATURES,
+)
 
 DEFAULT_BATCH = 1000
 DEFAULT_LIMIT = 20
@@ -66,7 +94,9 @@ REWRITTEN = (
 
 @dataclass(frozen=True)
 class Problem:
-    """One thing found wrong. ``position`` is the first chain position it concerns."""
+    """One thing found wrong. ``position`` is the first chain position it concerns;
+    ``subject`` the record it touches (``ticket T-2026-000001``, or the aggregate's kind
+    and id), named in the message too."""
 
     check: str
     message: str
@@ -74,6 +104,7 @@ class Problem:
     notification_id: int | None = None
     originator_id: str | None = None
     version: int | None = None
+    subject: str | None = None
 
     def sort_key(self) -> tuple[bool, int, int]:
         return (self.position is None, self.position or 0, CHECKS.index(self.check))
@@ -84,6 +115,7 @@ class Problem:
             "position": self.position,
             "notification_id": self.notification_id,
             "originator_id": self.originator_id,
+            "subject": self.subject,
             "version": self.version,
             "message": self.message,
         }
@@ -121,6 +153,9 @@ class Verdict:
     head_hash: bytes
     checks: dict[str, CheckResult]
     digests: list[DigestResult]
+    fixed_clock_since: datetime | None = None
+    """When the ledger was declared a fixed-clock (demo or test) ledger: its recorded times
+    are a fixed clock's, not the real time. Not a failure; every report says so."""
 
     @property
     def ok(self) -> bool:
@@ -175,6 +210,11 @@ def verify_ledger(
     prev: bytes | None = GENESIS
     canonical = LinkHasher().canonical
     sha256 = hashlib.sha256
+    prev_at: bytes | None = None  # the recorded time of the link before
+    after_digest: dict[int, list[Digest]] = {}  # the position after each digest's
+    for digest in digests:
+        after_digest.setdefault(digest.position + 1, []).append(digest)
+    recorded_before: dict[int, Problem] = {}  # id(digest) → its created_at is later
     # The hot loop works on the driver's raw rows; a link that does not recompute (or has
     # no event, or no predecessor) goes through _check_link, which says why.
     for page in iter_link_pages(engine, events_table, batch=batch):
@@ -200,6 +240,17 @@ def verify_ledger(
                 problem = _check_link(ChainedEvent.from_row(row), prev)
                 if problem is not None:
                     findings.add(problem)
+            if type(originator_id) is str and not canonical_id(originator_id):
+                findings.add(_respelled(p, notification_id, originator_id, version))
+            at = recorded_text(state)
+            if at is not None:
+                if prev_at is not None and earlier(at, prev_at):
+                    findings.add(
+                        _backwards(p, notification_id, originator_id, version, at, prev_at)
+                    )
+                if p in after_digest:
+                    _recorded_before(after_digest[p], row, at, recorded_before)
+                prev_at = at
             position, head_nid = p, notification_id
             prev = stored_hash
         head_hash = bytes(page[-1][2])
@@ -208,17 +259,23 @@ def verify_ledger(
     if on_progress is not None:
         on_progress(events)
 
+    broken = _first_broken(findings)
     with engine.connect() as conn:
         _check_unchained(conn, events_table, findings)
-        _check_versions(conn, events_table, findings)
+        _check_versions(conn, events_table, findings, by_value=not findings.checks[IDS].ok)
     for name, applied in read_models:
         if applied > head_nid:
+            gone = (
+                "events it read are gone (truncated)"
+                if broken is None
+                else f"events it read are gone (removed: the chain breaks at position {broken})"
+            )
             findings.add(
                 Problem(
                     READ_MODELS,
                     f"read model {name} has applied events up to notification {applied}, "
                     f"beyond the log's head (position {position}, notification {head_nid}): "
-                    "events it read are gone (truncated)",
+                    + gone,
                     notification_id=applied,
                 )
             )
@@ -226,21 +283,97 @@ def verify_ledger(
     results = []
     with engine.connect() as conn:
         for digest in digests:
-            result = check_digest(conn, digest, position, public_key=public_key)
+            result = check_digest(conn, digest, position, public_key=public_key, broken=broken)
+            if result.ok and id(digest) in recorded_before:
+                result = DigestResult(digest, (recorded_before[id(digest)],))
             for problem in result.problems:
                 findings.add(problem)
             results.append(result)
-    return Verdict(events, position, head_hash, findings.checks, results)
+        _name_subjects(conn, events_table, findings)
+    return Verdict(events, position, head_hash, findings.checks, results, fixed_clock_since(engine))
+
+
+def _first_broken(findings: _Findings) -> int | None:
+    """The first position where the chain itself is broken (a hash, a gap, a missing
+    event), if anywhere: a log shorter than a digest is then not merely truncated."""
+    positions = [
+        p.position
+        for name in (HASHES, POSITIONS, EVENTS)
+        for p in findings.checks[name].kept
+        if p.position is not None
+    ]
+    return min(positions, default=None)
+
+
+def _respelled(p: int, notification_id: int, stored_id: str, version: int | None) -> Problem:
+    return Problem(
+        IDS,
+        f"position {p}: stored originator id {stored_id!r} is not in the form the recorder "
+        "writes (32 lower-case hex digits): its hash still holds, but every lookup by the "
+        "id misses these events (respelled behind the recorder's back)",
+        p,
+        notification_id,
+        str(_as_uuid(stored_id)),
+        version,
+    )
+
+
+def _shown(at: bytes) -> str:
+    when = recorded_time(at)
+    return at.decode() if when is None else when.isoformat(timespec="seconds")
+
+
+def _backwards(
+    p: int, notification_id: int, stored_id: Any, version: int | None, at: bytes, before: bytes
+) -> Problem:
+    return Problem(
+        TIMES,
+        f"position {p}: recorded at {_shown(at)}, before the event it follows in the chain "
+        f"(position {p - 1}, recorded at {_shown(before)}): recorded time went backwards",
+        p,
+        notification_id,
+        None if stored_id is None else str(_as_uuid(stored_id)),
+        version,
+    )
+
+
+def _recorded_before(digests: list[Digest], row: Any, at: bytes, found: dict[int, Problem]) -> None:
+    """The first link after each of ``digests`` must not be recorded before the digest
+    was taken (the later links follow from the ``times`` check)."""
+    p, notification_id, _, stored_id, version = row[:5]
+    when = recorded_time(at)
+    for digest in digests:
+        try:
+            taken = datetime.fromisoformat(digest.created_at)
+        except ValueError:
+            continue
+        if when is not None and taken.tzinfo is not None and when < taken:
+            found[id(digest)] = Problem(
+                DIGESTS,
+                f"digest {digest.name}: position {p}, the first event after it, was recorded "
+                f"at {_shown(at)}, before the digest was taken ({taken.isoformat()}): "
+                "recorded time went backwards",
+                p,
+                notification_id,
+                None if stored_id is None else str(_as_uuid(stored_id)),
+                version,
+            )
 
 
 def check_digest(
-    conn: Connection, digest: Digest, head: int, *, public_key: bytes | None = None
+    conn: Connection,
+    digest: Digest,
+    head: int,
+    *,
+    public_key: bytes | None = None,
+    broken: int | None = None,
 ) -> DigestResult:
     """One digest against the log whose head is at ``head``: its signature (by
-    ``public_key`` when given), then whether the log extends it."""
+    ``public_key`` when given), then whether the log extends it. ``broken``: the first
+    position where the chain is broken, if known."""
     problems = _signature_problems(digest, public_key)
     if not problems:  # a forged or refused digest says nothing about the log
-        extension = check_digest_extends(conn, digest, head)
+        extension = check_digest_extends(conn, digest, head, broken=broken)
         if extension is not None:
             problems.append(extension)
     return DigestResult(digest, tuple(problems))
@@ -319,13 +452,22 @@ def _check_unchained(conn: Connection, events_table: str, findings: _Findings) -
     )
 
 
-def _check_versions(conn: Connection, events_table: str, findings: _Findings) -> None:
+def _check_versions(
+    conn: Connection, events_table: str, findings: _Findings, *, by_value: bool = False
+) -> None:
     """Each aggregate's versions, in order, must be 1, 2, 3 …: a row whose version is not
-    its predecessor's + 1 is where a version went missing (or repeats)."""
+    its predecessor's + 1 is where a version went missing (or repeats). ``by_value``:
+    group by the id's value, not its stored text (some id is respelled; SQLite only, as
+    PostgreSQL's uuid column has one spelling)."""
     nid = _id_column(conn)
+    group = (
+        "lower(replace(originator_id, '-', ''))"
+        if by_value and conn.dialect.name == "sqlite"
+        else "originator_id"
+    )
     offending = (
         "FROM (SELECT originator_id, originator_version AS v, "
-        f"{nid} AS nid, lag(originator_version) OVER (PARTITION BY originator_id "
+        f"{nid} AS nid, lag(originator_version) OVER (PARTITION BY {group} "
         f"ORDER BY originator_version, {nid}) AS prev FROM {events_table}) w "
         f"LEFT JOIN {CHAIN_TABLE} c ON c.notification_id = w.nid "
         "WHERE w.v <> coalesce(w.prev, 0) + 1"
@@ -367,6 +509,66 @@ def _check_versions(conn: Connection, events_table: str, findings: _Findings) ->
     findings.counted(VERSIONS, count, problems)
 
 
+def _name_subjects(conn: Connection, events_table: str, findings: _Findings) -> None:
+    """Name, in each kept problem, the record it touches (a ticket by its number, any
+    other aggregate by its kind and id), so an auditor knows what to look at."""
+    ids = {p.originator_id for r in findings.checks.values() for p in r.kept if p.originator_id}
+    subjects = {oid: _subject(conn, events_table, oid) for oid in sorted(ids)}
+    for result in findings.checks.values():
+        result.kept = [
+            p if p.originator_id is None else _named(p, subjects[p.originator_id])
+            for p in result.kept
+        ]
+
+
+def _subject(conn: Connection, events_table: str, originator_id: str) -> str:
+    """``ticket T-2026-000001`` (the number its first event carries), else the kind of
+    aggregate (the module of its first event's topic) and its id."""
+    try:
+        value = UUID(originator_id)
+    except ValueError:
+        return f"aggregate {originator_id}"
+    sqlite = conn.dialect.name == "sqlite"
+    first = (
+        f"SELECT topic, state FROM {events_table} WHERE {{where}} "
+        "ORDER BY originator_version LIMIT 1"
+    )
+    row = conn.execute(
+        text(first.format(where="originator_id = :id")), {"id": value.hex if sqlite else value}
+    ).first()
+    if row is None and sqlite:  # every event of it respelled
+        where = "lower(replace(originator_id, '-', '')) = :id"
+        row = conn.execute(text(first.format(where=where)), {"id": value.hex}).first()
+    if row is None:
+        return f"aggregate {originator_id}"
+    topic, state = row
+    kind = str(topic).split(":")[0].rsplit(".", 1)[-1].replace("_", " ")
+    number = None
+    if kind != "numbering":
+        try:
+            data = orjson.loads(bytes(state))
+        except orjson.JSONDecodeError:
+            data = None
+        number = data.get("number") if isinstance(data, dict) else None
+    if kind == "numbering":
+        kind = "ticket number sequence"
+    return f"{kind} {number}" if isinstance(number, str) else f"{kind} {originator_id}"
+
+
+def _named(problem: Problem, subject: str) -> Problem:
+    label = subject if problem.version is None else f"{subject} version {problem.version}"
+    message = problem.message
+    aggregate = f"aggregate {problem.originator_id}"
+    at = f"position {problem.position}"
+    if aggregate in message:
+        message = message.replace(aggregate, subject, 1)
+    elif problem.position is not None and at in message:
+        message = message.replace(at, f"{at} ({label})", 1)
+    else:
+        message = f"{message} ({label})"
+    return replace(problem, message=message, subject=subject)
+
+
 def _signature_problems(digest: Digest, public_key: bytes | None) -> list[Problem]:
     def problem(what: str) -> Problem:
         return Problem(SIGNATURES, f"digest {digest.name}: {what}")
@@ -389,16 +591,24 @@ def _signature_problems(digest: Digest, public_key: bytes | None) -> list[Proble
     return problems
 
 
-def check_digest_extends(conn: Connection, digest: Digest, head: int) -> Problem | None:
+def check_digest_extends(
+    conn: Connection, digest: Digest, head: int, *, broken: int | None = None
+) -> Problem | None:
     """Whether the log whose head is at ``head`` extends ``digest``: the link at the
     digest's position still has its head hash. One indexed read; whether the links up
-    to there are sound is the chain check's business."""
+    to there are sound is the chain check's business. ``broken``: the first position
+    where the chain is broken, if known (a shorter log is then not a truncated tail)."""
     if digest.position > head:
+        how = (
+            "truncated"
+            if broken is None
+            else f"events removed: the chain breaks at position {broken}"
+        )
         return Problem(
             DIGESTS,
             f"log ends at position {head} but digest {digest.name} was taken at "
-            f"{digest.position} (truncated)",
-            head + 1,
+            f"{digest.position} ({how})",
+            head + 1 if broken is None else broken,
         )
     if digest.position == 0:
         stored: bytes | None = GENESIS
@@ -425,6 +635,32 @@ def check_digest_extends(conn: Connection, digest: Digest, head: int) -> Problem
 
 
 # --------------------------------------------------------------------------- one aggregate
+
+
+def chain_predecessor_times(
+    engine: Engine, events_table: str, originator_id: UUID
+) -> dict[int, datetime]:
+    """For each version of one aggregate, the recorded time of the event before it in the
+    chain (by index: two lookups per event)."""
+    with engine.connect() as conn:
+        nid = _id_column(conn)
+        sqlite = conn.dialect.name == "sqlite"
+        rows = conn.execute(
+            text(
+                f"SELECT e.originator_version, pe.state FROM {events_table} e "
+                f"JOIN {CHAIN_TABLE} c ON c.notification_id = e.{nid} "
+                f"JOIN {CHAIN_TABLE} pc ON pc.position = c.position - 1 "
+                f"JOIN {events_table} pe ON pe.{nid} = pc.notification_id "
+                "WHERE e.originator_id = :id"
+            ),
+            {"id": originator_id.hex if sqlite else originator_id},
+        ).all()
+    found = {}
+    for version, state in rows:
+        at = recorded_time(recorded_text(bytes(state)))
+        if at is not None:
+            found[int(version)] = at
+    return found
 
 
 @dataclass(frozen=True)

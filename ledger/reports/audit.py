@@ -4,8 +4,9 @@ For the tickets reported in a period of local dates (inclusive, in the user's zo
 cancelled ones included, optionally of one contract: each ticket's events go through
 :func:`ledger.domain.audit.audit_ticket`, which finds back-dated events, targets met only
 thanks to them, closings without a valid signature, events recorded by roles outside the
-norm, and reopenings. One summary row per contract plus a total row, then one list per
-kind of finding.
+norm, reopenings, and events whose recorded time goes backwards (before the event they
+follow in the chain). One summary row per contract plus a total row, then one list per
+kind of finding. A fixed-clock (demo or test) ledger says so in the title and the JSON.
 
 Which tickets, and the contracts and working-day calendar they are judged by, come from
 the ``sla`` projection, caught up first (as ``report sla`` reads it); each ticket's own
@@ -16,8 +17,8 @@ events recorded by then, targets judged then.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime, tzinfo
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
@@ -32,6 +33,7 @@ from ledger.domain.audit import (
     recorded_by,
 )
 from ledger.domain.ticket import TicketEvent
+from ledger.integrity.verify import chain_predecessor_times
 from ledger.projections.sla import (
     SlaProjection,
     load_contracts,
@@ -55,6 +57,8 @@ if TYPE_CHECKING:
 
 History = Callable[[UUID], Sequence[TicketEvent]]
 """A ticket's events in order, by its id (``TicketService.history``)."""
+ChainBefore = Callable[[UUID], Mapping[int, datetime]]
+"""For a ticket's id, the recorded time of the event before each version in the chain."""
 
 COUNTED = (
     "backdated",
@@ -62,6 +66,7 @@ COUNTED = (
     "unsigned_closings",
     "off_norm_roles",
     "reopenings",
+    "recorded_backwards",
 )
 """The findings counted per contract, in the order of their lists."""
 LISTS = {
@@ -70,6 +75,7 @@ LISTS = {
     "unsigned_closings": "signatures",
     "off_norm_roles": "roles",
     "reopenings": "reopenings",
+    "recorded_backwards": "times",
 }
 """Each finding's list: its key names the CSV file suffix (``FILE.sla.csv``)."""
 
@@ -110,6 +116,7 @@ def findings(audit: TicketAudit) -> dict[str, Sequence[Any]]:
         "unsigned_closings": audit.unsigned_closings,
         "off_norm_roles": audit.off_norm,
         "reopenings": audit.reopenings,
+        "recorded_backwards": audit.recorded_backwards,
     }
 
 
@@ -122,6 +129,8 @@ class AuditReport:
     total: Tally
     audits: list[TicketAudit]
     """Every ticket audited, by report time then number."""
+    fixed_clock: bool = False
+    """The ledger records a fixed clock's time (a demo or test ledger)."""
 
 
 def summarise(
@@ -146,6 +155,7 @@ def compute(
     tz: tzinfo,
     *,
     recorded_until: datetime | None = None,
+    chain_before: ChainBefore | None = None,
 ) -> AuditReport:
     """The report over the ``sla`` tables reached through ``conn`` and each ticket's events
     (only those recorded by ``recorded_until``, when given), targets judged at ``now``."""
@@ -166,7 +176,9 @@ def compute(
         if recorded_until is not None:
             events = recorded_by(events, recorded_until)
         if events:
-            audits.append(audit_ticket(events, contracts.get(ticket.contract_id), calendar, now))
+            before = None if chain_before is None else chain_before(ticket.ticket_id)
+            contract = contracts.get(ticket.contract_id)
+            audits.append(audit_ticket(events, contract, calendar, now, before))
     return summarise(audits, query, now, tz)
 
 
@@ -175,13 +187,26 @@ def audit_report(
 ) -> AuditReport:
     """The report as the ledger stands now (the ``sla`` projection caught up first), or as
     it stood at ``as_of``."""
+
+    def before(ticket_id: UUID) -> Mapping[int, datetime]:
+        return chain_predecessor_times(ledger.engine, ledger.location.events_table, ticket_id)
+
+    fixed = ledger.fixed_clock_since is not None
     if as_of is not None:
         with sla.as_of_snapshot(ledger, as_of) as conn:
-            return compute(
-                conn, ledger.tickets.history, query, as_of, ledger.tz, recorded_until=as_of
+            report = compute(
+                conn,
+                ledger.tickets.history,
+                query,
+                as_of,
+                ledger.tz,
+                recorded_until=as_of,
+                chain_before=before,
             )
+            return replace(report, fixed_clock=fixed)
     with caught_up(ledger, [SlaProjection.name]) as (conn, now):
-        return compute(conn, ledger.tickets.history, query, now, ledger.tz)
+        report = compute(conn, ledger.tickets.history, query, now, ledger.tz, chain_before=before)
+        return replace(report, fixed_clock=fixed)
 
 
 # --------------------------------------------------------------------------- rows
@@ -269,12 +294,17 @@ def reopening_rows(report: AuditReport) -> list[dict[str, Any]]:
     ]
 
 
+def backwards_rows(report: AuditReport) -> list[dict[str, Any]]:
+    return [_event_cells(a, e) for a in report.audits for e in a.recorded_backwards]
+
+
 ROWS: dict[str, Callable[[AuditReport], list[dict[str, Any]]]] = {
     "backdated": backdated_rows,
     "met_thanks_to_backdating": sla_rows,
     "unsigned_closings": signature_rows,
     "off_norm_roles": role_rows,
     "reopenings": reopening_rows,
+    "recorded_backwards": backwards_rows,
 }
 
 
@@ -292,6 +322,7 @@ def report_json(report: AuditReport) -> dict[str, Any]:
         "as_of": time_text(report.as_of, tz),
         **q.period.json(),
         "contract": q.contract,
+        "clock": "fixed" if report.fixed_clock else "real",
         "groups": [g.as_dict() for g in report.groups],
         "total": report.total.as_dict(),
         **{
@@ -321,6 +352,10 @@ WORDS = Words(
             "no signatures": "no ticket closed without a valid signature",
             "no roles": "no event recorded by a role outside the norm",
             "no reopenings": "no reopenings",
+            "recorded_backwards": "recorded time going backwards",
+            "title times": "Recorded time going backwards",
+            "no times": "no event recorded before the event it follows",
+            "fixed clock": "fixed clock: a demo or test ledger",
             "lag": "lag (min)",
             "threshold": "threshold (min)",
             "recorded due": "due (as recorded)",
@@ -348,6 +383,10 @@ WORDS = Words(
             "no signatures": "无未有效签字即关闭的工单",
             "no roles": "无非常规角色操作",
             "no reopenings": "无重新打开",
+            "recorded_backwards": "记录时间倒退",
+            "title times": "记录时间倒退的事件",
+            "no times": "无记录时间早于前一事件的事件",
+            "fixed clock": "固定时钟：演示或测试账本",
             "version": "版本",
             "type": "事件",
             "occurred": "发生时间",
@@ -465,13 +504,15 @@ def list_tables(report: AuditReport, lang: Lang) -> dict[str, tuple[list[str], l
             headers(*EVENT_HEADERS, "reason", "cause"),
             [[*_event_row(r), r["reason"], r["cause"]] for r in reopening_rows(report)],
         ),
+        "times": (headers(*EVENT_HEADERS), [_event_row(r) for r in backwards_rows(report)]),
     }
 
 
 def title(report: AuditReport, lang: Lang) -> str:
     q = report.query
     scope = q.period.text() + (f" · {q.contract}" if q.contract else "")
-    return report_title(WORDS, lang, scope, report)
+    title = report_title(WORDS, lang, scope, report)
+    return f"{title} · {WORDS('fixed clock', lang)}" if report.fixed_clock else title
 
 
 def sheets(report: AuditReport, lang: Lang) -> list[Sheet]:

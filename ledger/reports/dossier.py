@@ -64,7 +64,19 @@ def build_dossier(
         "sla": sla_view(ledger.judge(ticket, now), tz),
         "timeline": timeline,
         **linked,
-        "integrity": _integrity(timeline, checked, whole, head, head_hash.hex()),
+        "integrity": _integrity(timeline, checked, whole, head, head_hash.hex()) | _clock(ledger),
+    }
+
+
+def _clock(ledger: Ledger) -> dict[str, Any]:
+    """Where the recorded times come from (a fixed clock: a demo or test ledger)."""
+    since = ledger.fixed_clock_since
+    if since is None:
+        return {"clock": "real"}
+    return {
+        "clock": "fixed",
+        "clock_note": f"recorded times come from a fixed clock (LEDGER_NOW), not the real "
+        f"time: a demo or test ledger (declared at {show(since, ledger.tz)})",
     }
 
 

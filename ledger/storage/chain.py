@@ -26,13 +26,15 @@ when ``app.save(..., commands=[CommandKey, ...])`` passes them through the libra
 from __future__ import annotations
 
 import hashlib
+import re
 import struct
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import IntegrityError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
 from psycopg.rows import DictRow
@@ -69,6 +71,74 @@ def _command_rows(
     """``ledger_commands`` rows: each key with the chain position of its first event."""
     position_of = {notification_id: position for position, notification_id, _ in links}
     return [(k.command_id, position_of[ids[k.first_event]], k.record) for k in commands]
+
+
+_TIMESTAMP_HEAD = b'{"timestamp":"'
+_CANONICAL_ID = re.compile(r"[0-9a-f]{32}").fullmatch
+
+
+def canonical_id(stored_id: Any) -> bool:
+    """Whether a stored originator id is in the form the recorders write: a ``UUID``
+    (PostgreSQL's uuid column) or SQLite's 32 lower-case hex digits. The library finds an
+    aggregate's events by that exact text, while the hash covers the id's *value*, so any
+    other spelling of the same UUID (upper case, hyphens) hides the events from every
+    lookup without breaking a hash: ``ledger verify`` refuses it."""
+    return isinstance(stored_id, UUID) or (
+        type(stored_id) is str and _CANONICAL_ID(stored_id) is not None
+    )
+
+
+def recorded_text(state: bytes | None) -> bytes | None:
+    """The recorded time of a stored ledger event, as the ISO text its state starts with
+    (every event's JSON starts with ``"timestamp"``, in UTC); ``None`` for any other state
+    (compressed, encrypted, or not the ledger's)."""
+    if state is None or not state.startswith(_TIMESTAMP_HEAD):
+        return None
+    end = state.find(b'"', len(_TIMESTAMP_HEAD))
+    return None if end < 0 else bytes(state[len(_TIMESTAMP_HEAD) : end])
+
+
+def recorded_time(text: bytes | None) -> datetime | None:
+    """:func:`recorded_text` as an aware datetime (``None`` when absent or unreadable)."""
+    if text is None:
+        return None
+    try:
+        at = datetime.fromisoformat(text.decode())
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return at if at.tzinfo is not None else None
+
+
+def earlier(text: bytes, than: bytes) -> bool:
+    """Whether recorded time ``text`` is before ``than`` (both :func:`recorded_text`).
+    Texts of one length compare as text (the same UTC ISO format); others are parsed."""
+    if len(text) == len(than):
+        return text < than
+    at, before = recorded_time(text), recorded_time(than)
+    return at is not None and before is not None and at < before
+
+
+class RecordedTimeBackwards(IntegrityError):
+    """An event would be recorded at a time before the event it follows in the chain: the
+    write is refused (nothing is written). With the real clock a retry, planned afresh,
+    gets a later time; with a fixed clock (a demo ledger) the clock must be moved on."""
+
+
+def check_recorded_times(head_state: bytes | None, states: Sequence[bytes]) -> None:
+    """Refuse (:class:`RecordedTimeBackwards`) new events whose recorded times, in chain
+    order after the head's, would go backwards. States without a recorded time pass."""
+    before = recorded_text(head_state)
+    for state in states:
+        at = recorded_text(state)
+        if at is None:
+            continue
+        if before is not None and earlier(at, before):
+            raise RecordedTimeBackwards(
+                f"refused: recorded time {at.decode()} is before {before.decode()}, the "
+                "recorded time of the last event in the log (recorded time never goes "
+                "backwards; nothing was written)"
+            )
+        before = at
 
 
 def canonical_bytes(
@@ -220,9 +290,14 @@ class ChainedSQLiteRecorder(SQLiteApplicationRecorder):
             ],
         )
         # The insert above holds SQLite's write lock, so the head read here is final.
-        c.execute(f"SELECT position, event_hash FROM {CHAIN_TABLE} ORDER BY position DESC LIMIT 1")
+        c.execute(
+            f"SELECT c.position, c.event_hash, e.state FROM {CHAIN_TABLE} c "
+            f"LEFT JOIN {self.events_table_name} e ON e.rowid = c.notification_id "
+            "ORDER BY c.position DESC LIMIT 1"
+        )
         row = c.fetchone()
         head = (row[0], bytes(row[1])) if row else None
+        check_recorded_times(row[2] if row else None, [s.state for s in stored_events])
         events = [
             (nid, s.originator_id, s.originator_version, s.topic, s.state)
             for nid, s in zip(ids, stored_events, strict=True)
@@ -314,6 +389,11 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
         self._select_head = SQL(
             "SELECT position, event_hash FROM {schema}.{chain} ORDER BY position DESC LIMIT 1"
         ).format(schema=schema, chain=chain)
+        self._select_head_state = SQL(
+            "SELECT e.state FROM {schema}.{chain} c "
+            "JOIN {schema}.{table} e ON e.notification_id = c.notification_id "
+            "ORDER BY c.position DESC LIMIT 1"
+        ).format(schema=schema, chain=chain, table=Identifier(self.events_table_name))
         self._select_position = SQL(
             "SELECT MAX(position) AS position FROM {schema}.{chain}"
         ).format(schema=schema, chain=chain)
@@ -343,6 +423,22 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
             "SELECT command_id, position, record FROM {schema}.{commands} "
             "WHERE command_id = ANY(%s)"
         ).format(schema=schema, commands=commands)
+
+    def _insert_events(
+        self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> None:
+        """Before the insert: take its table lock now (the insert takes it again, a no-op)
+        and refuse events recorded before the head. Raised here, outside the library's
+        catch around the insert, the error rolls the transaction back."""
+        super()._insert_events(curs, stored_events, **kwargs)
+        if not stored_events:
+            return
+        self._lock_table(curs)
+        curs.execute(self._select_head_state)
+        row = curs.fetchone()
+        check_recorded_times(
+            None if row is None else bytes(row["state"]), [s.state for s in stored_events]
+        )
 
     def _fetch_ids_after_insert_events(
         self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
