@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 from ledger.storage.chain import CHAIN_TABLE
+from tests.e2e.test_verify import id_column, one, run, sql, take, unguard
+from tests.e2e.test_verify import key as key
 from tests.support import Desk, open_desk
-from tests.test_verify import id_column, one, run, sql, take, unguard
-from tests.test_verify import key as key
 
 
 @pytest.fixture
