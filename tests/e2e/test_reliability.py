@@ -40,9 +40,9 @@ from ledger.domain.errors import DomainError
 from ledger.domain.ticket import Dispatched, Reported
 from ledger.feed.cloudevents import read_feed
 from ledger.integrity.verify import verify_ledger
-from tests.conftest import _Cluster, _missing_postgres, find_pg_bindir
 from tests.e2e.test_cli import REPORT_ARGS, Cli
 from tests.integration.test_import_batch import events, head, read_models
+from tests.pg_server import _Cluster, _missing_postgres, find_pg_bindir
 from tests.support import REPORT, SHANGHAI, open_desk, run_in_processes
 
 LATER = datetime(2026, 10, 8, 2, 0, tzinfo=UTC)  # an hour after the desk's reports
