@@ -2,9 +2,13 @@
 PY          := .venv/bin/python
 STAMP       := .venv/.installed
 PYTEST_ARGS ?=
+# make test runs the suite on this many pytest-xdist workers, each with its own PostgreSQL
+# cluster (tests/pg_server.py), a test file whole on one worker; auto: one per core, at most
+# 8; 0: serially in one process.
+TEST_WORKERS ?= auto
 BENCH_ARGS  ?=
 
-.PHONY: all venv test lint fmt demo bench clean
+.PHONY: all venv test test-unit lint fmt demo bench clean
 
 all: lint test
 
@@ -16,8 +20,13 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --disable-pip-version-check -e ".[dev]"
 	@touch $@
 
+# The whole suite: tests/unit, tests/integration, tests/e2e (tests/conftest.py).
 test: $(STAMP)
-	$(PY) -m pytest -q $(PYTEST_ARGS)
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --maxprocesses=8 --dist loadfile $(PYTEST_ARGS)
+
+# The fast loop: the pure tests only (no database, no subprocess, no server).
+test-unit: $(STAMP)
+	$(PY) -m pytest -q tests/unit $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(PY) -m ruff check ledger tests bench

@@ -18,7 +18,7 @@ For each database, on a fresh store holding a seeded synthetic history (bench/ge
 Usage: ``python -m bench.run [--size tiny|small|medium|large] [--seed N] [--db sqlite|postgres|both]
 [--out FILE] [--keep]``. PostgreSQL: ``LEDGER_BENCH_PG_URL`` (a maintenance database URL of
 an existing server; a fresh database is created and dropped), else a throwaway server
-started as the test suite starts it (tests/conftest.py).
+started as the test suite starts it (tests/pg_server.py).
 """
 
 from __future__ import annotations
@@ -481,7 +481,7 @@ def sqlite_database(workdir: Path) -> Iterator[str]:
 def postgres_database() -> Iterator[str]:
     """A fresh database on ``LEDGER_BENCH_PG_URL``'s server, else on a throwaway server
     started as the test suite starts its own (fsync off: see docs/performance.md)."""
-    from tests.conftest import PgServer, _Cluster, find_pg_bindir
+    from tests.pg_server import PgServer, _Cluster, find_pg_bindir
 
     external = os.environ.get(PG_URL_ENV, "").strip()
     cluster = None

@@ -2,7 +2,7 @@
 
 Every tile, list and chart of the overview is a field of :class:`Overview`, built by
 :func:`overview` from plain inputs (the read models' rows, already fetched), so each number
-can be checked by hand against a fixture history (tests/test_dashboard_views.py).
+can be checked by hand against a fixture history (tests/unit/test_dashboard_views.py).
 
 Counting follows the SLA report (``ledger.reports.sla``): compliance % = met ÷ (met +
 breached + overdue), so an open ticket already past a due time counts as a breach; pending,

@@ -43,7 +43,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).parents[1]
+REPO = Path(__file__).parents[2]
 VENV = Path(sys.prefix)
 TIMEOUT = 120
 

@@ -9,8 +9,8 @@ import pytest
 
 from ledger.bounds import DATE_RANGE, FIRST_DATE, LAST_DATE, MAX_POSITION, parse_date
 from ledger.dashboard.queries import period_of
-from tests.test_api import Api, api  # noqa: F401  (the fixture)
-from tests.test_cli import REPORT_ARGS, make_cli
+from tests.e2e.test_api import Api, api  # noqa: F401  (the fixture)
+from tests.e2e.test_cli import REPORT_ARGS, make_cli
 
 TOO_BIG = str(MAX_POSITION + 1)
 

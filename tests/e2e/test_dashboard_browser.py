@@ -35,8 +35,8 @@ from playwright.sync_api import BrowserContext, ConsoleMessage, Page, Request, e
 from ledger.dashboard.charts import METRIC_COLOURS
 from ledger.dashboard.sessions import LANG_COOKIE, SESSION_COOKIE
 from ledger.dashboard.words import word
+from tests.e2e.test_cli import ADMIN, Cli
 from tests.support import SEED_CONTRACTS
-from tests.test_cli import ADMIN, Cli
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -50,7 +50,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 REQUIRE_BROWSER_ENV = "LEDGER_REQUIRE_BROWSER"
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts"
 DOCS_IMG = REPO / "docs" / "img"
 DEMO_NOW = "2026-11-20T18:00+08:00"

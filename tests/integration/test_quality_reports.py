@@ -20,9 +20,9 @@ from ledger.projections.supervision import supervision_events
 from ledger.reports import actions, assessment, complaints, satisfaction, sla
 from ledger.reports.common import Period, month_period, quarter_period
 from ledger.reports.export import Sheet, cell_text, write_csv, write_xlsx
+from tests.e2e.test_cli import Cli
+from tests.integration.test_quality_service import Supervision
 from tests.support import SHANGHAI, START, open_desk
-from tests.test_cli import Cli
-from tests.test_quality_service import Supervision
 
 DAY = 24 * 60
 SEED_000 = {"contract": "seed-000", "purpose": "satisfaction_survey"}

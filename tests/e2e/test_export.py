@@ -18,9 +18,9 @@ from PIL import Image
 
 from ledger.reports import dossier_render
 from ledger.storage.chain import CHAIN_TABLE
+from tests.e2e.test_verify import NOW, id_column, one, run, sql, take, unguard
+from tests.e2e.test_verify import key as key
 from tests.support import SHANGHAI, Desk, open_desk
-from tests.test_verify import NOW, id_column, one, run, sql, take, unguard
-from tests.test_verify import key as key
 
 
 @pytest.fixture

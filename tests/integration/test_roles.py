@@ -39,10 +39,10 @@ from ledger.domain.ticket import (
 )
 from ledger.domain.values import Role
 from ledger.storage.chain import chain_head
+from tests.e2e.test_cli import ADMIN, REPORT_ARGS, Cli, make_cli
 from tests.support import REPORT, SEED_CONTRACTS, SHANGHAI, Desk, open_desk
-from tests.test_cli import ADMIN, REPORT_ARGS, Cli, make_cli
 
-DOCS = Path(__file__).parents[1] / "docs" / "roles.md"
+DOCS = Path(__file__).parents[2] / "docs" / "roles.md"
 OTHER_WRITES = (
     "contract_load",
     "calendar_load",

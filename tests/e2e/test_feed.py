@@ -52,12 +52,12 @@ from ledger.feed.cloudevents import (
 )
 from ledger.feed.schemas import export_schemas
 from ledger.storage.chain import chain_head, read_chain
+from tests.e2e.test_cli import REPORT_ARGS, Cli, make_cli
+from tests.integration.test_append_only import drop_guard
+from tests.integration.test_quality_service import Supervision
 from tests.support import Desk, open_desk, run_in_processes
-from tests.test_append_only import drop_guard
-from tests.test_cli import REPORT_ARGS, Cli, make_cli
-from tests.test_quality_service import Supervision
 
-CONSUMER = Path(__file__).parents[1] / "examples" / "consumer.py"
+CONSUMER = Path(__file__).parents[2] / "examples" / "consumer.py"
 TYPE_SHAPE = re.compile(r"\Aledger\.[a-z_]+\.[a-z_]+\.v[0-9]+\Z")
 SUBJECT_SHAPES = {
     "ticket": r"T-2026-\d{6}",

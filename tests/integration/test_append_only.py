@@ -33,7 +33,7 @@ from ledger.storage.append_only import (
 )
 from tests.support import START, Desk, open_desk
 
-INTEGRITY_MD = Path(__file__).parents[1] / "docs" / "integrity.md"
+INTEGRITY_MD = Path(__file__).parents[2] / "docs" / "integrity.md"
 NOW = "2026-10-08T09:30"
 
 

@@ -28,8 +28,8 @@ from ledger.cli import cli as ledger_cli
 from ledger.cli.serve import is_loopback
 from ledger.domain.values import Role
 from ledger.feed import BATCH_CONTENT_TYPE, read_feed
+from tests.e2e.test_cli import REPORT_ARGS, make_cli
 from tests.support import SHANGHAI, USER_ADMIN, Desk, open_desk
-from tests.test_cli import REPORT_ARGS, make_cli
 
 with warnings.catch_warnings():
     # Starlette suggests httpx2; the TestClient works as it is with httpx 0.28.

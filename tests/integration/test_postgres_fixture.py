@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -10,8 +15,9 @@ import psycopg
 import pytest
 
 if TYPE_CHECKING:
-    from tests.conftest import PgServer
+    from tests.pg_server import PgServer
 
+REPO = Path(__file__).resolve().parents[2]
 USER_TABLES = """
     SELECT table_schema || '.' || table_name FROM information_schema.tables
     WHERE table_schema NOT IN ('pg_catalog', 'information_schema')
@@ -61,3 +67,48 @@ def test_each_database_is_distinct_and_empty(
     assert not (_seen_databases & existing)
     assert set(names) <= existing
     _seen_databases.update(names)
+
+
+WORKER_PROBE = """
+import json, os
+
+import psycopg
+
+
+def test_probe(pg_url, pg_server):
+    with psycopg.connect(pg_url, connect_timeout=10) as conn:
+        assert conn.execute("SELECT 1").fetchone() == (1,)
+    seen = {"url": pg_url, "port": pg_server.port, "managed": pg_server.managed,
+            "datadir": str(pg_server.datadir)}
+    worker = os.environ["PYTEST_XDIST_WORKER"]
+    with open(os.path.join(os.environ["PROBE_OUT"], worker + ".json"), "w") as out:
+        json.dump(seen, out)
+"""
+
+
+def test_each_xdist_worker_has_a_server_of_its_own(tmp_path: Path, pg_server: PgServer) -> None:
+    """``pytest -n 2``: each worker is a session with its own throwaway cluster (own port,
+    own directory named after the worker), or its own databases on LEDGER_TEST_PG_URL."""
+    suite = tmp_path / "suite"
+    suite.mkdir()
+    (suite / "pytest.ini").write_text("[pytest]\n")
+    (suite / "conftest.py").write_text('pytest_plugins = ["tests.pg_server"]\n')
+    (suite / "test_probe.py").write_text(WORKER_PROBE)
+    out = tmp_path / "out"
+    out.mkdir()
+    pythonpath = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
+    env = {**os.environ, "PYTHONPATH": pythonpath, "PROBE_OUT": str(out)}
+    env.pop("PYTEST_XDIST_WORKER", None)
+    argv = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "2"]
+    argv += ["--dist", "each", f"--basetemp={tmp_path / 'tmp'}", "test_probe.py"]
+    run = subprocess.run(argv, cwd=suite, env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stdout + run.stderr
+    seen = {path.stem: json.loads(path.read_text()) for path in out.glob("*.json")}
+    assert sorted(seen) == ["gw0", "gw1"]
+    assert seen["gw0"]["url"] != seen["gw1"]["url"]
+    if pg_server.managed:
+        assert seen["gw0"]["port"] != seen["gw1"]["port"]
+        for worker, server in seen.items():
+            assert server["managed"]
+            assert Path(server["datadir"]).parent.name.startswith(f"ledger-pg-{worker}-")
+            assert not Path(server["datadir"]).exists()  # stopped and deleted at the end

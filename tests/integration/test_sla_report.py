@@ -30,8 +30,8 @@ from ledger.reports.sla import (
     write_csv,
     write_xlsx,
 )
+from tests.e2e.test_cli import REPORT_ARGS, Cli
 from tests.support import SHANGHAI, Desk, load_seed_contracts, open_desk
-from tests.test_cli import REPORT_ARGS, Cli
 
 SPRING_CONTRACT = """\
 id = "test-spring"

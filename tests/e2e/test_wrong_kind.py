@@ -22,10 +22,10 @@ from ledger.domain import corrective_action as ca
 from ledger.domain import return_visit as rv
 from ledger.domain.numbering import Series, ticket_id_for
 from ledger.domain.values import Role
+from tests.e2e.test_cli import REPORT_ARGS, make_cli
+from tests.e2e.test_dashboard_web import Web, web  # noqa: F401  (the fixture)
+from tests.integration.test_import_batch import NOW, run_import
 from tests.support import SHANGHAI, USER_ADMIN, Desk, open_desk
-from tests.test_cli import REPORT_ARGS, make_cli
-from tests.test_dashboard_web import Web, web  # noqa: F401  (the fixture)
-from tests.test_import_batch import NOW, run_import
 
 QUALITY = {"actor": "周质检", "role": "quality"}
 

@@ -22,8 +22,8 @@ from ledger.api.app import create_app
 from ledger.api.auth import Users
 from ledger.dashboard.sessions import CSRF_COOKIE, LANG_COOKIE, SESSION_COOKIE, Signer
 from ledger.domain.values import Role
+from tests.e2e.test_api import served_history
 from tests.support import SHANGHAI, USER_ADMIN, Desk, open_desk
-from tests.test_api import served_history
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", StarletteDeprecationWarning)

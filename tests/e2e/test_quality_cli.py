@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.test_cli import REPORT_ARGS, Cli, make_cli
+from tests.e2e.test_cli import REPORT_ARGS, Cli, make_cli
 
 QUALITY = {"LEDGER_ACTOR": "周质检", "LEDGER_ROLE": "quality"}
 ENGINEER = {"LEDGER_ACTOR": "王工", "LEDGER_ROLE": "engineer"}

@@ -2,8 +2,8 @@
 of malformed inputs each get one clear error and leave the store byte-for-byte as it was;
 a database that goes away (PostgreSQL stopped, SQLite read-only or full) gives a clear
 "database unavailable" error and a non-zero exit, records nothing half-way, and the ledger
-works again once the database is back. The crash test is in tests/test_import_batch.py,
-the role matrix in tests/test_roles.py."""
+works again once the database is back. The crash test is in tests/integration/test_import_batch.py,
+the role matrix in tests/integration/test_roles.py."""
 
 from __future__ import annotations
 
@@ -41,10 +41,10 @@ from ledger.domain.ticket import Dispatched, Reported
 from ledger.feed.cloudevents import read_feed
 from ledger.integrity.verify import verify_ledger
 from ledger.timeutil import parse_time
-from tests.conftest import _Cluster, _missing_postgres, find_pg_bindir
+from tests.e2e.test_cli import NOW, REPORT_ARGS, Cli
+from tests.integration.test_import_batch import events, head, read_models
+from tests.pg_server import _Cluster, _missing_postgres, find_pg_bindir
 from tests.support import REPORT, SHANGHAI, open_desk, run_in_processes
-from tests.test_cli import NOW, REPORT_ARGS, Cli
-from tests.test_import_batch import events, head, read_models
 
 LATER = datetime(2026, 10, 8, 2, 0, tzinfo=UTC)  # an hour after the desk's reports
 UNAVAILABLE = "Error: database unavailable or unusable: "

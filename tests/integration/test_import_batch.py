@@ -37,8 +37,8 @@ from ledger.storage.chain import (
     iter_chain,
     read_chain,
 )
+from tests.e2e.test_cli import Cli, make_cli
 from tests.support import SHANGHAI, Desk, open_desk, run_in_processes
-from tests.test_cli import Cli, make_cli
 
 NOW = datetime(2026, 10, 8, 4, 0, tzinfo=UTC)  # 12:00 in Shanghai, the CLI helper's LEDGER_NOW
 DEFAULTS = {"actor": "李娜", "role": "dispatcher"}

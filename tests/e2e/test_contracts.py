@@ -14,8 +14,8 @@ from ledger.commands.contracts import parse_contract, parse_holiday_table, read_
 from ledger.commands.models import CommandError
 from ledger.domain.errors import RuleViolation
 from ledger.domain.values import Role
+from tests.e2e.test_cli import ADMIN, REPORT_ARGS, Cli, make_cli
 from tests.support import SEED_CONTRACTS, SHANGHAI
-from tests.test_cli import ADMIN, REPORT_ARGS, Cli, make_cli
 
 SEED_002 = next(p for p in SEED_CONTRACTS if p.stem == "seed-002")
 

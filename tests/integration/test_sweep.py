@@ -25,8 +25,8 @@ from ledger.domain.ticket import (
     TicketEvent,
 )
 from ledger.domain.values import EscalationLevel, Role
+from tests.e2e.test_cli import REPORT_ARGS, make_cli
 from tests.support import SEED_CONTRACTS, START, Desk, open_desk, run_in_processes
-from tests.test_cli import REPORT_ARGS, make_cli
 
 DAY = 24 * 60
 SEED_003 = {"contract": "seed-003", "customer": "某县档案馆", "severity": "general"}

@@ -22,9 +22,9 @@ from ledger.integrity.verify import REWRITTEN
 from ledger.storage.append_only import CHAIN
 from ledger.storage.chain import CHAIN_TABLE, canonical_bytes, chain_head, iter_chain, link
 from ledger.timeutil import parse_time
+from tests.e2e.test_cli import REPORT_ARGS, Cli
+from tests.integration.test_append_only import Roles, drop_guard, roles  # noqa: F401 (roles: a fixture)
 from tests.support import SHANGHAI, Desk, open_desk
-from tests.test_append_only import Roles, drop_guard, roles  # noqa: F401 (roles: a fixture)
-from tests.test_cli import REPORT_ARGS, Cli
 
 NOW = "2026-10-08T09:30"  # Shanghai: 01:30 UTC
 

@@ -16,7 +16,7 @@ import orjson
 from bench.generate import SIZES, Size, history, write_history
 from ledger.projections import all_projections
 
-REPO = Path(__file__).parents[1]
+REPO = Path(__file__).parents[2]
 
 METRICS = (
     "import.import_events_per_s",

@@ -67,8 +67,8 @@ from ledger.domain.values import (
 )
 from ledger.reports.audit import AuditQuery, audit_report, report_json
 from ledger.reports.common import Period
+from tests.e2e.test_cli import Cli
 from tests.support import SEED_CONTRACTS, SHANGHAI, START, Desk, open_desk
-from tests.test_cli import Cli
 
 SEED_002 = next(p for p in SEED_CONTRACTS if p.stem == "seed-002")
 OVERRIDE = "test-audit-60"

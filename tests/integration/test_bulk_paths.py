@@ -30,8 +30,14 @@ from ledger.domain.values import Role
 from ledger.projections.base import ProjectionRunner, projection_positions
 from ledger.storage.chain import CHAIN_TABLE, COMMANDS_TABLE, ChainedSQLiteRecorder, CommandKey
 from ledger.storage.mapper import OrjsonTranscoder, PydanticMapper
+from tests.integration.test_import_batch import (
+    NOW,
+    mixed_file,
+    read_models,
+    run_import,
+    write_lines,
+)
 from tests.support import SEED_CONTRACTS, Desk, open_desk
-from tests.test_import_batch import NOW, mixed_file, read_models, run_import, write_lines
 
 
 class RowByRowRecorder(ChainedSQLiteRecorder):

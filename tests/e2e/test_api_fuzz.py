@@ -31,9 +31,9 @@ from ledger.api.app import StreamSettings, create_app
 from ledger.api.auth import Users
 from ledger.bootstrap import Ledger
 from ledger.domain.values import Role
+from tests.e2e.test_api import served_history
+from tests.e2e.test_wrong_kind import foreign_ids
 from tests.support import SHANGHAI, USER_ADMIN, open_desk
-from tests.test_api import served_history
-from tests.test_wrong_kind import foreign_ids
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", StarletteDeprecationWarning)

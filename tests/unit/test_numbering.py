@@ -1,7 +1,7 @@
 """Number series beyond tickets: return visits, corrective actions and complaints.
 
 The ticket series keeps exactly its old numbers, ids and sequence ids (also tested in
-tests/test_ticket_rules.py); the others follow the same scheme with their own prefix.
+tests/unit/test_ticket_rules.py); the others follow the same scheme with their own prefix.
 """
 
 from __future__ import annotations
