@@ -199,7 +199,7 @@ def check_targets(results: dict[str, Any]) -> dict[str, Any]:
 
 
 def set_up(url: str) -> None:
-    ledger_cli(url, "init", "--fixed-clock")
+    ledger_cli(url, "init", "--fixed-clock", "--parents")
     ledger_cli(
         url, "contract", "load", "--actor", "系统管理员", "--role", "admin", *map(str, CONTRACTS)
     )

@@ -715,7 +715,7 @@ def test_report_audit_lists_an_event_recorded_before_the_one_it_follows(db_url: 
     """The ledger refuses to record time backwards; an event written behind its back with
     an earlier recorded time than its predecessor in the chain is listed (here the second
     ticket's report, two minutes before the number it was issued with)."""
-    from tests.test_verify import stored, unguard
+    from tests.e2e.test_verify import stored, unguard
 
     desk = open_desk(db_url)
     try:

@@ -287,7 +287,7 @@ def test_init_refuses_a_missing_directory_unless_asked_for_parents(tmp_path: Pat
     assert result.returncode == 2
     assert f"no directory {target.parent}" in result.stderr and "--parents" in result.stderr
     assert not (tmp_path / "missing").exists()
-    cli.run("init", "--parents")
+    cli.run("init", "--parents", "--fixed-clock")
     assert target.is_file()
     assert cli.run("init").returncode == 0  # the directory exists now: safe to run again
 

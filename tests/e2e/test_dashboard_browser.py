@@ -35,6 +35,7 @@ from playwright.sync_api import BrowserContext, ConsoleMessage, Page, Request, e
 from ledger.dashboard.charts import METRIC_COLOURS
 from ledger.dashboard.sessions import LANG_COOKIE, SESSION_COOKIE
 from ledger.dashboard.words import word
+from ledger.reports.common import EVENT_WORDS
 from tests.e2e.test_cli import ADMIN, Cli
 from tests.support import SEED_CONTRACTS
 
@@ -421,7 +422,7 @@ def test_a_ticket_page_shows_its_timeline(browse: Browse, demo: Demo) -> None:
     expect(timeline).to_have_count(len(history))
     first = timeline.first.locator("td")
     expect(first.nth(0)).to_have_text("1")
-    expect(first.nth(1)).to_have_text(history[0]["type"])
+    expect(first.nth(1)).to_have_text(EVENT_WORDS(history[0]["type"], "zh"))  # 已报修
     expect(first.nth(4)).to_have_text(history[0]["actor"])
     expect(page.locator("#sla tbody tr").first).to_be_visible()
     expect(page.locator("#sla span.status.breached, #sla span.status.overdue")).not_to_have_count(0)

@@ -516,7 +516,7 @@ the options turn out nothing can be recorded."""
 def options_of(name: str) -> list[str]:
     """Every option ``ledger ticket NAME`` takes (from click), so most arguments get past
     click's own checks to the command's."""
-    command = TICKET_GROUP.commands[name]
+    command = TICKET_GROUP.commands[name.replace("_", "-")]
     return [opt for p in command.params if isinstance(p, click.Option) for opt in p.opts]
 
 
@@ -536,7 +536,12 @@ def test_malformed_cli_arguments_are_refused_and_change_nothing(store: Ledger) -
     @given(cli_arguments)
     def refused(arguments: tuple[str, str, list[tuple[str, str]]]) -> None:
         name, ticket, options = arguments
-        args = ["ticket", name, ticket, *(part for pair in options for part in pair)]
+        args = [
+            "ticket",
+            name.replace("_", "-"),
+            ticket,
+            *(part for pair in options for part in pair),
+        ]
         assert_clear_refusal(invoke(store, [a.replace("\x00", "") for a in args]))
 
     refused()

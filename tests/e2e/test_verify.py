@@ -732,7 +732,7 @@ def call(url: str, *args: str, code: int = 0, **env: str) -> Result:
 
 ADMIN = {"LEDGER_ACTOR": "系统管理员", "LEDGER_ROLE": "admin"}
 DESK = {"LEDGER_ACTOR": "李娜", "LEDGER_ROLE": "dispatcher"}
-SEED = str(Path(__file__).parents[1] / "examples" / "contracts" / "seed-002.toml")
+SEED = str(Path(__file__).parents[2] / "examples" / "contracts" / "seed-002.toml")
 
 
 def test_ledger_now_is_refused_on_a_ledger_that_records_the_real_time(db_url: str) -> None:

@@ -143,7 +143,7 @@ def test_the_user_commands_name_who_changed_access(sqlite_url: str) -> None:
     def run(*args: str, **env: str) -> Any:
         return runner.invoke(ledger_cli, ["--db", sqlite_url, *args], env=env)
 
-    assert run("init").exit_code == 0
+    assert run("init", "--fixed-clock", LEDGER_NOW="2026-11-20T09:30").exit_code == 0
     missing = run("user", "add", "erp", "--role", "system")
     assert missing.exit_code == 2 and "--actor" in missing.stderr
     dispatcher = run(

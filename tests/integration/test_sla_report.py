@@ -400,7 +400,7 @@ def test_cli_projections_follow_stops_cleanly(cli: Cli, signum: int) -> None:
 
 def test_severities_are_listed_by_rank_in_every_language(sqlite_url: str) -> None:
     c = Cli(sqlite_url)
-    c.run("init")
+    c.run("init", "--fixed-clock")
     with Ledger.open(sqlite_url, clock=FixedClock(at("2026-10-01 08:00"))) as ledger:
         load_seed_contracts(ledger)
     for severity in ("general", "emergency", "major", "critical"):
