@@ -56,9 +56,9 @@ from ledger.commands.models import parse_command
 from ledger.domain.ticket import Reported
 from ledger.feed.cloudevents import read_feed
 from ledger.integrity.verify import verify_ledger
+from ledger.presenters.tickets import history_view, sla_view, ticket_view
 from ledger.storage.location import Location
 from ledger.timeutil import parse_time, zone
-from ledger.views import history_view, sla_view, ticket_view
 
 REPO = Path(__file__).resolve().parents[1]
 CONTRACTS = sorted((REPO / "examples" / "contracts").glob("seed-*.toml"))

@@ -46,12 +46,12 @@ from ledger.domain.values import (
     Severity,
     SignatureKind,
 )
+from ledger.presenters.tickets import history_view, sla_view, ticket_row_view, ticket_view
 from ledger.projections.tickets import list_tickets
 from ledger.reports.common import EVENT_WORDS
 from ledger.reports.export import Lang
 from ledger.storage.chain import COMMANDS_TABLE
 from ledger.timeutil import show as show_time
-from ledger.views import history_view, sla_view, ticket_row_view, ticket_view
 
 # --------------------------------------------------------------------------- tickets
 

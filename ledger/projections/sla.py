@@ -45,7 +45,7 @@ from sqlalchemy import (
     select,
 )
 
-from ledger.calendars import china_official_calendar
+from ledger.adapters.chinese_calendar import china_official_calendar
 from ledger.domain.calendar import WorkCalendar
 from ledger.domain.compliance import Judgement, judge_ticket
 from ledger.domain.contract import (

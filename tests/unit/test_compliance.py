@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from ledger.calendars import china_official_calendar
+from ledger.adapters.chinese_calendar import china_official_calendar
 from ledger.commands.contracts import parse_contract, read_toml
 from ledger.domain.calendar import WorkCalendar
 from ledger.domain.compliance import Judgement, judge_ticket
