@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import Connection
 
@@ -47,6 +47,7 @@ from ledger.reports import sla
 from ledger.reports.common import (
     Counts,
     Period,
+    ReadModels,
     Words,
     breakdown,
     caught_up,
@@ -61,9 +62,6 @@ from ledger.reports.common import (
 )
 from ledger.reports.export import Cell, Lang, Sheet
 from ledger.reports.satisfaction import Satisfaction, ScoredVisit, scored_visit
-
-if TYPE_CHECKING:
-    from ledger.bootstrap import Ledger
 
 SUPERVISED = {
     SupervisionKind.ESCALATED: "escalations",
@@ -215,7 +213,7 @@ def compute(
     return summarise(tickets, _facts(conn, start, end), visits, query, now, tz)
 
 
-def assessment_report(ledger: Ledger, query: AssessmentQuery) -> AssessmentReport:
+def assessment_report(ledger: ReadModels, query: AssessmentQuery) -> AssessmentReport:
     with caught_up(ledger, PROJECTIONS) as (conn, now):
         return compute(conn, query, now, ledger.tz)
 
