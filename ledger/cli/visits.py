@@ -26,7 +26,7 @@ from ledger.domain.numbering import Series
 from ledger.domain.return_visit import SatisfactionBand, VisitForm, VisitPurpose, VisitStatus
 from ledger.domain.visit_schedule import PERIODIC, DueStatus, contracts_visits_due
 from ledger.presenters.quality import due_view
-from ledger.projections.quality import VisitProjection, last_conducted, list_visits
+from ledger.projections.visits import VisitProjection, last_conducted, list_visits
 
 
 @click.group(cls=LedgerGroup)

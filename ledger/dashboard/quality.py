@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
 
-from ledger.projections.quality import list_visits
+from ledger.projections.visits import list_visits
 from ledger.reports.actions import ActionQuery, ActionReport
 from ledger.reports.actions import compute as compute_actions
 from ledger.reports.common import (

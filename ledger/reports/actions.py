@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from ledger.domain.corrective_action import ActionStage, IssueSource
-from ledger.projections.quality import CorrectiveActionProjection, list_actions
+from ledger.projections.corrective_actions import CorrectiveActionProjection, list_actions
 from ledger.reports.common import (
     Breakdown,
     Counts,

@@ -31,18 +31,14 @@ from typing import Any
 from sqlalchemy import Connection
 
 from ledger.domain.complaint import ComplaintSubject
-from ledger.projections.quality import (
-    ComplaintProjection,
-    VisitProjection,
-    list_complaints,
-    list_visits,
-)
+from ledger.projections.complaints import ComplaintProjection, list_complaints
 from ledger.projections.sla import SlaProjection
 from ledger.projections.supervision import (
     SupervisionKind,
     SupervisionProjection,
     supervision_facts,
 )
+from ledger.projections.visits import VisitProjection, list_visits
 from ledger.reports import sla
 from ledger.reports.common import (
     Counts,

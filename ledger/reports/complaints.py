@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from ledger.domain.complaint import ComplaintCategory, ComplaintStatus, ComplaintSubject
-from ledger.projections.quality import ComplaintProjection, list_complaints
+from ledger.projections.complaints import ComplaintProjection, list_complaints
 from ledger.reports.common import (
     Breakdown,
     Counts,

@@ -20,7 +20,9 @@ from sqlalchemy import Connection, or_, select
 from ledger.integrity.digest import Digest
 from ledger.integrity.verify import LinkCheck, check_digest, verify_aggregate, verify_ledger
 from ledger.presenters.tickets import history_view, sla_view, ticket_view
-from ledger.projections.quality import action_summary, complaint_summary, list_visits
+from ledger.projections.complaints import complaint_summary
+from ledger.projections.corrective_actions import action_summary
+from ledger.projections.visits import list_visits
 from ledger.reports.common import Records, caught_up
 from ledger.storage.chain import chain_head
 from ledger.timeutil import show

@@ -25,7 +25,7 @@ from typing import Any, Literal
 from sqlalchemy import Connection
 
 from ledger.domain.return_visit import SatisfactionBand, VisitPurpose, satisfaction_band
-from ledger.projections.quality import VisitProjection, list_visits
+from ledger.projections.visits import VisitProjection, list_visits
 from ledger.reports.common import (
     Period,
     ReadModels,
