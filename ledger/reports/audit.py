@@ -13,6 +13,10 @@ the ``sla`` projection, caught up first (as ``report sla`` reads it); each ticke
 events are then read from the store. ``--as-of`` takes all three as the ledger stood then:
 the projection's tables replayed up to that time (``sla.as_of_snapshot``), each ticket's
 events recorded by then, targets judged then.
+
+Over 500 lines: one report is one module (:class:`~ledger.reports.protocol.ReportModule`:
+its numbers, rows, words and tables together, as every other report); the audit has six
+kinds of finding, each with its rows, words and table.
 """
 
 from __future__ import annotations
