@@ -75,7 +75,8 @@ class Ledger:
             self.tickets, self.contracts, self.projections, self.engine, self.clock
         )
         self.queries = TicketQueries(self.tickets, self.contracts, self.clock)
-        # The HTTP API still asks the ledger itself (ledger.api.app).
+        # Aliases for ledger.api.app, which still asks the ledger: drop them once it reads
+        # ledger.queries.
         self.judge = self.queries.judge
         self.ticket_history = self.queries.history
         if create:
