@@ -56,9 +56,9 @@ from ledger.commands.models import parse_command
 from ledger.domain.ticket import Reported
 from ledger.feed.cloudevents import read_feed
 from ledger.integrity.verify import verify_ledger
+from ledger.presenters.tickets import history_view, sla_view, ticket_view
 from ledger.storage.location import Location
 from ledger.timeutil import parse_time, zone
-from ledger.views import history_view, sla_view, ticket_view
 
 REPO = Path(__file__).resolve().parents[1]
 CONTRACTS = sorted((REPO / "examples" / "contracts").glob("seed-*.toml"))
@@ -275,13 +275,13 @@ def measure_reads(ledger: Ledger, tickets: Sequence[str]) -> dict[str, Any]:
     tz = ledger.tz
 
     def history(ref: str) -> int:
-        events, policy = ledger.ticket_history(ref)
+        events, policy = ledger.queries.history(ref)
         history_view(events, policy, tz)
         return len(events)
 
     def show(ref: str) -> None:
         found = ledger.tickets.get(ref)
-        ticket_view(found, tz) | {"sla": sla_view(ledger.judge(found), tz)}
+        ticket_view(found, tz) | {"sla": sla_view(ledger.queries.judge(found), tz)}
 
     history(tickets[0])  # warm up: first connection, first policy lookups
     show(tickets[0])

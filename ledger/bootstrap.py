@@ -1,11 +1,12 @@
-"""The composition root: opens a store and wires the application, the service, the
-projections and the clock together. The CLI and the tests both start here."""
+"""The composition root: opens a store and wires the application, the services, the
+projections, the ticket queries and the clock together; it answers nothing itself. The CLI
+and the tests start here; reports take only what they read (``ledger.reports.common``'s
+protocols), which a :class:`Ledger` is."""
 
 from __future__ import annotations
 
-from datetime import datetime, tzinfo
+from datetime import tzinfo
 from typing import Any
-from uuid import UUID
 
 from sqlalchemy import Engine, create_engine, func, inspect, select, table
 
@@ -14,10 +15,8 @@ from ledger.commands.contracts import ContractService
 from ledger.commands.quality import QualityService
 from ledger.commands.service import LedgerApplication, TicketService
 from ledger.commands.sweep import SweepService
-from ledger.domain.compliance import Judgement, judge_ticket
-from ledger.domain.contract import Policy
-from ledger.domain.ticket import Reported, Ticket, TicketEvent
 from ledger.projections import ProjectionRunner, all_projections
+from ledger.queries import TicketQueries
 from ledger.storage.api_users import api_users  # noqa: F401 (init creates its table)
 from ledger.storage.append_only import install_append_only
 from ledger.storage.chain import chain_unchained
@@ -75,6 +74,11 @@ class Ledger:
         self.sweep = SweepService(
             self.tickets, self.contracts, self.projections, self.engine, self.clock
         )
+        self.queries = TicketQueries(self.tickets, self.contracts, self.clock)
+        # Aliases for ledger.api.app, which still asks the ledger: drop them once it reads
+        # ledger.queries.
+        self.judge = self.queries.judge
+        self.ticket_history = self.queries.history
         if create:
             chain_unchained(self.engine, location.events_table)
             install_append_only(self.engine, location.events_table)
@@ -87,28 +91,6 @@ class Ledger:
     @classmethod
     def open(cls, url: str | None = None, **kwargs: Any) -> Ledger:
         return cls(parse_location(resolve_url(url)), **kwargs)
-
-    def ticket_policy(self, contract_id: str, reported_at: datetime) -> Policy | None:
-        """The policy a ticket is judged by: its contract's revision in force at its report;
-        ``None`` when the contract is unknown."""
-        contract = self.contracts.find(contract_id)
-        return None if contract is None else contract.policy_at(reported_at)
-
-    def judge(self, ticket: Ticket, now: datetime | None = None) -> list[Judgement] | None:
-        """The ticket's SLA verdicts at ``now`` (default: the clock's now), by
-        ``judge_ticket`` under :meth:`ticket_policy`; ``None`` when its contract is unknown."""
-        policy = self.ticket_policy(ticket.contract_id, ticket.reported_at)
-        if policy is None:
-            return None
-        when = self.clock.now() if now is None else now
-        return judge_ticket(ticket, policy, self.contracts.work_calendar(), when)
-
-    def ticket_history(self, ref: str | UUID) -> tuple[list[TicketEvent], Policy | None]:
-        """A ticket's events, in order, and the policy it is judged by (from its report)."""
-        events = self.tickets.history(ref)
-        first = events[0]
-        assert isinstance(first, Reported)
-        return events, self.ticket_policy(first.contract_id, first.occurred_at)
 
     def event_count(self) -> int:
         """How many events the store holds (every aggregate), straight from the table."""

@@ -49,9 +49,9 @@ from ledger.feed.cloudevents import (
     read_feed_page,
     topics_for,
 )
+from ledger.presenters.tickets import history_view, sla_view, ticket_view
 from ledger.reports import sla
 from ledger.timeutil import parse_time
-from ledger.views import history_view, sla_view, ticket_view
 
 MAX_PAGE = 1000
 """The most events one ``GET /feed`` returns."""

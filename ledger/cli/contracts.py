@@ -23,16 +23,16 @@ from ledger.cli.support import (
 )
 from ledger.commands.contracts import parse_holiday_table, read_contract_files, read_file
 from ledger.commands.models import CommandError
-from ledger.contract_views import (
-    contract_row_view,
-    contract_view,
-    loaded_view,
-    year_table_view,
-)
 from ledger.domain.contract import METRICS
 from ledger.domain.errors import Unchanged
 from ledger.domain.values import (
     Role,
+)
+from ledger.presenters.contracts import (
+    contract_row_view,
+    contract_view,
+    loaded_view,
+    year_table_view,
 )
 
 

@@ -25,8 +25,8 @@ from ledger.cli.support import (
 from ledger.commands.quality import Record, parse_quality_command
 from ledger.domain.corrective_action import CorrectiveAction
 from ledger.domain.numbering import Series
-from ledger.quality_views import record_view, row_view
-from ledger.views import event_view
+from ledger.presenters.quality import record_view, row_view
+from ledger.presenters.tickets import event_view
 
 
 def _cell(value: Any) -> str:

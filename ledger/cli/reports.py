@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import datetime, tzinfo
 from pathlib import Path
-from types import ModuleType
 from typing import Any, TypeVar
 
 import click
@@ -31,8 +30,10 @@ from ledger.cli.support import (
 from ledger.reports import actions, assessment, audit, complaints, satisfaction, sla
 from ledger.reports.common import Period, month_period, quarter_period
 from ledger.reports.export import Cell, Lang, Sheet, cell_text, csv_files, csv_text, xlsx_bytes
+from ledger.reports.protocol import ReportModule
 
 F = TypeVar("F", bound=Callable[..., Any])
+R = TypeVar("R")
 
 # --------------------------------------------------------------------------- shared
 
@@ -108,8 +109,8 @@ def _write_files(
 
 
 def _show(
-    report: ModuleType,
-    result: Any,
+    report: ReportModule[R],
+    result: R,
     empty: str,
     tz: tzinfo,
     *,
@@ -120,10 +121,10 @@ def _show(
     force: bool,
     limit: int | None = None,
 ) -> None:
-    """Write ``result``'s tables (shaped by its ``report`` module: ``title``, ``sheets``,
-    ``report_json``, ``WORDS``) to the files, then print the JSON, or the summary (its
-    last row the total) and each list (at most ``limit`` rows; for a list without any, the
-    word ``no KEY`` of the list's key, else the word ``empty``)."""
+    """Write ``result``'s tables (shaped by its :class:`ReportModule`) to the files, then
+    print the JSON, or the summary (its last row the total) and each list (at most
+    ``limit`` rows; for a list without any, the word ``no KEY`` of the list's key, else the
+    word ``empty``)."""
     sheets: list[Sheet] = report.sheets(result, lang)
     to_stdout = [
         flag
@@ -157,8 +158,8 @@ def _show(
 
 def _run(
     settings: Settings,
-    report: ModuleType,
-    build: Callable[[Ledger], Any],
+    report: ReportModule[R],
+    build: Callable[[Ledger], R],
     empty: str,
     output: dict[str, Any],
 ) -> None:

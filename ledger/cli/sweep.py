@@ -20,8 +20,8 @@ from ledger.cli.support import (
 from ledger.commands.sweep import Done, SweepReport
 from ledger.domain.sweep import SweepKind
 from ledger.domain.ticket import Escalated
+from ledger.presenters.tickets import event_view
 from ledger.timeutil import show
-from ledger.views import event_view
 
 WHAT = {
     SweepKind.REPLACEMENT_FLAGGED: "replacement unit flagged",

@@ -46,12 +46,12 @@ from ledger.domain.values import (
     Severity,
     SignatureKind,
 )
+from ledger.presenters.tickets import history_view, sla_view, ticket_row_view, ticket_view
 from ledger.projections.tickets import list_tickets
 from ledger.reports.common import EVENT_WORDS
 from ledger.reports.export import Lang
 from ledger.storage.chain import COMMANDS_TABLE
 from ledger.timeutil import show as show_time
-from ledger.views import history_view, sla_view, ticket_row_view, ticket_view
 
 # --------------------------------------------------------------------------- tickets
 
@@ -242,7 +242,7 @@ def show(
     with settings.open() as ledger:
         found, replayed_at = _replay(ledger, ticket, when, at_version)
         # A replay judges the SLAs when it stands.
-        judged = ledger.judge(found, replayed_at)
+        judged = ledger.queries.judge(found, replayed_at)
         view = ticket_view(found, settings.tz) | {"sla": sla_view(judged, settings.tz)}
         contract = ledger.contracts.find(found.contract_id)
     if as_json:
@@ -308,7 +308,7 @@ def history(settings: Settings, ticket: str, as_json: bool) -> None:
     back-dated events (occurred more than the contract's threshold before they were
     recorded) are flagged."""
     with settings.open() as ledger:
-        events, policy = ledger.ticket_history(ticket)
+        events, policy = ledger.queries.history(ticket)
     views = history_view(events, policy, settings.tz)
     if as_json:
         print_json(views)

@@ -23,10 +23,11 @@ from ledger.cli.support import (
     time_option,
 )
 from ledger.domain.numbering import Series
-from ledger.domain.return_visit import SatisfactionBand, VisitForm, VisitPurpose, VisitStatus
+from ledger.domain.return_visit import VisitForm, VisitPurpose, VisitStatus
+from ledger.domain.satisfaction import SatisfactionBand
 from ledger.domain.visit_schedule import PERIODIC, DueStatus, contracts_visits_due
-from ledger.projections.quality import VisitProjection, last_conducted, list_visits
-from ledger.quality_views import due_view
+from ledger.presenters.quality import due_view
+from ledger.projections.visits import VisitProjection, last_conducted, list_visits
 
 
 @click.group(cls=LedgerGroup)

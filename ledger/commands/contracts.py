@@ -20,7 +20,7 @@ from eventsourcing.persistence import IntegrityError
 from eventsourcing.utils import get_topic
 from pydantic import TypeAdapter, ValidationError
 
-from ledger.calendars import bundled_table, china_official_calendar
+from ledger.adapters.chinese_calendar import bundled_table, china_official_calendar
 from ledger.clock import Clock
 from ledger.commands.models import CommandError, Loc, describe_validation_error, key_path
 from ledger.commands.service import ConcurrentChange, ContractNotFound, LedgerApplication

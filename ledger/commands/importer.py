@@ -40,7 +40,6 @@ import orjson
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError, StoredEvent
 
-from ledger.bulk import fewer_collections
 from ledger.commands.contracts import ContractService
 from ledger.commands.models import (
     COMMAND_NAMES,
@@ -68,6 +67,7 @@ from ledger.domain.errors import DomainError
 from ledger.domain.model import DomainEvent
 from ledger.domain.numbering import Series
 from ledger.domain.ticket import Reported, TicketEvent
+from ledger.gc_tuning import fewer_collections
 from ledger.storage.chain import (
     CommandKey,
     RecordedTimeBackwards,

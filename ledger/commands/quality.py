@@ -56,8 +56,9 @@ from ledger.domain.complaint import Complaint, ComplaintCategory, ComplaintSubje
 from ledger.domain.corrective_action import CorrectiveAction, IssueSource
 from ledger.domain.model import DomainEvent, ShortText, Stamp, Text
 from ledger.domain.numbering import NumberIssued, Reference, Series, reference
-from ledger.domain.return_visit import ReturnVisit, Score, VisitForm, VisitPurpose
+from ledger.domain.return_visit import ReturnVisit, VisitForm, VisitPurpose
 from ledger.domain.roles import authorise
+from ledger.domain.satisfaction import Score
 from ledger.domain.values import Channel, TicketStatus
 from ledger.timeutil import localise, parse_iso, zone
 

@@ -21,7 +21,7 @@ from ledger.clock import Clock
 from ledger.commands.contracts import ContractService
 from ledger.commands.service import ConcurrentChange, TicketService
 from ledger.domain.calendar import WorkCalendar
-from ledger.domain.contract import Contract
+from ledger.domain.contract import Contract, policy_for_ticket
 from ledger.domain.errors import DomainError, RuleViolation
 from ledger.domain.model import Stamp, check_times
 from ledger.domain.roles import authorise
@@ -140,7 +140,7 @@ class SweepService:
             if contract is None:
                 report.problems.append(Problem(number, f"no contract {ticket.contract_id}"))
                 return
-            policy = contract.policy_at(ticket.reported_at)
+            policy = policy_for_ticket(contract, ticket.reported_at)
             actions = sweep_ticket(ticket, policy, official, self._stamp(now))
             if actions and not report.dry_run:
                 try:

@@ -7,12 +7,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
-from typing import TYPE_CHECKING
 
-from ledger.projections.quality import list_visits
+from ledger.projections.visits import list_visits
 from ledger.reports.actions import ActionQuery, ActionReport
 from ledger.reports.actions import compute as compute_actions
-from ledger.reports.common import Period, caught_up, group_by, quarter_of, quarter_period
+from ledger.reports.common import (
+    Period,
+    ReadModels,
+    caught_up,
+    group_by,
+    quarter_of,
+    quarter_period,
+)
 from ledger.reports.complaints import ComplaintQuery, ComplaintReport
 from ledger.reports.complaints import compute as compute_complaints
 from ledger.reports.satisfaction import (
@@ -22,9 +28,6 @@ from ledger.reports.satisfaction import (
     ScoredVisit,
     scored_visit,
 )
-
-if TYPE_CHECKING:
-    from ledger.bootstrap import Ledger
 
 QUARTERS_SHOWN = 4
 QUALITY_MODELS = ("visits", "corrective_actions", "complaints")
@@ -92,7 +95,7 @@ def quality_view(
     )
 
 
-def load_quality(ledger: Ledger) -> QualityView:
+def load_quality(ledger: ReadModels) -> QualityView:
     tz = ledger.tz
     with caught_up(ledger, QUALITY_MODELS) as (conn, now):
         today = now.astimezone(tz).date()

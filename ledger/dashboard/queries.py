@@ -8,7 +8,7 @@ import calendar
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from sqlalchemy import Connection, select
 
@@ -25,6 +25,7 @@ from ledger.dashboard.overview import (
     overview,
 )
 from ledger.domain.compliance import time_used
+from ledger.domain.contract import policy_for_ticket
 from ledger.domain.sla import SlaStatus
 from ledger.projections.sla import (
     TicketSla,
@@ -44,11 +45,8 @@ from ledger.projections.supervision import (
     supervision_events,
     supervision_facts,
 )
-from ledger.reports.common import Period, caught_up
+from ledger.reports.common import Period, ReadModels, caught_up
 from ledger.timeutil import as_utc
-
-if TYPE_CHECKING:
-    from ledger.bootstrap import Ledger
 
 PeriodKind = Literal["week", "month", "quarter", "custom"]
 PERIOD_KINDS: tuple[PeriodKind, ...] = ("week", "month", "quarter", "custom")
@@ -197,9 +195,7 @@ def measure_risks(conn: Connection, open_tickets: Sequence[TicketSla], now: date
     risks = []
     for ticket in pending:
         state, contract = states.get(ticket.ticket_id), contracts.get(ticket.contract_id)
-        policy = (
-            None if contract is None or state is None else contract.policy_at(ticket.reported_at)
-        )
+        policy = None if state is None else policy_for_ticket(contract, ticket.reported_at)
         for j in ticket.targets:
             if j.status is not SlaStatus.PENDING or j.due_at is None:
                 continue
@@ -224,7 +220,7 @@ def measure_risks(conn: Connection, open_tickets: Sequence[TicketSla], now: date
     return risks
 
 
-def load_overview(ledger: Ledger, filters: Filters, scope: Scope) -> Overview:
+def load_overview(ledger: ReadModels, filters: Filters, scope: Scope) -> Overview:
     tz = ledger.tz
     with caught_up(ledger, OVERVIEW_MODELS) as (conn, now):
         current = _period_tickets(conn, filters.period, filters, scope, now, tz)
@@ -248,7 +244,9 @@ def load_overview(ledger: Ledger, filters: Filters, scope: Scope) -> Overview:
         )
 
 
-def load_drill(ledger: Ledger, filters: Filters, scope: Scope, query: DrillQuery) -> list[DrillRow]:
+def load_drill(
+    ledger: ReadModels, filters: Filters, scope: Scope, query: DrillQuery
+) -> list[DrillRow]:
     if query.level is not None:
         with caught_up(ledger, OVERVIEW_MODELS) as (conn, now):
             open_tickets = _open_tickets(conn, filters, scope, now, ledger.tz)
@@ -259,13 +257,13 @@ def load_drill(ledger: Ledger, filters: Filters, scope: Scope, query: DrillQuery
     return drill(current, query, ledger.tz)
 
 
-def contract_names(ledger: Ledger) -> dict[str, str]:
+def contract_names(ledger: ReadModels) -> dict[str, str]:
     """Each contract's name (its latest revision's), by contract id."""
     with ledger.engine.connect() as conn:
         return {c.contract_id: c.latest.policy.name for c in load_contracts(conn).values()}
 
 
-def filter_choices(ledger: Ledger, scope: Scope) -> tuple[list[str], list[str]]:
+def filter_choices(ledger: ReadModels, scope: Scope) -> tuple[list[str], list[str]]:
     """The contracts and customers the filters offer (those the user has tickets of, for
     an engineer)."""
     with ledger.engine.connect() as conn:

@@ -30,7 +30,7 @@ from typing import TypeVar
 
 from ledger.domain.calendar import WorkCalendar
 from ledger.domain.compliance import Judgement, judge_ticket
-from ledger.domain.contract import AuditRules, Contract, Policy
+from ledger.domain.contract import AuditRules, Contract, Policy, policy_for_ticket
 from ledger.domain.model import DomainEvent
 from ledger.domain.sla import SlaStatus
 from ledger.domain.ticket import (
@@ -258,7 +258,7 @@ def audit_ticket(
     for each version, the recorded time of the event before it in the chain."""
     ticket = project_ticket(None, events)
     assert ticket is not None, "a ticket audit needs the ticket's events"
-    policy = None if contract is None else contract.policy_at(ticket.reported_at)
+    policy = policy_for_ticket(contract, ticket.reported_at)
     threshold = backdating_threshold(policy)
     backdated = tuple(e for e in events if is_backdated(e, threshold))
     met: tuple[MetThanksToBackdating, ...] = ()

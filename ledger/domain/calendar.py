@@ -6,8 +6,8 @@ computed: it is published once a year. So a :class:`WorkCalendar` knows an expli
 years and refuses to answer for any other year (:class:`CalendarError`) instead of guessing
 Monday–Friday, because a wrong guess would silently turn a kept promise into a breach.
 
-The official table comes from an adapter (``ledger.calendars``); this module stays pure so
-the SLA arithmetic, projections and tests can build calendars from plain data.
+The official table comes from an adapter (``ledger.adapters.chinese_calendar``); this module
+stays pure so the SLA arithmetic, projections and tests can build calendars from plain data.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from datetime import date, datetime, time
 from functools import singledispatch
-from typing import Annotated, Literal
+from typing import Annotated, Literal, overload
 from uuid import UUID, uuid5
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -317,6 +317,16 @@ class Contract(Aggregate):
 
     def policy_at(self, when: datetime) -> Policy:
         return self.revision_at(when).policy
+
+
+@overload
+def policy_for_ticket(contract: Contract, reported_at: datetime) -> Policy: ...
+@overload
+def policy_for_ticket(contract: Contract | None, reported_at: datetime) -> Policy | None: ...
+def policy_for_ticket(contract: Contract | None, reported_at: datetime) -> Policy | None:
+    """The policy a ticket is judged by: its contract's revision in force when the ticket was
+    reported (a later revision never rejudges it); ``None`` when the contract is unknown."""
+    return None if contract is None else contract.policy_at(reported_at)
 
 
 def contract_uuid(contract_id: str) -> UUID:

@@ -1,14 +1,12 @@
 """Read models rebuilt from the event log."""
 
 from ledger.projections.base import Projection, ProjectionRunner
-from ledger.projections.quality import (
-    ComplaintProjection,
-    CorrectiveActionProjection,
-    VisitProjection,
-)
+from ledger.projections.complaints import ComplaintProjection
+from ledger.projections.corrective_actions import CorrectiveActionProjection
 from ledger.projections.sla import SlaProjection
 from ledger.projections.supervision import SupervisionProjection
 from ledger.projections.tickets import TicketSummaryProjection
+from ledger.projections.visits import VisitProjection
 
 
 def all_projections() -> list[Projection]:

@@ -34,8 +34,8 @@ from sqlalchemy import (
     update,
 )
 
-from ledger.bulk import fewer_collections
 from ledger.domain.model import DomainEvent
+from ledger.gc_tuning import fewer_collections
 from ledger.storage.chain import driver_terms, fetch_all
 from ledger.storage.mapper import PydanticMapper
 

@@ -45,7 +45,7 @@ from sqlalchemy import (
     select,
 )
 
-from ledger.calendars import china_official_calendar
+from ledger.adapters.chinese_calendar import china_official_calendar
 from ledger.domain.calendar import WorkCalendar
 from ledger.domain.compliance import Judgement, judge_ticket
 from ledger.domain.contract import (
@@ -55,6 +55,7 @@ from ledger.domain.contract import (
     ContractEvent,
     PolicyRevised,
     contract_uuid,
+    policy_for_ticket,
 )
 from ledger.domain.contract import mutate as mutate_contract
 from ledger.domain.holidays import (
@@ -190,10 +191,8 @@ def judge(
     ticket: Ticket, contracts: dict[str, Contract], calendar: WorkCalendar, now: datetime
 ) -> list[Judgement] | None:
     """``judge_ticket`` under the policy in force at the report; ``None``: unknown contract."""
-    contract = contracts.get(ticket.contract_id)
-    if contract is None:
-        return None
-    return judge_ticket(ticket, contract.policy_at(ticket.reported_at), calendar, now)
+    policy = policy_for_ticket(contracts.get(ticket.contract_id), ticket.reported_at)
+    return None if policy is None else judge_ticket(ticket, policy, calendar, now)
 
 
 def by_contract_id(contracts: dict[UUID, Contract]) -> dict[str, Contract]:

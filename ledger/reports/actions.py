@@ -18,16 +18,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, tzinfo
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import Connection
 
 from ledger.domain.corrective_action import ActionStage, IssueSource
-from ledger.projections.quality import CorrectiveActionProjection, list_actions
+from ledger.projections.corrective_actions import CorrectiveActionProjection, list_actions
 from ledger.reports.common import (
     Breakdown,
     Counts,
     Period,
+    ReadModels,
     Words,
     breakdown,
     caught_up,
@@ -40,9 +41,6 @@ from ledger.reports.common import (
     within,
 )
 from ledger.reports.export import Cell, Lang, Sheet
-
-if TYPE_CHECKING:
-    from ledger.bootstrap import Ledger
 
 
 @dataclass(frozen=True)
@@ -126,7 +124,7 @@ def compute(conn: Connection, query: ActionQuery, now: datetime, tz: tzinfo) -> 
     )
 
 
-def actions_report(ledger: Ledger, query: ActionQuery) -> ActionReport:
+def actions_report(ledger: ReadModels, query: ActionQuery) -> ActionReport:
     with caught_up(ledger, [CorrectiveActionProjection.name]) as (conn, now):
         return compute(conn, query, now, ledger.tz)
 

@@ -26,27 +26,24 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import Connection
 
 from ledger.domain.complaint import ComplaintSubject
-from ledger.projections.quality import (
-    ComplaintProjection,
-    VisitProjection,
-    list_complaints,
-    list_visits,
-)
+from ledger.projections.complaints import ComplaintProjection, list_complaints
 from ledger.projections.sla import SlaProjection
 from ledger.projections.supervision import (
     SupervisionKind,
     SupervisionProjection,
     supervision_facts,
 )
+from ledger.projections.visits import VisitProjection, list_visits
 from ledger.reports import sla
 from ledger.reports.common import (
     Counts,
     Period,
+    ReadModels,
     Words,
     breakdown,
     caught_up,
@@ -61,9 +58,6 @@ from ledger.reports.common import (
 )
 from ledger.reports.export import Cell, Lang, Sheet
 from ledger.reports.satisfaction import Satisfaction, ScoredVisit, scored_visit
-
-if TYPE_CHECKING:
-    from ledger.bootstrap import Ledger
 
 SUPERVISED = {
     SupervisionKind.ESCALATED: "escalations",
@@ -215,7 +209,7 @@ def compute(
     return summarise(tickets, _facts(conn, start, end), visits, query, now, tz)
 
 
-def assessment_report(ledger: Ledger, query: AssessmentQuery) -> AssessmentReport:
+def assessment_report(ledger: ReadModels, query: AssessmentQuery) -> AssessmentReport:
     with caught_up(ledger, PROJECTIONS) as (conn, now):
         return compute(conn, query, now, ledger.tz)
 

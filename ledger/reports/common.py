@@ -15,16 +15,17 @@ from dataclasses import dataclass, field, fields
 from datetime import date, datetime, time, timedelta, tzinfo
 from decimal import ROUND_HALF_UP, Decimal
 from enum import Enum
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Engine
 
 from ledger.bounds import check_date
+from ledger.clock import Clock
+from ledger.projections.base import ProjectionRunner
+from ledger.queries import TicketQueries
 from ledger.reports.export import Cell, Lang, Sheet
+from ledger.storage.location import Location
 from ledger.timeutil import show
-
-if TYPE_CHECKING:
-    from ledger.bootstrap import Ledger
 
 T = TypeVar("T")
 
@@ -410,8 +411,34 @@ def record_json(record: Any, tz: tzinfo, **renamed: str) -> dict[str, Any]:
 # --------------------------------------------------------------------------- reading
 
 
+class ReadModels(Protocol):
+    """What a report over the read models needs (a :class:`~ledger.bootstrap.Ledger` is
+    one): the projections to catch up, the database, the clock and the user's zone."""
+
+    @property
+    def projections(self) -> ProjectionRunner: ...
+    @property
+    def engine(self) -> Engine: ...
+    @property
+    def clock(self) -> Clock: ...
+    @property
+    def tz(self) -> tzinfo: ...
+
+
+class Records(ReadModels, Protocol):
+    """What a report over tickets' own events needs besides (the audit, the dossier): the
+    ticket queries, where the events are stored, and whether the clock was fixed."""
+
+    @property
+    def queries(self) -> TicketQueries: ...
+    @property
+    def location(self) -> Location: ...
+    @property
+    def fixed_clock_since(self) -> datetime | None: ...
+
+
 @contextmanager
-def caught_up(ledger: Ledger, names: Sequence[str]) -> Iterator[tuple[Connection, datetime]]:
+def caught_up(ledger: ReadModels, names: Sequence[str]) -> Iterator[tuple[Connection, datetime]]:
     """A connection to the read models ``names``, caught up with the log first (a report
     is never stale), and the time the report is made."""
     ledger.projections.catch_up(list(names))

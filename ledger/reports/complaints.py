@@ -13,16 +13,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import Connection
 
 from ledger.domain.complaint import ComplaintCategory, ComplaintStatus, ComplaintSubject
-from ledger.projections.quality import ComplaintProjection, list_complaints
+from ledger.projections.complaints import ComplaintProjection, list_complaints
 from ledger.reports.common import (
     Breakdown,
     Counts,
     Period,
+    ReadModels,
     Words,
     breakdown,
     caught_up,
@@ -35,9 +36,6 @@ from ledger.reports.common import (
     time_text,
 )
 from ledger.reports.export import Cell, Lang, Sheet
-
-if TYPE_CHECKING:
-    from ledger.bootstrap import Ledger
 
 DIMENSIONS = ("category", "department", "engineer")
 
@@ -108,7 +106,7 @@ def compute(conn: Connection, query: ComplaintQuery, now: datetime, tz: tzinfo) 
     return ComplaintReport(query, now, tz, by, complaints)
 
 
-def complaints_report(ledger: Ledger, query: ComplaintQuery) -> ComplaintReport:
+def complaints_report(ledger: ReadModels, query: ComplaintQuery) -> ComplaintReport:
     with caught_up(ledger, [ComplaintProjection.name]) as (conn, now):
         return compute(conn, query, now, ledger.tz)
 

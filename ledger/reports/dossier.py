@@ -13,27 +13,26 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import Connection, or_, select
 
 from ledger.integrity.digest import Digest
 from ledger.integrity.verify import LinkCheck, check_digest, verify_aggregate, verify_ledger
-from ledger.projections.quality import action_summary, complaint_summary, list_visits
-from ledger.reports.common import caught_up
+from ledger.presenters.tickets import history_view, sla_view, ticket_view
+from ledger.projections.complaints import complaint_summary
+from ledger.projections.corrective_actions import action_summary
+from ledger.projections.visits import list_visits
+from ledger.reports.common import Records, caught_up
 from ledger.storage.chain import chain_head
 from ledger.timeutil import show
-from ledger.views import history_view, sla_view, ticket_view
-
-if TYPE_CHECKING:
-    from ledger.bootstrap import Ledger
 
 FORMAT = "ledger-dossier-v1"
 QUALITY = ("visits", "corrective_actions", "complaints")
 
 
 def build_dossier(
-    ledger: Ledger,
+    ledger: Records,
     ref: str,
     *,
     digests: Sequence[Digest] = (),
@@ -42,8 +41,8 @@ def build_dossier(
 ) -> dict[str, Any]:
     """The dossier of ticket ``ref`` (number or id) as a JSON-ready document."""
     tz = ledger.tz
-    ticket = ledger.tickets.get(ref)
-    events, policy = ledger.ticket_history(ticket.id)
+    ticket = ledger.queries.get(ref)
+    events, policy = ledger.queries.history(ticket.id)
     links = {c.version: c for c in verify_aggregate(ledger.engine, _events(ledger), ticket.id)}
     timeline = [
         view
@@ -61,14 +60,14 @@ def build_dossier(
         "generated_at": show(now, tz),
         "database": ledger.location.describe(),
         "ticket": ticket_view(ticket, tz),
-        "sla": sla_view(ledger.judge(ticket, now), tz),
+        "sla": sla_view(ledger.queries.judge(ticket, now), tz),
         "timeline": timeline,
         **linked,
         "integrity": _integrity(timeline, checked, whole, head, head_hash.hex()) | _clock(ledger),
     }
 
 
-def _clock(ledger: Ledger) -> dict[str, Any]:
+def _clock(ledger: Records) -> dict[str, Any]:
     """Where the recorded times come from (a fixed clock: a demo or test ledger)."""
     since = ledger.fixed_clock_since
     if since is None:
@@ -80,7 +79,7 @@ def _clock(ledger: Ledger) -> dict[str, Any]:
     }
 
 
-def _events(ledger: Ledger) -> str:
+def _events(ledger: Records) -> str:
     return ledger.location.events_table
 
 
@@ -169,7 +168,7 @@ def _digest_view(
 
 
 def _whole_log(
-    ledger: Ledger, digests: Sequence[Digest], public_key: bytes | None
+    ledger: Records, digests: Sequence[Digest], public_key: bytes | None
 ) -> dict[str, Any]:
     verdict = verify_ledger(ledger.engine, _events(ledger), list(digests), public_key=public_key)
     return {

@@ -20,14 +20,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, tzinfo
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from sqlalchemy import Connection
 
-from ledger.domain.return_visit import SatisfactionBand, VisitPurpose, satisfaction_band
-from ledger.projections.quality import VisitProjection, list_visits
+from ledger.domain.return_visit import VisitPurpose
+from ledger.domain.satisfaction import SatisfactionBand, satisfaction_band
+from ledger.projections.visits import VisitProjection, list_visits
 from ledger.reports.common import (
     Period,
+    ReadModels,
     Words,
     caught_up,
     from_row,
@@ -44,9 +46,6 @@ from ledger.reports.common import (
     within,
 )
 from ledger.reports.export import Cell, Lang, Sheet
-
-if TYPE_CHECKING:
-    from ledger.bootstrap import Ledger
 
 Grouping = Literal["customer", "contract", "quarter", "engineer"]
 GROUPINGS: tuple[Grouping, ...] = ("customer", "contract", "quarter", "engineer")
@@ -226,7 +225,7 @@ def compute(
     return summarise(visits, query, now, tz)
 
 
-def satisfaction_report(ledger: Ledger, query: SatisfactionQuery) -> SatisfactionReport:
+def satisfaction_report(ledger: ReadModels, query: SatisfactionQuery) -> SatisfactionReport:
     with caught_up(ledger, [VisitProjection.name]) as (conn, now):
         return compute(conn, query, now, ledger.tz)
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, tzinfo
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from sqlalchemy import Connection, create_engine
 from sqlalchemy.pool import StaticPool
@@ -40,6 +40,7 @@ from ledger.projections.sla import SlaProjection, TicketSla, load_contracts, tic
 from ledger.reports import export
 from ledger.reports.common import (
     Period,
+    ReadModels,
     Words,
     caught_up,
     percent,
@@ -48,9 +49,6 @@ from ledger.reports.common import (
     time_text,
 )
 from ledger.reports.export import Cell, Lang, Sheet, csv_path
-
-if TYPE_CHECKING:
-    from ledger.bootstrap import Ledger
 
 Grouping = Literal["contract", "customer", "engineer", "severity", "month"]
 GROUPINGS: tuple[Grouping, ...] = ("contract", "customer", "engineer", "severity", "month")
@@ -259,7 +257,7 @@ def group_order(by: Grouping, key: str) -> tuple[int, str]:
 
 
 @contextmanager
-def as_of_snapshot(ledger: Ledger, when: datetime) -> Iterator[Connection]:
+def as_of_snapshot(ledger: ReadModels, when: datetime) -> Iterator[Connection]:
     """A throwaway in-memory SQLite copy of the ``sla`` tables, holding only the events
     recorded at or before ``when``, applied through the same ``SlaProjection.apply``."""
     projection = ledger.projections.projections[SlaProjection.name]
@@ -284,7 +282,9 @@ def compute(conn: Connection, query: ReportQuery, now: datetime, tz: tzinfo) -> 
     return replace(report, contract_names=names)
 
 
-def sla_report(ledger: Ledger, query: ReportQuery, *, as_of: datetime | None = None) -> SlaReport:
+def sla_report(
+    ledger: ReadModels, query: ReportQuery, *, as_of: datetime | None = None
+) -> SlaReport:
     """The report as the ledger stands now (the live projection, caught up first), or as
     it stood at ``as_of``."""
     if as_of is not None:

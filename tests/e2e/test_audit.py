@@ -18,8 +18,8 @@ from click.testing import CliRunner, Result
 from openpyxl import load_workbook
 from sqlalchemy import text
 
+from ledger.adapters.chinese_calendar import china_official_calendar
 from ledger.bootstrap import Ledger
-from ledger.calendars import china_official_calendar
 from ledger.cli import cli
 from ledger.clock import FixedClock
 from ledger.commands.contracts import parse_contract, read_toml

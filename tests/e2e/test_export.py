@@ -16,7 +16,7 @@ import pytest
 import reportlab
 from PIL import Image
 
-from ledger.reports import dossier_render
+from ledger.reports import dossier_render, dossier_words
 from ledger.storage.chain import CHAIN_TABLE
 from tests.e2e.test_verify import NOW, id_column, one, run, sql, take, unguard
 from tests.e2e.test_verify import key as key
@@ -251,7 +251,7 @@ def test_the_pdf_dossier_embeds_its_chinese_font_and_reads_as_a_person_would(
 def test_dossier_values_read_as_a_person_would_in_either_language() -> None:
     """What the PDF and HTML show for each kind of value (the words reused from the
     reports' and the dashboard's tables)."""
-    zh, en = dossier_render.Shown("zh"), dossier_render.Shown("en")
+    zh, en = dossier_words.Shown("zh"), dossier_words.Shown("en")
     escalated = {
         "from_level": "engineer",
         "to_level": "department_manager",

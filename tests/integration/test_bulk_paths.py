@@ -22,11 +22,11 @@ from hypothesis import strategies as st
 from sqlalchemy import update
 
 from ledger.bootstrap import Ledger
-from ledger.bulk import BULK_GC_THRESHOLD, fewer_collections
 from ledger.commands.contracts import ContractFile, parse_contract, read_toml
 from ledger.domain.contract import contract_uuid
 from ledger.domain.model import DomainEvent
 from ledger.domain.values import Role
+from ledger.gc_tuning import BULK_GC_THRESHOLD, fewer_collections
 from ledger.projections.base import ProjectionRunner, projection_positions
 from ledger.storage.chain import CHAIN_TABLE, COMMANDS_TABLE, ChainedSQLiteRecorder, CommandKey
 from ledger.storage.mapper import OrjsonTranscoder, PydanticMapper

@@ -24,15 +24,9 @@ from ledger.domain.roles import Forbidden
 from ledger.domain.ticket import Reopened, Ticket
 from ledger.domain.values import TicketStatus
 from ledger.domain.visit_schedule import DueStatus, contracts_visits_due
-from ledger.projections.quality import (
-    ComplaintProjection,
-    CorrectiveActionProjection,
-    VisitProjection,
-    last_conducted,
-    list_actions,
-    list_complaints,
-    list_visits,
-)
+from ledger.projections.complaints import ComplaintProjection, list_complaints
+from ledger.projections.corrective_actions import CorrectiveActionProjection, list_actions
+from ledger.projections.visits import VisitProjection, last_conducted, list_visits
 from tests.support import SEED_CONTRACTS, SHANGHAI, Desk, open_desk
 
 

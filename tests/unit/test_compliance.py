@@ -7,16 +7,17 @@ are the seed files of examples/contracts or small inline policies. Times are Sha
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
-from ledger.calendars import china_official_calendar
+from ledger.adapters.chinese_calendar import china_official_calendar
 from ledger.commands.contracts import parse_contract, read_toml
 from ledger.domain.calendar import WorkCalendar
 from ledger.domain.compliance import Judgement, judge_ticket
-from ledger.domain.contract import Policy
+from ledger.domain.contract import Policy, decide_register, decide_revise, policy_for_ticket
+from ledger.domain.contract import mutate as mutate_contract
 from ledger.domain.model import Stamp
 from ledger.domain.numbering import ticket_id_for
 from ledger.domain.sla import SlaStatus
@@ -314,3 +315,19 @@ def test_every_seed_contract_judges_a_fresh_ticket_pending(contract: str) -> Non
         v.due_at is not None and v.due_at > local("2026-10-08 09:01") for v in verdicts.values()
     )
     assert all(v.due_at is None or v.due_at.tzinfo is UTC for v in verdicts.values())
+
+
+def test_a_ticket_is_judged_by_the_revision_in_force_at_its_report() -> None:
+    """``policy_for_ticket``: the revision in force when the ticket was reported, however
+    later the contract was revised; no contract, no policy."""
+    registered_at = datetime(2026, 10, 1, tzinfo=UTC)
+    revised_from = datetime(2026, 10, 10, tzinfo=UTC)
+    stamp = Stamp(
+        actor="合同管理员", role=Role.ADMIN, occurred_at=registered_at, recorded_at=registered_at
+    )
+    first, second = policy(), policy(targets={"default": {"resolve": "2h"}})
+    contract = mutate_contract(decide_register("test", first, stamp), None)
+    contract = mutate_contract(decide_revise(contract, second, stamp, revised_from), contract)
+    assert policy_for_ticket(contract, revised_from - timedelta(seconds=1)) == first
+    assert policy_for_ticket(contract, revised_from) == second
+    assert policy_for_ticket(None, revised_from) is None

@@ -41,7 +41,7 @@ from ledger.dashboard.overview import (
 from ledger.dashboard.quality import last_quarters, quality_view, satisfaction_grid
 from ledger.dashboard.queries import period_of
 from ledger.domain.compliance import Judgement
-from ledger.domain.return_visit import SatisfactionBand, satisfaction_band, satisfaction_total
+from ledger.domain.satisfaction import SatisfactionBand, satisfaction_band, satisfaction_total
 from ledger.domain.sla import SlaStatus
 from ledger.projections.sla import TicketSla
 from ledger.projections.supervision import SupervisionFact, SupervisionKind

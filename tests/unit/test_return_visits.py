@@ -30,9 +30,7 @@ from ledger.domain.return_visit import (
     CorrectiveActionLinked,
     ManagerReviewed,
     ReturnVisit,
-    SatisfactionBand,
     SatisfactionScored,
-    SatisfactionScores,
     VisitCancelled,
     VisitConducted,
     VisitCustomerSigned,
@@ -53,6 +51,10 @@ from ledger.domain.return_visit import (
     decide_sign,
     mutate,
     project_visit,
+)
+from ledger.domain.satisfaction import (
+    SatisfactionBand,
+    SatisfactionScores,
     satisfaction_band,
     satisfaction_total,
 )

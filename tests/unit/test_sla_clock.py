@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger.calendars import china_official_calendar
+from ledger.adapters.chinese_calendar import china_official_calendar
 from ledger.domain.calendar import CalendarError, WorkCalendar
 from ledger.domain.sla import (
     Coverage,

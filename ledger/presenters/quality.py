@@ -11,7 +11,8 @@ from uuid import UUID
 
 from ledger.domain.complaint import Complaint
 from ledger.domain.corrective_action import NEXT_STEP, CorrectiveAction
-from ledger.domain.return_visit import ReturnVisit, Review, SatisfactionScores
+from ledger.domain.return_visit import ReturnVisit, Review
+from ledger.domain.satisfaction import SatisfactionScores
 from ledger.domain.visit_schedule import DueVisit
 from ledger.timeutil import show
 

@@ -1,4 +1,5 @@
-"""Bulk work (an import, a catch-up or rebuild of the read models) in one process."""
+"""Garbage-collector tuning for bulk work (an import, a catch-up or rebuild of the read
+models) in one process: :func:`fewer_collections`."""
 
 from __future__ import annotations
 
