@@ -292,9 +292,10 @@ def report_satisfaction(
 @output_options
 @pass_settings
 def report_assessment(settings: Settings, /, quarter: str, **output: Any) -> None:
-    """Seed 003's quarterly assessment, per engineer: tickets and SLA met % (as `report
-    sla --by engineer`), escalations, inspection and rectification notices, reopenings,
-    complaints, failed audits and the average satisfaction of their tickets' visits.
+    """The quarterly assessment, per engineer (inspection and rectification notices count
+    against the engineer): tickets and SLA met % (as `report sla --by engineer`),
+    escalations, inspection and rectification notices, reopenings, complaints, failed
+    audits and the average satisfaction of their tickets' visits.
 
     --csv FILE writes the summary to FILE and the facts counted to FILE's stem +
     .facts.csv."""
@@ -343,9 +344,9 @@ def report_actions(
 @output_options
 @pass_settings
 def report_complaints(settings: Settings, /, month: str, **output: Any) -> None:
-    """Seed 004's monthly complaint review: the complaints received in --month by
-    category, responsible department and engineer (share, ours or not, open or closed),
-    then the list.
+    """The monthly complaint review (every complaint is recorded, analysed, handled and
+    reviewed each month): the complaints received in --month by category, responsible
+    department and engineer (share, ours or not, open or closed), then the list.
 
     --csv FILE writes the summary to FILE and the complaints to FILE's stem +
     .complaints.csv."""
