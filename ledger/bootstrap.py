@@ -10,10 +10,11 @@ from uuid import UUID
 from sqlalchemy import Engine, create_engine, func, inspect, select, table
 
 from ledger.clock import Clock, FixedClock, SystemClock
+from ledger.commands.application import LedgerApplication
 from ledger.commands.contracts import ContractService
 from ledger.commands.quality import QualityService
-from ledger.commands.service import LedgerApplication, TicketService
 from ledger.commands.sweep import SweepService
+from ledger.commands.tickets import TicketService
 from ledger.domain.compliance import Judgement, judge_ticket
 from ledger.domain.contract import Policy
 from ledger.domain.ticket import Reported, Ticket, TicketEvent

@@ -37,7 +37,7 @@ from ledger.api.auth import API_ROLES, User, Users
 from ledger.bootstrap import Ledger, LedgerNotInitialised
 from ledger.bounds import DATE_PATTERN, DATE_RANGE, MAX_POSITION, parse_date
 from ledger.clock import Clock
-from ledger.commands.service import ContractNotFound, TicketNotFound
+from ledger.commands.application import ContractNotFound, TicketNotFound
 from ledger.dashboard import web as dashboard
 from ledger.dashboard.sessions import Signer
 from ledger.feed.cloudevents import (

@@ -47,7 +47,7 @@ from sqlalchemy import (
 
 from ledger.bootstrap import LedgerNotInitialised
 from ledger.clock import Clock
-from ledger.commands.service import LedgerApplication
+from ledger.commands.application import LedgerApplication
 from ledger.domain.access import (
     NAME_MAX as _NAME_MAX,
 )

@@ -22,7 +22,8 @@ from ledger.cli.support import (
     pass_settings,
     print_json,
 )
-from ledger.commands.quality import Record, parse_quality_command
+from ledger.commands.quality import Record
+from ledger.commands.quality_models import parse_quality_command
 from ledger.domain.corrective_action import CorrectiveAction
 from ledger.domain.numbering import Series
 from ledger.quality_views import record_view, row_view

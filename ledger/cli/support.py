@@ -21,8 +21,8 @@ from sqlalchemy.exc import DBAPIError
 
 from ledger.bootstrap import Ledger, LedgerNotInitialised
 from ledger.clock import Clock, FixedClock, SystemClock
+from ledger.commands.application import ConcurrentChange, NotFound
 from ledger.commands.models import CommandError
-from ledger.commands.service import ConcurrentChange, NotFound
 from ledger.domain.errors import DomainError
 from ledger.domain.values import (
     Role,

@@ -33,14 +33,20 @@ from dataclasses import dataclass, field
 from datetime import tzinfo
 from itertools import chain
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 from uuid import UUID
 
 import orjson
 from eventsourcing.application import AggregateNotFoundError
-from eventsourcing.persistence import IntegrityError, StoredEvent
+from eventsourcing.persistence import IntegrityError
 
 from ledger.bulk import fewer_collections
+from ledger.commands.application import (
+    REPORT_ATTEMPTS,
+    ConcurrentChange,
+    LedgerApplication,
+    NotFound,
+)
 from ledger.commands.contracts import ContractService
 from ledger.commands.models import (
     COMMAND_NAMES,
@@ -49,21 +55,16 @@ from ledger.commands.models import (
     check_command_name,
     parse_command,
 )
-from ledger.commands.quality import (
+from ledger.commands.quality import QualityService
+from ledger.commands.quality_models import (
     CREATING,
     QUALITY_COMMAND_NAMES,
     QualityCommand,
     QualityCommandBase,
-    QualityService,
     parse_quality_command,
 )
-from ledger.commands.service import (
-    REPORT_ATTEMPTS,
-    ConcurrentChange,
-    LedgerApplication,
-    NotFound,
-    TicketService,
-)
+from ledger.commands.store import Projector
+from ledger.commands.tickets import TicketService
 from ledger.domain.errors import DomainError
 from ledger.domain.model import DomainEvent
 from ledger.domain.numbering import Series
@@ -211,15 +212,11 @@ def _resolve_refs(
 
 # --------------------------------------------------------------------------- staging
 
-Projector = Callable[[Any, Iterable[Any]], Any]
-
 
 class _Staged:
-    """The application as one batch's planning sees it: the store, plus the events staged
-    by the batch's earlier lines. The services plan against it exactly as against the
-    application (it is passed to them in its place): they read aggregates through
-    ``repository.get`` and a number sequence's last event through
-    ``recorder.select_events``; ``save`` stages; everything else is the application's.
+    """The :class:`~ledger.commands.store.Store` one batch's planning sees: the event
+    store, plus the events staged by the batch's earlier lines (``save`` stages; ``write``
+    saves them all). The services plan against it exactly as against the application.
     Aggregates read are kept for the batch (later lines of a ticket do not replay it), and
     so are those earlier batches left (``known``, see :class:`_KnownStates`); ``head`` is
     the chain's position when planning began."""
@@ -237,11 +234,6 @@ class _Staged:
         self.states: dict[UUID, tuple[Projector, Any]] = {}
         self._known = known or {}
         self.head = head
-        self.repository = _StagedRepository(self)
-        self.recorder = _StagedRecorder(self)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._app, name)
 
     def appended_to(self) -> set[UUID]:
         """The aggregates this batch appends events to."""
@@ -257,7 +249,9 @@ class _Staged:
                 self.states[event.originator_id] = (projector, projector(state, [event]))
         self.events.extend(events)
 
-    def get(self, aggregate_id: UUID, projector: Projector) -> Any:
+    def get(self, aggregate_id: UUID, projector: Projector, *, version: int | None = None) -> Any:
+        if version is not None:  # a past version: nothing staged is in it
+            return self._app.get(aggregate_id, projector, version=version)
         cached = self.states.get(aggregate_id)
         if cached is None and aggregate_id not in self._by_id:
             cached = self._known.get(aggregate_id)
@@ -275,30 +269,21 @@ class _Staged:
         self.states[aggregate_id] = (projector, state)
         return state
 
-    def select_events(
-        self,
-        originator_id: UUID,
-        *,
-        gt: int | None = None,
-        lte: int | None = None,
-        desc: bool = False,
-        limit: int | None = None,
-    ) -> Sequence[StoredEvent]:
-        staged = [
-            event
-            for event in self._by_id.get(originator_id, ())
-            if (gt is None or event.originator_version > gt)
-            and (lte is None or event.originator_version <= lte)
-        ]
-        recorder = self._app.recorder
-        if not staged:
-            return recorder.select_events(originator_id, gt=gt, lte=lte, desc=desc, limit=limit)
-        to_stored = self._app.mapper.to_stored_event
-        if desc and limit == 1:  # the last event (a number sequence's): the last staged one
-            return [to_stored(staged[-1])]
-        rows = [*recorder.select_events(originator_id, gt=gt, lte=lte), *map(to_stored, staged)]
-        rows.sort(key=lambda row: row.originator_version, reverse=desc)
-        return rows if limit is None else rows[:limit]
+    def read(self, aggregate_id: UUID, *, limit: int | None = None) -> Sequence[DomainEvent]:
+        staged = self._by_id.get(aggregate_id, [])
+        made_here = bool(staged) and staged[0].originator_version == 1
+        events = [*(() if made_here else self._app.read(aggregate_id)), *staged]
+        return events if limit is None else events[:limit]
+
+    def last_version(self, aggregate_id: UUID) -> int | None:
+        staged = self._by_id.get(aggregate_id)
+        if staged:  # a number sequence's last event: the last staged one
+            return staged[-1].originator_version
+        return self._app.last_version(aggregate_id)
+
+    def select(self, event_type: type[DomainEvent]) -> Sequence[DomainEvent]:
+        staged = [event for event in self.events if isinstance(event, event_type)]
+        return [*self._app.select(event_type), *staged]
 
     def write(self) -> None:
         """Save every staged event and the keys of their commands in one transaction."""
@@ -355,36 +340,6 @@ class _KnownStates:
         self.head = head
 
 
-class _StagedRepository:
-    def __init__(self, staged: _Staged) -> None:
-        self._staged = staged
-
-    def get(
-        self,
-        aggregate_id: UUID,
-        *,
-        version: int | None = None,
-        projector_func: Projector,
-        **kwargs: Any,
-    ) -> Any:
-        if version is not None:  # a past version: nothing staged is in it
-            repository = self._staged._app.repository
-            return repository.get(aggregate_id, version=version, projector_func=projector_func)
-        return self._staged.get(aggregate_id, projector_func)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._staged._app.repository, name)
-
-
-class _StagedRecorder:
-    def __init__(self, staged: _Staged) -> None:
-        self._staged = staged
-        self.select_events = staged.select_events
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._staged._app.recorder, name)
-
-
 # --------------------------------------------------------------------------- batches
 
 
@@ -425,7 +380,9 @@ class _Importer:
     ) -> None:
         self.tickets = tickets
         self.quality = quality
-        self.app = tickets.app
+        if not isinstance(tickets.store, LedgerApplication):
+            raise TypeError("an import saves to the event store itself: give it its services")
+        self.app = tickets.store
         self.tz = tz
         self.defaults = defaults
         self.strict = strict
@@ -515,10 +472,9 @@ class _Importer:
     def _plan(self, lines: Sequence[_Line], *, careful: bool = True) -> _Batch:
         head = chain_position(self.app.recorder)
         staged = _Staged(self.app, self.known.at(head), head)
-        app = cast(LedgerApplication, staged)  # it stands in for the application
-        contracts = ContractService(app, self.quality.contracts.clock)
-        tickets = TicketService(app, self.tickets.clock, self.tickets.tz, contracts.policy_at)
-        quality = QualityService(app, self.quality.clock, self.quality.tz, contracts, tickets)
+        contracts = ContractService(staged, self.quality.contracts.clock)
+        tickets = TicketService(staged, self.tickets.clock, self.tickets.tz, contracts.policy_at)
+        quality = QualityService(staged, self.quality.clock, self.quality.tz, contracts, tickets)
         batch = _Batch(
             staged, ChainMap({}, self.report.refs), ChainMap({}, self.report.failed_refs)
         )

@@ -22,8 +22,11 @@ from pydantic import (
     field_validator,
 )
 
-from ledger.domain.model import ShortText, Text
-from ledger.domain.ticket import Fee, Phone
+from ledger.domain import ticket as rules
+from ledger.domain.contract import Policy
+from ledger.domain.model import DomainEvent, ShortText, Stamp, Text
+from ledger.domain.numbering import ticket_id_for
+from ledger.domain.ticket import Contact, Fee, Phone, Ticket
 from ledger.domain.values import (
     Category,
     Channel,
@@ -88,7 +91,13 @@ class Command(BaseModel):
 
 
 class TicketCommand(Command):
+    """A command on an existing ticket: it decides the one event it records."""
+
     ticket: ShortText = Field(description="ticket number (T-2026-000123) or id")
+
+    def decide(self, ticket: Ticket, stamp: Stamp) -> rules.TicketEvent:
+        """The event this command records on ``ticket`` (or ``RuleViolation``)."""
+        raise NotImplementedError
 
 
 class ReportTicket(Command):
@@ -105,10 +114,40 @@ class ReportTicket(Command):
     channel: Channel = Channel.PHONE
     external_ref: ShortText | None = None
 
+    def decide(self, number: str, policy: Policy, stamp: Stamp) -> list[DomainEvent]:
+        """The new ticket ``number``'s report, and its out-of-contract note when the
+        contract's ``policy`` does not cover the day it is reported."""
+        reported = rules.decide_report(
+            ticket_id_for(number),
+            number,
+            stamp,
+            contract_id=self.contract,
+            customer=self.customer or policy.customer,
+            contact=Contact(name=self.contact_name, phone=self.contact_phone),
+            site=self.site,
+            device=self.device,
+            category=self.category,
+            severity=self.severity,
+            description=self.description,
+            channel=self.channel,
+            external_ref=self.external_ref,
+        )
+        noted = rules.decide_coverage(
+            rules.mutate(reported, None),
+            stamp,
+            reported_on=stamp.occurred_at.astimezone(policy.zone).date(),
+            warranty_start=policy.warranty.start,
+            warranty_end=policy.warranty.last_day,
+        )
+        return [reported] if noted is None else [reported, noted]
+
 
 class RespondToTicket(TicketCommand):
     command: Literal["respond"] = "respond"
     note: Text | None = None
+
+    def decide(self, ticket: Ticket, stamp: Stamp) -> rules.TicketEvent:
+        return rules.decide_respond(ticket, stamp, self.note)
 
 
 class DispatchEngineer(TicketCommand):
@@ -116,10 +155,16 @@ class DispatchEngineer(TicketCommand):
     engineer: ShortText
     note: Text | None = None
 
+    def decide(self, ticket: Ticket, stamp: Stamp) -> rules.TicketEvent:
+        return rules.decide_dispatch(ticket, stamp, self.engineer, self.note)
+
 
 class RecordArrival(TicketCommand):
     command: Literal["arrive"] = "arrive"
     engineer: ShortText | None = None
+
+    def decide(self, ticket: Ticket, stamp: Stamp) -> rules.TicketEvent:
+        return rules.decide_arrive(ticket, stamp, self.engineer)
 
 
 class ResolveTicket(TicketCommand):
@@ -127,11 +172,17 @@ class ResolveTicket(TicketCommand):
     summary: Text
     mode: ResolutionMode = ResolutionMode.ON_SITE
 
+    def decide(self, ticket: Ticket, stamp: Stamp) -> rules.TicketEvent:
+        return rules.decide_resolve(ticket, stamp, self.summary, self.mode)
+
 
 class SignServiceForm(TicketCommand):
     command: Literal["sign"] = "sign"
     signer: ShortText
     kind: SignatureKind = SignatureKind.CUSTOMER
+
+    def decide(self, ticket: Ticket, stamp: Stamp) -> rules.TicketEvent:
+        return rules.decide_sign(ticket, stamp, self.signer, self.kind)
 
 
 class EscalateTicket(TicketCommand):
@@ -139,21 +190,33 @@ class EscalateTicket(TicketCommand):
     to: EscalationLevel
     reason: Text
 
+    def decide(self, ticket: Ticket, stamp: Stamp) -> rules.TicketEvent:
+        return rules.decide_escalate(ticket, stamp, self.to, self.reason)
+
 
 class SuspendTicket(TicketCommand):
     command: Literal["suspend"] = "suspend"
     reason: Text
+
+    def decide(self, ticket: Ticket, stamp: Stamp) -> rules.TicketEvent:
+        return rules.decide_suspend(ticket, stamp, self.reason)
 
 
 class ResumeTicket(TicketCommand):
     command: Literal["resume"] = "resume"
     reason: Text | None = None
 
+    def decide(self, ticket: Ticket, stamp: Stamp) -> rules.TicketEvent:
+        return rules.decide_resume(ticket, stamp, self.reason)
+
 
 class ProvideReplacement(TicketCommand):
     command: Literal["replace"] = "replace"
     unit: ShortText
     note: Text | None = None
+
+    def decide(self, ticket: Ticket, stamp: Stamp) -> rules.TicketEvent:
+        return rules.decide_replace(ticket, stamp, self.unit, self.note)
 
 
 class ReclassifyTicket(TicketCommand):
@@ -162,20 +225,32 @@ class ReclassifyTicket(TicketCommand):
     category: Category | None = None
     reason: Text
 
+    def decide(self, ticket: Ticket, stamp: Stamp) -> rules.TicketEvent:
+        return rules.decide_reclassify(ticket, stamp, self.reason, self.severity, self.category)
+
 
 class CloseTicket(TicketCommand):
     command: Literal["close"] = "close"
     note: Text | None = None
+
+    def decide(self, ticket: Ticket, stamp: Stamp) -> rules.TicketEvent:
+        return rules.decide_close(ticket, stamp, self.note)
 
 
 class ReopenTicket(TicketCommand):
     command: Literal["reopen"] = "reopen"
     reason: Text
 
+    def decide(self, ticket: Ticket, stamp: Stamp) -> rules.TicketEvent:
+        return rules.decide_reopen(ticket, stamp, self.reason)
+
 
 class CancelTicket(TicketCommand):
     command: Literal["cancel"] = "cancel"
     reason: Text
+
+    def decide(self, ticket: Ticket, stamp: Stamp) -> rules.TicketEvent:
+        return rules.decide_cancel(ticket, stamp, self.reason)
 
 
 class RecordContactSheet(TicketCommand):
@@ -184,6 +259,11 @@ class RecordContactSheet(TicketCommand):
     fee: Fee
     confirmed_by: ShortText
     note: Text | None = None
+
+    def decide(self, ticket: Ticket, stamp: Stamp) -> rules.TicketEvent:
+        return rules.decide_contact_sheet(
+            ticket, stamp, self.sheet, self.fee, self.confirmed_by, self.note
+        )
 
 
 AnyCommand = Annotated[

@@ -18,8 +18,9 @@ from uuid import UUID
 from sqlalchemy import Engine
 
 from ledger.clock import Clock
+from ledger.commands.application import ConcurrentChange
 from ledger.commands.contracts import ContractService
-from ledger.commands.service import ConcurrentChange, TicketService
+from ledger.commands.tickets import TicketService
 from ledger.domain.calendar import WorkCalendar
 from ledger.domain.contract import Contract
 from ledger.domain.errors import DomainError, RuleViolation

@@ -23,9 +23,9 @@ from sqlalchemy import select, text
 
 from ledger.bootstrap import Ledger
 from ledger.clock import FixedClock
+from ledger.commands.application import NotFound
 from ledger.commands.importer import ImportReport, _Staged, import_commands, parse_line
-from ledger.commands.quality import QualityCommandBase
-from ledger.commands.service import NotFound
+from ledger.commands.quality_models import QualityCommandBase
 from ledger.domain.errors import DomainError
 from ledger.integrity.verify import verify_ledger
 from ledger.projections.base import projection_positions

@@ -16,7 +16,7 @@ import pytest
 from ledger.bootstrap import Ledger
 from ledger.commands.contracts import parse_contract, parse_holiday_table, read_toml
 from ledger.commands.models import COMMAND_NAMES, parse_command
-from ledger.commands.quality import QUALITY_COMMAND_NAMES, parse_quality_command
+from ledger.commands.quality_models import QUALITY_COMMAND_NAMES, parse_quality_command
 from ledger.commands.sweep import SWEEP_ACTOR
 from ledger.domain import corrective_action as ca
 from ledger.domain import return_visit as rv

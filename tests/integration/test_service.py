@@ -9,8 +9,8 @@ from decimal import Decimal
 
 import pytest
 
+from ledger.commands.application import ConcurrentChange, TicketNotFound
 from ledger.commands.models import CommandError, parse_command
-from ledger.commands.service import ConcurrentChange, TicketNotFound
 from ledger.domain.errors import RuleViolation
 from ledger.domain.numbering import TicketNumberIssued, sequence_id
 from ledger.domain.roles import Forbidden
