@@ -23,7 +23,7 @@ from ledger.cli.support import (
     print_json,
 )
 from ledger.commands.quality import Record
-from ledger.commands.quality_models import parse_quality_command
+from ledger.commands.registry import parse_quality_command
 from ledger.domain.corrective_action import CorrectiveAction
 from ledger.domain.numbering import Series
 from ledger.quality_views import record_view, row_view

@@ -33,9 +33,8 @@ from ledger.cli.support import (
     time_option,
 )
 from ledger.commands.importer import DEFAULT_BATCH, ImportReport, import_commands
-from ledger.commands.models import parse_command
+from ledger.commands.registry import TICKET_EVENTS, parse_command
 from ledger.domain.audit import backdating_threshold, recorded_by
-from ledger.domain.roles import TICKET_EVENTS
 from ledger.domain.ticket import Ticket, project_ticket
 from ledger.domain.values import (
     Category,

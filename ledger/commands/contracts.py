@@ -23,6 +23,7 @@ from ledger.calendars import bundled_table, china_official_calendar
 from ledger.clock import Clock
 from ledger.commands.application import ConcurrentChange, ContractNotFound
 from ledger.commands.models import CommandError, Loc, describe_validation_error, key_path
+from ledger.commands.registry import authorise
 from ledger.commands.store import Store
 from ledger.domain.calendar import CalendarError, WorkCalendar
 from ledger.domain.contract import (
@@ -46,7 +47,6 @@ from ledger.domain.holidays import (
     with_tables,
 )
 from ledger.domain.model import Stamp
-from ledger.domain.roles import authorise
 from ledger.domain.values import Role
 
 

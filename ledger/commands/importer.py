@@ -48,19 +48,14 @@ from ledger.commands.application import (
     NotFound,
 )
 from ledger.commands.contracts import ContractService
-from ledger.commands.models import (
-    COMMAND_NAMES,
-    AnyCommand,
-    CommandError,
-    check_command_name,
-    parse_command,
-)
+from ledger.commands.models import AnyCommand, CommandError, check_command_name
 from ledger.commands.quality import QualityService
-from ledger.commands.quality_models import (
+from ledger.commands.quality_models import QualityCommand, QualityCommandBase
+from ledger.commands.registry import (
+    COMMAND_NAMES,
     CREATING,
     QUALITY_COMMAND_NAMES,
-    QualityCommand,
-    QualityCommandBase,
+    parse_command,
     parse_quality_command,
 )
 from ledger.commands.store import Projector

@@ -40,13 +40,13 @@ from ledger.commands.application import (
 from ledger.commands.contracts import ContractService
 from ledger.commands.models import CommandError
 from ledger.commands.quality_models import (
-    CREATING,
     AuditVisit,
     QualityCommand,
     RaiseAction,
     ReceiveComplaint,
     ScheduleVisit,
 )
+from ledger.commands.registry import CREATING, authorise
 from ledger.commands.store import Store
 from ledger.commands.tickets import TicketService
 from ledger.domain import complaint as cp
@@ -58,7 +58,6 @@ from ledger.domain.corrective_action import CorrectiveAction
 from ledger.domain.model import DomainEvent, Stamp
 from ledger.domain.numbering import NumberIssued, Reference, Series, reference
 from ledger.domain.return_visit import ReturnVisit
-from ledger.domain.roles import authorise
 from ledger.domain.values import TicketStatus
 
 # --------------------------------------------------------------------------- records

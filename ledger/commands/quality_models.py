@@ -16,12 +16,11 @@ from pydantic import (
     AfterValidator,
     BeforeValidator,
     Field,
-    TypeAdapter,
     ValidationInfo,
     model_validator,
 )
 
-from ledger.commands.models import Command, command_names, parse_tagged
+from ledger.commands.models import Command
 from ledger.domain import complaint as cp
 from ledger.domain import corrective_action as ca
 from ledger.domain import return_visit as rv
@@ -287,39 +286,6 @@ class CloseComplaint(ComplaintCommand):
         return cp.decide_close(complaint, stamp, self.note)
 
 
-QualityCommand = Annotated[
-    ScheduleVisit
-    | ConductVisit
-    | ScoreVisit
-    | SignVisit
-    | ReviewVisit
-    | ChiefReviewVisit
-    | AuditVisit
-    | CancelVisit
-    | RaiseAction
-    | AnalyseAction
-    | PlanAction
-    | ImplementAction
-    | RecordActionResult
-    | VerifyAction
-    | CloseAction
-    | ReceiveComplaint
-    | AnalyseComplaint
-    | ResolveComplaint
-    | CloseComplaint,
-    Field(discriminator="command"),
-]
-_QUALITY_ADAPTER: TypeAdapter[QualityCommand] = TypeAdapter(QualityCommand)
-QUALITY_COMMAND_NAMES = command_names(QualityCommand)
-
-CREATING: dict[str, type[Command]] = {
-    "visit_schedule": ScheduleVisit,
-    "action_raise": RaiseAction,
-    "complaint_receive": ReceiveComplaint,
-}
-"""The commands that make a new numbered record (an import line may give them a ``ref``)."""
-
-
-def parse_quality_command(data: dict[str, Any], tz: tzinfo) -> QualityCommand:
-    """Validate one quality command dict; raise :class:`CommandError` listing every problem."""
-    return parse_tagged(_QUALITY_ADAPTER, QUALITY_COMMAND_NAMES, data, tz)
+QualityCommand = ScheduleVisit | RaiseAction | ReceiveComplaint | RecordCommand
+"""A return visit, corrective action or complaint command (the models and their names:
+``ledger/commands/registry.py``)."""

@@ -25,11 +25,11 @@ from ledger.commands.application import (
     stamp_command,
 )
 from ledger.commands.models import AnyCommand, ReportTicket
+from ledger.commands.registry import authorise
 from ledger.commands.store import Store
 from ledger.domain.contract import Policy
 from ledger.domain.model import DomainEvent, Stamp
 from ledger.domain.numbering import Series, ticket_id_for
-from ledger.domain.roles import authorise
 from ledger.domain.ticket import Reported, Ticket, TicketEvent, project_ticket
 
 

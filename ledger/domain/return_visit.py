@@ -40,6 +40,7 @@ from ledger.domain.model import (
     evolve,
     fold,
     next_event,
+    recorded_events,
     require_role,
 )
 from ledger.domain.numbering import Reference, Series, new_link, reference_in
@@ -170,6 +171,8 @@ class Audit(Immutable):
 class VisitEvent(DomainEvent):
     """Base of every ReturnVisit event."""
 
+    abstract = True
+
 
 class VisitScheduled(VisitEvent):
     number: ShortText
@@ -222,18 +225,8 @@ class CorrectiveActionLinked(VisitEvent):
     action_number: ShortText
 
 
-VISIT_EVENT_TYPES: tuple[type[VisitEvent], ...] = (
-    VisitScheduled,
-    VisitConducted,
-    SatisfactionScored,
-    VisitCustomerSigned,
-    ManagerReviewed,
-    ChiefEngineerReviewed,
-    AuditPassed,
-    AuditFailed,
-    VisitCancelled,
-    CorrectiveActionLinked,
-)
+VISIT_EVENT_TYPES: tuple[type[VisitEvent], ...] = recorded_events(VisitEvent)
+"""Every recorded event of VisitEvent: the classes register themselves."""
 
 
 # --------------------------------------------------------------------------- state

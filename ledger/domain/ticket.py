@@ -26,6 +26,7 @@ from ledger.domain.model import (
     Text,
     UtcDatetime,
     fold,
+    recorded_events,
     require_role,
 )
 from ledger.domain.model import check_times as _check_times
@@ -87,6 +88,8 @@ class ReplacementUnit(Immutable):
 
 class TicketEvent(DomainEvent):
     """Base of every Ticket event."""
+
+    abstract = True
 
 
 class Reported(TicketEvent):
@@ -170,6 +173,8 @@ class Cancelled(TicketEvent):
 class NoticeIssued(TicketEvent):
     """Seed 003: a work order still unclosed this long after its report gets a notice."""
 
+    abstract = True
+
     threshold: ShortText
     """The contract's threshold that was passed, e.g. ``"7 days"``."""
 
@@ -215,27 +220,8 @@ class WorkContactSheetRecorded(TicketEvent):
     note: Text | None = None
 
 
-TICKET_EVENT_TYPES: tuple[type[TicketEvent], ...] = (
-    Reported,
-    Responded,
-    Dispatched,
-    Arrived,
-    Resolved,
-    CustomerSigned,
-    Escalated,
-    Suspended,
-    Resumed,
-    ReplacementProvided,
-    Reclassified,
-    Closed,
-    Reopened,
-    Cancelled,
-    InspectionNoticeIssued,
-    RectificationNoticeIssued,
-    ReplacementFlagged,
-    OutOfContractNoted,
-    WorkContactSheetRecorded,
-)
+TICKET_EVENT_TYPES: tuple[type[TicketEvent], ...] = recorded_events(TicketEvent)
+"""Every recorded event of TicketEvent: the classes register themselves."""
 
 
 # --------------------------------------------------------------------------- state

@@ -16,7 +16,7 @@ from eventsourcing.application import AggregateNotFoundError
 
 from ledger.commands.application import TicketNotFound
 from ledger.commands.quality import RecordNotFound
-from ledger.commands.quality_models import parse_quality_command
+from ledger.commands.registry import parse_quality_command
 from ledger.domain import complaint as cp
 from ledger.domain import contract as ct
 from ledger.domain import corrective_action as ca

@@ -17,7 +17,7 @@ from ledger.commands.contracts import parse_contract, read_toml
 from ledger.commands.importer import import_commands
 from ledger.commands.models import CommandError
 from ledger.commands.quality import Outcome, RecordNotFound
-from ledger.commands.quality_models import parse_quality_command
+from ledger.commands.registry import parse_quality_command
 from ledger.domain.errors import RuleViolation
 from ledger.domain.numbering import NumberIssued, Series
 from ledger.domain.return_visit import VisitPurpose

@@ -20,9 +20,8 @@ from eventsourcing.persistence import IntegrityError
 from ledger.clock import FixedClock
 from ledger.commands.application import ConcurrentChange
 from ledger.commands.contracts import ContractService, parse_contract, read_toml
-from ledger.commands.models import parse_command
 from ledger.commands.quality import QualityService
-from ledger.commands.quality_models import parse_quality_command
+from ledger.commands.registry import parse_command, parse_quality_command
 from ledger.commands.store import Projector, Store
 from ledger.commands.tickets import TicketService
 from ledger.domain.model import DomainEvent
