@@ -6,15 +6,17 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from datetime import datetime, tzinfo
+from enum import Enum
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import Any, NoReturn, TypeVar, get_args
 
 import click
 import orjson
 from eventsourcing.persistence import MapperDeserialisationError, PersistenceError
+from pydantic import BaseModel
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy.exc import DBAPIError
@@ -176,6 +178,44 @@ def json_option(f: F) -> F:
 
 def choices(enum: Any) -> click.Choice[str]:
     return click.Choice([m.value for m in enum])
+
+
+COMMAND_ENVELOPE = frozenset({"command", "actor", "role", "at"})
+"""A command model's fields that are no option of its own (``actor_options`` adds who and
+when; the name is the command's)."""
+
+
+def model_options(model: type[BaseModel], arguments: Collection[str] = ()) -> Callable[[F], F]:
+    """A command model's fields as click parameters, in the model's order: ``arguments``
+    are positional, every other field is ``--field-name``: required when the model
+    requires it, a choice of its enum's values (its default the enum default's), its help
+    the field's description. Other values stay text: the model validates them."""
+
+    def decorate(f: F) -> F:
+        params: list[Callable[[F], F]] = []
+        for name, info in model.model_fields.items():
+            if name in COMMAND_ENVELOPE:
+                continue
+            if name in arguments:
+                params.append(click.argument(name))
+                continue
+            kinds = get_args(info.annotation) or (info.annotation,)
+            enum = next((k for k in kinds if isinstance(k, type) and issubclass(k, Enum)), None)
+            extra: dict[str, Any] = {}
+            if info.is_required():
+                extra["required"] = True
+            if enum is not None:
+                extra["type"] = choices(enum)
+                if isinstance(info.default, Enum):
+                    extra["default"] = info.default.value
+            if info.description:
+                extra["help"] = info.description
+            params.append(click.option("--" + name.replace("_", "-"), name, **extra))
+        for param in reversed(params):
+            f = param(f)
+        return f
+
+    return decorate
 
 
 def who_options(f: F) -> F:

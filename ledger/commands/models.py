@@ -103,18 +103,24 @@ class TicketCommand(Command):
 
 
 class ReportTicket(Command):
+    """Open a ticket (报修): the hotline records the fault."""
+
     command: Literal["report"] = "report"
-    contract: ShortText
-    customer: ShortText | None = Field(default=None, description="default: the contract's")
+    contract: ShortText = Field(description="Contract id.")
+    customer: ShortText | None = Field(
+        default=None, description="Default: the contract's customer."
+    )
     contact_name: ShortText
     contact_phone: Phone
-    site: ShortText
-    device: ShortText
+    site: ShortText = Field(description="Site / address.")
+    device: ShortText = Field(description="Faulty device or system.")
     category: Category = Category.DEFECT
     severity: Severity = Severity.GENERAL
     description: Text
     channel: Channel = Channel.PHONE
-    external_ref: ShortText | None = None
+    external_ref: ShortText | None = Field(
+        default=None, description="The customer's or a legacy system's reference."
+    )
 
     def decide(self, number: str, policy: Policy, stamp: Stamp) -> list[DomainEvent]:
         """The new ticket ``number``'s report, and its out-of-contract note when the
@@ -145,6 +151,8 @@ class ReportTicket(Command):
 
 
 class RespondToTicket(TicketCommand):
+    """Record the first human response to the customer (响应)."""
+
     command: Literal["respond"] = "respond"
     note: Text | None = None
 
@@ -153,6 +161,8 @@ class RespondToTicket(TicketCommand):
 
 
 class DispatchEngineer(TicketCommand):
+    """Assign an engineer (派单); dispatch again to re-assign."""
+
     command: Literal["dispatch"] = "dispatch"
     engineer: ShortText
     note: Text | None = None
@@ -162,14 +172,20 @@ class DispatchEngineer(TicketCommand):
 
 
 class RecordArrival(TicketCommand):
+    """Record the engineer's arrival on site (到达现场)."""
+
     command: Literal["arrive"] = "arrive"
-    engineer: ShortText | None = None
+    engineer: ShortText | None = Field(
+        default=None, description="Default: the dispatched engineer."
+    )
 
     def decide(self, ticket: Ticket, stamp: Stamp) -> rules.TicketEvent:
         return rules.decide_arrive(ticket, stamp, self.engineer)
 
 
 class ResolveTicket(TicketCommand):
+    """Record the fix (修复), remote or on site."""
+
     command: Literal["resolve"] = "resolve"
     summary: Text
     mode: ResolutionMode = ResolutionMode.ON_SITE
@@ -179,6 +195,8 @@ class ResolveTicket(TicketCommand):
 
 
 class SignServiceForm(TicketCommand):
+    """Record the customer's signature on the service form (客户签字确认)."""
+
     command: Literal["sign"] = "sign"
     signer: ShortText
     kind: SignatureKind = SignatureKind.CUSTOMER
@@ -188,6 +206,8 @@ class SignServiceForm(TicketCommand):
 
 
 class EscalateTicket(TicketCommand):
+    """Escalate up the ladder (升级)."""
+
     command: Literal["escalate"] = "escalate"
     to: EscalationLevel
     reason: Text
@@ -197,6 +217,8 @@ class EscalateTicket(TicketCommand):
 
 
 class SuspendTicket(TicketCommand):
+    """Pause the clocks, e.g. waiting for the customer."""
+
     command: Literal["suspend"] = "suspend"
     reason: Text
 
@@ -205,6 +227,8 @@ class SuspendTicket(TicketCommand):
 
 
 class ResumeTicket(TicketCommand):
+    """Restart the clocks after a suspension."""
+
     command: Literal["resume"] = "resume"
     reason: Text | None = None
 
@@ -213,8 +237,10 @@ class ResumeTicket(TicketCommand):
 
 
 class ProvideReplacement(TicketCommand):
+    """Record a replacement (loaner) unit provided (备用设备)."""
+
     command: Literal["replace"] = "replace"
-    unit: ShortText
+    unit: ShortText = Field(description="Model and serial of the loaner unit.")
     note: Text | None = None
 
     def decide(self, ticket: Ticket, stamp: Stamp) -> rules.TicketEvent:
@@ -222,6 +248,8 @@ class ProvideReplacement(TicketCommand):
 
 
 class ReclassifyTicket(TicketCommand):
+    """Change severity and/or category, with a reason."""
+
     command: Literal["reclassify"] = "reclassify"
     severity: Severity | None = None
     category: Category | None = None
@@ -232,6 +260,8 @@ class ReclassifyTicket(TicketCommand):
 
 
 class CloseTicket(TicketCommand):
+    """Close a resolved and signed ticket."""
+
     command: Literal["close"] = "close"
     note: Text | None = None
 
@@ -240,6 +270,8 @@ class CloseTicket(TicketCommand):
 
 
 class ReopenTicket(TicketCommand):
+    """Reopen a resolved or closed ticket."""
+
     command: Literal["reopen"] = "reopen"
     reason: Text
 
@@ -248,6 +280,8 @@ class ReopenTicket(TicketCommand):
 
 
 class CancelTicket(TicketCommand):
+    """Cancel a ticket (no further events)."""
+
     command: Literal["cancel"] = "cancel"
     reason: Text
 
@@ -256,10 +290,13 @@ class CancelTicket(TicketCommand):
 
 
 class RecordContactSheet(TicketCommand):
+    """Record the work contact sheet (工作联系单) of an out-of-contract ticket, its fee
+    confirmed by the customer: needed before dispatch."""
+
     command: Literal["contact_sheet"] = "contact_sheet"
-    sheet: ShortText
-    fee: Fee
-    confirmed_by: ShortText
+    sheet: ShortText = Field(description="The sheet's number or reference.")
+    fee: Fee = Field(description="The confirmed fee in yuan (元), e.g. 800 or 1200.50.")
+    confirmed_by: ShortText = Field(description="Who confirmed the fee for the customer.")
     note: Text | None = None
 
     def decide(self, ticket: Ticket, stamp: Stamp) -> rules.TicketEvent:
