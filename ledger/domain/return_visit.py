@@ -14,6 +14,9 @@ Commands are plain functions ``decide_*(visit, stamp, ...) -> event`` in the sty
 Scores are kept as given; the total and band are derived (:func:`satisfaction_total`,
 :func:`satisfaction_band`), never stored. A second ``SatisfactionScored`` is a correction:
 it needs a ``correction_reason`` and replaces the scores (the first stays in the log).
+
+Over 500 lines: one aggregate's events, state, rules and ``mutate``, read together, as
+:mod:`ledger.domain.ticket`.
 """
 
 from __future__ import annotations
