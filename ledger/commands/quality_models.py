@@ -84,34 +84,56 @@ class ComplaintCommand(RecordCommand):
 
 
 class ScheduleVisit(QualityCommandBase):
+    """Schedule a return visit."""
+
     command: Literal["visit_schedule"] = "visit_schedule"
-    contract: ShortText | None = Field(default=None, description="default: the ticket's")
-    customer: ShortText | None = Field(
-        default=None, description="default: the ticket's, else the contract's"
+    contract: ShortText | None = Field(
+        default=None, description="Contract id. Default: the ticket's."
     )
-    ticket: ShortText | None = Field(default=None, description="the ticket it audits")
+    customer: ShortText | None = Field(
+        default=None, description="Default: the ticket's, else the contract's."
+    )
+    ticket: ShortText | None = Field(
+        default=None, description="The ticket whose service form the visit audits (质量部)."
+    )
     form: VisitForm = VisitForm.PHONE
-    planned_at: LocalTime | None = Field(default=None, description="default: at / now")
-    visitor: ShortText
-    purpose: VisitPurpose | None = None
+    planned_at: LocalTime | None = Field(
+        default=None, description="When it is planned (ISO 8601). Default: --at / now."
+    )
+    visitor: ShortText = Field(description="Who makes the visit.")
+    purpose: VisitPurpose | None = Field(
+        default=None, description="Default: ticket_audit with --ticket, else none."
+    )
 
 
 class ConductVisit(VisitCommand):
+    """Record the visit made: content, opinion."""
+
     command: Literal["visit_conduct"] = "visit_conduct"
-    content: Text
-    customer_opinion: Text | None = None
+    content: Text = Field(description="What was looked at and talked about.")
+    customer_opinion: Text | None = Field(
+        default=None, description="The customer's opinion (顾客意见)."
+    )
 
     def decide(self, visit: ReturnVisit, stamp: Stamp, *, tz: tzinfo) -> DomainEvent:
         return rv.decide_conduct(visit, stamp, self.content, self.customer_opinion)
 
 
 class ScoreVisit(VisitCommand):
+    """Record the satisfaction survey's four scores (0–100)."""
+
     command: Literal["visit_score"] = "visit_score"
-    engineering_quality: Score
-    progress: Score
-    service: Score
-    performance_capability: Score
-    correction_reason: Text | None = None
+    engineering_quality: Score = Field(
+        description="A 工程质量.", json_schema_extra={"cli": ["-a", "--engineering-quality"]}
+    )
+    progress: Score = Field(description="B 进度.", json_schema_extra={"cli": ["-b", "--progress"]})
+    service: Score = Field(description="C 服务.", json_schema_extra={"cli": ["-c", "--service"]})
+    performance_capability: Score = Field(
+        description="D 履约能力.", json_schema_extra={"cli": ["-d", "--performance-capability"]}
+    )
+    correction_reason: Text | None = Field(
+        default=None, description="Scoring again corrects the scores: say why."
+    )
 
     def decide(self, visit: ReturnVisit, stamp: Stamp, *, tz: tzinfo) -> DomainEvent:
         return rv.decide_score(
@@ -126,6 +148,8 @@ class ScoreVisit(VisitCommand):
 
 
 class SignVisit(VisitCommand):
+    """Record the customer's signature on the card."""
+
     command: Literal["visit_sign"] = "visit_sign"
     signer: ShortText
 
@@ -134,6 +158,8 @@ class SignVisit(VisitCommand):
 
 
 class ReviewVisit(VisitCommand):
+    """Record the project manager's opinion."""
+
     command: Literal["visit_review"] = "visit_review"
     opinion: Text
 
@@ -142,6 +168,8 @@ class ReviewVisit(VisitCommand):
 
 
 class ChiefReviewVisit(VisitCommand):
+    """Record 总工办's opinion (role chief_engineer_office; after the project manager's)."""
+
     command: Literal["visit_chief_review"] = "visit_chief_review"
     opinion: Text
 
@@ -150,10 +178,17 @@ class ChiefReviewVisit(VisitCommand):
 
 
 class AuditVisit(VisitCommand):
+    """The quality department's verdict on the ticket's service form (role quality).
+    A failure reopens a resolved or closed ticket, with this visit as the cause."""
+
     command: Literal["visit_audit"] = "visit_audit"
-    verdict: Literal["pass", "fail"]
-    reason: Text | None = Field(default=None, description="why it fails (a failure needs one)")
-    note: Text | None = Field(default=None, description="a pass's note")
+    verdict: Literal["pass", "fail"] = Field(
+        json_schema_extra={
+            "flags": {"pass": "The form passes.", "fail": "The form fails (needs --reason)."}
+        }
+    )
+    reason: Text | None = Field(default=None, description="Why it fails.")
+    note: Text | None = Field(default=None, description="A note on a pass.")
 
     @model_validator(mode="after")
     def _reason_with_failure(self) -> AuditVisit:
@@ -167,6 +202,8 @@ class AuditVisit(VisitCommand):
 
 
 class CancelVisit(VisitCommand):
+    """Cancel a visit that has not taken place."""
+
     command: Literal["visit_cancel"] = "visit_cancel"
     reason: Text
 
@@ -175,16 +212,23 @@ class CancelVisit(VisitCommand):
 
 
 class RaiseAction(QualityCommandBase):
+    """Raise a quality issue (质量信息); each visit and complaint it links gets the link
+    back."""
+
     command: Literal["action_raise"] = "action_raise"
-    content: Text
+    content: Text = Field(description="The quality information.")
     source: IssueSource
-    department: ShortText
+    department: ShortText = Field(description="The responsible department.")
     links: tuple[ShortText, ...] = Field(
-        default=(), description="numbers of the visits, complaints and tickets it came from"
+        default=(),
+        description="A visit, complaint or ticket it came from (repeat).",
+        json_schema_extra={"cli": ["--link"]},
     )
 
 
 class AnalyseAction(ActionCommand):
+    """Record the cause analysis (原因分析)."""
+
     command: Literal["action_analyse"] = "action_analyse"
     cause: Text
 
@@ -193,11 +237,16 @@ class AnalyseAction(ActionCommand):
 
 
 class PlanAction(ActionCommand):
+    """Record the corrective and preventive plan (after the analysis, or after a
+    verification found the last plan not effective)."""
+
     command: Literal["action_plan"] = "action_plan"
-    corrective: Text
-    preventive: Text
-    responsible: ShortText
-    due_on: date = Field(description="a local date in the configured zone")
+    corrective: Text = Field(description="The corrective measures.")
+    preventive: Text = Field(description="The preventive measures.")
+    responsible: ShortText = Field(description="The responsible person.")
+    due_on: date = Field(
+        description="Due date (YYYY-MM-DD, in --tz).", json_schema_extra={"cli": ["--due"]}
+    )
 
     def decide(self, action: CorrectiveAction, stamp: Stamp, *, tz: tzinfo) -> DomainEvent:
         return ca.decide_plan(
@@ -212,6 +261,8 @@ class PlanAction(ActionCommand):
 
 
 class ImplementAction(ActionCommand):
+    """Record the implementation."""
+
     command: Literal["action_implement"] = "action_implement"
     description: Text
 
@@ -220,6 +271,8 @@ class ImplementAction(ActionCommand):
 
 
 class RecordActionResult(ActionCommand):
+    """Record the result."""
+
     command: Literal["action_result"] = "action_result"
     result: Text
 
@@ -228,8 +281,11 @@ class RecordActionResult(ActionCommand):
 
 
 class VerifyAction(ActionCommand):
+    """Verify the effectiveness (role chief_engineer_office or quality); not effective → a
+    new plan is due."""
+
     command: Literal["action_verify"] = "action_verify"
-    effective: bool
+    effective: bool = Field(description="The verdict (required).")
     comment: Text
 
     def decide(self, action: CorrectiveAction, stamp: Stamp, *, tz: tzinfo) -> DomainEvent:
@@ -237,6 +293,8 @@ class VerifyAction(ActionCommand):
 
 
 class CloseAction(ActionCommand):
+    """Close an action verified effective."""
+
     command: Literal["action_close"] = "action_close"
     note: Text | None = None
 
@@ -245,23 +303,29 @@ class CloseAction(ActionCommand):
 
 
 class ReceiveComplaint(QualityCommandBase):
+    """Record a complaint received."""
+
     command: Literal["complaint_receive"] = "complaint_receive"
     channel: Channel = Channel.PHONE
     customer: ShortText | None = Field(
-        default=None, description="default: the ticket's, else the contract's"
+        default=None, description="Default: the ticket's, else the contract's."
     )
-    contract: ShortText | None = Field(default=None, description="default: the ticket's")
+    contract: ShortText | None = Field(
+        default=None, description="Contract id. Default: the ticket's."
+    )
     about: ComplaintSubject
-    reference: ShortText = Field(description="the ticket number, engineer or product")
+    reference: ShortText = Field(description="The ticket number, the engineer or the product.")
     category: ComplaintCategory
     content: Text
 
 
 class AnalyseComplaint(ComplaintCommand):
+    """Record the cause and who is responsible."""
+
     command: Literal["complaint_analyse"] = "complaint_analyse"
     cause: Text
-    department: ShortText
-    ours: bool
+    department: ShortText = Field(description="The responsible department.")
+    ours: bool = Field(description="Whether the cause lies with us (required).")
 
     def decide(self, complaint: Complaint, stamp: Stamp, *, tz: tzinfo) -> DomainEvent:
         return cp.decide_analyse(
@@ -270,15 +334,19 @@ class AnalyseComplaint(ComplaintCommand):
 
 
 class ResolveComplaint(ComplaintCommand):
+    """Record the handling and the result reported."""
+
     command: Literal["complaint_resolve"] = "complaint_resolve"
     handling: Text
-    result: Text
+    result: Text = Field(description="The result as reported to the customer.")
 
     def decide(self, complaint: Complaint, stamp: Stamp, *, tz: tzinfo) -> DomainEvent:
         return cp.decide_resolve(complaint, stamp, handling=self.handling, result=self.result)
 
 
 class CloseComplaint(ComplaintCommand):
+    """Close a resolved complaint."""
+
     command: Literal["complaint_close"] = "complaint_close"
     note: Text | None = None
 

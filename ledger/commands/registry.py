@@ -2,8 +2,9 @@
 
 Everything else that lists commands derives from :data:`COMMANDS`: the import schema
 (:func:`parse_command`, :func:`parse_quality_command`, ``ledger import``'s names), the
-role matrix (:data:`ALLOWED`, :func:`authorise`), the ``ledger ticket`` write commands'
-options (``cli/tickets.py``) and the word a write prints. Adding a command is: its event
+role matrix (:data:`ALLOWED`, :func:`authorise`), the write commands' CLI options and
+help (``ledger ticket|visit|action|complaint ...``: ``cli/support.py``'s
+``model_options``) and the word a ticket write prints. Adding a command is: its event
 (which registers itself, ``domain/model.py``), its ``mutate``, the model with its
 ``decide``, and one entry here.
 
