@@ -52,7 +52,7 @@ from bench.generate import DEFAULT_SEED, NOW, SIZES, Size, generate_file
 from examples import demo_tickets as demo
 from ledger.bootstrap import Ledger
 from ledger.clock import FixedClock
-from ledger.commands.models import parse_command
+from ledger.commands.registry import parse_command
 from ledger.domain.ticket import Reported
 from ledger.feed.cloudevents import read_feed
 from ledger.integrity.verify import verify_ledger

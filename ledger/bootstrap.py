@@ -11,10 +11,11 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, func, inspect, select, table
 
 from ledger.clock import Clock, FixedClock, SystemClock
+from ledger.commands.application import LedgerApplication
 from ledger.commands.contracts import ContractService
 from ledger.commands.quality import QualityService
-from ledger.commands.service import LedgerApplication, TicketService
 from ledger.commands.sweep import SweepService
+from ledger.commands.tickets import TicketService
 from ledger.projections import ProjectionRunner, all_projections
 from ledger.queries import TicketQueries
 from ledger.storage.api_users import api_users  # noqa: F401 (init creates its table)

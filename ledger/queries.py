@@ -11,7 +11,7 @@ from uuid import UUID
 
 from ledger.clock import Clock
 from ledger.commands.contracts import ContractService
-from ledger.commands.service import TicketService
+from ledger.commands.tickets import TicketService
 from ledger.domain.compliance import Judgement, judge_ticket
 from ledger.domain.contract import Policy, policy_for_ticket
 from ledger.domain.ticket import Reported, Ticket, TicketEvent

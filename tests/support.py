@@ -11,7 +11,7 @@ from typing import Any
 from ledger.bootstrap import Ledger
 from ledger.clock import FixedClock
 from ledger.commands.contracts import parse_contract, read_toml
-from ledger.commands.models import parse_command
+from ledger.commands.registry import parse_command
 from ledger.domain.ticket import Ticket
 from ledger.domain.values import Role
 from ledger.timeutil import zone

@@ -8,7 +8,7 @@ connection pools made for threads (the library's SQLite pool opens its connectio
 uvicorn runs in its thread pool, share it. A ledger per request would open and tear down
 those pools on every call.
 
-Every JSON shape comes from what the CLI's ``--json`` prints (``ledger.views``,
+Every JSON shape comes from what the CLI's ``--json`` prints (``ledger.presenters``,
 ``ledger.reports.sla.report_json``) and every feed event from ``ledger.feed``; this module
 only routes, checks parameters and maps errors to status codes.
 """
@@ -37,7 +37,7 @@ from ledger.api.auth import API_ROLES, User, Users
 from ledger.bootstrap import Ledger, LedgerNotInitialised
 from ledger.bounds import DATE_PATTERN, DATE_RANGE, MAX_POSITION, parse_date
 from ledger.clock import Clock
-from ledger.commands.service import ContractNotFound, TicketNotFound
+from ledger.commands.application import ContractNotFound, TicketNotFound
 from ledger.dashboard import web as dashboard
 from ledger.dashboard.sessions import Signer
 from ledger.feed.cloudevents import (

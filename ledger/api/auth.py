@@ -47,7 +47,8 @@ from sqlalchemy import (
 
 from ledger.bootstrap import LedgerNotInitialised
 from ledger.clock import Clock
-from ledger.commands.service import LedgerApplication
+from ledger.commands.application import LedgerApplication
+from ledger.commands.registry import authorise
 from ledger.domain.access import (
     NAME_MAX as _NAME_MAX,
 )
@@ -63,7 +64,6 @@ from ledger.domain.access import (
 )
 from ledger.domain.errors import RuleViolation
 from ledger.domain.model import Stamp
-from ledger.domain.roles import authorise
 from ledger.domain.ticket import SUPERVISORS
 from ledger.domain.values import Role
 from ledger.storage.api_users import KEY_HEX as _KEY_HEX

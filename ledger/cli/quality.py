@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from ledger.cli.records import history_command, print_list, quality_command, show_command
+from ledger.cli.records import history_command, print_list, quality_commands, show_command
 from ledger.cli.support import (
     LedgerGroup,
     Settings,
@@ -16,10 +16,9 @@ from ledger.cli.support import (
     json_option,
     pass_settings,
 )
-from ledger.domain.complaint import ComplaintCategory, ComplaintStatus, ComplaintSubject
+from ledger.domain.complaint import ComplaintCategory, ComplaintStatus
 from ledger.domain.corrective_action import ActionStage, IssueSource
 from ledger.domain.numbering import Series
-from ledger.domain.values import Channel
 from ledger.projections.complaints import ComplaintProjection, list_complaints
 from ledger.projections.corrective_actions import CorrectiveActionProjection, list_actions
 
@@ -41,76 +40,7 @@ def action() -> None:
     """Corrective and preventive actions (纠正预防措施): the seven boxes of the card."""
 
 
-action_argument = click.argument("action")
-
-
-@quality_command(
-    action,
-    "raise",
-    "action_raise",
-    "Raise a quality issue (质量信息); each visit and complaint it links gets the link back.",
-)
-@click.option("--content", required=True, help="The quality information.")
-@click.option("--source", type=choices(IssueSource), required=True)
-@click.option("--department", required=True, help="The responsible department.")
-@click.option(
-    "--link", "links", multiple=True, help="A visit, complaint or ticket it came from (repeat)."
-)
-def raise_(**_: Any) -> None: ...
-
-
-@quality_command(action, "analyse", "action_analyse", "Record the cause analysis (原因分析).")
-@action_argument
-@click.option("--cause", required=True)
-def analyse(**_: Any) -> None: ...
-
-
-@quality_command(
-    action,
-    "plan",
-    "action_plan",
-    "Record the corrective and preventive plan (after the analysis, or after a "
-    "verification found the last plan not effective).",
-)
-@action_argument
-@click.option("--corrective", required=True, help="The corrective measures.")
-@click.option("--preventive", required=True, help="The preventive measures.")
-@click.option("--responsible", required=True, help="The responsible person.")
-@click.option("--due", "due_on", required=True, help="Due date (YYYY-MM-DD, in --tz).")
-def plan(**_: Any) -> None: ...
-
-
-@quality_command(action, "implement", "action_implement", "Record the implementation.")
-@action_argument
-@click.option("--description", required=True)
-def implement(**_: Any) -> None: ...
-
-
-@quality_command(action, "result", "action_result", "Record the result.")
-@action_argument
-@click.option("--result", required=True)
-def result(**_: Any) -> None: ...
-
-
-@quality_command(
-    action,
-    "verify",
-    "action_verify",
-    "Verify the effectiveness (role chief_engineer_office or quality); "
-    "not effective → a new plan is due.",
-)
-@action_argument
-@click.option("--effective/--not-effective", default=None, help="The verdict (required).")
-@click.option("--comment", required=True)
-def verify(**_: Any) -> None: ...
-
-
-@quality_command(action, "close", "action_close", "Close an action verified effective.")
-@action_argument
-@click.option("--note")
-def close_action(**_: Any) -> None: ...
-
-
+quality_commands(action, "action")
 show_command(action, "action", Series.CORRECTIVE_ACTION)
 history_command(action, "action", Series.CORRECTIVE_ACTION)
 
@@ -145,45 +75,7 @@ def complaint() -> None:
     """Complaints (投诉): received, analysed, resolved, closed."""
 
 
-complaint_argument = click.argument("complaint")
-
-
-@quality_command(complaint, "receive", "complaint_receive", "Record a complaint received.")
-@click.option("--channel", type=choices(Channel), default=Channel.PHONE.value)
-@click.option("--customer", help="Default: the ticket's, else the contract's.")
-@click.option("--contract", help="Contract id. Default: the ticket's.")
-@click.option("--about", type=choices(ComplaintSubject), required=True)
-@click.option("--reference", required=True, help="The ticket number, the engineer or the product.")
-@click.option("--category", type=choices(ComplaintCategory), required=True)
-@click.option("--content", required=True)
-def receive(**_: Any) -> None: ...
-
-
-@quality_command(
-    complaint, "analyse", "complaint_analyse", "Record the cause and who is responsible."
-)
-@complaint_argument
-@click.option("--cause", required=True)
-@click.option("--department", required=True, help="The responsible department.")
-@click.option("--ours/--not-ours", default=None, help="Whether the cause lies with us (required).")
-def analyse_complaint(**_: Any) -> None: ...
-
-
-@quality_command(
-    complaint, "resolve", "complaint_resolve", "Record the handling and the result reported."
-)
-@complaint_argument
-@click.option("--handling", required=True)
-@click.option("--result", required=True, help="The result as reported to the customer.")
-def resolve(**_: Any) -> None: ...
-
-
-@quality_command(complaint, "close", "complaint_close", "Close a resolved complaint.")
-@complaint_argument
-@click.option("--note")
-def close_complaint(**_: Any) -> None: ...
-
-
+quality_commands(complaint, "complaint")
 show_command(complaint, "complaint", Series.COMPLAINT)
 history_command(complaint, "complaint", Series.COMPLAINT)
 

@@ -5,8 +5,7 @@ command's options become a command."""
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import click
@@ -14,15 +13,17 @@ import orjson
 from rich.table import Table
 
 from ledger.cli.support import (
-    F,
     Settings,
     actor_options,
     console,
     json_option,
+    model_options,
     pass_settings,
     print_json,
 )
-from ledger.commands.quality import Record, parse_quality_command
+from ledger.commands.models import Command
+from ledger.commands.quality import Record
+from ledger.commands.registry import QUALITY_COMMANDS, parse_quality_command
 from ledger.domain.corrective_action import CorrectiveAction
 from ledger.domain.numbering import Series
 from ledger.presenters.quality import record_view, row_view
@@ -109,23 +110,28 @@ def run_quality_command(settings: Settings, data: dict[str, Any], as_json: bool)
         click.echo(f"  {note}")
 
 
-def quality_command(
-    group: click.Group, name: str, command: str, help_text: str
-) -> Callable[[F], Any]:
-    """Register ``ledger GROUP NAME`` for the quality command ``command``: the decorated
-    function's options (and argument) become the command's fields."""
+def quality_commands(group: click.Group, prefix: str) -> None:
+    """Register ``ledger GROUP NAME`` for every quality command ``PREFIX_NAME`` of the
+    registry (dashes for underscores): the model's fields are its options (the record's
+    number its argument), its docstring the help."""
+    for command, entry in QUALITY_COMMANDS.items():
+        if command.startswith(prefix + "_"):
+            _quality_command(group, command, entry.model)
 
-    def decorate(f: F) -> Any:
-        @functools.wraps(f)
-        @pass_settings
-        def run(settings: Settings, /, **options: Any) -> None:
-            as_json = options.pop("as_json", False)
-            run_quality_command(settings, {"command": command, **options}, as_json)
 
-        run.__doc__ = help_text
-        return group.command(name, help=help_text)(json_option(actor_options(run)))
+def _quality_command(group: click.Group, command: str, model: type[Command]) -> None:
+    help_text = " ".join((model.__doc__ or "").split())
 
-    return decorate
+    def run(settings: Settings, /, **options: Any) -> None:
+        as_json = options.pop("as_json", False)
+        run_quality_command(settings, {"command": command, **options}, as_json)
+
+    run.__name__ = run.__qualname__ = command
+    run.__doc__ = help_text
+    subject = getattr(model, "subject", None)
+    params = model_options(model, arguments=(subject,) if isinstance(subject, str) else ())
+    name = command.split("_", 1)[1].replace("_", "-")
+    group.command(name, help=help_text)(json_option(actor_options(pass_settings(params(run)))))
 
 
 def show_command(group: click.Group, argument: str, series: Series) -> None:

@@ -6,23 +6,26 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from datetime import datetime, tzinfo
+from enum import Enum
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import Any, NoReturn, TypeVar, get_args, get_origin
 
 import click
 import orjson
 from eventsourcing.persistence import MapperDeserialisationError, PersistenceError
+from pydantic import BaseModel
+from pydantic.fields import FieldInfo
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy.exc import DBAPIError
 
 from ledger.bootstrap import Ledger, LedgerNotInitialised
 from ledger.clock import Clock, FixedClock, SystemClock
+from ledger.commands.application import ConcurrentChange, NotFound
 from ledger.commands.models import CommandError
-from ledger.commands.service import ConcurrentChange, NotFound
 from ledger.domain.errors import DomainError
 from ledger.domain.values import (
     Role,
@@ -176,6 +179,69 @@ def json_option(f: F) -> F:
 
 def choices(enum: Any) -> click.Choice[str]:
     return click.Choice([m.value for m in enum])
+
+
+COMMAND_ENVELOPE = frozenset({"command", "actor", "role", "at"})
+"""A command model's fields that are no option of its own (``actor_options`` adds who and
+when; the name is the command's)."""
+
+
+def model_options(model: type[BaseModel], arguments: Collection[str] = ()) -> Callable[[F], F]:
+    """A command model's fields as click parameters, in the model's order: ``arguments``
+    are positional, every other field is ``--field-name``: required when the model
+    requires it, a choice of its enum's values (its default the enum default's), an int,
+    repeated for a tuple, ``--x/--not-x`` for a bool (the model says it is required), its
+    help the field's description. Other values stay text: the model validates them. A
+    field's ``json_schema_extra`` may give its ``cli`` option names (``["-a", "--x"]``) or
+    ``flags`` (flag value → help: one option per value)."""
+
+    def decorate(f: F) -> F:
+        params: list[Callable[[F], F]] = []
+        for name, info in model.model_fields.items():
+            if name in COMMAND_ENVELOPE:
+                continue
+            if name in arguments:
+                params.append(click.argument(name))
+                continue
+            params.extend(_field_options(name, info))
+        for param in reversed(params):
+            f = param(f)
+        return f
+
+    return decorate
+
+
+def _field_options(name: str, info: FieldInfo) -> list[Callable[[F], F]]:
+    hints = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+    flags = hints.get("flags")
+    if isinstance(flags, dict):
+        return [
+            click.option(f"--{value}", name, flag_value=value, help=str(help_text))
+            for value, help_text in flags.items()
+        ]
+    kinds = get_args(info.annotation) or (info.annotation,)
+    kind = next((k for k in kinds if k is not type(None)), str)
+    if get_origin(info.annotation) is tuple:
+        kind = tuple
+    cli = hints.get("cli")
+    decls = [str(d) for d in cli] if isinstance(cli, list) else ["--" + name.replace("_", "-")]
+    extra: dict[str, Any] = {}
+    if kind is bool:
+        decls = [f"{decls[0]}/--not-{decls[0].removeprefix('--')}"]
+        extra["default"] = None
+    elif info.is_required():
+        extra["required"] = True
+    if isinstance(kind, type) and issubclass(kind, Enum):
+        extra["type"] = choices(kind)
+        if isinstance(info.default, Enum):
+            extra["default"] = info.default.value
+    elif kind is int:
+        extra["type"] = int
+    elif kind is tuple:
+        extra["multiple"] = True
+    if info.description:
+        extra["help"] = info.description
+    return [click.option(*decls, name, **extra)]
 
 
 def who_options(f: F) -> F:

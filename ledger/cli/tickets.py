@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import functools
 import sys
-from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -19,7 +17,6 @@ from ledger.bounds import MAX_POSITION
 from ledger.cli.records import print_history, print_view
 from ledger.cli.support import (
     BAD_INPUT,
-    F,
     LedgerGroup,
     Settings,
     actor_options,
@@ -27,25 +24,18 @@ from ledger.cli.support import (
     console,
     fail,
     json_option,
+    model_options,
     pass_settings,
     plural,
     print_json,
     time_option,
 )
 from ledger.commands.importer import DEFAULT_BATCH, ImportReport, import_commands
-from ledger.commands.models import parse_command
+from ledger.commands.models import Command
+from ledger.commands.registry import TICKET_COMMANDS, parse_command
 from ledger.domain.audit import backdating_threshold, recorded_by
-from ledger.domain.roles import TICKET_EVENTS
 from ledger.domain.ticket import Ticket, project_ticket
-from ledger.domain.values import (
-    Category,
-    Channel,
-    EscalationLevel,
-    ResolutionMode,
-    Role,
-    Severity,
-    SignatureKind,
-)
+from ledger.domain.values import Role, Severity
 from ledger.presenters.tickets import history_view, sla_view, ticket_row_view, ticket_view
 from ledger.projections.tickets import list_tickets
 from ledger.reports.common import EVENT_WORDS
@@ -74,27 +64,25 @@ def _run_command(settings: Settings, data: dict[str, Any], as_json: bool, lang: 
 
 def recorded_line(number: str, command: str, version: int, lang: Lang) -> str:
     """What a write recorded, e.g. ``T-2026-000001 客户已签字确认 (版本 6)``."""
-    event = TICKET_EVENTS[command].__name__
+    event = TICKET_COMMANDS[command].event.__name__
     return f"{number} {EVENT_WORDS(event, lang)} ({EVENT_WORDS('version', lang)} {version})"
 
 
-def write_command(name: str, help_text: str, cli_name: str | None = None) -> Callable[[F], Any]:
-    """Register ``ledger ticket NAME`` (or ``CLI_NAME``): its options become the command's
-    fields."""
+def write_command(name: str, model: type[Command]) -> None:
+    """Register ``ledger ticket NAME`` (dashes for underscores): the model's fields are its
+    options (the ticket its argument), its docstring the help."""
+    help_text = " ".join((model.__doc__ or "").split())
 
-    def decorate(f: F) -> Any:
-        @functools.wraps(f)
-        @pass_settings
-        def run(settings: Settings, /, **options: Any) -> None:
-            as_json = options.pop("as_json", False)
-            lang: Lang = "en" if options.pop("lang") == "en" else "zh"
-            _run_command(settings, {"command": name, **options}, as_json, lang)
+    def run(settings: Settings, /, **options: Any) -> None:
+        as_json = options.pop("as_json", False)
+        lang: Lang = "en" if options.pop("lang") == "en" else "zh"
+        _run_command(settings, {"command": name, **options}, as_json, lang)
 
-        run.__doc__ = help_text
-        command = ticket.command(cli_name or name, help=help_text)
-        return command(lang_option(json_option(actor_options(run))))
-
-    return decorate
+    run.__name__ = run.__qualname__ = name
+    run.__doc__ = help_text
+    params = model_options(model, arguments=("ticket",))
+    command = ticket.command(name.replace("_", "-"), help=help_text)
+    command(lang_option(json_option(actor_options(pass_settings(params(run))))))
 
 
 ticket_argument = click.argument("ticket")
@@ -102,119 +90,8 @@ lang_option = click.option(
     "--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True
 )
 
-
-@write_command("report", "Open a ticket (报修): the hotline records the fault.")
-@click.option("--contract", required=True, help="Contract id.")
-@click.option("--customer", help="Default: the contract's customer.")
-@click.option("--contact-name", required=True)
-@click.option("--contact-phone", required=True)
-@click.option("--site", required=True, help="Site / address.")
-@click.option("--device", required=True, help="Faulty device or system.")
-@click.option("--category", type=choices(Category), default=Category.DEFECT.value)
-@click.option("--severity", type=choices(Severity), default=Severity.GENERAL.value)
-@click.option("--description", required=True)
-@click.option("--channel", type=choices(Channel), default=Channel.PHONE.value)
-@click.option("--external-ref", help="The customer's or a legacy system's reference.")
-def report(**_: Any) -> None: ...
-
-
-@write_command("respond", "Record the first human response to the customer (响应).")
-@ticket_argument
-@click.option("--note")
-def respond(**_: Any) -> None: ...
-
-
-@write_command("dispatch", "Assign an engineer (派单); dispatch again to re-assign.")
-@ticket_argument
-@click.option("--engineer", required=True)
-@click.option("--note")
-def dispatch(**_: Any) -> None: ...
-
-
-@write_command("arrive", "Record the engineer's arrival on site (到达现场).")
-@ticket_argument
-@click.option("--engineer", help="Default: the dispatched engineer.")
-def arrive(**_: Any) -> None: ...
-
-
-@write_command("resolve", "Record the fix (修复), remote or on site.")
-@ticket_argument
-@click.option("--summary", required=True)
-@click.option("--mode", type=choices(ResolutionMode), default=ResolutionMode.ON_SITE.value)
-def resolve(**_: Any) -> None: ...
-
-
-@write_command("sign", "Record the customer's signature on the service form (客户签字确认).")
-@ticket_argument
-@click.option("--signer", required=True)
-@click.option("--kind", type=choices(SignatureKind), default=SignatureKind.CUSTOMER.value)
-def sign(**_: Any) -> None: ...
-
-
-@write_command("escalate", "Escalate up the ladder (升级).")
-@ticket_argument
-@click.option("--to", "to", required=True, type=choices(EscalationLevel))
-@click.option("--reason", required=True)
-def escalate(**_: Any) -> None: ...
-
-
-@write_command("suspend", "Pause the clocks, e.g. waiting for the customer.")
-@ticket_argument
-@click.option("--reason", required=True)
-def suspend(**_: Any) -> None: ...
-
-
-@write_command("resume", "Restart the clocks after a suspension.")
-@ticket_argument
-@click.option("--reason")
-def resume(**_: Any) -> None: ...
-
-
-@write_command("replace", "Record a replacement (loaner) unit provided (备用设备).")
-@ticket_argument
-@click.option("--unit", required=True, help="Model and serial of the loaner unit.")
-@click.option("--note")
-def replace(**_: Any) -> None: ...
-
-
-@write_command("reclassify", "Change severity and/or category, with a reason.")
-@ticket_argument
-@click.option("--severity", type=choices(Severity))
-@click.option("--category", type=choices(Category))
-@click.option("--reason", required=True)
-def reclassify(**_: Any) -> None: ...
-
-
-@write_command("close", "Close a resolved and signed ticket.")
-@ticket_argument
-@click.option("--note")
-def close(**_: Any) -> None: ...
-
-
-@write_command("reopen", "Reopen a resolved or closed ticket.")
-@ticket_argument
-@click.option("--reason", required=True)
-def reopen(**_: Any) -> None: ...
-
-
-@write_command("cancel", "Cancel a ticket (no further events).")
-@ticket_argument
-@click.option("--reason", required=True)
-def cancel(**_: Any) -> None: ...
-
-
-@write_command(
-    "contact_sheet",
-    "Record the work contact sheet (工作联系单) of an out-of-contract ticket, its fee "
-    "confirmed by the customer: needed before dispatch.",
-    cli_name="contact-sheet",
-)
-@ticket_argument
-@click.option("--sheet", required=True, help="The sheet's number or reference.")
-@click.option("--fee", required=True, help="The confirmed fee in yuan (元), e.g. 800 or 1200.50.")
-@click.option("--confirmed-by", required=True, help="Who confirmed the fee for the customer.")
-@click.option("--note")
-def contact_sheet(**_: Any) -> None: ...
+for _name, _entry in TICKET_COMMANDS.items():
+    write_command(_name, _entry.model)
 
 
 @ticket.command("show")

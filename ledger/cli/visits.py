@@ -10,7 +10,7 @@ from ledger.cli.records import (
     history_command,
     print_list,
     print_rows,
-    quality_command,
+    quality_commands,
     show_command,
 )
 from ledger.cli.support import (
@@ -23,7 +23,7 @@ from ledger.cli.support import (
     time_option,
 )
 from ledger.domain.numbering import Series
-from ledger.domain.return_visit import VisitForm, VisitPurpose, VisitStatus
+from ledger.domain.return_visit import VisitPurpose, VisitStatus
 from ledger.domain.satisfaction import SatisfactionBand
 from ledger.domain.visit_schedule import PERIODIC, DueStatus, contracts_visits_due
 from ledger.presenters.quality import due_view
@@ -36,85 +36,7 @@ def visit() -> None:
     ticket's service form."""
 
 
-visit_argument = click.argument("visit")
-
-
-@quality_command(visit, "schedule", "visit_schedule", "Schedule a return visit.")
-@click.option("--contract", help="Contract id. Default: the ticket's.")
-@click.option("--customer", help="Default: the ticket's, else the contract's.")
-@click.option("--ticket", help="The ticket whose service form the visit audits (质量部).")
-@click.option("--form", type=choices(VisitForm), default=VisitForm.PHONE.value)
-@click.option("--planned-at", help="When it is planned (ISO 8601). Default: --at / now.")
-@click.option("--visitor", required=True, help="Who makes the visit.")
-@click.option(
-    "--purpose", type=choices(VisitPurpose), help="Default: ticket_audit with --ticket, else none."
-)
-def schedule(**_: Any) -> None: ...
-
-
-@quality_command(visit, "conduct", "visit_conduct", "Record the visit made: content, opinion.")
-@visit_argument
-@click.option("--content", required=True, help="What was looked at and talked about.")
-@click.option("--customer-opinion", help="The customer's opinion (顾客意见).")
-def conduct(**_: Any) -> None: ...
-
-
-@quality_command(
-    visit, "score", "visit_score", "Record the satisfaction survey's four scores (0–100)."
-)
-@visit_argument
-@click.option("-a", "--engineering-quality", type=int, required=True, help="A 工程质量.")
-@click.option("-b", "--progress", type=int, required=True, help="B 进度.")
-@click.option("-c", "--service", type=int, required=True, help="C 服务.")
-@click.option("-d", "--performance-capability", type=int, required=True, help="D 履约能力.")
-@click.option("--correction-reason", help="Scoring again corrects the scores: say why.")
-def score(**_: Any) -> None: ...
-
-
-@quality_command(visit, "sign", "visit_sign", "Record the customer's signature on the card.")
-@visit_argument
-@click.option("--signer", required=True)
-def sign(**_: Any) -> None: ...
-
-
-@quality_command(visit, "review", "visit_review", "Record the project manager's opinion.")
-@visit_argument
-@click.option("--opinion", required=True)
-def review(**_: Any) -> None: ...
-
-
-@quality_command(
-    visit,
-    "chief-review",
-    "visit_chief_review",
-    "Record 总工办's opinion (role chief_engineer_office; after the project manager's).",
-)
-@visit_argument
-@click.option("--opinion", required=True)
-def chief_review(**_: Any) -> None: ...
-
-
-@quality_command(
-    visit,
-    "audit",
-    "visit_audit",
-    "The quality department's verdict on the ticket's service form (role quality). "
-    "A failure reopens a resolved or closed ticket, with this visit as the cause.",
-)
-@visit_argument
-@click.option("--pass", "verdict", flag_value="pass", help="The form passes.")
-@click.option("--fail", "verdict", flag_value="fail", help="The form fails (needs --reason).")
-@click.option("--reason", help="Why it fails.")
-@click.option("--note", help="A note on a pass.")
-def audit(**_: Any) -> None: ...
-
-
-@quality_command(visit, "cancel", "visit_cancel", "Cancel a visit that has not taken place.")
-@visit_argument
-@click.option("--reason", required=True)
-def cancel(**_: Any) -> None: ...
-
-
+quality_commands(visit, "visit")
 show_command(visit, "visit", Series.VISIT)
 history_command(visit, "visit", Series.VISIT)
 

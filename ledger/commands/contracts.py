@@ -17,13 +17,14 @@ from typing import Any, Literal, TypeVar
 
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
-from eventsourcing.utils import get_topic
 from pydantic import TypeAdapter, ValidationError
 
 from ledger.adapters.chinese_calendar import bundled_table, china_official_calendar
 from ledger.clock import Clock
+from ledger.commands.application import ConcurrentChange, ContractNotFound
 from ledger.commands.models import CommandError, Loc, describe_validation_error, key_path
-from ledger.commands.service import ConcurrentChange, ContractNotFound, LedgerApplication
+from ledger.commands.registry import authorise
+from ledger.commands.store import Store
 from ledger.domain.calendar import CalendarError, WorkCalendar
 from ledger.domain.contract import (
     Contract,
@@ -46,7 +47,6 @@ from ledger.domain.holidays import (
     with_tables,
 )
 from ledger.domain.model import Stamp
-from ledger.domain.roles import authorise
 from ledger.domain.values import Role
 
 
@@ -247,8 +247,8 @@ class ContractService:
     """Registers and revises contracts, loads holiday tables, and answers which policy and
     which working-day calendar apply."""
 
-    def __init__(self, app: LedgerApplication, clock: Clock) -> None:
-        self.app = app
+    def __init__(self, store: Store, clock: Clock) -> None:
+        self.store = store
         self.clock = clock
 
     def _stamp(self, actor: str, role: Role) -> Stamp:
@@ -324,15 +324,13 @@ class ContractService:
 
     def _save(self, events: Sequence[ContractEvent], what: str) -> None:
         try:
-            self.app.save(*events)
+            self.store.save(*events)
         except IntegrityError as e:
             raise ConcurrentChange(f"contract {what} changed concurrently, retry") from e
 
     def find(self, contract_id: str) -> Contract | None:
         try:
-            contract: Contract = self.app.repository.get(
-                contract_uuid(contract_id), projector_func=project_contract
-            )
+            contract: Contract = self.store.get(contract_uuid(contract_id), project_contract)
         except AggregateNotFoundError:
             return None
         return contract
@@ -351,20 +349,8 @@ class ContractService:
 
     def list(self) -> list[Contract]:
         """Every contract, by id. Contracts are few, so this scans their registrations."""
-        topic = get_topic(ContractRegistered)
-        ids: list[str] = []
-        start = 0
-        while True:
-            page = self.app.recorder.select_notifications(
-                start=start, limit=500, topics=[topic], inclusive_of_start=False
-            )
-            if not page:
-                break
-            for notification in page:
-                event = self.app.mapper.to_domain_event(notification)
-                assert isinstance(event, ContractRegistered)
-                ids.append(event.contract_id)
-            start = page[-1].id
+        registered = self.store.select(ContractRegistered)
+        ids = [e.contract_id for e in registered if isinstance(e, ContractRegistered)]
         return [self.get(i) for i in sorted(ids)]
 
     # ------------------------------------------------------------------ calendar
@@ -373,7 +359,7 @@ class ContractService:
         authorise("calendar_load", role, actor=actor)
         event = decide_load(self.holiday_calendar(), table, self._stamp(actor, role))
         try:
-            self.app.save(event)
+            self.store.save(event)
         except IntegrityError as e:
             raise ConcurrentChange("the holiday calendar changed concurrently, retry") from e
         calendar = self.holiday_calendar()
@@ -382,9 +368,7 @@ class ContractService:
 
     def holiday_calendar(self) -> HolidayCalendar | None:
         try:
-            calendar: HolidayCalendar = self.app.repository.get(
-                HOLIDAY_CALENDAR_ID, projector_func=project_holidays
-            )
+            calendar: HolidayCalendar = self.store.get(HOLIDAY_CALENDAR_ID, project_holidays)
         except AggregateNotFoundError:
             return None
         return calendar

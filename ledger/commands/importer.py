@@ -9,11 +9,12 @@ rejects only itself (unless ``strict``); the report says which lines and why.
 
 **Batches.** Up to ``batch_size`` lines are planned one after the other by the services'
 own ``plan`` (validation, role, domain rules, numbering), each against the store *as the
-batch's earlier lines leave it* (:class:`_Staged`: their events are staged in memory, not
-saved), and the batch's events are saved in **one** ``app.save``: one transaction, one
-stretch of the hash chain. A batch that meets a concurrent writer (an integrity error: a
-number or a version taken first) is planned once more from fresh state; if it meets one
-again, its lines go one per transaction, each retried as ``ledger ticket ...`` would be.
+batch's earlier lines leave it* (``commands/staging.py``: their events are staged in
+memory, not saved), and the batch's events are saved in **one** ``app.save``: one
+transaction, one stretch of the hash chain. A batch that meets a concurrent writer (an
+integrity error: a number or a version taken first) is planned once more from fresh
+state; if it meets one again, its lines go one per transaction, each retried as
+``ledger ticket ...`` would be.
 
 **Resumable.** Every applied line's idempotency key (:func:`command_key`) is saved in the
 same transaction as its events (``ledger_commands``, ``ledger/storage/chain.py``), with
@@ -27,44 +28,35 @@ nothing twice.
 from __future__ import annotations
 
 import hashlib
-from collections import ChainMap, Counter, OrderedDict, defaultdict
+from collections import ChainMap, Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import tzinfo
-from itertools import chain
 from pathlib import Path
-from typing import Any, cast
-from uuid import UUID
+from typing import Any
 
 import orjson
-from eventsourcing.application import AggregateNotFoundError
-from eventsourcing.persistence import IntegrityError, StoredEvent
 
-from ledger.commands.contracts import ContractService
-from ledger.commands.models import (
-    COMMAND_NAMES,
-    AnyCommand,
-    CommandError,
-    check_command_name,
-    parse_command,
-)
-from ledger.commands.quality import (
-    CREATING,
-    QUALITY_COMMAND_NAMES,
-    QualityCommand,
-    QualityCommandBase,
-    QualityService,
-    parse_quality_command,
-)
-from ledger.commands.service import (
+from ledger.commands.application import (
     REPORT_ATTEMPTS,
     ConcurrentChange,
     LedgerApplication,
     NotFound,
-    TicketService,
 )
+from ledger.commands.contracts import ContractService
+from ledger.commands.models import AnyCommand, CommandError, check_command_name
+from ledger.commands.quality import QualityService
+from ledger.commands.quality_models import QualityCommand, QualityCommandBase
+from ledger.commands.registry import (
+    COMMAND_NAMES,
+    CREATING,
+    QUALITY_COMMAND_NAMES,
+    parse_command,
+    parse_quality_command,
+)
+from ledger.commands.staging import KnownStates, Staged
+from ledger.commands.tickets import TicketService
 from ledger.domain.errors import DomainError
-from ledger.domain.model import DomainEvent
 from ledger.domain.numbering import Series
 from ledger.domain.ticket import Reported, TicketEvent
 from ledger.gc_tuning import fewer_collections
@@ -209,182 +201,6 @@ def _resolve_refs(
         data["links"] = [_number_for(link, refs, failed) for link in data["links"]]
 
 
-# --------------------------------------------------------------------------- staging
-
-Projector = Callable[[Any, Iterable[Any]], Any]
-
-
-class _Staged:
-    """The application as one batch's planning sees it: the store, plus the events staged
-    by the batch's earlier lines. The services plan against it exactly as against the
-    application (it is passed to them in its place): they read aggregates through
-    ``repository.get`` and a number sequence's last event through
-    ``recorder.select_events``; ``save`` stages; everything else is the application's.
-    Aggregates read are kept for the batch (later lines of a ticket do not replay it), and
-    so are those earlier batches left (``known``, see :class:`_KnownStates`); ``head`` is
-    the chain's position when planning began."""
-
-    def __init__(
-        self,
-        app: LedgerApplication,
-        known: Mapping[UUID, tuple[Projector, Any]] | None = None,
-        head: int | None = None,
-    ) -> None:
-        self._app = app
-        self.events: list[DomainEvent] = []
-        self.keys: list[CommandKey] = []
-        self._by_id: defaultdict[UUID, list[DomainEvent]] = defaultdict(list)
-        self.states: dict[UUID, tuple[Projector, Any]] = {}
-        self._known = known or {}
-        self.head = head
-        self.repository = _StagedRepository(self)
-        self.recorder = _StagedRecorder(self)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._app, name)
-
-    def appended_to(self) -> set[UUID]:
-        """The aggregates this batch appends events to."""
-        return set(self._by_id)
-
-    def save(self, *events: DomainEvent, **_: Any) -> None:
-        """Stage one command's events: later lines of the batch see them."""
-        for event in events:
-            self._by_id[event.originator_id].append(event)
-            cached = self.states.get(event.originator_id)
-            if cached is not None:
-                projector, state = cached
-                self.states[event.originator_id] = (projector, projector(state, [event]))
-        self.events.extend(events)
-
-    def get(self, aggregate_id: UUID, projector: Projector) -> Any:
-        cached = self.states.get(aggregate_id)
-        if cached is None and aggregate_id not in self._by_id:
-            cached = self._known.get(aggregate_id)
-            if cached is not None and cached[0] is projector:
-                self.states[aggregate_id] = cached
-        if cached is not None and cached[0] is projector:
-            return cached[1]
-        staged = self._by_id.get(aggregate_id, [])
-        # Made in this batch (staged from version 1): nothing of it can be stored yet.
-        made_here = bool(staged) and staged[0].originator_version == 1
-        stored = () if made_here else self._app.events.get(aggregate_id)
-        state = projector(None, chain(stored, staged))
-        if state is None:
-            raise AggregateNotFoundError(aggregate_id)
-        self.states[aggregate_id] = (projector, state)
-        return state
-
-    def select_events(
-        self,
-        originator_id: UUID,
-        *,
-        gt: int | None = None,
-        lte: int | None = None,
-        desc: bool = False,
-        limit: int | None = None,
-    ) -> Sequence[StoredEvent]:
-        staged = [
-            event
-            for event in self._by_id.get(originator_id, ())
-            if (gt is None or event.originator_version > gt)
-            and (lte is None or event.originator_version <= lte)
-        ]
-        recorder = self._app.recorder
-        if not staged:
-            return recorder.select_events(originator_id, gt=gt, lte=lte, desc=desc, limit=limit)
-        to_stored = self._app.mapper.to_stored_event
-        if desc and limit == 1:  # the last event (a number sequence's): the last staged one
-            return [to_stored(staged[-1])]
-        rows = [*recorder.select_events(originator_id, gt=gt, lte=lte), *map(to_stored, staged)]
-        rows.sort(key=lambda row: row.originator_version, reverse=desc)
-        return rows if limit is None else rows[:limit]
-
-    def write(self) -> None:
-        """Save every staged event and the keys of their commands in one transaction."""
-        if not self.events:
-            return
-        try:
-            self._app.save(*self.events, commands=self.keys)
-        except IntegrityError as e:
-            records = ", ".join(dict.fromkeys(key.record for key in self.keys))
-            raise ConcurrentChange(f"{records} changed concurrently, retry") from e
-
-
-KNOWN_STATES = 4096
-"""Aggregate states an import keeps between batches (most recently used first)."""
-
-
-class _KnownStates:
-    """The aggregate states saved batches left, for the batches after them: a record a
-    later line reads (a visit's ticket, a contract) is not replayed from the store again.
-
-    They are exactly the store's states as long as nobody else writes, so they are used
-    only while the chain's position is still the one after our last save, and kept only
-    when that save moved the position by exactly its own events since its planning began
-    (positions are gap-free and taken in commit order: another writer's commit in between
-    would show). Otherwise they are forgotten and read from the store again."""
-
-    def __init__(self, limit: int = KNOWN_STATES) -> None:
-        self.states: OrderedDict[UUID, tuple[Projector, Any]] = OrderedDict()
-        self.head: int | None = None
-        self.limit = limit
-
-    def at(self, head: int) -> Mapping[UUID, tuple[Projector, Any]]:
-        """The states, if the chain is still at the position they were left at."""
-        if head != self.head:
-            self.forget()
-        return self.states
-
-    def forget(self) -> None:
-        self.states.clear()
-        self.head = None
-
-    def saved(self, staged: _Staged, head: int) -> None:
-        """``staged`` was written and the chain is now at ``head``."""
-        if staged.head is None or head - staged.head != len(staged.events):
-            self.forget()
-            return
-        for key, value in staged.states.items():
-            self.states[key] = value
-            self.states.move_to_end(key)
-        for key in staged.appended_to() - staged.states.keys():
-            self.states.pop(key, None)  # changed without being read here: not known any more
-        while len(self.states) > self.limit:
-            self.states.popitem(last=False)
-        self.head = head
-
-
-class _StagedRepository:
-    def __init__(self, staged: _Staged) -> None:
-        self._staged = staged
-
-    def get(
-        self,
-        aggregate_id: UUID,
-        *,
-        version: int | None = None,
-        projector_func: Projector,
-        **kwargs: Any,
-    ) -> Any:
-        if version is not None:  # a past version: nothing staged is in it
-            repository = self._staged._app.repository
-            return repository.get(aggregate_id, version=version, projector_func=projector_func)
-        return self._staged.get(aggregate_id, projector_func)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._staged._app.repository, name)
-
-
-class _StagedRecorder:
-    def __init__(self, staged: _Staged) -> None:
-        self._staged = staged
-        self.select_events = staged.select_events
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._staged._app.recorder, name)
-
-
 # --------------------------------------------------------------------------- batches
 
 
@@ -399,7 +215,7 @@ class _Batch:
     """One attempt at a batch: its staged events, and what it adds to the report once they
     are saved (refs and counts on top of the report's, dropped if the save fails)."""
 
-    staged: _Staged
+    staged: Staged
     refs: ChainMap[str, str]
     failed_refs: ChainMap[str, tuple[int, str]]
     applied: int = 0
@@ -425,13 +241,15 @@ class _Importer:
     ) -> None:
         self.tickets = tickets
         self.quality = quality
-        self.app = tickets.app
+        if not isinstance(tickets.store, LedgerApplication):
+            raise TypeError("an import saves to the event store itself: give it its services")
+        self.app = tickets.store
         self.tz = tz
         self.defaults = defaults
         self.strict = strict
         self.report = ImportReport()
         self.occurrences: Counter[bytes] = Counter()
-        self.known = _KnownStates()
+        self.known = KnownStates()
         self.careful = False
         """Check each line's key before planning it (see :meth:`_plan_checked`): after a
         batch that had lines already applied. The first batch is planned optimistically
@@ -483,7 +301,7 @@ class _Importer:
 
     def _conflicted(self, line: _Line, batch: _Batch, reason: str) -> _Batch:
         """What a line that kept meeting concurrent changes adds: its rejection."""
-        rejected = _Batch(_Staged(self.app), ChainMap(), ChainMap(dict(batch.made)))
+        rejected = _Batch(Staged(self.app), ChainMap(), ChainMap(dict(batch.made)))
         rejected.rejected.append(Rejection(line.number, reason))
         rejected.stopped = self.strict
         return rejected
@@ -514,11 +332,10 @@ class _Importer:
 
     def _plan(self, lines: Sequence[_Line], *, careful: bool = True) -> _Batch:
         head = chain_position(self.app.recorder)
-        staged = _Staged(self.app, self.known.at(head), head)
-        app = cast(LedgerApplication, staged)  # it stands in for the application
-        contracts = ContractService(app, self.quality.contracts.clock)
-        tickets = TicketService(app, self.tickets.clock, self.tickets.tz, contracts.policy_at)
-        quality = QualityService(app, self.quality.clock, self.quality.tz, contracts, tickets)
+        staged = Staged(self.app, self.known.at(head), head)
+        contracts = ContractService(staged, self.quality.contracts.clock)
+        tickets = TicketService(staged, self.tickets.clock, self.tickets.tz, contracts.policy_at)
+        quality = QualityService(staged, self.quality.clock, self.quality.tz, contracts, tickets)
         batch = _Batch(
             staged, ChainMap({}, self.report.refs), ChainMap({}, self.report.failed_refs)
         )
@@ -590,7 +407,7 @@ class _Importer:
     def _stage(
         command: AnyCommand | QualityCommand,
         key: str,
-        staged: _Staged,
+        staged: Staged,
         tickets: TicketService,
         quality: QualityService,
     ) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from datetime import datetime, tzinfo
-from typing import Annotated, Any, Literal, TypeVar, get_args
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -22,8 +22,11 @@ from pydantic import (
     field_validator,
 )
 
-from ledger.domain.model import ShortText, Text
-from ledger.domain.ticket import Fee, Phone
+from ledger.domain import ticket as rules
+from ledger.domain.contract import Policy
+from ledger.domain.model import DomainEvent, ShortText, Stamp, Text
+from ledger.domain.numbering import ticket_id_for
+from ledger.domain.ticket import Contact, Fee, Phone, Ticket
 from ledger.domain.values import (
     Category,
     Channel,
@@ -52,6 +55,8 @@ per text instead of a category lookup per character."""
 class Command(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 
+    if TYPE_CHECKING:
+        command: str  # each model's own literal name, its tag in the registry
     actor: ShortText
     role: Role
     at: datetime | None = Field(
@@ -88,131 +93,220 @@ class Command(BaseModel):
 
 
 class TicketCommand(Command):
+    """A command on an existing ticket: it decides the one event it records."""
+
     ticket: ShortText = Field(description="ticket number (T-2026-000123) or id")
+
+    def decide(self, ticket: Ticket, stamp: Stamp) -> rules.TicketEvent:
+        """The event this command records on ``ticket`` (or ``RuleViolation``)."""
+        raise NotImplementedError
 
 
 class ReportTicket(Command):
+    """Open a ticket (报修): the hotline records the fault."""
+
     command: Literal["report"] = "report"
-    contract: ShortText
-    customer: ShortText | None = Field(default=None, description="default: the contract's")
+    contract: ShortText = Field(description="Contract id.")
+    customer: ShortText | None = Field(
+        default=None, description="Default: the contract's customer."
+    )
     contact_name: ShortText
     contact_phone: Phone
-    site: ShortText
-    device: ShortText
+    site: ShortText = Field(description="Site / address.")
+    device: ShortText = Field(description="Faulty device or system.")
     category: Category = Category.DEFECT
     severity: Severity = Severity.GENERAL
     description: Text
     channel: Channel = Channel.PHONE
-    external_ref: ShortText | None = None
+    external_ref: ShortText | None = Field(
+        default=None, description="The customer's or a legacy system's reference."
+    )
+
+    def decide(self, number: str, policy: Policy, stamp: Stamp) -> list[DomainEvent]:
+        """The new ticket ``number``'s report, and its out-of-contract note when the
+        contract's ``policy`` does not cover the day it is reported."""
+        reported = rules.decide_report(
+            ticket_id_for(number),
+            number,
+            stamp,
+            contract_id=self.contract,
+            customer=self.customer or policy.customer,
+            contact=Contact(name=self.contact_name, phone=self.contact_phone),
+            site=self.site,
+            device=self.device,
+            category=self.category,
+            severity=self.severity,
+            description=self.description,
+            channel=self.channel,
+            external_ref=self.external_ref,
+        )
+        noted = rules.decide_coverage(
+            rules.mutate(reported, None),
+            stamp,
+            reported_on=stamp.occurred_at.astimezone(policy.zone).date(),
+            warranty_start=policy.warranty.start,
+            warranty_end=policy.warranty.last_day,
+        )
+        return [reported] if noted is None else [reported, noted]
 
 
 class RespondToTicket(TicketCommand):
+    """Record the first human response to the customer (响应)."""
+
     command: Literal["respond"] = "respond"
     note: Text | None = None
 
+    def decide(self, ticket: Ticket, stamp: Stamp) -> rules.TicketEvent:
+        return rules.decide_respond(ticket, stamp, self.note)
+
 
 class DispatchEngineer(TicketCommand):
+    """Assign an engineer (派单); dispatch again to re-assign."""
+
     command: Literal["dispatch"] = "dispatch"
     engineer: ShortText
     note: Text | None = None
 
+    def decide(self, ticket: Ticket, stamp: Stamp) -> rules.TicketEvent:
+        return rules.decide_dispatch(ticket, stamp, self.engineer, self.note)
+
 
 class RecordArrival(TicketCommand):
+    """Record the engineer's arrival on site (到达现场)."""
+
     command: Literal["arrive"] = "arrive"
-    engineer: ShortText | None = None
+    engineer: ShortText | None = Field(
+        default=None, description="Default: the dispatched engineer."
+    )
+
+    def decide(self, ticket: Ticket, stamp: Stamp) -> rules.TicketEvent:
+        return rules.decide_arrive(ticket, stamp, self.engineer)
 
 
 class ResolveTicket(TicketCommand):
+    """Record the fix (修复), remote or on site."""
+
     command: Literal["resolve"] = "resolve"
     summary: Text
     mode: ResolutionMode = ResolutionMode.ON_SITE
 
+    def decide(self, ticket: Ticket, stamp: Stamp) -> rules.TicketEvent:
+        return rules.decide_resolve(ticket, stamp, self.summary, self.mode)
+
 
 class SignServiceForm(TicketCommand):
+    """Record the customer's signature on the service form (客户签字确认)."""
+
     command: Literal["sign"] = "sign"
     signer: ShortText
     kind: SignatureKind = SignatureKind.CUSTOMER
 
+    def decide(self, ticket: Ticket, stamp: Stamp) -> rules.TicketEvent:
+        return rules.decide_sign(ticket, stamp, self.signer, self.kind)
+
 
 class EscalateTicket(TicketCommand):
+    """Escalate up the ladder (升级)."""
+
     command: Literal["escalate"] = "escalate"
     to: EscalationLevel
     reason: Text
 
+    def decide(self, ticket: Ticket, stamp: Stamp) -> rules.TicketEvent:
+        return rules.decide_escalate(ticket, stamp, self.to, self.reason)
+
 
 class SuspendTicket(TicketCommand):
+    """Pause the clocks, e.g. waiting for the customer."""
+
     command: Literal["suspend"] = "suspend"
     reason: Text
 
+    def decide(self, ticket: Ticket, stamp: Stamp) -> rules.TicketEvent:
+        return rules.decide_suspend(ticket, stamp, self.reason)
+
 
 class ResumeTicket(TicketCommand):
+    """Restart the clocks after a suspension."""
+
     command: Literal["resume"] = "resume"
     reason: Text | None = None
 
+    def decide(self, ticket: Ticket, stamp: Stamp) -> rules.TicketEvent:
+        return rules.decide_resume(ticket, stamp, self.reason)
+
 
 class ProvideReplacement(TicketCommand):
+    """Record a replacement (loaner) unit provided (备用设备)."""
+
     command: Literal["replace"] = "replace"
-    unit: ShortText
+    unit: ShortText = Field(description="Model and serial of the loaner unit.")
     note: Text | None = None
+
+    def decide(self, ticket: Ticket, stamp: Stamp) -> rules.TicketEvent:
+        return rules.decide_replace(ticket, stamp, self.unit, self.note)
 
 
 class ReclassifyTicket(TicketCommand):
+    """Change severity and/or category, with a reason."""
+
     command: Literal["reclassify"] = "reclassify"
     severity: Severity | None = None
     category: Category | None = None
     reason: Text
 
+    def decide(self, ticket: Ticket, stamp: Stamp) -> rules.TicketEvent:
+        return rules.decide_reclassify(ticket, stamp, self.reason, self.severity, self.category)
+
 
 class CloseTicket(TicketCommand):
+    """Close a resolved and signed ticket."""
+
     command: Literal["close"] = "close"
     note: Text | None = None
 
+    def decide(self, ticket: Ticket, stamp: Stamp) -> rules.TicketEvent:
+        return rules.decide_close(ticket, stamp, self.note)
+
 
 class ReopenTicket(TicketCommand):
+    """Reopen a resolved or closed ticket."""
+
     command: Literal["reopen"] = "reopen"
     reason: Text
 
+    def decide(self, ticket: Ticket, stamp: Stamp) -> rules.TicketEvent:
+        return rules.decide_reopen(ticket, stamp, self.reason)
+
 
 class CancelTicket(TicketCommand):
+    """Cancel a ticket (no further events)."""
+
     command: Literal["cancel"] = "cancel"
     reason: Text
 
+    def decide(self, ticket: Ticket, stamp: Stamp) -> rules.TicketEvent:
+        return rules.decide_cancel(ticket, stamp, self.reason)
+
 
 class RecordContactSheet(TicketCommand):
+    """Record the work contact sheet (工作联系单) of an out-of-contract ticket, its fee
+    confirmed by the customer: needed before dispatch."""
+
     command: Literal["contact_sheet"] = "contact_sheet"
-    sheet: ShortText
-    fee: Fee
-    confirmed_by: ShortText
+    sheet: ShortText = Field(description="The sheet's number or reference.")
+    fee: Fee = Field(description="The confirmed fee in yuan (元), e.g. 800 or 1200.50.")
+    confirmed_by: ShortText = Field(description="Who confirmed the fee for the customer.")
     note: Text | None = None
 
-
-AnyCommand = Annotated[
-    ReportTicket
-    | RespondToTicket
-    | DispatchEngineer
-    | RecordArrival
-    | ResolveTicket
-    | SignServiceForm
-    | EscalateTicket
-    | SuspendTicket
-    | ResumeTicket
-    | ProvideReplacement
-    | ReclassifyTicket
-    | CloseTicket
-    | ReopenTicket
-    | CancelTicket
-    | RecordContactSheet,
-    Field(discriminator="command"),
-]
-_COMMAND_ADAPTER: TypeAdapter[AnyCommand] = TypeAdapter(AnyCommand)
+    def decide(self, ticket: Ticket, stamp: Stamp) -> rules.TicketEvent:
+        return rules.decide_contact_sheet(
+            ticket, stamp, self.sheet, self.fee, self.confirmed_by, self.note
+        )
 
 
-def command_names(union: Any) -> tuple[str, ...]:
-    """The ``command`` tags of an ``Annotated`` union of command models."""
-    return tuple(model.model_fields["command"].default for model in get_args(get_args(union)[0]))
-
-
-COMMAND_NAMES: tuple[str, ...] = command_names(AnyCommand)
+AnyCommand = ReportTicket | TicketCommand
+"""A ticket command (the models and their names: ``ledger/commands/registry.py``)."""
 T = TypeVar("T")
 
 
@@ -282,8 +376,3 @@ def parse_tagged(
         return adapter.validate_python(data, context={"tz": tz})
     except ValidationError as e:
         raise CommandError(describe_validation_error(e, tagged=True)) from None
-
-
-def parse_command(data: dict[str, Any], tz: tzinfo) -> AnyCommand:
-    """Validate one ticket command dict; raise :class:`CommandError` listing every problem."""
-    return parse_tagged(_COMMAND_ADAPTER, COMMAND_NAMES, data, tz)

@@ -1,11 +1,12 @@
-"""Quality supervision's service layer: return visits, corrective actions, complaints.
+"""Quality supervision's service: return visits, corrective actions, complaints.
 
-Command models (the input boundary shared by ``ledger visit|action|complaint ...`` and
-``ledger import``) and :class:`QualityService`, which loads records by number, stamps
-the command, asks the domain's ``decide_*`` functions and saves what they return. The
-rules are in ``ledger.domain.return_visit``, ``corrective_action`` and ``complaint``.
+:class:`QualityService` loads records by number, stamps the command, lets it decide
+(``command.decide``, or the plans here for the commands that make a record or touch
+several) and saves what it returns. The command models are in
+:mod:`ledger.commands.quality_models`, the rules in ``ledger.domain.return_visit``,
+``corrective_action`` and ``complaint``.
 
-Everything one command records is saved in **one** ``app.save``, so it is all there or
+Everything one command records is saved in **one** ``save``, so it is all there or
 none of it is:
 
 * a new visit, action or complaint: its number (``NumberIssued``) and its first event;
@@ -20,273 +21,44 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, tzinfo
-from typing import Annotated, Any, ClassVar, Generic, Literal, TypeVar
+from datetime import tzinfo
+from typing import Any, Generic, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
-from pydantic import (
-    AfterValidator,
-    BeforeValidator,
-    Field,
-    TypeAdapter,
-    ValidationInfo,
-    model_validator,
-)
 
 from ledger.clock import Clock
-from ledger.commands.contracts import ContractService
-from ledger.commands.models import Command, CommandError, command_names, parse_tagged
-from ledger.commands.service import (
+from ledger.commands.application import (
     REPORT_ATTEMPTS,
     ConcurrentChange,
-    LedgerApplication,
     NotFound,
-    TicketService,
     commit_retrying,
     issue_next_number,
     stamp_command,
 )
+from ledger.commands.contracts import ContractService
+from ledger.commands.models import CommandError
+from ledger.commands.quality_models import (
+    AuditVisit,
+    QualityCommand,
+    RaiseAction,
+    ReceiveComplaint,
+    ScheduleVisit,
+)
+from ledger.commands.registry import CREATING, authorise
+from ledger.commands.store import Store
+from ledger.commands.tickets import TicketService
 from ledger.domain import complaint as cp
 from ledger.domain import corrective_action as ca
 from ledger.domain import return_visit as rv
 from ledger.domain import ticket as tk
-from ledger.domain.complaint import Complaint, ComplaintCategory, ComplaintSubject
-from ledger.domain.corrective_action import CorrectiveAction, IssueSource
-from ledger.domain.model import DomainEvent, ShortText, Stamp, Text
+from ledger.domain.complaint import Complaint, ComplaintSubject
+from ledger.domain.corrective_action import CorrectiveAction
+from ledger.domain.model import DomainEvent, Stamp
 from ledger.domain.numbering import NumberIssued, Reference, Series, reference
-from ledger.domain.return_visit import ReturnVisit, VisitForm, VisitPurpose
-from ledger.domain.roles import authorise
-from ledger.domain.satisfaction import Score
-from ledger.domain.values import Channel, TicketStatus
-from ledger.timeutil import localise, parse_iso, zone
-
-# --------------------------------------------------------------------------- commands
-
-
-def _local_time(value: datetime, info: ValidationInfo) -> datetime:
-    return localise(value, (info.context or {}).get("tz") or zone(None))
-
-
-LocalTime = Annotated[
-    datetime,
-    BeforeValidator(lambda v: parse_iso(v) if isinstance(v, str) else v),
-    AfterValidator(_local_time),
-]
-"""A time as typed (ISO 8601; naive = the zone in the validation context), like ``at``."""
-
-
-class QualityCommandBase(Command):
-    """Base of every return visit, corrective action and complaint command."""
-
-
-class RecordCommand(QualityCommandBase):
-    """A command on an existing record, named by its number in the field ``subject``."""
-
-    series: ClassVar[Series]
-    subject: ClassVar[str]
-
-    @property
-    def number(self) -> str:
-        return str(getattr(self, self.subject))
-
-
-class VisitCommand(RecordCommand):
-    series = Series.VISIT
-    subject = "visit"
-    visit: ShortText = Field(description="return visit number (V-2026-000001)")
-
-
-class ActionCommand(RecordCommand):
-    series = Series.CORRECTIVE_ACTION
-    subject = "action"
-    action: ShortText = Field(description="corrective action number (CA-2026-0001)")
-
-
-class ComplaintCommand(RecordCommand):
-    series = Series.COMPLAINT
-    subject = "complaint"
-    complaint: ShortText = Field(description="complaint number (C-2026-0001)")
-
-
-class ScheduleVisit(QualityCommandBase):
-    command: Literal["visit_schedule"] = "visit_schedule"
-    contract: ShortText | None = Field(default=None, description="default: the ticket's")
-    customer: ShortText | None = Field(
-        default=None, description="default: the ticket's, else the contract's"
-    )
-    ticket: ShortText | None = Field(default=None, description="the ticket it audits")
-    form: VisitForm = VisitForm.PHONE
-    planned_at: LocalTime | None = Field(default=None, description="default: at / now")
-    visitor: ShortText
-    purpose: VisitPurpose | None = None
-
-
-class ConductVisit(VisitCommand):
-    command: Literal["visit_conduct"] = "visit_conduct"
-    content: Text
-    customer_opinion: Text | None = None
-
-
-class ScoreVisit(VisitCommand):
-    command: Literal["visit_score"] = "visit_score"
-    engineering_quality: Score
-    progress: Score
-    service: Score
-    performance_capability: Score
-    correction_reason: Text | None = None
-
-
-class SignVisit(VisitCommand):
-    command: Literal["visit_sign"] = "visit_sign"
-    signer: ShortText
-
-
-class ReviewVisit(VisitCommand):
-    command: Literal["visit_review"] = "visit_review"
-    opinion: Text
-
-
-class ChiefReviewVisit(VisitCommand):
-    command: Literal["visit_chief_review"] = "visit_chief_review"
-    opinion: Text
-
-
-class AuditVisit(VisitCommand):
-    command: Literal["visit_audit"] = "visit_audit"
-    verdict: Literal["pass", "fail"]
-    reason: Text | None = Field(default=None, description="why it fails (a failure needs one)")
-    note: Text | None = Field(default=None, description="a pass's note")
-
-    @model_validator(mode="after")
-    def _reason_with_failure(self) -> AuditVisit:
-        if self.verdict == "fail" and self.reason is None:
-            raise ValueError("reason: a failed audit needs one")
-        if self.verdict == "pass" and self.reason is not None:
-            raise ValueError("reason: only a failed audit has one (a pass takes a note)")
-        if self.verdict == "fail" and self.note is not None:
-            raise ValueError("note: a failed audit takes a reason, not a note")
-        return self
-
-
-class CancelVisit(VisitCommand):
-    command: Literal["visit_cancel"] = "visit_cancel"
-    reason: Text
-
-
-class RaiseAction(QualityCommandBase):
-    command: Literal["action_raise"] = "action_raise"
-    content: Text
-    source: IssueSource
-    department: ShortText
-    links: tuple[ShortText, ...] = Field(
-        default=(), description="numbers of the visits, complaints and tickets it came from"
-    )
-
-
-class AnalyseAction(ActionCommand):
-    command: Literal["action_analyse"] = "action_analyse"
-    cause: Text
-
-
-class PlanAction(ActionCommand):
-    command: Literal["action_plan"] = "action_plan"
-    corrective: Text
-    preventive: Text
-    responsible: ShortText
-    due_on: date = Field(description="a local date in the configured zone")
-
-
-class ImplementAction(ActionCommand):
-    command: Literal["action_implement"] = "action_implement"
-    description: Text
-
-
-class RecordActionResult(ActionCommand):
-    command: Literal["action_result"] = "action_result"
-    result: Text
-
-
-class VerifyAction(ActionCommand):
-    command: Literal["action_verify"] = "action_verify"
-    effective: bool
-    comment: Text
-
-
-class CloseAction(ActionCommand):
-    command: Literal["action_close"] = "action_close"
-    note: Text | None = None
-
-
-class ReceiveComplaint(QualityCommandBase):
-    command: Literal["complaint_receive"] = "complaint_receive"
-    channel: Channel = Channel.PHONE
-    customer: ShortText | None = Field(
-        default=None, description="default: the ticket's, else the contract's"
-    )
-    contract: ShortText | None = Field(default=None, description="default: the ticket's")
-    about: ComplaintSubject
-    reference: ShortText = Field(description="the ticket number, engineer or product")
-    category: ComplaintCategory
-    content: Text
-
-
-class AnalyseComplaint(ComplaintCommand):
-    command: Literal["complaint_analyse"] = "complaint_analyse"
-    cause: Text
-    department: ShortText
-    ours: bool
-
-
-class ResolveComplaint(ComplaintCommand):
-    command: Literal["complaint_resolve"] = "complaint_resolve"
-    handling: Text
-    result: Text
-
-
-class CloseComplaint(ComplaintCommand):
-    command: Literal["complaint_close"] = "complaint_close"
-    note: Text | None = None
-
-
-QualityCommand = Annotated[
-    ScheduleVisit
-    | ConductVisit
-    | ScoreVisit
-    | SignVisit
-    | ReviewVisit
-    | ChiefReviewVisit
-    | AuditVisit
-    | CancelVisit
-    | RaiseAction
-    | AnalyseAction
-    | PlanAction
-    | ImplementAction
-    | RecordActionResult
-    | VerifyAction
-    | CloseAction
-    | ReceiveComplaint
-    | AnalyseComplaint
-    | ResolveComplaint
-    | CloseComplaint,
-    Field(discriminator="command"),
-]
-_QUALITY_ADAPTER: TypeAdapter[QualityCommand] = TypeAdapter(QualityCommand)
-QUALITY_COMMAND_NAMES = command_names(QualityCommand)
-
-CREATING: dict[str, type[Command]] = {
-    "visit_schedule": ScheduleVisit,
-    "action_raise": RaiseAction,
-    "complaint_receive": ReceiveComplaint,
-}
-"""The commands that make a new numbered record (an import line may give them a ``ref``)."""
-
-
-def parse_quality_command(data: dict[str, Any], tz: tzinfo) -> QualityCommand:
-    """Validate one quality command dict; raise :class:`CommandError` listing every problem."""
-    return parse_tagged(_QUALITY_ADAPTER, QUALITY_COMMAND_NAMES, data, tz)
-
+from ledger.domain.return_visit import ReturnVisit
+from ledger.domain.values import TicketStatus
 
 # --------------------------------------------------------------------------- records
 
@@ -357,66 +129,22 @@ def _issued_name(event: DomainEvent) -> str:
     return f"the {event.series.noun} number sequence of {event.year}"
 
 
-Decider = Callable[[Any, Stamp, Any], DomainEvent]
-
-
 class QualityService:
     """Records return visits, corrective actions and complaints; reads them back."""
 
     def __init__(
         self,
-        app: LedgerApplication,
+        store: Store,
         clock: Clock,
         tz: tzinfo,
         contracts: ContractService,
         tickets: TicketService,
     ) -> None:
-        self.app = app
+        self.store = store
         self.clock = clock
         self.tz = tz
         self.contracts = contracts
         self.tickets = tickets
-        # Commands on an existing record that record exactly one event on it. A plan's due
-        # date is read in the configured zone.
-        self._steps: dict[type[RecordCommand], Decider] = {
-            ConductVisit: lambda v, s, c: rv.decide_conduct(v, s, c.content, c.customer_opinion),
-            ScoreVisit: lambda v, s, c: rv.decide_score(
-                v,
-                s,
-                engineering_quality=c.engineering_quality,
-                progress=c.progress,
-                service=c.service,
-                performance_capability=c.performance_capability,
-                correction_reason=c.correction_reason,
-            ),
-            SignVisit: lambda v, s, c: rv.decide_sign(v, s, c.signer),
-            ReviewVisit: lambda v, s, c: rv.decide_manager_review(v, s, c.opinion),
-            ChiefReviewVisit: lambda v, s, c: rv.decide_chief_engineer_review(v, s, c.opinion),
-            CancelVisit: lambda v, s, c: rv.decide_cancel(v, s, c.reason),
-            AnalyseAction: lambda a, s, c: ca.decide_analyse(a, s, c.cause),
-            PlanAction: lambda a, s, c: ca.decide_plan(
-                a,
-                s,
-                corrective=c.corrective,
-                preventive=c.preventive,
-                responsible=c.responsible,
-                due_on=c.due_on,
-                time_zone=str(tz),
-            ),
-            ImplementAction: lambda a, s, c: ca.decide_implement(a, s, c.description),
-            RecordActionResult: lambda a, s, c: ca.decide_record_result(a, s, c.result),
-            VerifyAction: lambda a, s, c: ca.decide_verify(
-                a, s, effective=c.effective, comment=c.comment
-            ),
-            CloseAction: lambda a, s, c: ca.decide_close(a, s, c.note),
-            AnalyseComplaint: lambda p, s, c: cp.decide_analyse(
-                p, s, cause=c.cause, department=c.department, ours=c.ours
-            ),
-            ResolveComplaint: lambda p, s, c: cp.decide_resolve(
-                p, s, handling=c.handling, result=c.result
-            ),
-            CloseComplaint: lambda p, s, c: cp.decide_close(p, s, c.note),
-        }
 
     # ------------------------------------------------------------------ writing
 
@@ -443,12 +171,12 @@ class QualityService:
             return self._plan_audit(command, stamp)
         record = self._get(KINDS[command.series], command.number)
         return self._single(
-            record.number, command.series, self._steps[type(command)](record, stamp, command)
+            record.number, command.series, command.decide(record, stamp, tz=self.tz)
         )
 
     def commit(self, plan: Plan) -> None:
         try:
-            self.app.save(*plan.events)
+            self.store.save(*plan.events)
         except IntegrityError as e:
             raise ConcurrentChange(self._conflict(plan)) from e
 
@@ -458,7 +186,7 @@ class QualityService:
 
     def _new(self, series: Series, year: int, stamp: Stamp) -> tuple[str, Plan]:
         """A new record's number, and a plan that starts with the event issuing it."""
-        number, issued = issue_next_number(self.app, series, year, stamp)
+        number, issued = issue_next_number(self.store, series, year, stamp)
         ref = Reference(series=series, number=number, id=series.id_for(number))
         plan = Plan(ref, [])
         plan.add(issued, _issued_name(issued))
@@ -572,8 +300,8 @@ class QualityService:
         that cannot be told), as a message."""
         changed = []
         for event in plan.events:
-            last = self.app.recorder.select_events(event.originator_id, desc=True, limit=1)
-            if last and last[0].originator_version >= event.originator_version:
+            last = self.store.last_version(event.originator_id)
+            if last is not None and last >= event.originator_version:
                 changed.append(plan.names[event.originator_id])
         if not changed:
             changed = list(plan.names.values())
@@ -585,7 +313,7 @@ class QualityService:
     def _get(self, kind: Kind[R], number: str) -> R:
         ref = record_number(number, kind.series)
         try:
-            found: R = self.app.repository.get(ref.id, projector_func=kind.projector)
+            found: R = self.store.get(ref.id, kind.projector)
         except AggregateNotFoundError:
             raise RecordNotFound(f"no {kind.series.noun} {ref.number}") from None
         return found
@@ -609,7 +337,7 @@ class QualityService:
         """Every event of a record, in order (``series``: as for :meth:`get`)."""
         kind = self._kind(number, series)
         ref = record_number(number, kind.series)
-        events = [e for e in self.app.events.get(ref.id) if isinstance(e, kind.event_type)]
+        events = [e for e in self.store.read(ref.id) if isinstance(e, kind.event_type)]
         if not events:
             raise RecordNotFound(f"no {kind.series.noun} {ref.number}")
         return events

@@ -18,13 +18,14 @@ from uuid import UUID
 from sqlalchemy import Engine
 
 from ledger.clock import Clock
+from ledger.commands.application import ConcurrentChange
 from ledger.commands.contracts import ContractService
-from ledger.commands.service import ConcurrentChange, TicketService
+from ledger.commands.registry import authorise
+from ledger.commands.tickets import TicketService
 from ledger.domain.calendar import WorkCalendar
 from ledger.domain.contract import Contract, policy_for_ticket
 from ledger.domain.errors import DomainError, RuleViolation
 from ledger.domain.model import Stamp, check_times
-from ledger.domain.roles import authorise
 from ledger.domain.sweep import SweepAction, SweepKind, sweep_ticket
 from ledger.domain.ticket import Ticket
 from ledger.domain.values import Role

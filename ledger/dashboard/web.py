@@ -28,7 +28,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ledger.api.auth import API_ROLES, User, UserError, Users
 from ledger.bootstrap import Ledger, LedgerNotInitialised
-from ledger.commands.service import TicketNotFound
+from ledger.commands.application import TicketNotFound
 from ledger.dashboard import charts
 from ledger.dashboard.overview import DrillQuery
 from ledger.dashboard.quality import load_quality

@@ -21,7 +21,15 @@ from uuid import UUID, uuid5
 from pydantic import Field
 
 from ledger.domain.errors import RuleViolation
-from ledger.domain.model import Aggregate, DomainEvent, Stamp, evolve, fold, next_event
+from ledger.domain.model import (
+    Aggregate,
+    DomainEvent,
+    Stamp,
+    evolve,
+    fold,
+    next_event,
+    recorded_events,
+)
 from ledger.domain.numbering import NAMESPACE
 from ledger.domain.values import Role
 
@@ -37,6 +45,8 @@ def access_id(name: str) -> UUID:
 class AccessEvent(DomainEvent):
     """An event of a user's access. ``name`` is the user's name in every event, so each
     reads alone in the feed."""
+
+    abstract = True
 
     name: UserName
 
@@ -55,7 +65,8 @@ class AccessRevoked(AccessEvent):
     """The user's access ended; the token stopped working. The name stays taken."""
 
 
-ACCESS_EVENT_TYPES: tuple[type[AccessEvent], ...] = (AccessGranted, TokenReissued, AccessRevoked)
+ACCESS_EVENT_TYPES: tuple[type[AccessEvent], ...] = recorded_events(AccessEvent)
+"""Every recorded event of AccessEvent: the classes register themselves."""
 
 
 class Access(Aggregate):

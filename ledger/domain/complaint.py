@@ -28,6 +28,7 @@ from ledger.domain.model import (
     evolve,
     fold,
     next_event,
+    recorded_events,
 )
 from ledger.domain.numbering import Reference, Series, new_link, reference_in
 from ledger.domain.values import Channel
@@ -71,6 +72,8 @@ NEXT_STEP = {
 class ComplaintEvent(DomainEvent):
     """Base of every Complaint event."""
 
+    abstract = True
+
 
 class ComplaintReceived(ComplaintEvent):
     number: ShortText
@@ -104,13 +107,8 @@ class CorrectiveActionLinked(ComplaintEvent):
     action_number: ShortText
 
 
-COMPLAINT_EVENT_TYPES: tuple[type[ComplaintEvent], ...] = (
-    ComplaintReceived,
-    ComplaintAnalysed,
-    ComplaintResolved,
-    ComplaintClosed,
-    CorrectiveActionLinked,
-)
+COMPLAINT_EVENT_TYPES: tuple[type[ComplaintEvent], ...] = recorded_events(ComplaintEvent)
+"""Every recorded event of ComplaintEvent: the classes register themselves."""
 
 
 # --------------------------------------------------------------------------- state

@@ -32,6 +32,7 @@ from ledger.domain.model import (
     UtcDatetime,
     evolve,
     fold,
+    recorded_events,
 )
 from ledger.domain.numbering import NAMESPACE
 from ledger.domain.return_visit import VisitPurpose
@@ -269,6 +270,8 @@ class Policy(Immutable):
 class ContractEvent(DomainEvent):
     """Base of every Contract event."""
 
+    abstract = True
+
 
 class ContractRegistered(ContractEvent):
     contract_id: ContractId
@@ -281,7 +284,8 @@ class PolicyRevised(ContractEvent):
     note: Text | None = None
 
 
-CONTRACT_EVENT_TYPES: tuple[type[ContractEvent], ...] = (ContractRegistered, PolicyRevised)
+CONTRACT_EVENT_TYPES: tuple[type[ContractEvent], ...] = recorded_events(ContractEvent)
+"""Every recorded event of ContractEvent: the classes register themselves."""
 
 
 # --------------------------------------------------------------------------- state

@@ -34,6 +34,7 @@ from ledger.domain.model import (
     evolve,
     fold,
     next_event,
+    recorded_events,
     require_role,
 )
 from ledger.domain.numbering import Reference, Series, reference
@@ -124,6 +125,8 @@ class Verification(Immutable):
 class ActionEvent(DomainEvent):
     """Base of every CorrectiveAction event."""
 
+    abstract = True
+
 
 class QualityIssueRaised(ActionEvent):
     number: ShortText
@@ -162,15 +165,8 @@ class ActionClosed(ActionEvent):
     note: Text | None = None
 
 
-ACTION_EVENT_TYPES: tuple[type[ActionEvent], ...] = (
-    QualityIssueRaised,
-    CauseAnalysed,
-    ActionPlanned,
-    ActionImplemented,
-    ResultRecorded,
-    EffectivenessVerified,
-    ActionClosed,
-)
+ACTION_EVENT_TYPES: tuple[type[ActionEvent], ...] = recorded_events(ActionEvent)
+"""Every recorded event of ActionEvent: the classes register themselves."""
 
 
 # --------------------------------------------------------------------------- state

@@ -28,6 +28,7 @@ from ledger.domain.model import (
     Stamp,
     evolve,
     fold,
+    recorded_events,
 )
 from ledger.domain.numbering import NAMESPACE
 
@@ -87,7 +88,8 @@ class HolidayTableLoaded(DomainEvent):
     table: HolidayTable
 
 
-HOLIDAY_EVENT_TYPES: tuple[type[DomainEvent], ...] = (HolidayTableLoaded,)
+HOLIDAY_EVENT_TYPES: tuple[type[DomainEvent], ...] = recorded_events(HolidayTableLoaded)
+"""Every recorded event of the holiday calendar: the classes register themselves."""
 
 
 class HolidayCalendar(Aggregate):

@@ -37,11 +37,18 @@ class Immutable(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 
 
+_RECORDED: list[type[DomainEvent]] = []
+"""Every recorded event class, in the order they are defined."""
+
+
 class DomainEvent(Immutable):
     """A fact. ``timestamp`` is when the ledger recorded it; ``occurred_at`` is when it
     happened in the real world, as told by the actor (it may be earlier)."""
 
     class_version: ClassVar[int] = 1
+    abstract: ClassVar[bool] = True
+    """Set in a base that is never recorded itself (``TicketEvent``); a class without it in
+    its own body is a recorded event and registers itself (:func:`recorded_events`)."""
 
     originator_id: UUID
     originator_version: int = Field(ge=1)
@@ -49,6 +56,11 @@ class DomainEvent(Immutable):
     occurred_at: UtcDatetime
     actor: ShortText
     role: Role
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if not cls.__dict__.get("abstract", False):
+            _RECORDED.append(cls)
 
     @property
     def recorded_at(self) -> datetime:
@@ -70,6 +82,15 @@ class DomainEvent(Immutable):
     def data(self) -> dict[str, Any]:
         """The event's own fields (not the envelope), JSON-ready."""
         return self.model_dump(mode="json", exclude=set(ENVELOPE_FIELDS))
+
+
+E = TypeVar("E", bound=DomainEvent)
+
+
+def recorded_events(base: type[E]) -> tuple[type[E], ...]:
+    """The recorded event classes of ``base`` (itself included if it is one), in the order
+    they are defined: the event-type lists derive from this."""
+    return tuple(c for c in _RECORDED if issubclass(c, base))
 
 
 ENVELOPE_FIELDS = frozenset(
@@ -137,7 +158,6 @@ def _shared_fields(aggregate: type[Aggregate], event: type[DomainEvent]) -> tupl
 
 # --------------------------------------------------------------------------- shared rules
 
-E = TypeVar("E", bound=DomainEvent)
 A = TypeVar("A", bound=Aggregate)
 
 

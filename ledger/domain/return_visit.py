@@ -14,6 +14,9 @@ Commands are plain functions ``decide_*(visit, stamp, ...) -> event`` in the sty
 Scores are kept as given; the total and band are derived
 (:mod:`ledger.domain.satisfaction`), never stored. A second ``SatisfactionScored`` is a correction:
 it needs a ``correction_reason`` and replaces the scores (the first stays in the log).
+
+Over 500 lines: one aggregate's events, state, rules and ``mutate``, read together, as
+:mod:`ledger.domain.ticket`.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from ledger.domain.model import (
     evolve,
     fold,
     next_event,
+    recorded_events,
     require_role,
 )
 from ledger.domain.numbering import Reference, Series, new_link, reference_in
@@ -92,6 +96,8 @@ class Audit(Immutable):
 class VisitEvent(DomainEvent):
     """Base of every ReturnVisit event."""
 
+    abstract = True
+
 
 class VisitScheduled(VisitEvent):
     number: ShortText
@@ -144,18 +150,8 @@ class CorrectiveActionLinked(VisitEvent):
     action_number: ShortText
 
 
-VISIT_EVENT_TYPES: tuple[type[VisitEvent], ...] = (
-    VisitScheduled,
-    VisitConducted,
-    SatisfactionScored,
-    VisitCustomerSigned,
-    ManagerReviewed,
-    ChiefEngineerReviewed,
-    AuditPassed,
-    AuditFailed,
-    VisitCancelled,
-    CorrectiveActionLinked,
-)
+VISIT_EVENT_TYPES: tuple[type[VisitEvent], ...] = recorded_events(VisitEvent)
+"""Every recorded event of VisitEvent: the classes register themselves."""
 
 
 # --------------------------------------------------------------------------- state

@@ -18,61 +18,26 @@ The principle (docs/roles.md):
   ``admin`` only.
 * **Deny by default**: a command the matrix does not name is refused to everyone.
 
+The matrix itself is ``ALLOWED`` in ``ledger/commands/registry.py``, derived from the one
+map of commands; this module holds the principle's pieces.
+
 Identity is asserted, not authenticated, on the CLI (``--actor`` / ``--role``): the gate
 stops mistakes and makes every write's role a checked claim, recorded on the event.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 
-from ledger.domain import corrective_action as ca
-from ledger.domain import return_visit as rv
 from ledger.domain.audit import DESK, FIELD, MANAGERS, NORMAL_ROLES
 from ledger.domain.errors import DomainError
-from ledger.domain.ticket import (
-    Arrived,
-    Cancelled,
-    Closed,
-    CustomerSigned,
-    Dispatched,
-    Escalated,
-    Reclassified,
-    Reopened,
-    ReplacementProvided,
-    Reported,
-    Resolved,
-    Responded,
-    Resumed,
-    Suspended,
-    TicketEvent,
-    WorkContactSheetRecorded,
-)
+from ledger.domain.ticket import TicketEvent
 from ledger.domain.values import Role
 
 
 class Forbidden(DomainError):
     """The command's role may not issue it: nothing was recorded, no number was used."""
 
-
-TICKET_EVENTS: dict[str, type[TicketEvent]] = {
-    "report": Reported,
-    "respond": Responded,
-    "dispatch": Dispatched,
-    "arrive": Arrived,
-    "resolve": Resolved,
-    "sign": CustomerSigned,
-    "escalate": Escalated,
-    "suspend": Suspended,
-    "resume": Resumed,
-    "replace": ReplacementProvided,
-    "reclassify": Reclassified,
-    "close": Closed,
-    "reopen": Reopened,
-    "cancel": Cancelled,
-    "contact_sheet": WorkContactSheetRecorded,
-}
-"""The ticket event each ticket command records: its audit norm is the command's."""
 
 ALSO_ALLOWED: dict[str, frozenset[Role]] = {
     # An engineer who finds another fault on site, a manager, or the quality department
@@ -89,9 +54,11 @@ ALSO_ALLOWED: dict[str, frozenset[Role]] = {
 ``admin``): ``ledger report audit`` lists each such entry."""
 
 
-def _ticket_command(name: str) -> frozenset[Role]:
+def ticket_command_roles(name: str, event: type[TicketEvent]) -> frozenset[Role]:
+    """Who may issue the ticket command ``name``, which records ``event``: the event's
+    normal roles, what :data:`ALSO_ALLOWED` adds, and admin."""
     extra = ALSO_ALLOWED.get(name, frozenset())
-    return NORMAL_ROLES[TICKET_EVENTS[name]] | extra | {Role.ADMIN}
+    return NORMAL_ROLES[event] | extra | {Role.ADMIN}
 
 
 VISITORS = frozenset({*FIELD, Role.QUALITY, Role.CHIEF_ENGINEER_OFFICE, Role.ADMIN})
@@ -102,38 +69,6 @@ QUALITY_WORK = frozenset({Role.ENGINEER, *MANAGERS, Role.QUALITY, Role.CHIEF_ENG
 person, the quality department, 总工办)."""
 SUPERVISION = frozenset({*MANAGERS, Role.QUALITY, Role.CHIEF_ENGINEER_OFFICE, Role.ADMIN})
 """Who raises corrective actions and handles complaints."""
-
-ALLOWED: Mapping[str, frozenset[Role]] = {
-    **{name: _ticket_command(name) for name in TICKET_EVENTS},
-    "visit_schedule": VISITORS,
-    "visit_conduct": VISITORS,
-    "visit_score": VISITORS,
-    "visit_sign": VISITORS | {Role.CUSTOMER},
-    "visit_review": frozenset({*MANAGERS, Role.ADMIN}),  # the project manager's opinion
-    "visit_chief_review": frozenset(rv.CHIEF_ENGINEER),
-    "visit_audit": frozenset(rv.AUDITORS),
-    "visit_cancel": VISITORS,
-    "action_raise": SUPERVISION,
-    "action_analyse": QUALITY_WORK | {Role.ADMIN},
-    "action_plan": QUALITY_WORK | {Role.ADMIN},
-    "action_implement": QUALITY_WORK | {Role.ADMIN},
-    "action_result": QUALITY_WORK | {Role.ADMIN},
-    "action_verify": frozenset(ca.VERIFIERS),
-    "action_close": frozenset({Role.QUALITY, Role.CHIEF_ENGINEER_OFFICE, Role.ADMIN}),
-    "complaint_receive": frozenset({*DESK, Role.QUALITY, Role.CUSTOMER, Role.ADMIN}),
-    "complaint_analyse": SUPERVISION,
-    "complaint_resolve": SUPERVISION,
-    "complaint_close": SUPERVISION,
-    "contract_load": frozenset({Role.ADMIN}),
-    "calendar_load": frozenset({Role.ADMIN}),
-    "sweep": frozenset({Role.SYSTEM}),
-    "user_grant": frozenset({Role.ADMIN}),
-    "user_reissue": frozenset({Role.ADMIN}),
-    "user_revoke": frozenset({Role.ADMIN}),
-}
-"""Command name (as in ``ledger import`` lines; ``contract_load``, ``calendar_load``,
-``sweep`` and ``user_grant`` / ``user_reissue`` / ``user_revoke`` for the other writes) →
-the roles that may issue it."""
 
 
 def in_role_order(roles: Iterable[Role]) -> list[Role]:
@@ -147,11 +82,12 @@ def _either(roles: Iterable[Role]) -> str:
     return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
 
 
-def authorise(command_name: str, role: Role, *, actor: str | None = None) -> None:
-    """Refuse (:class:`Forbidden`) a command its role may not issue; the message names the
-    roles that may, e.g. ``resolve needs role dispatcher, engineer, ... or admin; 李娜 is
-    auditor``."""
-    allowed = ALLOWED.get(command_name)
+def check_role(
+    command_name: str, allowed: frozenset[Role] | None, role: Role, *, actor: str | None = None
+) -> None:
+    """Refuse (:class:`Forbidden`) a command whose role is not ``allowed`` (its row of the
+    matrix, ``None``: it has none); the message names the roles that may, e.g. ``resolve
+    needs role dispatcher, engineer, ... or admin; 李娜 is auditor``."""
     if allowed is None:
         raise Forbidden(f"{command_name} is not in the role matrix: no role may issue it")
     if role not in allowed:

@@ -27,15 +27,15 @@ from eventsourcing.utils import TopicError, get_topic, resolve_topic
 from sqlalchemy import Connection, bindparam, text
 
 from ledger.bootstrap import Ledger
-from ledger.domain.access import ACCESS_EVENT_TYPES, AccessEvent
-from ledger.domain.complaint import COMPLAINT_EVENT_TYPES, ComplaintEvent, ComplaintReceived
-from ledger.domain.contract import CONTRACT_EVENT_TYPES, ContractEvent, ContractRegistered
-from ledger.domain.corrective_action import ACTION_EVENT_TYPES, ActionEvent, QualityIssueRaised
-from ledger.domain.holidays import HOLIDAY_EVENT_TYPES, HolidayTableLoaded
-from ledger.domain.model import DomainEvent
+from ledger.domain.access import AccessEvent
+from ledger.domain.complaint import ComplaintEvent, ComplaintReceived
+from ledger.domain.contract import ContractEvent, ContractRegistered
+from ledger.domain.corrective_action import ActionEvent, QualityIssueRaised
+from ledger.domain.holidays import HolidayTableLoaded
+from ledger.domain.model import DomainEvent, recorded_events
 from ledger.domain.numbering import NAMESPACE, NumberIssued, TicketNumberIssued
-from ledger.domain.return_visit import VISIT_EVENT_TYPES, VisitEvent, VisitScheduled
-from ledger.domain.ticket import TICKET_EVENT_TYPES, Reported, TicketEvent
+from ledger.domain.return_visit import VisitEvent, VisitScheduled
+from ledger.domain.ticket import Reported, TicketEvent
 from ledger.storage.chain import CHAIN_TABLE, ChainedEvent, read_link_rows
 
 FEED_CONTENT_TYPE = "application/cloudevents+json"
@@ -72,19 +72,6 @@ class FeedIntegrityError(FeedError):
 
 # --------------------------------------------------------------------------- event types
 
-EVENT_CLASSES: tuple[type[DomainEvent], ...] = (
-    *TICKET_EVENT_TYPES,
-    *VISIT_EVENT_TYPES,
-    *ACTION_EVENT_TYPES,
-    *COMPLAINT_EVENT_TYPES,
-    *CONTRACT_EVENT_TYPES,
-    *HOLIDAY_EVENT_TYPES,
-    *ACCESS_EVENT_TYPES,
-    TicketNumberIssued,
-    NumberIssued,
-)
-"""Every event class the ledger records."""
-
 _AGGREGATES: dict[type[DomainEvent], tuple[str, str]] = {
     TicketEvent: ("ticket", "Ticket"),
     VisitEvent: ("visit", "Visit"),
@@ -98,6 +85,12 @@ _AGGREGATES: dict[type[DomainEvent], tuple[str, str]] = {
 }
 """Per event base class: the aggregate's name in a type, and the class-name prefix that
 repeats it (``VisitScheduled`` is ``ledger.visit.scheduled.v1``)."""
+
+
+EVENT_CLASSES: tuple[type[DomainEvent], ...] = tuple(
+    cls for base in _AGGREGATES for cls in recorded_events(base)
+)
+"""Every event class the ledger records (each registers itself), by aggregate."""
 
 
 def _snake(name: str) -> str:

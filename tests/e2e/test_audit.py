@@ -24,7 +24,7 @@ from ledger.cli import cli
 from ledger.clock import FixedClock
 from ledger.commands.contracts import parse_contract, read_toml
 from ledger.commands.models import CommandError
-from ledger.commands.quality import parse_quality_command
+from ledger.commands.registry import parse_quality_command
 from ledger.domain.audit import (
     NORMAL_ROLES,
     SignatureProblem,

@@ -28,7 +28,7 @@ from hypothesis import strategies as st
 
 from ledger.bootstrap import Ledger
 from ledger.cli import cli as ledger_cli
-from ledger.commands.service import ConcurrentChange
+from ledger.commands.application import ConcurrentChange
 from ledger.domain.complaint import CorrectiveActionLinked as ComplaintActionLinked
 from ledger.domain.model import DomainEvent
 from ledger.domain.return_visit import CorrectiveActionLinked as VisitActionLinked

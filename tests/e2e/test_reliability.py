@@ -32,10 +32,10 @@ from ledger.bootstrap import Ledger
 from ledger.cli import cli
 from ledger.cli.support import Failure, translated_errors
 from ledger.clock import FixedClock
+from ledger.commands.application import ConcurrentChange, NotFound
 from ledger.commands.importer import import_commands
-from ledger.commands.models import COMMAND_NAMES, CommandError, parse_command
-from ledger.commands.quality import QUALITY_COMMAND_NAMES
-from ledger.commands.service import ConcurrentChange, NotFound
+from ledger.commands.models import CommandError
+from ledger.commands.registry import COMMAND_NAMES, QUALITY_COMMAND_NAMES, parse_command
 from ledger.domain.errors import DomainError
 from ledger.domain.ticket import Dispatched, Reported
 from ledger.feed.cloudevents import read_feed

@@ -14,8 +14,9 @@ from uuid import UUID
 import pytest
 from eventsourcing.application import AggregateNotFoundError
 
-from ledger.commands.quality import RecordNotFound, parse_quality_command
-from ledger.commands.service import TicketNotFound
+from ledger.commands.application import TicketNotFound
+from ledger.commands.quality import RecordNotFound
+from ledger.commands.registry import parse_quality_command
 from ledger.domain import complaint as cp
 from ledger.domain import contract as ct
 from ledger.domain import corrective_action as ca

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from sqlalchemy import create_engine, text
 
 from ledger.bootstrap import Ledger
-from ledger.commands.service import ConcurrentChange
+from ledger.commands.application import ConcurrentChange
 from ledger.storage.chain import (
     CHAIN_TABLE,
     GENESIS,

@@ -23,9 +23,10 @@ from sqlalchemy import select, text
 
 from ledger.bootstrap import Ledger
 from ledger.clock import FixedClock
-from ledger.commands.importer import ImportReport, _Staged, import_commands, parse_line
-from ledger.commands.quality import QualityCommandBase
-from ledger.commands.service import NotFound
+from ledger.commands.application import NotFound
+from ledger.commands.importer import ImportReport, import_commands, parse_line
+from ledger.commands.quality_models import QualityCommandBase
+from ledger.commands.staging import Staged
 from ledger.domain.errors import DomainError
 from ledger.integrity.verify import verify_ledger
 from ledger.projections.base import projection_positions
@@ -436,17 +437,17 @@ def test_a_batch_that_meets_a_concurrent_writer_is_planned_again(
     ``rival_writes`` saves: the batch is planned again (then, after a second conflict, its
     lines go one per transaction); no line is lost or applied twice."""
     rival = open_desk(db_url, create=False, at=NOW)
-    write = _Staged.write
+    write = Staged.write
     saves = 0
 
-    def rival_first(staged: _Staged) -> None:
+    def rival_first(staged: Staged) -> None:
         nonlocal saves
         saves += 1
         if saves <= rival_writes:
             rival.report(device=f"对手 {saves}")
         write(staged)
 
-    monkeypatch.setattr(_Staged, "write", rival_first)
+    monkeypatch.setattr(Staged, "write", rival_first)
     path = write_lines(tmp_path / "race.jsonl", tickets_file(3))
     before = desk.ledger.event_count()
     report = run_import(desk.ledger, path)
@@ -468,14 +469,14 @@ def test_a_line_that_keeps_meeting_concurrent_changes_is_rejected(
 ) -> None:
     ticket = desk.report()
     rival = open_desk(db_url, create=False, at=NOW)
-    write = _Staged.write
+    write = Staged.write
     engineers = iter(f"工程师{n}" for n in range(100))
 
-    def rival_first(staged: _Staged) -> None:
+    def rival_first(staged: Staged) -> None:
         rival.do("dispatch", ticket=ticket.number, engineer=next(engineers))
         write(staged)
 
-    monkeypatch.setattr(_Staged, "write", rival_first)
+    monkeypatch.setattr(Staged, "write", rival_first)
     line = {"command": "dispatch", "ticket": ticket.number, "engineer": "王工"}
     path = write_lines(tmp_path / "contended.jsonl", [line])
     before = desk.ledger.event_count()

@@ -12,11 +12,12 @@ from typing import Any
 
 import pytest
 
+from ledger.commands.application import ConcurrentChange, TicketNotFound
 from ledger.commands.contracts import parse_contract, read_toml
 from ledger.commands.importer import import_commands
 from ledger.commands.models import CommandError
-from ledger.commands.quality import Outcome, RecordNotFound, parse_quality_command
-from ledger.commands.service import ConcurrentChange, TicketNotFound
+from ledger.commands.quality import Outcome, RecordNotFound
+from ledger.commands.registry import parse_quality_command
 from ledger.domain.errors import RuleViolation
 from ledger.domain.numbering import NumberIssued, Series
 from ledger.domain.return_visit import VisitPurpose

@@ -15,21 +15,21 @@ import pytest
 
 from ledger.bootstrap import Ledger
 from ledger.commands.contracts import parse_contract, parse_holiday_table, read_toml
-from ledger.commands.models import COMMAND_NAMES, parse_command
-from ledger.commands.quality import QUALITY_COMMAND_NAMES, parse_quality_command
+from ledger.commands.registry import (
+    ALLOWED,
+    COMMAND_NAMES,
+    QUALITY_COMMAND_NAMES,
+    TICKET_EVENTS,
+    authorise,
+    parse_command,
+    parse_quality_command,
+)
 from ledger.commands.sweep import SWEEP_ACTOR
 from ledger.domain import corrective_action as ca
 from ledger.domain import return_visit as rv
 from ledger.domain.audit import NORMAL_ROLES, is_off_norm
 from ledger.domain.errors import DomainError, Unchanged
-from ledger.domain.roles import (
-    ALLOWED,
-    ALSO_ALLOWED,
-    TICKET_EVENTS,
-    Forbidden,
-    authorise,
-    in_role_order,
-)
+from ledger.domain.roles import ALSO_ALLOWED, Forbidden, in_role_order
 from ledger.domain.ticket import (
     SUPERVISORS,
     TICKET_EVENT_TYPES,

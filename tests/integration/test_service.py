@@ -9,8 +9,9 @@ from decimal import Decimal
 
 import pytest
 
-from ledger.commands.models import CommandError, parse_command
-from ledger.commands.service import ConcurrentChange, TicketNotFound
+from ledger.commands.application import ConcurrentChange, TicketNotFound
+from ledger.commands.models import CommandError
+from ledger.commands.registry import parse_command
 from ledger.domain.errors import RuleViolation
 from ledger.domain.numbering import TicketNumberIssued, sequence_id
 from ledger.domain.roles import Forbidden
