@@ -23,11 +23,8 @@ from ledger.storage.append_only import install_append_only
 from ledger.storage.chain import chain_unchained
 from ledger.storage.clock_mode import declare_fixed_clock, fixed_clock_since
 from ledger.storage.location import Location, LocationError, parse_location, resolve_url
+from ledger.storage.tables import LedgerNotInitialised
 from ledger.timeutil import zone
-
-
-class LedgerNotInitialised(RuntimeError):
-    pass
 
 
 class Ledger:

@@ -26,9 +26,9 @@ from jinja2_fragments.fastapi import Jinja2Blocks
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ledger.api.auth import API_ROLES, User, UserError, Users
-from ledger.bootstrap import Ledger, LedgerNotInitialised
+from ledger.bootstrap import Ledger
 from ledger.commands.service import TicketNotFound
+from ledger.commands.users import API_ROLES, User, UserError, Users
 from ledger.dashboard import charts
 from ledger.dashboard.overview import DrillQuery
 from ledger.dashboard.quality import load_quality
@@ -55,6 +55,7 @@ from ledger.reports.common import duration_text
 from ledger.reports.dossier import build_dossier
 from ledger.reports.dossier_render import render_html
 from ledger.reports.export import Lang
+from ledger.storage.tables import LedgerNotInitialised
 from ledger.timeutil import show
 
 HERE = Path(__file__).parent

@@ -44,7 +44,6 @@ import orjson
 from sqlalchemy import Connection, Engine, select, text
 
 from ledger.integrity.digest import Digest
-from ledger.projections.base import projection_positions
 from ledger.storage.chain import (
     CHAIN_TABLE,
     GENESIS,
@@ -61,6 +60,7 @@ from ledger.storage.chain import (
     recorded_time,
 )
 from ledger.storage.clock_mode import fixed_clock_since
+from ledger.storage.tables import projection_positions
 
 HASHES = "hashes"
 POSITIONS = "positions"

@@ -21,12 +21,8 @@ from uuid import UUID
 from eventsourcing.persistence import ApplicationRecorder, Mapper, Notification, StoredEvent
 from eventsourcing.utils import get_topic
 from sqlalchemy import (
-    BigInteger,
-    Column,
     Connection,
     Engine,
-    MetaData,
-    String,
     Table,
     Update,
     bindparam,
@@ -38,15 +34,7 @@ from ledger.bulk import fewer_collections
 from ledger.domain.model import DomainEvent
 from ledger.storage.chain import driver_terms, fetch_all
 from ledger.storage.mapper import PydanticMapper
-
-metadata = MetaData()
-
-projection_positions = Table(
-    "projection_positions",
-    metadata,
-    Column("name", String(100), primary_key=True),
-    Column("position", BigInteger, nullable=False),
-)
+from ledger.storage.tables import metadata, projection_positions
 
 DEFAULT_BATCH = 500
 

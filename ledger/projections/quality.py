@@ -56,7 +56,8 @@ from ledger.domain.model import Aggregate, DomainEvent
 from ledger.domain.return_visit import VISIT_EVENT_TYPES, ReturnVisit, VisitPurpose
 from ledger.domain.return_visit import mutate as mutate_visit
 from ledger.domain.ticket import Dispatched
-from ledger.projections.base import Projection, chunks, insert_rows, metadata, update_rows
+from ledger.projections.base import Projection, chunks, insert_rows, update_rows
+from ledger.storage.tables import metadata
 from ledger.timeutil import as_utc
 
 

@@ -28,7 +28,6 @@ from ledger.commands.quality import QualityCommandBase
 from ledger.commands.service import NotFound
 from ledger.domain.errors import DomainError
 from ledger.integrity.verify import verify_ledger
-from ledger.projections.base import projection_positions
 from ledger.storage.append_only import MESSAGE
 from ledger.storage.chain import (
     COMMANDS_TABLE,
@@ -37,6 +36,7 @@ from ledger.storage.chain import (
     iter_chain,
     read_chain,
 )
+from ledger.storage.tables import projection_positions
 from tests.e2e.test_cli import Cli, make_cli
 from tests.support import SHANGHAI, Desk, open_desk, run_in_processes
 
