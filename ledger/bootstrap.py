@@ -20,9 +20,9 @@ from ledger.domain.ticket import Reported, Ticket, TicketEvent
 from ledger.projections import ProjectionRunner, all_projections
 from ledger.storage.api_users import api_users  # noqa: F401 (init creates its table)
 from ledger.storage.append_only import install_append_only
-from ledger.storage.chain import chain_unchained
 from ledger.storage.clock_mode import declare_fixed_clock, fixed_clock_since
 from ledger.storage.location import Location, LocationError, parse_location, resolve_url
+from ledger.storage.recorders import chain_unchained
 from ledger.storage.tables import LedgerNotInitialised
 from ledger.timeutil import zone
 

@@ -35,8 +35,9 @@ from ledger.domain.model import DomainEvent
 from ledger.domain.numbering import NAMESPACE, NumberIssued, TicketNumberIssued
 from ledger.domain.return_visit import VISIT_EVENT_TYPES, VisitEvent, VisitScheduled
 from ledger.domain.ticket import TICKET_EVENT_TYPES, Reported, TicketEvent
-from ledger.storage.chain import CHAIN_TABLE, ChainedEvent, read_link_rows
+from ledger.storage.chain import CHAIN_TABLE
 from ledger.storage.location import Location
+from ledger.storage.reads import ChainedEvent, read_link_rows
 
 FEED_CONTENT_TYPE = "application/cloudevents+json"
 BATCH_CONTENT_TYPE = "application/cloudevents-batch+json"

@@ -17,11 +17,13 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, or_, select
 
+from ledger.integrity.aggregate import LinkCheck, verify_aggregate
 from ledger.integrity.digest import Digest
-from ledger.integrity.verify import LinkCheck, check_digest, verify_aggregate, verify_ledger
+from ledger.integrity.digest_checks import check_digest
+from ledger.integrity.verify import verify_ledger
 from ledger.projections.quality import action_summary, complaint_summary, list_visits
 from ledger.reports.common import caught_up
-from ledger.storage.chain import chain_head
+from ledger.storage.reads import chain_head
 from ledger.timeutil import show
 from ledger.views import history_view, sla_view, ticket_view
 

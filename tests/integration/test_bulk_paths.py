@@ -28,8 +28,9 @@ from ledger.domain.contract import contract_uuid
 from ledger.domain.model import DomainEvent
 from ledger.domain.values import Role
 from ledger.projections.base import ProjectionRunner
-from ledger.storage.chain import CHAIN_TABLE, COMMANDS_TABLE, ChainedSQLiteRecorder, CommandKey
+from ledger.storage.chain import CHAIN_TABLE, COMMANDS_TABLE, CommandKey
 from ledger.storage.mapper import OrjsonTranscoder, PydanticMapper
+from ledger.storage.recorders import ChainedSQLiteRecorder
 from ledger.storage.tables import projection_positions
 from tests.integration.test_import_batch import (
     NOW,
