@@ -20,8 +20,12 @@ from ledger.domain.complaint import ComplaintCategory, ComplaintStatus, Complain
 from ledger.domain.corrective_action import ActionStage, IssueSource
 from ledger.domain.numbering import Series
 from ledger.domain.values import Channel
-from ledger.projections.quality import ComplaintProjection, CorrectiveActionProjection
-from ledger.projections.quality_queries import list_actions, list_complaints
+from ledger.projections.quality import (
+    ComplaintProjection,
+    CorrectiveActionProjection,
+    list_actions,
+    list_complaints,
+)
 
 
 def state_options(f: Any) -> Any:

@@ -25,8 +25,7 @@ from ledger.cli.support import (
 from ledger.domain.numbering import Series
 from ledger.domain.return_visit import SatisfactionBand, VisitForm, VisitPurpose, VisitStatus
 from ledger.domain.visit_schedule import PERIODIC, DueStatus, contracts_visits_due
-from ledger.projections.quality import VisitProjection
-from ledger.projections.quality_queries import last_conducted, list_visits
+from ledger.projections.quality import VisitProjection, last_conducted, list_visits
 from ledger.quality_views import due_view
 
 

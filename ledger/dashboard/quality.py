@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
 from typing import TYPE_CHECKING
 
-from ledger.projections.quality_queries import list_visits
+from ledger.projections.quality import list_visits
 from ledger.reports.actions import ActionQuery, ActionReport
 from ledger.reports.actions import compute as compute_actions
 from ledger.reports.common import Period, caught_up, group_by, quarter_of, quarter_period

@@ -23,8 +23,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection
 
 from ledger.domain.corrective_action import ActionStage, IssueSource
-from ledger.projections.quality import CorrectiveActionProjection
-from ledger.projections.quality_queries import list_actions
+from ledger.projections.quality import CorrectiveActionProjection, list_actions
 from ledger.reports.common import (
     Breakdown,
     Counts,

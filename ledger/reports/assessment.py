@@ -31,8 +31,12 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection
 
 from ledger.domain.complaint import ComplaintSubject
-from ledger.projections.quality import ComplaintProjection, VisitProjection
-from ledger.projections.quality_queries import list_complaints, list_visits
+from ledger.projections.quality import (
+    ComplaintProjection,
+    VisitProjection,
+    list_complaints,
+    list_visits,
+)
 from ledger.projections.sla import SlaProjection
 from ledger.projections.supervision import (
     SupervisionKind,

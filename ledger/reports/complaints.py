@@ -18,8 +18,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection
 
 from ledger.domain.complaint import ComplaintCategory, ComplaintStatus, ComplaintSubject
-from ledger.projections.quality import ComplaintProjection
-from ledger.projections.quality_queries import list_complaints
+from ledger.projections.quality import ComplaintProjection, list_complaints
 from ledger.reports.common import (
     Breakdown,
     Counts,

@@ -21,8 +21,7 @@ from ledger.integrity.aggregate import LinkCheck, verify_aggregate
 from ledger.integrity.digest import Digest
 from ledger.integrity.digest_checks import check_digest
 from ledger.integrity.verify import verify_ledger
-from ledger.projections.quality import action_summary, complaint_summary
-from ledger.projections.quality_queries import list_visits
+from ledger.projections.quality import action_summary, complaint_summary, list_visits
 from ledger.reports.common import caught_up
 from ledger.storage.reads import chain_head
 from ledger.timeutil import show

@@ -25,8 +25,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from sqlalchemy import Connection
 
 from ledger.domain.return_visit import SatisfactionBand, VisitPurpose, satisfaction_band
-from ledger.projections.quality import VisitProjection
-from ledger.projections.quality_queries import list_visits
+from ledger.projections.quality import VisitProjection, list_visits
 from ledger.reports.common import (
     Period,
     Words,

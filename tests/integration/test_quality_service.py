@@ -28,8 +28,6 @@ from ledger.projections.quality import (
     ComplaintProjection,
     CorrectiveActionProjection,
     VisitProjection,
-)
-from ledger.projections.quality_queries import (
     last_conducted,
     list_actions,
     list_complaints,
