@@ -22,7 +22,8 @@ from uuid import UUID
 import psycopg
 from eventsourcing.persistence import Mapper, StoredEvent
 
-from ledger.storage.chain import CHAIN_TABLE, GENESIS, _as_uuid, canonical_bytes
+from ledger.storage.chain import CHAIN_TABLE
+from ledger.storage.hashing import GENESIS, as_uuid, canonical_bytes
 from ledger.storage.location import Location
 
 RAW_TABLE = "bench_raw_events"
@@ -198,7 +199,7 @@ def chain_hashes(location: Location) -> ChainHashes:
         start = perf_counter()
         batch: list[bytes] = []
         for position, oid, version, topic, state in _stream(location, conn, sql):
-            batch.append(canonical_bytes(position, _as_uuid(oid), version, topic, bytes(state)))
+            batch.append(canonical_bytes(position, as_uuid(oid), version, topic, bytes(state)))
             if len(batch) == FETCH:
                 prev, took = _hash_batch(sha256, prev, batch)
                 hashing += took

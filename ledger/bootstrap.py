@@ -20,14 +20,11 @@ from ledger.projections import ProjectionRunner, all_projections
 from ledger.queries import TicketQueries
 from ledger.storage.api_users import api_users  # noqa: F401 (init creates its table)
 from ledger.storage.append_only import install_append_only
-from ledger.storage.chain import chain_unchained
 from ledger.storage.clock_mode import declare_fixed_clock, fixed_clock_since
 from ledger.storage.location import Location, LocationError, parse_location, resolve_url
+from ledger.storage.recorders import chain_unchained
+from ledger.storage.tables import LedgerNotInitialised
 from ledger.timeutil import zone
-
-
-class LedgerNotInitialised(RuntimeError):
-    pass
 
 
 class Ledger:
@@ -76,10 +73,6 @@ class Ledger:
             self.tickets, self.contracts, self.projections, self.engine, self.clock
         )
         self.queries = TicketQueries(self.tickets, self.contracts, self.clock)
-        # Aliases for ledger.api.app, which still asks the ledger: drop them once it reads
-        # ledger.queries.
-        self.judge = self.queries.judge
-        self.ticket_history = self.queries.history
         if create:
             chain_unchained(self.engine, location.events_table)
             install_append_only(self.engine, location.events_table)

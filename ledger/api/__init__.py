@@ -1,3 +1,3 @@
-"""The HTTP side of the ledger (``ledger serve``): a FastAPI app in :mod:`ledger.api.app`,
-API users and bearer tokens in :mod:`ledger.api.auth` (framework-free, so the CLI can
-manage users without importing the web stack)."""
+"""The HTTP API (``ledger serve``): its routes in :mod:`ledger.api.routes`, mounted beside
+the dashboard by :mod:`ledger.web`; the users and tokens it checks are
+:mod:`ledger.commands.users`."""

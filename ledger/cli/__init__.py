@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import click
 
-from ledger.api.auth import Users
 from ledger.cli import contracts, projections, quality, reports, tickets, visits
 from ledger.cli.export import export
 from ledger.cli.feed import feed, schema
@@ -16,6 +15,7 @@ from ledger.cli.integrity import digest, verify
 from ledger.cli.serve import serve, user
 from ledger.cli.support import LedgerGroup, Settings, pass_settings
 from ledger.cli.sweep import sweep
+from ledger.commands.users import Users
 
 
 @click.group(cls=LedgerGroup)

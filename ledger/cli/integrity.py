@@ -41,8 +41,9 @@ from ledger.integrity.digest import (
     public_key_path,
     take_digest,
 )
-from ledger.integrity.verify import CHECKS, DigestResult, Verdict, verify_ledger
-from ledger.storage.chain import chain_head
+from ledger.integrity.findings import CHECKS, DigestResult, Verdict
+from ledger.integrity.verify import verify_ledger
+from ledger.storage.reads import chain_head
 from ledger.timeutil import show
 
 path_type = click.Path(dir_okay=False, path_type=Path)

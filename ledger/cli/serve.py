@@ -14,7 +14,6 @@ from typing import Any
 import click
 from rich.table import Table
 
-from ledger.api.auth import USER_ROLES, User, UserError, Users
 from ledger.cli.support import (
     F,
     LedgerGroup,
@@ -26,6 +25,7 @@ from ledger.cli.support import (
     pass_settings,
     print_json,
 )
+from ledger.commands.users import USER_ROLES, User, UserError, Users
 from ledger.domain.values import Role
 from ledger.timeutil import show
 
@@ -80,7 +80,8 @@ def serve(
     requests need a bearer token from `ledger user add`; the dashboard logs in with it."""
     import uvicorn
 
-    from ledger.api.app import StreamSettings, create_app
+    from ledger.api.routes import StreamSettings
+    from ledger.web import create_app
 
     with settings.open() as ledger:  # refuse a missing or old ledger before listening
         users = Users(ledger.engine, ledger.clock, ledger.app)

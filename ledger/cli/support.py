@@ -22,7 +22,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.exc import DBAPIError
 
-from ledger.bootstrap import Ledger, LedgerNotInitialised
+from ledger.bootstrap import Ledger
 from ledger.clock import Clock, FixedClock, SystemClock
 from ledger.commands.application import ConcurrentChange, NotFound
 from ledger.commands.models import CommandError
@@ -34,6 +34,7 @@ from ledger.projections.base import UnknownProjection
 from ledger.storage.chain import RecordedTimeBackwards
 from ledger.storage.clock_mode import ClockModeRefused
 from ledger.storage.location import LocationError, parse_location, resolve_url
+from ledger.storage.tables import LedgerNotInitialised
 from ledger.timeutil import parse_time, show_error, zone
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import inspect
 
-from ledger.bootstrap import Ledger, LedgerNotInitialised
+from ledger.bootstrap import Ledger
 from ledger.bounds import MAX_POSITION
 from ledger.cli.records import print_history, print_view
 from ledger.cli.support import (
@@ -41,6 +41,7 @@ from ledger.projections.tickets import list_tickets
 from ledger.reports.common import EVENT_WORDS
 from ledger.reports.export import Lang
 from ledger.storage.chain import COMMANDS_TABLE
+from ledger.storage.tables import LedgerNotInitialised
 from ledger.timeutil import show as show_time
 
 # --------------------------------------------------------------------------- tickets

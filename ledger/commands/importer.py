@@ -60,12 +60,8 @@ from ledger.domain.errors import DomainError
 from ledger.domain.numbering import Series
 from ledger.domain.ticket import Reported, TicketEvent
 from ledger.gc_tuning import fewer_collections
-from ledger.storage.chain import (
-    CommandKey,
-    RecordedTimeBackwards,
-    chain_position,
-    recorded_commands,
-)
+from ledger.storage.chain import CommandKey, RecordedTimeBackwards
+from ledger.storage.recorders import chain_position, recorded_commands
 from ledger.timeutil import show_error
 
 DEFAULT_BATCH = 500

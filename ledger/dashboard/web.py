@@ -1,47 +1,65 @@
-"""The supervisor dashboard's routes, served by ``ledger serve`` beside the API.
+"""The supervisor dashboard's routes, served by ``ledger serve`` beside the API
+(:mod:`ledger.web` mounts both).
 
 Server-rendered: Jinja2 templates, one per page, whose panels are blocks that
 ``jinja2-fragments`` renders alone for htmx (a panel refresh or a drill-down asks for its
 block, not for the page). Browsers log in with a user name and the token ``ledger user
 add`` issued (:mod:`ledger.dashboard.sessions`); auditors and supervisors see everything,
-engineers their own tickets.
+engineers their own tickets. What every page needs is in :mod:`ledger.dashboard.pages`.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Coroutine
-from datetime import date
-from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import quote, urlencode, urlsplit
+from urllib.parse import quote, urlsplit
 
 from eventsourcing.persistence import PersistenceError
-from fastapi import APIRouter, Depends, FastAPI, Form, HTTPException, Query, Request
+from fastapi import APIRouter, FastAPI, Form, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
-from jinja2_fragments.fastapi import Jinja2Blocks
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ledger.api.auth import API_ROLES, User, UserError, Users
-from ledger.bootstrap import Ledger, LedgerNotInitialised
 from ledger.commands.application import TicketNotFound
+from ledger.commands.users import User, Users
 from ledger.dashboard import charts
 from ledger.dashboard.overview import DrillQuery
+from ledger.dashboard.pages import (
+    HERE,
+    OVERVIEW_PANELS,
+    QUALITY_PANELS,
+    FiltersDep,
+    Forbidden,
+    LangDep,
+    LoginRequired,
+    PageNotFound,
+    TextQ,
+    UserDep,
+    filters_query,
+    is_htmx,
+    is_secure,
+    lang,
+    ledger_of,
+    panel_of,
+    parse_day,
+    plain,
+    render,
+    safe_next,
+    scope_of,
+    secured,
+    signer_of,
+)
 from ledger.dashboard.quality import load_quality
 from ledger.dashboard.queries import (
     PERIOD_KINDS,
     Filters,
-    PeriodKind,
-    Scope,
-    contract_names,
     filter_choices,
     load_drill,
     load_overview,
-    period_of,
 )
 from ledger.dashboard.sessions import (
     CSRF_COOKIE,
@@ -50,234 +68,10 @@ from ledger.dashboard.sessions import (
     SESSION_LIFETIME,
     Signer,
 )
-from ledger.dashboard.words import LANGS, lang_of, word
-from ledger.reports.common import duration_text
+from ledger.dashboard.words import LANGS
 from ledger.reports.dossier import build_dossier
 from ledger.reports.dossier_render import render_html
-from ledger.reports.export import Lang
-from ledger.timeutil import show
-
-HERE = Path(__file__).parent
-REFRESH_SECONDS = 60
-READS_EVERYTHING = API_ROLES
-"""The roles that see every ticket (the API's); an engineer sees their own."""
-CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-    "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; form-action 'self'; "
-    "base-uri 'none'"
-)
-
-templates = Jinja2Blocks(directory=str(HERE / "templates"))
-
-
-class LoginRequired(Exception):
-    """No valid session: a page redirects to the login form."""
-
-
-class Forbidden(Exception):
-    """A logged-in user asked for what their role does not show."""
-
-
-class PageNotFound(Exception):
-    """No such ticket, or not one of the user's."""
-
-
-def scope_of(user: User) -> Scope:
-    return Scope() if user.role in READS_EVERYTHING else Scope(engineer=user.name)
-
-
-# --------------------------------------------------------------------------- plumbing
-
-
-def _signer(request: Request) -> Signer:
-    signer: Signer = request.app.state.signer
-    return signer
-
-
-def _ledger(request: Request) -> Ledger:
-    ledger: Ledger = request.app.state.ledger
-    return ledger
-
-
-def lang(request: Request) -> Lang:
-    return lang_of(request.cookies.get(LANG_COOKIE))
-
-
-def _contract_names(request: Request) -> Callable[[str | None], str]:
-    """A contract's name for a person to read (its id when it has none); the names are
-    read once per page, when first needed."""
-    names: dict[str, str] = {}
-
-    def name(contract_id: str | None) -> str:
-        if contract_id is None:
-            return "—"
-        if not names:
-            names.update(contract_names(_ledger(request)))
-        return names.get(contract_id, contract_id)
-
-    return name
-
-
-def page_user(request: Request) -> User:
-    """The logged-in user of a page request (their session checked against the users
-    table: a revoked user or a re-issued token ends the session)."""
-    ledger = _ledger(request)
-    session = _signer(request).session(request.cookies.get(SESSION_COOKIE), ledger.clock.now())
-    if session is None:
-        raise LoginRequired
-    users: Users = request.app.state.users
-    try:
-        user = users.get(session.name)
-    except UserError:
-        raise LoginRequired from None
-    if not user.active or user.token_key != session.token_key:
-        raise LoginRequired
-    return user
-
-
-UserDep = Annotated[User, Depends(page_user)]
-LangDep = Annotated[Lang, Depends(lang)]
-
-
-def _csrf_cookie(request: Request) -> tuple[str, bool]:
-    """The browser's CSRF cookie, and whether it is new (to be set on the response)."""
-    existing = request.cookies.get(CSRF_COOKIE)
-    return (existing, False) if existing else (Signer.new_csrf_cookie(), True)
-
-
-def _secure(request: Request) -> bool:
-    return request.url.scheme == "https"
-
-
-def render(
-    request: Request,
-    template: str,
-    context: dict[str, Any],
-    *,
-    block: str | None = None,
-    status_code: int = 200,
-) -> Response:
-    """A page (or one of its blocks) with what every page needs: the language, the user,
-    a CSRF token for its forms, and the security headers."""
-    cookie, new = _csrf_cookie(request)
-    language = lang(request)
-    user = context.get("user")
-    full = {
-        "request": request,
-        "lang": language,
-        "other_lang": "en" if language == "zh" else "zh",
-        "t": lambda key, **values: word(key, language, **values),
-        "duration": lambda minutes: duration_text(minutes, language),
-        "contract_name": _contract_names(request),
-        "csrf": _signer(request).csrf_token(cookie),
-        "scripts": charts.script_urls(),
-        "static": charts.STATIC_PREFIX,
-        "refresh": REFRESH_SECONDS,
-        "tz": _ledger(request).tz,
-        "show": show,
-        "sees_all": isinstance(user, User) and scope_of(user).engineer is None,
-        **context,
-    }
-    response: Response = templates.TemplateResponse(
-        request, template, full, block_name=block, status_code=status_code
-    )
-    secured(response)
-    if new:
-        response.set_cookie(
-            CSRF_COOKIE, cookie, httponly=True, samesite="strict", secure=_secure(request)
-        )
-    return response
-
-
-def secured(response: Response, csp: str = CSP) -> Response:
-    """The headers every dashboard response carries."""
-    response.headers["Content-Security-Policy"] = csp
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Referrer-Policy"] = "same-origin"
-    response.headers["Cache-Control"] = "no-store"
-    return response
-
-
-def _htmx(request: Request) -> bool:
-    return request.headers.get("HX-Request") == "true"
-
-
-def _panel(request: Request, panels: tuple[str, ...]) -> str | None:
-    """The block an htmx request asks for (its ``HX-Target``), if it names one of the
-    page's ``panels``; any other target gets the whole page."""
-    if not _htmx(request):
-        return None
-    target = request.headers.get("HX-Target") or ""
-    return target if target in panels else None
-
-
-OVERVIEW_PANELS = ("panels", "list")
-QUALITY_PANELS = ("panels",)
-"""The element ids whose blocks htmx may ask for alone, per page (its template's blocks)."""
-
-
-def _safe_next(target: str | None) -> str:
-    """Only a path on this server: never an open redirect (browsers read ``/\\host`` as
-    ``//host``, so no backslash either)."""
-    if not target:
-        return "/dashboard"
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
-        return "/dashboard"
-    if "\\" in target:
-        return "/dashboard"
-    return target
-
-
-TextQ = Annotated[str | None, Query(max_length=200)]
-
-
-def _date(text: str | None) -> date | None:
-    try:
-        return date.fromisoformat(text) if text else None
-    except ValueError:
-        return None
-
-
-def page_filters(
-    request: Request,
-    period: TextQ = None,
-    date_from: Annotated[str | None, Query(alias="from", max_length=10)] = None,
-    date_to: Annotated[str | None, Query(alias="to", max_length=10)] = None,
-    contract: TextQ = None,
-    customer: TextQ = None,
-) -> Filters:
-    """The overview's filters from the query; a period that cannot be read (an unknown
-    kind, a custom one without both dates or back to front) falls back to this month."""
-    ledger = _ledger(request)
-    kind: PeriodKind = period if period in PERIOD_KINDS else "month"
-    today = ledger.clock.now().astimezone(ledger.tz).date()
-    try:
-        chosen = period_of(kind, today, _date(date_from), _date(date_to))
-    except ValueError:
-        kind, chosen = "month", period_of("month", today, None, None)
-    return Filters(chosen, kind, contract or None, customer or None)
-
-
-FiltersDep = Annotated[Filters, Depends(page_filters)]
-
-
-def _plain(text: str, status: int) -> Response:
-    return secured(Response(text, status_code=status, media_type="text/plain; charset=utf-8"))
-
-
-def filters_query(filters: Filters) -> str:
-    """The filters as a query string, for the links of tiles and charts."""
-    period = filters.period
-    values = {
-        "period": filters.kind,
-        "from": period.first.isoformat() if period.first else None,
-        "to": period.last.isoformat() if period.last else None,
-        "contract": filters.contract,
-        "customer": filters.customer,
-    }
-    return urlencode({k: v for k, v in values.items() if v})
-
+from ledger.storage.tables import LedgerNotInitialised
 
 # --------------------------------------------------------------------------- routes
 
@@ -341,7 +135,7 @@ def favicon() -> Response:
 
 @router.get("/login")
 def login_form(request: Request, next: TextQ = None) -> Response:
-    return render(request, "login.html", {"next": _safe_next(next), "error": None})
+    return render(request, "login.html", {"next": safe_next(next), "error": None})
 
 
 @router.post("/login")
@@ -352,9 +146,9 @@ def login(
     csrf: Annotated[str, Form(max_length=200)] = "",
     next: Annotated[str, Form(max_length=2000)] = "/dashboard",
 ) -> Response:
-    if not _signer(request).csrf_ok(request.cookies.get(CSRF_COOKIE), csrf):
+    if not signer_of(request).csrf_ok(request.cookies.get(CSRF_COOKIE), csrf):
         return render(
-            request, "login.html", {"next": _safe_next(next), "error": "csrf"}, status_code=403
+            request, "login.html", {"next": safe_next(next), "error": "csrf"}, status_code=403
         )
     users: Users = request.app.state.users
     user = users.authenticate(token)
@@ -362,26 +156,26 @@ def login(
         return render(
             request,
             "login.html",
-            {"next": _safe_next(next), "error": "bad login"},
+            {"next": safe_next(next), "error": "bad login"},
             status_code=401,
         )
-    now = _ledger(request).clock.now()
-    response = RedirectResponse(_safe_next(next), status_code=303)
+    now = ledger_of(request).clock.now()
+    response = RedirectResponse(safe_next(next), status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
-        _signer(request).session_cookie(user.name, user.token_key, now),
+        signer_of(request).session_cookie(user.name, user.token_key, now),
         max_age=int(SESSION_LIFETIME.total_seconds()),
         httponly=True,
         samesite="lax",  # a link from WeCom or a mail opens the page; no GET changes state
-        secure=_secure(request),
+        secure=is_secure(request),
     )
     return response
 
 
 @router.post("/logout")
 def logout(request: Request, csrf: Annotated[str, Form(max_length=200)] = "") -> Response:
-    if not _signer(request).csrf_ok(request.cookies.get(CSRF_COOKIE), csrf):
-        return _plain("CSRF token missing or wrong", 403)
+    if not signer_of(request).csrf_ok(request.cookies.get(CSRF_COOKIE), csrf):
+        return plain("CSRF token missing or wrong", 403)
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE)
     return response
@@ -391,14 +185,14 @@ def logout(request: Request, csrf: Annotated[str, Form(max_length=200)] = "") ->
 def choose_language(request: Request, language: str, next: TextQ = None) -> Response:
     """Switch the pages' language (a preference cookie; changes nothing in the ledger)."""
     chosen = language if language in LANGS else "zh"
-    response = RedirectResponse(_safe_next(next), status_code=303)
+    response = RedirectResponse(safe_next(next), status_code=303)
     response.set_cookie(
         LANG_COOKIE,
         chosen,
         max_age=365 * 24 * 3600,
         httponly=True,
         samesite="lax",
-        secure=_secure(request),
+        secure=is_secure(request),
     )
     return response
 
@@ -409,9 +203,9 @@ def _overview(
     """The overview page, or the panel an htmx refresh asks for; ``listed``: the drill-down
     list to show filled in (a list link opened as a page of its own)."""
     scope = scope_of(user)
-    ledger = _ledger(request)
+    ledger = ledger_of(request)
     view = load_overview(ledger, filters, scope)
-    panel = _panel(request, OVERVIEW_PANELS)
+    panel = panel_of(request, OVERVIEW_PANELS)
     contracts, customers = ([], []) if panel else filter_choices(ledger, scope)
     return render(
         request,
@@ -451,7 +245,7 @@ def ticket_list(
 ) -> Response:
     """The tickets behind a tile or a chart element (the ``list`` panel)."""
     try:
-        on = _date(day)
+        on = parse_day(day)
         if day and on is None:
             raise ValueError(f"day {day!r} is not a date like 2026-10-31")
         query = DrillQuery(
@@ -464,9 +258,12 @@ def ticket_list(
             age=age or None,
         )
     except ValueError as e:
-        return _plain(str(e), 422)
-    listed = {"rows": load_drill(_ledger(request), filters, scope_of(user), query), "drill": query}
-    if not _htmx(request):
+        return plain(str(e), 422)
+    listed = {
+        "rows": load_drill(ledger_of(request), filters, scope_of(user), query),
+        "drill": query,
+    }
+    if not is_htmx(request):
         return _overview(request, user, filters, listed)
     context = {"user": user, "filters": filters, **listed}
     return render(request, "overview.html", context, block="list")
@@ -476,12 +273,12 @@ def ticket_list(
 def quality(request: Request, user: UserDep) -> Response:
     if scope_of(user).engineer is not None:
         raise Forbidden
-    view = load_quality(_ledger(request))
+    view = load_quality(ledger_of(request))
     return render(
         request,
         "quality.html",
         {"user": user, "page": "quality", "view": view},
-        block=_panel(request, QUALITY_PANELS),
+        block=panel_of(request, QUALITY_PANELS),
     )
 
 
@@ -489,7 +286,7 @@ def _ticket_dossier(request: Request, user: User, ref: str) -> dict[str, Any]:
     """The ticket's dossier, without where the database is (an auditor's export names it;
     a page shown to engineers need not)."""
     try:
-        dossier = build_dossier(_ledger(request), ref)
+        dossier = build_dossier(ledger_of(request), ref)
     except TicketNotFound:
         raise PageNotFound from None
     if not scope_of(user).allows(dossier["ticket"]["engineer"]):
@@ -527,13 +324,13 @@ def install(app: FastAPI, signer: Signer | None = None) -> None:
 
     @app.exception_handler(LoginRequired)
     async def login_required(request: Request, _: LoginRequired) -> Response:
-        if _htmx(request):  # back to the page, not to the panel it was refreshing
+        if is_htmx(request):  # back to the page, not to the panel it was refreshing
             page = urlsplit(request.headers.get("HX-Current-URL") or "/dashboard")
-            target = _safe_next(page.path + (f"?{page.query}" if page.query else ""))
+            target = safe_next(page.path + (f"?{page.query}" if page.query else ""))
             login_url = f"/login?next={quote(target)}"
             return Response(status_code=401, headers={"HX-Redirect": login_url})
         query = request.url.query
-        target = _safe_next(request.url.path + (f"?{query}" if query else ""))
+        target = safe_next(request.url.path + (f"?{query}" if query else ""))
         return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
 
     @app.exception_handler(Forbidden)

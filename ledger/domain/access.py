@@ -9,7 +9,7 @@ hash chain, ``ledger verify`` and the feed cover them; an auditor reads who had 
 They never carry the token, nor its salt or digest: the log is published whole through
 the feed and kept for ever. The credential stays in the ``api_users`` table
 (:mod:`ledger.storage.api_users`), written in the same transaction as the event
-(:mod:`ledger.api.auth`), so the table and the log cannot disagree.
+(:mod:`ledger.commands.users`), so the table and the log cannot disagree.
 """
 
 from __future__ import annotations

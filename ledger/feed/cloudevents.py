@@ -18,15 +18,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from fnmatch import fnmatchcase
-from typing import Any, cast
+from typing import Any, Protocol, cast
 from uuid import UUID, uuid5
 from weakref import WeakKeyDictionary
 
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import Mapper, StoredEvent
 from eventsourcing.utils import TopicError, get_topic, resolve_topic
-from sqlalchemy import Connection, bindparam, text
+from sqlalchemy import Connection, Engine, bindparam, text
 
-from ledger.bootstrap import Ledger
 from ledger.domain.access import AccessEvent
 from ledger.domain.complaint import ComplaintEvent, ComplaintReceived
 from ledger.domain.contract import ContractEvent, ContractRegistered
@@ -36,7 +35,9 @@ from ledger.domain.model import DomainEvent, recorded_events
 from ledger.domain.numbering import NAMESPACE, NumberIssued, TicketNumberIssued
 from ledger.domain.return_visit import VisitEvent, VisitScheduled
 from ledger.domain.ticket import Reported, TicketEvent
-from ledger.storage.chain import CHAIN_TABLE, ChainedEvent, read_link_rows
+from ledger.storage.chain import CHAIN_TABLE
+from ledger.storage.location import Location
+from ledger.storage.reads import ChainedEvent, read_link_rows
 
 FEED_CONTENT_TYPE = "application/cloudevents+json"
 BATCH_CONTENT_TYPE = "application/cloudevents-batch+json"
@@ -56,6 +57,23 @@ EVENT_ID_NAMESPACE = uuid5(NAMESPACE, "feed-event")
 because an aggregate's version is never reused."""
 
 _INSTANCE_PATTERN = re.compile(r"\A[A-Za-z0-9._~-]{1,100}\Z")
+
+
+class _Store(Protocol):
+    @property
+    def mapper(self) -> Mapper[UUID]: ...
+
+
+class FeedSource(Protocol):
+    """What the feed reads of an open ledger (:class:`ledger.bootstrap.Ledger` is one): the
+    feed sits below the composition root, so it names the parts, not the class."""
+
+    @property
+    def engine(self) -> Engine: ...
+    @property
+    def location(self) -> Location: ...
+    @property
+    def app(self) -> _Store: ...
 
 
 class FeedError(Exception):
@@ -149,10 +167,10 @@ def topics_for(patterns: Iterable[str]) -> frozenset[str]:
 
 # --------------------------------------------------------------------------- instance
 
-_instances: WeakKeyDictionary[Ledger, str] = WeakKeyDictionary()
+_instances: WeakKeyDictionary[FeedSource, str] = WeakKeyDictionary()
 
 
-def feed_instance(ledger: Ledger) -> str:
+def feed_instance(ledger: FeedSource) -> str:
     """The ``<instance>`` of ``source = /ledger/<instance>``.
 
     ``LEDGER_INSTANCE`` when set (letters, digits, ``._~-``). Otherwise the first 16 hex
@@ -215,7 +233,7 @@ class _Subjects:
             self._names.popitem(last=False)
 
 
-_subjects: WeakKeyDictionary[Ledger, _Subjects] = WeakKeyDictionary()
+_subjects: WeakKeyDictionary[FeedSource, _Subjects] = WeakKeyDictionary()
 
 
 def _named_by(event: DomainEvent) -> str | None:
@@ -230,7 +248,7 @@ def _named_by(event: DomainEvent) -> str | None:
 
 
 def _subjects_for(
-    ledger: Ledger, conn: Connection, events: Sequence[DomainEvent]
+    ledger: FeedSource, conn: Connection, events: Sequence[DomainEvent]
 ) -> list[str | None]:
     """Each event's subject. A later event of a named aggregate takes its first event's
     name: from the cache, else from one lookup of the first events the page lacks."""
@@ -255,7 +273,7 @@ def _subjects_for(
     ]
 
 
-def _first_events(ledger: Ledger, conn: Connection, ids: set[UUID]) -> dict[UUID, DomainEvent]:
+def _first_events(ledger: FeedSource, conn: Connection, ids: set[UUID]) -> dict[UUID, DomainEvent]:
     """Version 1 of each aggregate in ``ids``: one primary-key lookup for the lot."""
     sqlite = ledger.location.kind == "sqlite"
     rows = conn.execute(
@@ -286,7 +304,7 @@ class FeedPage:
 
 
 def read_feed(
-    ledger: Ledger, *, after: int = 0, limit: int = 100, types: Sequence[str] = ()
+    ledger: FeedSource, *, after: int = 0, limit: int = 100, types: Sequence[str] = ()
 ) -> list[dict[str, Any]]:
     """CloudEvents (JSON-ready dicts) for the chain positions after ``after``, in order, at
     most ``limit``, only the types matching ``types`` (all when empty). Resume with
@@ -295,7 +313,7 @@ def read_feed(
 
 
 def read_feed_page(
-    ledger: Ledger, *, after: int = 0, limit: int = 100, types: Sequence[str] = ()
+    ledger: FeedSource, *, after: int = 0, limit: int = 100, types: Sequence[str] = ()
 ) -> FeedPage:
     """:func:`read_feed`, plus how far the read went (see :class:`FeedPage`)."""
     check_paging(after, limit)
@@ -348,7 +366,7 @@ def _stored(link: ChainedEvent) -> StoredEvent:
     return StoredEvent(link.originator_id, link.originator_version, link.topic, link.state)
 
 
-def _decode(ledger: Ledger, stored: StoredEvent) -> DomainEvent:
+def _decode(ledger: FeedSource, stored: StoredEvent) -> DomainEvent:
     return cast(DomainEvent, ledger.app.mapper.to_domain_event(stored))
 
 

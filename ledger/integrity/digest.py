@@ -31,7 +31,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 )
 from sqlalchemy import Engine, text
 
-from ledger.storage.chain import CHAIN_TABLE, GENESIS
+from ledger.storage.chain import CHAIN_TABLE
+from ledger.storage.hashing import GENESIS
 
 FORMAT = "ledger-digest-v1"
 ED25519 = "ed25519"

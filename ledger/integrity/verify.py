@@ -29,163 +29,47 @@ The chain is streamed in pages of the driver's raw rows (``iter_link_pages``) an
 with a :class:`LinkHasher` (no UUIDs parsed, no dataclass per link unless it fails); at most
 ``limit`` problems are kept per check (all are counted), so memory stays bounded however
 long the log.
+
+What a check reports is :mod:`ledger.integrity.findings`; a digest against the log,
+:mod:`ledger.integrity.digest_checks`; one aggregate's links, :mod:`ledger.integrity.aggregate`.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
-from uuid import UUID
 
-import orjson
 from sqlalchemy import Connection, Engine, select, text
 
 from ledger.integrity.digest import Digest
-from ledger.projections.base import projection_positions
-from ledger.storage.chain import (
-    CHAIN_TABLE,
-    GENESIS,
-    ChainedEvent,
-    LinkHasher,
-    _as_uuid,
-    _id_column,
-    canonical_bytes,
-    canonical_id,
-    earlier,
-    iter_link_pages,
-    link,
-    recorded_text,
-    recorded_time,
-)
-from ledger.storage.clock_mode import fixed_clock_since
-
-HASHES = "hashes"
-POSITIONS = "positions"
-EVENTS = "events"
-UNCHAINED = "unchained"
-IDS = "ids"
-VERSIONS = "versions"
-TIMES = "times"
-READ_MODELS = "read_models"
-DIGESTS = "digests"
-SIGNATURES = "signatures"
-CHECKS = (
-    HASHES,
-    POSITIONS,
-    EVENTS,
-    UNCHAINED,
-    IDS,
-    VERSIONS,
-    TIMES,
-    READ_MODELS,
+from ledger.integrity.digest_checks import check_digest
+from ledger.integrity.findings import (
     DIGESTS,
-    SIGNATURES,
+    EVENTS,
+    HASHES,
+    IDS,
+    POSITIONS,
+    READ_MODELS,
+    REWRITTEN,
+    TIMES,
+    UNCHAINED,
+    VERSIONS,
+    DigestResult,
+    Findings,
+    Problem,
+    Verdict,
+    name_subjects,
 )
+from ledger.storage.chain import CHAIN_TABLE, earlier, recorded_text, recorded_time
+from ledger.storage.clock_mode import fixed_clock_since
+from ledger.storage.hashing import GENESIS, LinkHasher, as_uuid, canonical_bytes, canonical_id, link
+from ledger.storage.reads import ChainedEvent, id_column, iter_link_pages
+from ledger.storage.tables import projection_positions
 
 DEFAULT_BATCH = 1000
 DEFAULT_LIMIT = 20
-REWRITTEN = (
-    "event_hash does not match the stored event (rewritten, reordered or the chain was edited)"
-)
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One thing found wrong. ``position`` is the first chain position it concerns;
-    ``subject`` the record it touches (``ticket T-2026-000001``, or the aggregate's kind
-    and id), named in the message too."""
-
-    check: str
-    message: str
-    position: int | None = None
-    notification_id: int | None = None
-    originator_id: str | None = None
-    version: int | None = None
-    subject: str | None = None
-
-    def sort_key(self) -> tuple[bool, int, int]:
-        return (self.position is None, self.position or 0, CHECKS.index(self.check))
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "check": self.check,
-            "position": self.position,
-            "notification_id": self.notification_id,
-            "originator_id": self.originator_id,
-            "subject": self.subject,
-            "version": self.version,
-            "message": self.message,
-        }
-
-
-@dataclass
-class CheckResult:
-    """A check's outcome: how many problems, and the first ``limit`` of them."""
-
-    name: str
-    count: int = 0
-    kept: list[Problem] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return self.count == 0
-
-
-@dataclass(frozen=True)
-class DigestResult:
-    digest: Digest
-    problems: tuple[Problem, ...]
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
-
-
-@dataclass
-class Verdict:
-    """Everything ``ledger verify`` found. ``ok`` only when every check holds."""
-
-    events: int
-    head_position: int
-    head_hash: bytes
-    checks: dict[str, CheckResult]
-    digests: list[DigestResult]
-    fixed_clock_since: datetime | None = None
-    """When the ledger was declared a fixed-clock (demo or test) ledger: its recorded times
-    are a fixed clock's, not the real time. Not a failure; every report says so."""
-
-    @property
-    def ok(self) -> bool:
-        return all(c.ok for c in self.checks.values())
-
-    @property
-    def problems(self) -> list[Problem]:
-        """The kept problems of every check, first position first."""
-        return sorted((p for c in self.checks.values() for p in c.kept), key=Problem.sort_key)
-
-    @property
-    def problem_count(self) -> int:
-        return sum(c.count for c in self.checks.values())
-
-
-class _Findings:
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self.checks = {name: CheckResult(name) for name in CHECKS}
-
-    def add(self, problem: Problem) -> None:
-        result = self.checks[problem.check]
-        result.count += 1
-        if len(result.kept) < self.limit:
-            result.kept.append(problem)
-
-    def counted(self, check: str, count: int, kept: list[Problem]) -> None:
-        result = self.checks[check]
-        result.count += count
-        result.kept.extend(kept[: self.limit])
 
 
 def verify_ledger(
@@ -201,7 +85,7 @@ def verify_ledger(
     """Run every check. ``public_key`` (raw 32 bytes): the key every digest must be signed
     with; without it a digest's signature is checked against its own embedded key only.
     ``on_progress`` is called with the number of links checked so far."""
-    findings = _Findings(limit)
+    findings = Findings(limit)
     with engine.connect() as conn:
         read_models = [tuple(row) for row in conn.execute(select(projection_positions))]
 
@@ -289,11 +173,11 @@ def verify_ledger(
             for problem in result.problems:
                 findings.add(problem)
             results.append(result)
-        _name_subjects(conn, events_table, findings)
+        name_subjects(conn, events_table, findings)
     return Verdict(events, position, head_hash, findings.checks, results, fixed_clock_since(engine))
 
 
-def _first_broken(findings: _Findings) -> int | None:
+def _first_broken(findings: Findings) -> int | None:
     """The first position where the chain itself is broken (a hash, a gap, a missing
     event), if anywhere: a log shorter than a digest is then not merely truncated."""
     positions = [
@@ -313,7 +197,7 @@ def _respelled(p: int, notification_id: int, stored_id: str, version: int | None
         "id misses these events (respelled behind the recorder's back)",
         p,
         notification_id,
-        str(_as_uuid(stored_id)),
+        str(as_uuid(stored_id)),
         version,
     )
 
@@ -332,7 +216,7 @@ def _backwards(
         f"(position {p - 1}, recorded at {_shown(before)}): recorded time went backwards",
         p,
         notification_id,
-        None if stored_id is None else str(_as_uuid(stored_id)),
+        None if stored_id is None else str(as_uuid(stored_id)),
         version,
     )
 
@@ -355,28 +239,9 @@ def _recorded_before(digests: list[Digest], row: Any, at: bytes, found: dict[int
                 "recorded time went backwards",
                 p,
                 notification_id,
-                None if stored_id is None else str(_as_uuid(stored_id)),
+                None if stored_id is None else str(as_uuid(stored_id)),
                 version,
             )
-
-
-def check_digest(
-    conn: Connection,
-    digest: Digest,
-    head: int,
-    *,
-    public_key: bytes | None = None,
-    broken: int | None = None,
-) -> DigestResult:
-    """One digest against the log whose head is at ``head``: its signature (by
-    ``public_key`` when given), then whether the log extends it. ``broken``: the first
-    position where the chain is broken, if known."""
-    problems = _signature_problems(digest, public_key)
-    if not problems:  # a forged or refused digest says nothing about the log
-        extension = check_digest_extends(conn, digest, head, broken=broken)
-        if extension is not None:
-            problems.append(extension)
-    return DigestResult(digest, tuple(problems))
 
 
 def _check_link(chained: ChainedEvent, prev: bytes | None) -> Problem | None:
@@ -420,8 +285,8 @@ def _count_and_first(
     return count, list(rows)
 
 
-def _check_unchained(conn: Connection, events_table: str, findings: _Findings) -> None:
-    nid = _id_column(conn)
+def _check_unchained(conn: Connection, events_table: str, findings: Findings) -> None:
+    nid = id_column(conn)
     unlinked = (
         f"FROM {events_table} e WHERE NOT EXISTS "
         f"(SELECT 1 FROM {CHAIN_TABLE} c WHERE c.notification_id = e.{nid})"
@@ -441,10 +306,10 @@ def _check_unchained(conn: Connection, events_table: str, findings: _Findings) -
         [
             Problem(
                 UNCHAINED,
-                f"notification {n} (aggregate {_as_uuid(o)} version {v}) is not in the chain "
+                f"notification {n} (aggregate {as_uuid(o)} version {v}) is not in the chain "
                 "(inserted behind the recorder's back, or its link was deleted)",
                 notification_id=n,
-                originator_id=str(_as_uuid(o)),
+                originator_id=str(as_uuid(o)),
                 version=v,
             )
             for n, o, v in rows
@@ -453,13 +318,13 @@ def _check_unchained(conn: Connection, events_table: str, findings: _Findings) -
 
 
 def _check_versions(
-    conn: Connection, events_table: str, findings: _Findings, *, by_value: bool = False
+    conn: Connection, events_table: str, findings: Findings, *, by_value: bool = False
 ) -> None:
     """Each aggregate's versions, in order, must be 1, 2, 3 …: a row whose version is not
     its predecessor's + 1 is where a version went missing (or repeats). ``by_value``:
     group by the id's value, not its stored text (some id is respelled; SQLite only, as
     PostgreSQL's uuid column has one spelling)."""
-    nid = _id_column(conn)
+    nid = id_column(conn)
     group = (
         "lower(replace(originator_id, '-', ''))"
         if by_value and conn.dialect.name == "sqlite"
@@ -483,7 +348,7 @@ def _check_versions(
         return
     problems = []
     for position, n, stored_id, version, before in rows:
-        originator = str(_as_uuid(stored_id))
+        originator = str(as_uuid(stored_id))
         if before is None:
             what = f"starts at version {version} (versions 1 to {version - 1} are missing)"
         elif version == before:
@@ -507,228 +372,3 @@ def _check_versions(
             )
         )
     findings.counted(VERSIONS, count, problems)
-
-
-def _name_subjects(conn: Connection, events_table: str, findings: _Findings) -> None:
-    """Name, in each kept problem, the record it touches (a ticket by its number, any
-    other aggregate by its kind and id), so an auditor knows what to look at."""
-    ids = {p.originator_id for r in findings.checks.values() for p in r.kept if p.originator_id}
-    subjects = {oid: _subject(conn, events_table, oid) for oid in sorted(ids)}
-    for result in findings.checks.values():
-        result.kept = [
-            p if p.originator_id is None else _named(p, subjects[p.originator_id])
-            for p in result.kept
-        ]
-
-
-def _subject(conn: Connection, events_table: str, originator_id: str) -> str:
-    """``ticket T-2026-000001`` (the number its first event carries), else the kind of
-    aggregate (the module of its first event's topic) and its id."""
-    try:
-        value = UUID(originator_id)
-    except ValueError:
-        return f"aggregate {originator_id}"
-    sqlite = conn.dialect.name == "sqlite"
-    first = (
-        f"SELECT topic, state FROM {events_table} WHERE {{where}} "
-        "ORDER BY originator_version LIMIT 1"
-    )
-    row = conn.execute(
-        text(first.format(where="originator_id = :id")), {"id": value.hex if sqlite else value}
-    ).first()
-    if row is None and sqlite:  # every event of it respelled
-        where = "lower(replace(originator_id, '-', '')) = :id"
-        row = conn.execute(text(first.format(where=where)), {"id": value.hex}).first()
-    if row is None:
-        return f"aggregate {originator_id}"
-    topic, state = row
-    kind = str(topic).split(":")[0].rsplit(".", 1)[-1].replace("_", " ")
-    number = None
-    if kind != "numbering":
-        try:
-            data = orjson.loads(bytes(state))
-        except orjson.JSONDecodeError:
-            data = None
-        number = data.get("number") if isinstance(data, dict) else None
-    if kind == "numbering":
-        kind = "ticket number sequence"
-    return f"{kind} {number}" if isinstance(number, str) else f"{kind} {originator_id}"
-
-
-def _named(problem: Problem, subject: str) -> Problem:
-    label = subject if problem.version is None else f"{subject} version {problem.version}"
-    message = problem.message
-    aggregate = f"aggregate {problem.originator_id}"
-    at = f"position {problem.position}"
-    if aggregate in message:
-        message = message.replace(aggregate, subject, 1)
-    elif problem.position is not None and at in message:
-        message = message.replace(at, f"{at} ({label})", 1)
-    else:
-        message = f"{message} ({label})"
-    return replace(problem, message=message, subject=subject)
-
-
-def _signature_problems(digest: Digest, public_key: bytes | None) -> list[Problem]:
-    def problem(what: str) -> Problem:
-        return Problem(SIGNATURES, f"digest {digest.name}: {what}")
-
-    if not digest.signed:
-        if public_key is not None:
-            return [problem("unsigned, but --public-key requires a digest signed with it")]
-        return []
-    problems = []
-    if not digest.signature_valid():
-        problems.append(problem("signature invalid"))
-    if public_key is not None and digest.public_key != public_key:
-        signer = "" if digest.public_key is None else digest.public_key.hex()
-        problems.append(
-            problem(
-                f"signed by key {signer[:16]}…, not by the --public-key {public_key.hex()[:16]}… "
-                "(refused: anyone can sign a digest with a key of their own)"
-            )
-        )
-    return problems
-
-
-def check_digest_extends(
-    conn: Connection, digest: Digest, head: int, *, broken: int | None = None
-) -> Problem | None:
-    """Whether the log whose head is at ``head`` extends ``digest``: the link at the
-    digest's position still has its head hash. One indexed read; whether the links up
-    to there are sound is the chain check's business. ``broken``: the first position
-    where the chain is broken, if known (a shorter log is then not a truncated tail)."""
-    if digest.position > head:
-        how = (
-            "truncated"
-            if broken is None
-            else f"events removed: the chain breaks at position {broken}"
-        )
-        return Problem(
-            DIGESTS,
-            f"log ends at position {head} but digest {digest.name} was taken at "
-            f"{digest.position} ({how})",
-            head + 1 if broken is None else broken,
-        )
-    if digest.position == 0:
-        stored: bytes | None = GENESIS
-    else:
-        value = conn.scalar(
-            text(f"SELECT event_hash FROM {CHAIN_TABLE} WHERE position = :p"),
-            {"p": digest.position},
-        )
-        stored = None if value is None else bytes(value)
-    if stored is None:
-        return Problem(
-            DIGESTS,
-            f"digest {digest.name}: the log has no link at position {digest.position} (removed)",
-            digest.position,
-        )
-    if stored != digest.head_hash:
-        return Problem(
-            DIGESTS,
-            f"digest {digest.name}: head hash at position {digest.position} differs "
-            "(history rewritten)",
-            digest.position,
-        )
-    return None
-
-
-# --------------------------------------------------------------------------- one aggregate
-
-
-def chain_predecessor_times(
-    engine: Engine, events_table: str, originator_id: UUID
-) -> dict[int, datetime]:
-    """For each version of one aggregate, the recorded time of the event before it in the
-    chain (by index: two lookups per event)."""
-    with engine.connect() as conn:
-        nid = _id_column(conn)
-        sqlite = conn.dialect.name == "sqlite"
-        rows = conn.execute(
-            text(
-                f"SELECT e.originator_version, pe.state FROM {events_table} e "
-                f"JOIN {CHAIN_TABLE} c ON c.notification_id = e.{nid} "
-                f"JOIN {CHAIN_TABLE} pc ON pc.position = c.position - 1 "
-                f"JOIN {events_table} pe ON pe.{nid} = pc.notification_id "
-                "WHERE e.originator_id = :id"
-            ),
-            {"id": originator_id.hex if sqlite else originator_id},
-        ).all()
-    found = {}
-    for version, state in rows:
-        at = recorded_time(recorded_text(bytes(state)))
-        if at is not None:
-            found[int(version)] = at
-    return found
-
-
-@dataclass(frozen=True)
-class LinkCheck:
-    """One event of an aggregate and its place in the chain.
-
-    ``ok``: the event has a link whose ``event_hash`` recomputes from the stored hash of
-    the link before it (``previous_hash``) and the stored event. ``problem`` says why not.
-    """
-
-    version: int
-    notification_id: int
-    position: int | None
-    event_hash: str | None  # hex
-    previous_hash: str | None  # hex; GENESIS for position 1
-    ok: bool
-    problem: str | None
-
-
-def verify_aggregate(
-    engine: Engine, events_table: str, originator_id: UUID | str
-) -> list[LinkCheck]:
-    """Check each event of one aggregate (a ticket, a visit …) against its chain link, in
-    version order: O(events of that aggregate), by index. Proves each link locally;
-    that the chain around them is unbroken is ``verify_ledger``'s business."""
-    if not isinstance(originator_id, UUID):
-        try:
-            originator_id = UUID(originator_id)
-        except ValueError:
-            return []  # every aggregate id is a UUID: no such aggregate
-    with engine.connect() as conn:
-        nid = _id_column(conn)
-        sqlite = conn.dialect.name == "sqlite"
-        rows = conn.execute(
-            text(
-                f"SELECT e.originator_version, e.{nid}, e.topic, e.state, c.position, "
-                f"c.event_hash, p.event_hash FROM {events_table} e "
-                f"LEFT JOIN {CHAIN_TABLE} c ON c.notification_id = e.{nid} "
-                f"LEFT JOIN {CHAIN_TABLE} p ON p.position = c.position - 1 "
-                f"WHERE e.originator_id = :id ORDER BY e.originator_version"
-            ),
-            {"id": originator_id.hex if sqlite else originator_id},  # as each recorder stores it
-        ).all()
-    checks = []
-    expected = 1
-    for version, n, topic, state, position, stored, before in rows:
-        previous = GENESIS if position == 1 else None if before is None else bytes(before)
-        problem: str | None = None
-        if position is None:
-            problem = f"notification {n} is not in the chain"
-        elif previous is None:
-            problem = f"position {position}: the link before it (position {position - 1}) is gone"
-        elif link(
-            previous, canonical_bytes(position, originator_id, version, topic, bytes(state))
-        ) != bytes(stored):
-            problem = f"position {position}: {REWRITTEN}"
-        elif version != expected:
-            problem = f"position {position}: version {version} follows version {expected - 1}"
-        expected = version + 1
-        checks.append(
-            LinkCheck(
-                version=version,
-                notification_id=n,
-                position=position,
-                event_hash=None if stored is None else bytes(stored).hex(),
-                previous_hash=None if previous is None else previous.hex(),
-                ok=problem is None,
-                problem=problem,
-            )
-        )
-    return checks

@@ -21,12 +21,8 @@ from uuid import UUID
 from eventsourcing.persistence import ApplicationRecorder, Mapper, Notification, StoredEvent
 from eventsourcing.utils import get_topic
 from sqlalchemy import (
-    BigInteger,
-    Column,
     Connection,
     Engine,
-    MetaData,
-    String,
     Table,
     Update,
     bindparam,
@@ -36,17 +32,9 @@ from sqlalchemy import (
 
 from ledger.domain.model import DomainEvent
 from ledger.gc_tuning import fewer_collections
-from ledger.storage.chain import driver_terms, fetch_all
 from ledger.storage.mapper import PydanticMapper
-
-metadata = MetaData()
-
-projection_positions = Table(
-    "projection_positions",
-    metadata,
-    Column("name", String(100), primary_key=True),
-    Column("position", BigInteger, nullable=False),
-)
+from ledger.storage.reads import EventRow, fetch_events
+from ledger.storage.tables import metadata, projection_positions
 
 DEFAULT_BATCH = 500
 
@@ -295,7 +283,7 @@ class ProjectionRunner:
             ]
         dbapi_connection = self.engine.raw_connection()
         try:
-            return _fetch_events(
+            return fetch_events(
                 dbapi_connection, self.engine.dialect.name, self.events_table, after, limit, topics
             )
         finally:
@@ -400,28 +388,6 @@ class ProjectionRunner:
         event = self.mapper.to_domain_event(notification)
         assert isinstance(event, DomainEvent)
         return event
-
-
-EventRow = tuple[int, Any, int, str, bytes]
-"""``(notification id, originator id, version, topic, state)`` as the driver returns them
-(the originator id SQLite's 32 hex digits or PostgreSQL's ``UUID``)."""
-
-
-def _fetch_events(
-    dbapi_connection: Any,
-    dialect: str,
-    events_table: str,
-    after: int,
-    limit: int,
-    topics: Sequence[str],
-) -> list[EventRow]:
-    p, nid = driver_terms(dialect)
-    sql = (
-        f"SELECT {nid}, originator_id, originator_version, topic, state FROM {events_table} "
-        f"WHERE {nid} > {p} AND topic IN ({', '.join([p] * len(topics))}) "
-        f"ORDER BY {nid} LIMIT {p}"
-    )
-    return fetch_all(dbapi_connection, dialect, sql, (after, *topics, limit))
 
 
 def _as_uuid(value: Any) -> Any:

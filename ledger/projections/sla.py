@@ -72,8 +72,9 @@ from ledger.domain.sla import SlaStatus
 from ledger.domain.ticket import TICKET_EVENT_TYPES, OutOfContractNoted, Ticket, TicketEvent
 from ledger.domain.ticket import mutate as mutate_ticket
 from ledger.domain.values import TicketStatus
-from ledger.projections.base import Projection, chunks, insert_rows, metadata, update_rows
+from ledger.projections.base import Projection, chunks, insert_rows, update_rows
 from ledger.projections.tickets import ticket_columns, ticket_values
+from ledger.storage.tables import metadata
 from ledger.timeutil import as_utc
 
 

@@ -52,9 +52,9 @@ from ledger.projections.base import (
     Projection,
     chunks,
     insert_rows,
-    metadata,
     update_rows,
 )
+from ledger.storage.tables import metadata
 from ledger.timeutil import as_utc
 
 

@@ -27,7 +27,8 @@ from sqlalchemy import (
 from ledger.domain.model import DomainEvent
 from ledger.domain.ticket import TICKET_EVENT_TYPES, Ticket, TicketEvent, mutate
 from ledger.domain.values import TicketStatus
-from ledger.projections.base import Projection, chunks, insert_rows, metadata, update_rows
+from ledger.projections.base import Projection, chunks, insert_rows, update_rows
+from ledger.storage.tables import metadata
 from ledger.timeutil import as_utc
 
 

@@ -37,7 +37,7 @@ from ledger.domain.audit import (
     recorded_by,
 )
 from ledger.domain.ticket import TicketEvent
-from ledger.integrity.verify import chain_predecessor_times
+from ledger.integrity.aggregate import chain_predecessor_times
 from ledger.projections.sla import (
     SlaProjection,
     load_contracts,

@@ -17,14 +17,16 @@ from typing import Any
 
 from sqlalchemy import Connection, or_, select
 
+from ledger.integrity.aggregate import LinkCheck, verify_aggregate
 from ledger.integrity.digest import Digest
-from ledger.integrity.verify import LinkCheck, check_digest, verify_aggregate, verify_ledger
+from ledger.integrity.digest_checks import check_digest
+from ledger.integrity.verify import verify_ledger
 from ledger.presenters.tickets import history_view, sla_view, ticket_view
 from ledger.projections.complaints import complaint_summary
 from ledger.projections.corrective_actions import action_summary
 from ledger.projections.visits import list_visits
 from ledger.reports.common import Records, caught_up
-from ledger.storage.chain import chain_head
+from ledger.storage.reads import chain_head
 from ledger.timeutil import show
 
 FORMAT = "ledger-dossier-v1"

@@ -35,7 +35,6 @@ from sqlalchemy.pool import StaticPool
 from ledger.domain.contract import METRICS
 from ledger.domain.sla import SlaStatus
 from ledger.domain.values import Severity
-from ledger.projections.base import metadata
 from ledger.projections.sla import SlaProjection, TicketSla, load_contracts, ticket_slas
 from ledger.reports import export
 from ledger.reports.common import (
@@ -49,6 +48,7 @@ from ledger.reports.common import (
     time_text,
 )
 from ledger.reports.export import Cell, Lang, Sheet, csv_path
+from ledger.storage.tables import metadata
 
 Grouping = Literal["contract", "customer", "engineer", "severity", "month"]
 GROUPINGS: tuple[Grouping, ...] = ("contract", "customer", "engineer", "severity", "month")

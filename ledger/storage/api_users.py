@@ -1,5 +1,5 @@
 """The API users' table (``ledger serve``; docs/api.md): on the read models' metadata, so
-``ledger init`` creates it with them. Its rules live in :mod:`ledger.api.auth`.
+``ledger init`` creates it with them. Its rules live in :mod:`ledger.commands.users`.
 
 The table is the read side of the access events (:mod:`ledger.domain.access`) plus the
 credential they never carry (the token's key, salt and digest). It is written only by
@@ -16,7 +16,7 @@ from typing import Any, Literal
 from sqlalchemy import Column, DateTime, LargeBinary, String, Table
 
 from ledger.domain.access import NAME_MAX
-from ledger.projections.base import metadata
+from ledger.storage.tables import metadata
 from ledger.timeutil import as_utc
 
 KEY_HEX = 16

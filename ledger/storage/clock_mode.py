@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlalchemy import Column, DateTime, Engine, String, Table, func, insert, inspect, select
 from sqlalchemy import table as sql_table
 
-from ledger.projections.base import metadata
+from ledger.storage.tables import metadata
 
 FIXED = "fixed"
 

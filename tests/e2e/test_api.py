@@ -21,13 +21,14 @@ from click.testing import CliRunner
 from sqlalchemy import select, text
 from starlette.exceptions import StarletteDeprecationWarning
 
-from ledger.api.app import MAX_PAGE, StreamSettings, create_app
-from ledger.api.auth import API_ROLES, UserError, Users, api_users
+from ledger.api.routes import MAX_PAGE, StreamSettings
 from ledger.bootstrap import Ledger
 from ledger.cli import cli as ledger_cli
 from ledger.cli.serve import is_loopback
+from ledger.commands.users import API_ROLES, UserError, Users, api_users
 from ledger.domain.values import Role
 from ledger.feed import BATCH_CONTENT_TYPE, read_feed
+from ledger.web import create_app
 from tests.e2e.test_cli import REPORT_ARGS, make_cli
 from tests.support import SHANGHAI, USER_ADMIN, Desk, open_desk
 

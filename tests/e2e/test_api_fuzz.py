@@ -27,10 +27,11 @@ from schemathesis.specs.openapi.checks import (
 )
 from starlette.exceptions import StarletteDeprecationWarning
 
-from ledger.api.app import StreamSettings, create_app
-from ledger.api.auth import Users
+from ledger.api.routes import StreamSettings
 from ledger.bootstrap import Ledger
+from ledger.commands.users import Users
 from ledger.domain.values import Role
+from ledger.web import create_app
 from tests.e2e.test_api import served_history
 from tests.e2e.test_wrong_kind import foreign_ids
 from tests.support import SHANGHAI, USER_ADMIN, open_desk

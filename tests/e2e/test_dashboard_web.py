@@ -18,10 +18,10 @@ import pytest
 from sqlalchemy import text
 from starlette.exceptions import StarletteDeprecationWarning
 
-from ledger.api.app import create_app
-from ledger.api.auth import Users
+from ledger.commands.users import Users
 from ledger.dashboard.sessions import CSRF_COOKIE, LANG_COOKIE, SESSION_COOKIE, Signer
 from ledger.domain.values import Role
+from ledger.web import create_app
 from tests.e2e.test_api import served_history
 from tests.support import SHANGHAI, USER_ADMIN, Desk, open_desk
 

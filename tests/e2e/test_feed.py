@@ -51,7 +51,7 @@ from ledger.feed.cloudevents import (
     position_of,
 )
 from ledger.feed.schemas import export_schemas
-from ledger.storage.chain import chain_head, read_chain
+from ledger.storage.reads import chain_head, read_chain
 from tests.e2e.test_cli import REPORT_ARGS, Cli, make_cli
 from tests.integration.test_append_only import drop_guard
 from tests.integration.test_quality_service import Supervision

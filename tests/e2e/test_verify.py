@@ -18,9 +18,11 @@ from sqlalchemy import text
 
 from ledger.cli import cli as ledger_cli
 from ledger.integrity import LinkCheck, load_digest, verify_aggregate
-from ledger.integrity.verify import REWRITTEN
+from ledger.integrity.findings import REWRITTEN
 from ledger.storage.append_only import CHAIN
-from ledger.storage.chain import CHAIN_TABLE, canonical_bytes, chain_head, iter_chain, link
+from ledger.storage.chain import CHAIN_TABLE
+from ledger.storage.hashing import canonical_bytes, link
+from ledger.storage.reads import chain_head, iter_chain
 from ledger.timeutil import parse_time
 from tests.e2e.test_cli import REPORT_ARGS, Cli
 from tests.integration.test_append_only import Roles, drop_guard, roles  # noqa: F401 (roles: a fixture)

@@ -14,8 +14,8 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select, update
 
-from ledger.api.auth import UserError, Users
 from ledger.cli import cli as ledger_cli
+from ledger.commands.users import UserError, Users
 from ledger.domain.access import AccessGranted, AccessRevoked, TokenReissued, decide_reissue
 from ledger.domain.roles import Forbidden
 from ledger.domain.values import Role

@@ -22,7 +22,6 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError
 
 from ledger.bootstrap import Ledger
-from ledger.projections.base import metadata
 from ledger.storage.append_only import (
     MESSAGE,
     PG_FUNCTION,
@@ -31,6 +30,7 @@ from ledger.storage.append_only import (
     PG_TRUNCATE_TRIGGER,
     SQLITE_TRIGGERS,
 )
+from ledger.storage.tables import metadata
 from tests.support import START, Desk, open_desk
 
 INTEGRITY_MD = Path(__file__).parents[2] / "docs" / "integrity.md"

@@ -27,9 +27,11 @@ from ledger.domain.contract import contract_uuid
 from ledger.domain.model import DomainEvent
 from ledger.domain.values import Role
 from ledger.gc_tuning import BULK_GC_THRESHOLD, fewer_collections
-from ledger.projections.base import ProjectionRunner, projection_positions
-from ledger.storage.chain import CHAIN_TABLE, COMMANDS_TABLE, ChainedSQLiteRecorder, CommandKey
+from ledger.projections.base import ProjectionRunner
+from ledger.storage.chain import CHAIN_TABLE, COMMANDS_TABLE, CommandKey
 from ledger.storage.mapper import OrjsonTranscoder, PydanticMapper
+from ledger.storage.recorders import ChainedSQLiteRecorder
+from ledger.storage.tables import projection_positions
 from tests.integration.test_import_batch import (
     NOW,
     mixed_file,

@@ -21,19 +21,10 @@ from sqlalchemy import create_engine, text
 
 from ledger.bootstrap import Ledger
 from ledger.commands.application import ConcurrentChange
-from ledger.storage.chain import (
-    CHAIN_TABLE,
-    GENESIS,
-    ChainedPostgresRecorder,
-    ChainedSQLiteRecorder,
-    LinkHasher,
-    RecordedTimeBackwards,
-    _as_uuid,
-    canonical_bytes,
-    chain_head,
-    iter_chain,
-    iter_link_pages,
-)
+from ledger.storage.chain import CHAIN_TABLE, RecordedTimeBackwards
+from ledger.storage.hashing import GENESIS, LinkHasher, as_uuid, canonical_bytes
+from ledger.storage.reads import chain_head, iter_chain, iter_link_pages
+from ledger.storage.recorders import ChainedPostgresRecorder, ChainedSQLiteRecorder
 from tests.support import open_desk
 
 
@@ -269,7 +260,7 @@ def test_the_link_hasher_builds_exactly_the_canonical_bytes(
 ) -> None:
     """verify's fast path must hash the bytes the recorders hashed, for any stored id."""
     hasher = LinkHasher()
-    expected = canonical_bytes(position, _as_uuid(stored_id), version, topic, state)
+    expected = canonical_bytes(position, as_uuid(stored_id), version, topic, state)
     assert hasher.canonical(position, stored_id, version, topic, state) == expected
     assert hasher.canonical(position, stored_id, version, topic, state) == expected  # cached
     linked = hasher.link(prev, position, stored_id, version, topic, state)
@@ -295,7 +286,7 @@ def test_link_pages_are_the_chain_as_the_driver_returns_it(db_url: str) -> None:
         rows, links, strict=True
     ):
         assert (nid, bytes(event_hash)) == (chained.notification_id, chained.event_hash)
-        assert _as_uuid(stored_id) == chained.originator_id
+        assert as_uuid(stored_id) == chained.originator_id
         assert isinstance(chained.originator_id, UUID)
         assert (version, topic) == (chained.originator_version, chained.topic)
         assert state is not None

@@ -29,15 +29,10 @@ from ledger.commands.quality_models import QualityCommandBase
 from ledger.commands.staging import Staged
 from ledger.domain.errors import DomainError
 from ledger.integrity.verify import verify_ledger
-from ledger.projections.base import projection_positions
 from ledger.storage.append_only import MESSAGE
-from ledger.storage.chain import (
-    COMMANDS_TABLE,
-    CommandKey,
-    chain_head,
-    iter_chain,
-    read_chain,
-)
+from ledger.storage.chain import COMMANDS_TABLE, CommandKey
+from ledger.storage.reads import chain_head, iter_chain, read_chain
+from ledger.storage.tables import projection_positions
 from tests.e2e.test_cli import Cli, make_cli
 from tests.support import SHANGHAI, Desk, open_desk, run_in_processes
 

@@ -103,7 +103,7 @@ def test_a_corrupt_stored_event_gives_a_precise_error(sqlite_url: str) -> None:
 
 
 def test_an_uninitialised_database_is_refused(tmp_path: Any) -> None:
-    from ledger.bootstrap import LedgerNotInitialised
+    from ledger.storage.tables import LedgerNotInitialised
 
     with pytest.raises(LedgerNotInitialised, match="run `ledger init`"):
         Ledger.open(f"sqlite:///{tmp_path}/missing.db")

@@ -38,7 +38,7 @@ from ledger.domain.ticket import (
     TicketEvent,
 )
 from ledger.domain.values import Role
-from ledger.storage.chain import chain_head
+from ledger.storage.reads import chain_head
 from tests.e2e.test_cli import ADMIN, REPORT_ARGS, Cli, make_cli
 from tests.support import REPORT, SEED_CONTRACTS, SHANGHAI, Desk, open_desk
 

@@ -1,4 +1,5 @@
-"""API users and their bearer tokens: who may read the ledger over HTTP.
+"""Users and their bearer tokens: who may read the ledger over HTTP (the API and the
+dashboard, which both turn a presented token into a :class:`User` here).
 
 A user has a name, a :class:`~ledger.domain.values.Role` and one token at a time. The
 token is shown once, when it is issued (``ledger user add`` / ``ledger user token``), and
@@ -17,8 +18,7 @@ token. It lives in a table (``api_users``, :mod:`ledger.storage.api_users`), cre
 in the transaction that inserts its event, so the two never disagree. Revoking keeps the
 row (``revoked_at``), so ``ledger user list`` still shows who had access.
 
-Nothing here depends on the web framework: the API (``ledger.api.app``) and the
-dashboard reuse :class:`Users` to turn a presented token into a :class:`User`.
+Nothing here depends on the web framework, so ``ledger user`` manages users without it.
 """
 
 from __future__ import annotations
@@ -45,7 +45,6 @@ from sqlalchemy import (
     select,
 )
 
-from ledger.bootstrap import LedgerNotInitialised
 from ledger.clock import Clock
 from ledger.commands.application import LedgerApplication
 from ledger.commands.registry import authorise
@@ -69,6 +68,7 @@ from ledger.domain.values import Role
 from ledger.storage.api_users import KEY_HEX as _KEY_HEX
 from ledger.storage.api_users import UserRowMissing, UserRowWrite, api_users
 from ledger.storage.recorders import USER_ROWS
+from ledger.storage.tables import LedgerNotInitialised
 from ledger.timeutil import as_utc
 
 API_ROLES: tuple[Role, ...] = (Role.AUDITOR, *SUPERVISORS)
