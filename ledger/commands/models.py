@@ -23,6 +23,7 @@ from pydantic import (
 )
 
 from ledger.domain import ticket as rules
+from ledger.domain import ticket_rules
 from ledger.domain.contract import Policy
 from ledger.domain.model import DomainEvent, ShortText, Stamp, Text
 from ledger.domain.numbering import ticket_id_for
@@ -125,7 +126,7 @@ class ReportTicket(Command):
     def decide(self, number: str, policy: Policy, stamp: Stamp) -> list[DomainEvent]:
         """The new ticket ``number``'s report, and its out-of-contract note when the
         contract's ``policy`` does not cover the day it is reported."""
-        reported = rules.decide_report(
+        reported = ticket_rules.decide_report(
             ticket_id_for(number),
             number,
             stamp,
@@ -140,7 +141,7 @@ class ReportTicket(Command):
             channel=self.channel,
             external_ref=self.external_ref,
         )
-        noted = rules.decide_coverage(
+        noted = ticket_rules.decide_coverage(
             rules.mutate(reported, None),
             stamp,
             reported_on=stamp.occurred_at.astimezone(policy.zone).date(),
@@ -157,7 +158,7 @@ class RespondToTicket(TicketCommand):
     note: Text | None = None
 
     def decide(self, ticket: Ticket, stamp: Stamp) -> rules.TicketEvent:
-        return rules.decide_respond(ticket, stamp, self.note)
+        return ticket_rules.decide_respond(ticket, stamp, self.note)
 
 
 class DispatchEngineer(TicketCommand):
@@ -168,7 +169,7 @@ class DispatchEngineer(TicketCommand):
     note: Text | None = None
 
     def decide(self, ticket: Ticket, stamp: Stamp) -> rules.TicketEvent:
-        return rules.decide_dispatch(ticket, stamp, self.engineer, self.note)
+        return ticket_rules.decide_dispatch(ticket, stamp, self.engineer, self.note)
 
 
 class RecordArrival(TicketCommand):
@@ -180,7 +181,7 @@ class RecordArrival(TicketCommand):
     )
 
     def decide(self, ticket: Ticket, stamp: Stamp) -> rules.TicketEvent:
-        return rules.decide_arrive(ticket, stamp, self.engineer)
+        return ticket_rules.decide_arrive(ticket, stamp, self.engineer)
 
 
 class ResolveTicket(TicketCommand):
@@ -191,7 +192,7 @@ class ResolveTicket(TicketCommand):
     mode: ResolutionMode = ResolutionMode.ON_SITE
 
     def decide(self, ticket: Ticket, stamp: Stamp) -> rules.TicketEvent:
-        return rules.decide_resolve(ticket, stamp, self.summary, self.mode)
+        return ticket_rules.decide_resolve(ticket, stamp, self.summary, self.mode)
 
 
 class SignServiceForm(TicketCommand):
@@ -202,7 +203,7 @@ class SignServiceForm(TicketCommand):
     kind: SignatureKind = SignatureKind.CUSTOMER
 
     def decide(self, ticket: Ticket, stamp: Stamp) -> rules.TicketEvent:
-        return rules.decide_sign(ticket, stamp, self.signer, self.kind)
+        return ticket_rules.decide_sign(ticket, stamp, self.signer, self.kind)
 
 
 class EscalateTicket(TicketCommand):
@@ -213,7 +214,7 @@ class EscalateTicket(TicketCommand):
     reason: Text
 
     def decide(self, ticket: Ticket, stamp: Stamp) -> rules.TicketEvent:
-        return rules.decide_escalate(ticket, stamp, self.to, self.reason)
+        return ticket_rules.decide_escalate(ticket, stamp, self.to, self.reason)
 
 
 class SuspendTicket(TicketCommand):
@@ -223,7 +224,7 @@ class SuspendTicket(TicketCommand):
     reason: Text
 
     def decide(self, ticket: Ticket, stamp: Stamp) -> rules.TicketEvent:
-        return rules.decide_suspend(ticket, stamp, self.reason)
+        return ticket_rules.decide_suspend(ticket, stamp, self.reason)
 
 
 class ResumeTicket(TicketCommand):
@@ -233,7 +234,7 @@ class ResumeTicket(TicketCommand):
     reason: Text | None = None
 
     def decide(self, ticket: Ticket, stamp: Stamp) -> rules.TicketEvent:
-        return rules.decide_resume(ticket, stamp, self.reason)
+        return ticket_rules.decide_resume(ticket, stamp, self.reason)
 
 
 class ProvideReplacement(TicketCommand):
@@ -244,7 +245,7 @@ class ProvideReplacement(TicketCommand):
     note: Text | None = None
 
     def decide(self, ticket: Ticket, stamp: Stamp) -> rules.TicketEvent:
-        return rules.decide_replace(ticket, stamp, self.unit, self.note)
+        return ticket_rules.decide_replace(ticket, stamp, self.unit, self.note)
 
 
 class ReclassifyTicket(TicketCommand):
@@ -256,7 +257,9 @@ class ReclassifyTicket(TicketCommand):
     reason: Text
 
     def decide(self, ticket: Ticket, stamp: Stamp) -> rules.TicketEvent:
-        return rules.decide_reclassify(ticket, stamp, self.reason, self.severity, self.category)
+        return ticket_rules.decide_reclassify(
+            ticket, stamp, self.reason, self.severity, self.category
+        )
 
 
 class CloseTicket(TicketCommand):
@@ -266,7 +269,7 @@ class CloseTicket(TicketCommand):
     note: Text | None = None
 
     def decide(self, ticket: Ticket, stamp: Stamp) -> rules.TicketEvent:
-        return rules.decide_close(ticket, stamp, self.note)
+        return ticket_rules.decide_close(ticket, stamp, self.note)
 
 
 class ReopenTicket(TicketCommand):
@@ -276,7 +279,7 @@ class ReopenTicket(TicketCommand):
     reason: Text
 
     def decide(self, ticket: Ticket, stamp: Stamp) -> rules.TicketEvent:
-        return rules.decide_reopen(ticket, stamp, self.reason)
+        return ticket_rules.decide_reopen(ticket, stamp, self.reason)
 
 
 class CancelTicket(TicketCommand):
@@ -286,7 +289,7 @@ class CancelTicket(TicketCommand):
     reason: Text
 
     def decide(self, ticket: Ticket, stamp: Stamp) -> rules.TicketEvent:
-        return rules.decide_cancel(ticket, stamp, self.reason)
+        return ticket_rules.decide_cancel(ticket, stamp, self.reason)
 
 
 class RecordContactSheet(TicketCommand):
@@ -300,7 +303,7 @@ class RecordContactSheet(TicketCommand):
     note: Text | None = None
 
     def decide(self, ticket: Ticket, stamp: Stamp) -> rules.TicketEvent:
-        return rules.decide_contact_sheet(
+        return ticket_rules.decide_contact_sheet(
             ticket, stamp, self.sheet, self.fee, self.confirmed_by, self.note
         )
 

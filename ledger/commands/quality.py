@@ -53,6 +53,7 @@ from ledger.domain import complaint as cp
 from ledger.domain import corrective_action as ca
 from ledger.domain import return_visit as rv
 from ledger.domain import ticket as tk
+from ledger.domain import ticket_rules
 from ledger.domain.complaint import Complaint, ComplaintSubject
 from ledger.domain.corrective_action import CorrectiveAction
 from ledger.domain.model import DomainEvent, Stamp
@@ -291,7 +292,9 @@ class QualityService:
                 "only the audit failure is recorded"
             )
         else:
-            plan.add(tk.decide_reopen(ticket, stamp, command.reason, cause=visit.number), name)
+            plan.add(
+                ticket_rules.decide_reopen(ticket, stamp, command.reason, cause=visit.number), name
+            )
             plan.notes.append(f"{name} reopened (cause: return visit {visit.number})")
         return plan
 

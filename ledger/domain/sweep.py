@@ -45,11 +45,13 @@ from ledger.domain.sla import Coverage, Pause, SlaStatus, deadline, parse_target
 from ledger.domain.ticket import (
     Ticket,
     TicketEvent,
+    mutate,
+)
+from ledger.domain.ticket_rules import (
     decide_escalate,
     decide_flag_replacement,
     decide_inspection_notice,
     decide_rectification_notice,
-    mutate,
 )
 from ledger.domain.values import Category, EscalationLevel
 

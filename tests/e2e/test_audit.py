@@ -47,6 +47,9 @@ from ledger.domain.ticket import (
     CustomerSigned,
     Ticket,
     TicketEvent,
+    project_ticket,
+)
+from ledger.domain.ticket_rules import (
     decide_arrive,
     decide_dispatch,
     decide_report,
@@ -55,7 +58,6 @@ from ledger.domain.ticket import (
     decide_resume,
     decide_sign,
     decide_suspend,
-    project_ticket,
 )
 from ledger.domain.values import (
     Category,

@@ -24,6 +24,9 @@ from ledger.domain.sla import SlaStatus
 from ledger.domain.ticket import (
     Contact,
     TicketEvent,
+    mutate,
+)
+from ledger.domain.ticket_rules import (
     decide_arrive,
     decide_cancel,
     decide_dispatch,
@@ -34,7 +37,6 @@ from ledger.domain.ticket import (
     decide_respond,
     decide_resume,
     decide_suspend,
-    mutate,
 )
 from ledger.domain.values import Category, Channel, ResolutionMode, Role, Severity
 from tests.support import SEED_CONTRACTS, SHANGHAI

@@ -9,6 +9,9 @@ from ledger.domain.ticket import (
     InspectionNoticeIssued,
     Ticket,
     TicketEvent,
+    mutate,
+)
+from ledger.domain.ticket_rules import (
     decide_cancel,
     decide_close,
     decide_flag_replacement,
@@ -20,7 +23,6 @@ from ledger.domain.ticket import (
     decide_resolve,
     decide_respond,
     decide_sign,
-    mutate,
 )
 from ledger.domain.values import Category, Channel, ResolutionMode, Role
 from tests.histories import History, at, stamp

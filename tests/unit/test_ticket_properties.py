@@ -43,6 +43,10 @@ from ledger.domain.ticket import (
     Suspended,
     Ticket,
     TicketEvent,
+    mutate,
+    project_ticket,
+)
+from ledger.domain.ticket_rules import (
     decide_arrive,
     decide_cancel,
     decide_close,
@@ -57,8 +61,6 @@ from ledger.domain.ticket import (
     decide_resume,
     decide_sign,
     decide_suspend,
-    mutate,
-    project_ticket,
 )
 from ledger.domain.values import (
     Category,

@@ -45,6 +45,10 @@ from ledger.domain.ticket import (
     Ticket,
     TicketEvent,
     WorkContactSheetRecorded,
+    mutate,
+    project_ticket,
+)
+from ledger.domain.ticket_rules import (
     decide_arrive,
     decide_cancel,
     decide_close,
@@ -61,8 +65,6 @@ from ledger.domain.ticket import (
     decide_resume,
     decide_sign,
     decide_suspend,
-    mutate,
-    project_ticket,
 )
 from ledger.domain.values import (
     Category,
