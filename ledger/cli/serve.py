@@ -18,15 +18,14 @@ from ledger.cli.support import (
     F,
     LedgerGroup,
     Settings,
-    choices,
     console,
     fail,
     json_option,
     pass_settings,
     print_json,
+    who_options,
 )
 from ledger.commands.users import USER_ROLES, User, UserError, Users
-from ledger.domain.values import Role
 from ledger.timeutil import show
 
 LOOPBACK_NAMES = ("localhost", "localhost.localdomain", "ip6-localhost")
@@ -192,17 +191,9 @@ role_choice = click.Choice([r.value for r in USER_ROLES])
 def granted_by(f: F) -> F:
     """``--actor`` and ``--actor-role`` (from LEDGER_ACTOR / LEDGER_ROLE): who changes a
     user's access, recorded on its event (``--role`` is the user's own role)."""
-    f = click.option(
-        "--actor-role",
-        envvar="LEDGER_ROLE",
-        required=True,
-        type=choices(Role),
-        help="Role of the actor (or LEDGER_ROLE): admin.",
-    )(f)
-    f = click.option(
-        "--actor", envvar="LEDGER_ACTOR", required=True, help="Who acts (or LEDGER_ACTOR)."
-    )(f)
-    return f
+    return who_options(
+        f, role_option="--actor-role", role_help="Role of the actor (or LEDGER_ROLE): admin."
+    )
 
 
 @user.command("add")

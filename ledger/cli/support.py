@@ -245,14 +245,13 @@ def _field_options(name: str, info: FieldInfo) -> list[Callable[[F], F]]:
     return [click.option(*decls, name, **extra)]
 
 
-def who_options(f: F) -> F:
-    """``--actor`` and ``--role`` (required; from LEDGER_ACTOR / LEDGER_ROLE)."""
+def who_options(
+    f: F, *, role_option: str = "--role", role_help: str = "Role of the actor (or LEDGER_ROLE)."
+) -> F:
+    """``--actor`` and ``--role`` (required; from LEDGER_ACTOR / LEDGER_ROLE); the role's
+    option is ``role_option`` where ``--role`` means something else."""
     f = click.option(
-        "--role",
-        envvar="LEDGER_ROLE",
-        required=True,
-        type=choices(Role),
-        help="Role of the actor (or LEDGER_ROLE).",
+        role_option, envvar="LEDGER_ROLE", required=True, type=choices(Role), help=role_help
     )(f)
     f = click.option(
         "--actor", envvar="LEDGER_ACTOR", required=True, help="Who acts (or LEDGER_ACTOR)."
