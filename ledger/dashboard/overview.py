@@ -135,6 +135,8 @@ class Overview:
     escalations: list[Escalation]
     escalation_matrix: dict[str, dict[str, int]] = field(default_factory=dict)
     notices: list[SupervisionFact] = field(default_factory=list)
+    out_of_contract: int = 0
+    """Tickets of the period reported outside their contract's coverage: in no figure."""
 
 
 # --------------------------------------------------------------------------- pieces
@@ -320,23 +322,33 @@ def overview(
     """The overview: ``current`` (tickets reported in ``period``), ``previous`` (in the
     period before, ``None`` when there is none), ``open_tickets`` (all open ones), the
     pending targets measured in ``risks``, every supervision fact of the open tickets
-    (``facts``) and the facts that occurred in the period (``period_facts``)."""
+    (``facts``) and the facts that occurred in the period (``period_facts``).
+
+    Out-of-contract tickets are in no compliance figure (as in ``report sla``): the promises
+    did not cover them; the period line counts them apart."""
     escalated = escalations(open_tickets, facts, now)
+    counted = in_contract(current)
     return Overview(
         period=period,
         previous=period.previous(),
         now=now,
-        tickets=len(current),
-        tiles=tiles(current, previous),
+        tickets=len(counted),
+        tiles=tiles(counted, None if previous is None else in_contract(previous)),
         at_risk=at_risk(risks, now),
-        breaches=breaches(current, open_tickets),
-        daily=daily(current, period, tz, now.astimezone(tz).date()),
-        by_engineer=met_breached(current, "engineer"),
-        by_contract=met_breached(current, "contract_id"),
+        breaches=breaches(counted, in_contract(open_tickets)),
+        daily=daily(counted, period, tz, now.astimezone(tz).date()),
+        by_engineer=met_breached(counted, "engineer"),
+        by_contract=met_breached(counted, "contract_id"),
         escalations=escalated,
         escalation_matrix=escalation_matrix(escalated),
         notices=notices(period_facts),
+        out_of_contract=len(current) - len(counted),
     )
+
+
+def in_contract(tickets: Sequence[TicketSla]) -> list[TicketSla]:
+    """The tickets the contract's promises cover (the compliance figures' tickets)."""
+    return [t for t in tickets if not t.out_of_contract]
 
 
 # --------------------------------------------------------------------------- drill-down

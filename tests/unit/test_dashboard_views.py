@@ -698,3 +698,36 @@ def test_the_daily_compliance_lines_are_drawn_over_the_volume_bars() -> None:
         assert line.get("zlevel", 0) == bars[0].get("zlevel", 0)
         assert line.get("z", 2) > bars[0].get("z", 2), line["name"]
         assert line["showSymbol"] is True and line["symbolSize"] >= 8
+
+
+def test_out_of_contract_tickets_are_in_no_figure_and_counted_apart() -> None:
+    """As in `report sla`: the contract's promises did not cover them."""
+    week = Period(date(2026, 10, 5), date(2026, 10, 11))
+    covered = ticket("A", judged("respond", MET), reported=local(10, 6, 9))
+    outside = replace(
+        ticket("X", judged("respond", OVERDUE), reported=local(10, 6, 10), is_open=True),
+        out_of_contract=True,
+    )
+    view = overview(
+        period=week,
+        current=[covered, outside],
+        previous=[outside],
+        open_tickets=[outside],
+        risks=[],
+        facts=[],
+        period_facts=[],
+        now=NOW,
+        tz=SHANGHAI,
+    )
+    assert (view.tickets, view.out_of_contract) == (1, 1)
+    respond = next(tile for tile in view.tiles if tile.metric == "respond")
+    # A met, X left out: 1 met of 1; the previous period holds only X, so no figure there
+    assert (respond.met, respond.missed, respond.met_pct, respond.previous_pct) == (
+        1,
+        0,
+        100.0,
+        None,
+    )
+    assert view.breaches == []  # X is overdue but out of contract
+    assert [(row.key, row.met, row.missed) for row in view.by_engineer] == [("王工", 1, 0)]
+    assert sum(day.tickets for day in view.daily) == 1
