@@ -124,6 +124,13 @@ JOBS: dict[str, Callable[..., dict[str, Any]]] = {
 
 def main() -> None:
     job, params = sys.argv[1], json.loads(sys.argv[2])
+    # The models are built lazily since issue 18 (a command builds the few it uses); a job
+    # builds them all before its clock starts, as importing them did before.
+    import ledger.commands.registry  # noqa: F401 (every command and event model defined)
+    from ledger.commands.models import Command
+    from ledger.domain.model import Immutable, build_validators
+
+    build_validators(Immutable, Command)
     result = JOBS[job](**params)
     sys.stdout.write(json.dumps(result) + "\n")
 

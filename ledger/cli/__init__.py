@@ -2,23 +2,42 @@
 events into tables or JSON. Every rule lives in the domain; every error ends here as
 one line on stderr with exit code 2 (bad input) or 1 (conflict or failure).
 
-One module per command group; the shared plumbing is in :mod:`ledger.cli.support`."""
+One module per command group, imported only when that group runs (:mod:`ledger.cli.lazy`):
+a new group is one line of ``COMMANDS``. The shared plumbing is in :mod:`ledger.cli.support`."""
 
 from __future__ import annotations
 
 import click
 
-from ledger.cli import contracts, projections, quality, reports, tickets, visits
-from ledger.cli.export import export
-from ledger.cli.feed import feed, schema
-from ledger.cli.integrity import digest, verify
-from ledger.cli.serve import serve, user
-from ledger.cli.support import LedgerGroup, Settings, pass_settings
-from ledger.cli.sweep import sweep
-from ledger.commands.users import Users
+from ledger.cli.lazy import Lazy, LazyGroup
+from ledger.cli.support import Settings, pass_settings
+
+# fmt: off
+COMMANDS: dict[str, Lazy] = {
+    # name: Lazy("module:attribute", "its first help sentence, as `ledger --help` lists it")
+    "action": Lazy("ledger.cli.quality:action", "Corrective and preventive actions (纠正预防措施): the seven boxes of the card."),  # noqa: E501
+    "calendar": Lazy("ledger.cli.contracts:calendar", "China's official working days (工作日): bundled years and loaded notices."),  # noqa: E501
+    "complaint": Lazy("ledger.cli.quality:complaint", "Complaints (投诉): received, analysed, resolved, closed."),  # noqa: E501
+    "contract": Lazy("ledger.cli.contracts:contract", "Service contracts (服务合同): the promises tickets are judged by."),  # noqa: E501
+    "digest": Lazy("ledger.cli.integrity:digest", "Take a digest: the chain's head (position, hash, time), signed when a key is set."),  # noqa: E501
+    "export": Lazy("ledger.cli.export:export", "The audit dossier of one ticket: timeline (who, occurred vs recorded, back-dated flags), SLA verdicts, signature, linked visits/actions/complaints, each event's hash and the digests it was checked against."),  # noqa: E501
+    "feed": Lazy("ledger.cli.feed:feed", "Write events as CloudEvents 1.0 JSON, one object per line, in chain order."),  # noqa: E501
+    "import": Lazy("ledger.cli.tickets:import_", "Apply a JSON-lines file of commands in order, in batches; safe to run again."),  # noqa: E501
+    "projections": Lazy("ledger.cli.projections:projections", "Read models that follow the event log."),  # noqa: E501
+    "report": Lazy("ledger.cli.reports:report_group", "Reports from the read models (caught up with the log first)."),  # noqa: E501
+    "schema": Lazy("ledger.cli.feed:schema", "JSON Schemas of the feed's events."),
+    "serve": Lazy("ledger.cli.serve:serve", "Serve the read-only HTTP API (event feed, tickets, SLA report; docs/api.md) and the supervisor dashboard (/dashboard; docs/dashboard.md) until Ctrl-C or SIGTERM."),  # noqa: E501
+    "sweep": Lazy("ledger.cli.sweep:sweep", "Escalate overdue tickets, flag owed replacement units, issue overdue notices."),  # noqa: E501
+    "ticket": Lazy("ledger.cli.tickets:ticket", "Record and read service tickets (服务单)."),
+    "user": Lazy("ledger.cli.serve:user", "API users (`ledger serve`): who may read the ledger over HTTP, with which token."),  # noqa: E501
+    "verify": Lazy("ledger.cli.integrity:verify", "Check the whole log: every hash, positions, versions, and each digest."),  # noqa: E501
+    "visit": Lazy("ledger.cli.visits:visit", "Return visits (回访): the visit card, the satisfaction survey, the quality audit of a ticket's service form."),  # noqa: E501
+    "visits": Lazy("ledger.cli.visits:visits", "Periodic return visits the contracts promise."),
+}
+# fmt: on
 
 
-@click.group(cls=LedgerGroup)
+@click.group(cls=LazyGroup, lazy=COMMANDS)
 @click.option(
     "--db",
     envvar="LEDGER_DB",
@@ -53,6 +72,8 @@ def cli(ctx: click.Context, db: str | None, tz_name: str | None) -> None:
 def init(settings: Settings, parents: bool, fixed_clock: bool) -> None:
     """Create the event store and read models and guard the events (safe to run again).
     A SQLite file's directory must exist, unless --parents."""
+    from ledger.commands.users import Users
+
     with settings.open(create=True, parents=parents, fixed_clock=fixed_clock) as ledger:
         recorded = Users(ledger.engine, ledger.clock, ledger.app).record_untracked()
         click.echo(f"ledger ready at {ledger.location.describe()}")
@@ -64,26 +85,6 @@ def init(settings: Settings, parents: bool, fixed_clock: bool) -> None:
                 f"recorded the access of {len(recorded)} API user(s) added before access "
                 f"was logged: {', '.join(recorded)}"
             )
-
-
-cli.add_command(tickets.ticket)
-cli.add_command(tickets.import_)
-cli.add_command(contracts.contract)
-cli.add_command(visits.visit)
-cli.add_command(visits.visits)
-cli.add_command(quality.action)
-cli.add_command(quality.complaint)
-cli.add_command(contracts.calendar)
-cli.add_command(projections.projections)
-cli.add_command(reports.report_group)
-cli.add_command(sweep)
-cli.add_command(feed)
-cli.add_command(schema)
-cli.add_command(digest)
-cli.add_command(verify)
-cli.add_command(export)
-cli.add_command(serve)
-cli.add_command(user)
 
 
 def main() -> None:

@@ -11,31 +11,25 @@ from contextlib import contextmanager
 from datetime import datetime, tzinfo
 from enum import Enum
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar, get_args, get_origin
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, get_args, get_origin
 
 import click
 import orjson
-from eventsourcing.persistence import MapperDeserialisationError, PersistenceError
-from pydantic import BaseModel
-from pydantic.fields import FieldInfo
-from rich.console import Console
-from rich.table import Table
-from sqlalchemy.exc import DBAPIError
 
-from ledger.bootstrap import Ledger
 from ledger.clock import Clock, FixedClock, SystemClock
-from ledger.commands.application import ConcurrentChange, NotFound
-from ledger.commands.models import CommandError
-from ledger.domain.errors import DomainError
 from ledger.domain.values import (
     Role,
 )
-from ledger.projections.base import UnknownProjection
-from ledger.storage.chain import RecordedTimeBackwards
-from ledger.storage.clock_mode import ClockModeRefused
-from ledger.storage.location import LocationError, parse_location, resolve_url
-from ledger.storage.tables import LedgerNotInitialised
+from ledger.storage.location import parse_location, resolve_url
 from ledger.timeutil import parse_time, show_error, zone
+
+if TYPE_CHECKING:  # the heavy modules are imported where a command needs them (issue 18)
+    from pydantic import BaseModel
+    from pydantic.fields import FieldInfo
+    from rich.console import Console
+
+    from ledger.bootstrap import Ledger
+    from ledger.commands.models import CommandError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -80,29 +74,50 @@ def translated_errors() -> Iterator[None]:
         yield
     except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
         raise
-    except CommandError as e:
-        fail("invalid command: " + "; ".join(e.problems))
-    except (
-        DomainError,
-        NotFound,
-        LocationError,
-        LedgerNotInitialised,
-        UnknownProjection,
-        ClockModeRefused,
-    ) as e:
-        fail(_first_line_of(show_error(e, _user_zone())))
-    except ConcurrentChange as e:
-        if isinstance(e.__cause__, RecordedTimeBackwards):  # the clock is behind the log
-            fail(_first_line(e.__cause__), FAILURE)
-        fail(_first_line(e), FAILURE)
-    except MapperDeserialisationError as e:
-        fail(f"a stored event cannot be read: {_first_line(e)}", FAILURE)
-    except (PersistenceError, DBAPIError, OSError) as e:
-        fail(f"database unavailable or unusable: {_first_line(e)}", FAILURE)
     except Exception as e:
+        _translate(e)
         if os.environ.get("LEDGER_DEBUG"):
             raise
         fail(f"internal error ({type(e).__name__}): {_first_line(e)}", FAILURE)
+
+
+def _translate(e: Exception) -> None:
+    """Fail with ``e``'s line when it is one the ledger knows; the classes are imported
+    here, when something went wrong, not when every command starts."""
+    from eventsourcing.persistence import MapperDeserialisationError, PersistenceError
+    from sqlalchemy.exc import DBAPIError
+
+    from ledger.commands.application import ConcurrentChange, NotFound
+    from ledger.commands.models import CommandError
+    from ledger.domain.errors import DomainError
+    from ledger.projections.base import UnknownProjection
+    from ledger.storage.chain import RecordedTimeBackwards
+    from ledger.storage.clock_mode import ClockModeRefused
+    from ledger.storage.location import LocationError
+    from ledger.storage.tables import LedgerNotInitialised
+
+    if isinstance(e, CommandError):
+        fail("invalid command: " + "; ".join(e.problems))
+    if isinstance(
+        e,
+        (
+            DomainError,
+            NotFound,
+            LocationError,
+            LedgerNotInitialised,
+            UnknownProjection,
+            ClockModeRefused,
+        ),
+    ):
+        fail(_first_line_of(show_error(e, _user_zone())))
+    if isinstance(e, ConcurrentChange):
+        if isinstance(e.__cause__, RecordedTimeBackwards):  # the clock is behind the log
+            fail(_first_line(e.__cause__), FAILURE)
+        fail(_first_line(e), FAILURE)
+    if isinstance(e, MapperDeserialisationError):
+        fail(f"a stored event cannot be read: {_first_line(e)}", FAILURE)
+    if isinstance(e, (PersistenceError, DBAPIError, OSError)):
+        fail(f"database unavailable or unusable: {_first_line(e)}", FAILURE)
 
 
 class LedgerGroup(click.Group):
@@ -144,6 +159,8 @@ class Settings:
         """The ledger, on the real clock; on ``LEDGER_NOW``'s fixed clock only when the
         ledger was declared a fixed-clock (demo or test) ledger: ``fixed_clock`` declares
         it, with ``create`` (``ledger init --fixed-clock``)."""
+        from ledger.bootstrap import Ledger
+
         clock = self.clock()
         ledger = Ledger(
             parse_location(self.url),
@@ -166,6 +183,8 @@ pass_settings = click.make_pass_decorator(Settings)
 
 
 def console() -> Console:
+    from rich.console import Console
+
     width = None if sys.stdout.isatty() else 160
     return Console(width=width, highlight=False, soft_wrap=False)
 
@@ -290,6 +309,8 @@ def plural(count: int, word: str) -> str:
 
 
 def print_facts(title: str, facts: dict[str, str]) -> None:
+    from rich.table import Table
+
     table = Table(title=title, show_header=False)
     table.add_column("field", style="bold")
     table.add_column("value")

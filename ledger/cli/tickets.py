@@ -5,12 +5,9 @@ from __future__ import annotations
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
-from rich.table import Table
-from sqlalchemy import inspect
 
 from ledger.bootstrap import Ledger
 from ledger.bounds import MAX_POSITION
@@ -38,11 +35,12 @@ from ledger.domain.ticket import Ticket, project_ticket
 from ledger.domain.values import Role, Severity
 from ledger.presenters.tickets import history_view, sla_view, ticket_row_view, ticket_view
 from ledger.projections.tickets import list_tickets
-from ledger.reports.common import EVENT_WORDS
-from ledger.reports.export import Lang
 from ledger.storage.chain import COMMANDS_TABLE
 from ledger.storage.tables import LedgerNotInitialised
 from ledger.timeutil import show as show_time
+
+if TYPE_CHECKING:  # rich and the reports' words are imported by the commands that print
+    from ledger.reports.export import Lang
 
 # --------------------------------------------------------------------------- tickets
 
@@ -65,6 +63,8 @@ def _run_command(settings: Settings, data: dict[str, Any], as_json: bool, lang: 
 
 def recorded_line(number: str, command: str, version: int, lang: Lang) -> str:
     """What a write recorded, e.g. ``T-2026-000001 客户已签字确认 (版本 6)``."""
+    from ledger.reports.common import EVENT_WORDS
+
     event = TICKET_COMMANDS[command].event.__name__
     return f"{number} {EVENT_WORDS(event, lang)} ({EVENT_WORDS('version', lang)} {version})"
 
@@ -168,6 +168,8 @@ def _print_sla(rows: list[dict[str, Any]] | None) -> None:
     if rows is None:
         click.echo("SLA: unjudged (the ticket's contract is unknown)")
         return
+    from rich.table import Table
+
     table = Table(title="SLA")
     columns = ("metric", "target", "due_at", "done_at", "status", "breach_minutes", "note")
     for column in columns:
@@ -229,6 +231,8 @@ def list_(settings: Settings, /, as_json: bool, **filters: Any) -> None:
     if as_json:
         print_json(views)
         return
+    from rich.table import Table
+
     table = Table(title=f"{len(views)} ticket(s)")
     columns = ("number", "status", "severity", "contract_id", "customer", "engineer")
     for column in (*columns, "reported_at"):
@@ -275,7 +279,9 @@ def import_(
     A line may carry "command_id", its idempotency key; lines already applied (by an
     earlier run, e.g. one that crashed) are skipped and counted.
     """
+    from rich.console import Console
     from rich.progress import Progress
+    from sqlalchemy import inspect
 
     defaults = {k: v for k, v in (("actor", actor), ("role", role)) if v}
     with file.open("rb") as lines:

@@ -54,7 +54,10 @@ per text instead of a category lookup per character."""
 
 
 class Command(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+    # defer_build: built on first use, not at import (issue 18; see domain.model.Immutable).
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, str_strip_whitespace=True, defer_build=True
+    )
 
     if TYPE_CHECKING:
         command: str  # each model's own literal name, its tag in the registry

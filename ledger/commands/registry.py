@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import tzinfo
-from functools import reduce
+from functools import cache, reduce
 from operator import or_
 from typing import Annotated, Any, cast
 
@@ -171,15 +171,24 @@ def _tagged(entries: Mapping[str, Entry]) -> TypeAdapter[Any]:
     return TypeAdapter(tagged)
 
 
-_TICKET_ADAPTER = _tagged(TICKET_COMMANDS)
-_QUALITY_ADAPTER = _tagged(QUALITY_COMMANDS)
+@cache
+def _ticket_adapter() -> TypeAdapter[Any]:
+    """Built on the first command parsed, not at import (issue 18: start-up)."""
+    return _tagged(TICKET_COMMANDS)
+
+
+@cache
+def _quality_adapter() -> TypeAdapter[Any]:
+    return _tagged(QUALITY_COMMANDS)
 
 
 def parse_command(data: dict[str, Any], tz: tzinfo) -> m.AnyCommand:
     """Validate one ticket command dict; raise ``CommandError`` listing every problem."""
-    return cast(m.AnyCommand, m.parse_tagged(_TICKET_ADAPTER, COMMAND_NAMES, data, tz))
+    return cast(m.AnyCommand, m.parse_tagged(_ticket_adapter(), COMMAND_NAMES, data, tz))
 
 
 def parse_quality_command(data: dict[str, Any], tz: tzinfo) -> q.QualityCommand:
     """Validate one quality command dict; raise ``CommandError`` listing every problem."""
-    return cast(q.QualityCommand, m.parse_tagged(_QUALITY_ADAPTER, QUALITY_COMMAND_NAMES, data, tz))
+    return cast(
+        q.QualityCommand, m.parse_tagged(_quality_adapter(), QUALITY_COMMAND_NAMES, data, tz)
+    )

@@ -29,18 +29,19 @@ import hmac
 import re
 import secrets
 import sqlite3
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from os import urandom
 from typing import Any, TypeVar
 
-import psycopg
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 from pydantic import ValidationError
 from sqlalchemy import (
     Engine,
+    bindparam,
     inspect,
     select,
 )
@@ -88,11 +89,17 @@ _TOKEN = re.compile(
 
 E = TypeVar("E", bound=AccessEvent)
 
+_BY_TOKEN_KEY = select(api_users).where(api_users.c.token_key == bindparam("key"))
+"""The user row of a token's key: built once, as every API request runs it."""
+
 
 def _is_integrity_error(error: BaseException) -> bool:
     """A uniqueness conflict, as the library raises it or as a driver does (PostgreSQL's
     pre-insert step runs the row's write outside the library's translation)."""
-    return isinstance(error, IntegrityError | sqlite3.IntegrityError | psycopg.IntegrityError)
+    if isinstance(error, IntegrityError | sqlite3.IntegrityError):
+        return True
+    psycopg = sys.modules.get("psycopg")  # loaded when the ledger is on PostgreSQL
+    return psycopg is not None and isinstance(error, psycopg.IntegrityError)
 
 
 class UserError(ValueError):
@@ -312,9 +319,7 @@ class Users:
         if match is None:
             return None
         with self.engine.connect() as conn:
-            row = conn.execute(
-                select(api_users).where(api_users.c.token_key == match["key"])
-            ).first()
+            row = conn.execute(_BY_TOKEN_KEY, {"key": match["key"]}).first()
         if row is None or row.revoked_at is not None:
             return None
         if not hmac.compare_digest(_digest(row.token_salt, match["secret"]), row.token_digest):

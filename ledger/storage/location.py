@@ -46,7 +46,9 @@ class Location:
             }
         return {
             "PERSISTENCE_MODULE": "eventsourcing.postgres",
-            "APPLICATION_RECORDER_TOPIC": "ledger.storage.recorders:LedgerPostgresRecorder",
+            "APPLICATION_RECORDER_TOPIC": (
+                "ledger.storage.postgres_recorders:LedgerPostgresRecorder"
+            ),
             "POSTGRES_DBNAME": self.dbname,
             "POSTGRES_HOST": self.host,
             "POSTGRES_PORT": self.port,
