@@ -127,7 +127,9 @@ def current_user(
     return user
 
 
-def current_ledger(request: Request) -> Ledger:
+async def current_ledger(request: Request) -> Ledger:
+    """``async``: it does no I/O, and FastAPI runs a plain ``def`` dependency in the thread
+    pool, a thread hop on every request for a dictionary read (issue 18)."""
     ledger: Ledger = request.app.state.ledger
     return ledger
 
@@ -149,7 +151,7 @@ def _date_param(name: str, text: str | None) -> date | None:
         raise _bad_param(name, str(e), text) from None
 
 
-def feed_types(
+async def feed_types(  # no I/O: async spares a thread hop (see current_ledger)
     types: Annotated[
         list[Annotated[str, Field(min_length=1)]] | None,
         Query(

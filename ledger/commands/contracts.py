@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal, TypeVar
+from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
@@ -56,7 +57,7 @@ class ContractFile:
     policy: Policy
 
 
-_CONTRACT_ID: TypeAdapter[str] = TypeAdapter(ContractId)
+_CONTRACTID: TypeAdapter[str] = TypeAdapter(ContractId)
 T = TypeVar("T")
 
 
@@ -84,7 +85,7 @@ def parse_contract(data: dict[str, Any]) -> ContractFile:
         problems.append("id: is required")
     else:
         try:
-            contract_id = _CONTRACT_ID.validate_python(raw_id)
+            contract_id = _CONTRACTID.validate_python(raw_id)
         except ValidationError as e:
             problems += [f"id: {item['msg']}" for item in e.errors(include_url=False)]
     try:
@@ -130,7 +131,7 @@ def read_contract_files(paths: Sequence[Path]) -> list[ContractFile]:
 
 _ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 _RANGE = ".."
-_LONGEST_PERIOD = 31
+_LONGESTPERIOD = 31
 """No holiday period is longer than a month: a longer range is a typo in a year."""
 
 
@@ -165,7 +166,7 @@ def _entry_days(entry: object) -> list[date]:
     length = (end - start).days + 1
     if length < 1:
         raise ValueError(f'"{entry}" ends before it starts')
-    if length > _LONGEST_PERIOD:
+    if length > _LONGESTPERIOD:
         raise ValueError(f'"{entry}" is {length} days long: a holiday period is at most a month')
     return [start + timedelta(days=n) for n in range(length)]
 
@@ -243,6 +244,33 @@ class Loaded:
     outcome: Literal["registered", "revised", "unchanged"]
 
 
+class VersionedCache:
+    """Values derived from one aggregate's events, each kept with the aggregate's version
+    when it was derived and used while that is still its last version (one indexed read of
+    the last event's version, nothing decoded). A loaded contract or holiday table is a new
+    version: the next read folds afresh, in this process or any other. The values are
+    immutable; a lost race between threads only folds twice."""
+
+    LIMIT = 4096
+
+    def __init__(self) -> None:
+        self._kept: dict[tuple[Any, ...], tuple[int | None, Any]] = {}
+
+    def get(
+        self, key: tuple[Any, ...], store: Store, aggregate_id: UUID, derive: Callable[[], T]
+    ) -> T:
+        version = store.last_version(aggregate_id)
+        kept = self._kept.get(key)
+        if kept is not None and kept[0] == version:
+            value: T = kept[1]
+            return value
+        value = derive()
+        if len(self._kept) >= self.LIMIT:
+            self._kept.clear()
+        self._kept[key] = (version, value)
+        return value
+
+
 class ContractService:
     """Registers and revises contracts, loads holiday tables, and answers which policy and
     which working-day calendar apply."""
@@ -250,6 +278,10 @@ class ContractService:
     def __init__(self, store: Store, clock: Clock) -> None:
         self.store = store
         self.clock = clock
+        self._states = VersionedCache()
+        """Contracts, the holiday calendar and the work calendar, by the version of the
+        aggregate they were folded from: every read and judgement asked for them again,
+        folding the same events (a third of ``GET /tickets/T``; issue 18)."""
 
     def _stamp(self, actor: str, role: Role) -> Stamp:
         now = self.clock.now()
@@ -329,11 +361,16 @@ class ContractService:
             raise ConcurrentChange(f"contract {what} changed concurrently, retry") from e
 
     def find(self, contract_id: str) -> Contract | None:
-        try:
-            contract: Contract = self.store.get(contract_uuid(contract_id), project_contract)
-        except AggregateNotFoundError:
-            return None
-        return contract
+        aggregate_id = contract_uuid(contract_id)
+
+        def fold() -> Contract | None:
+            try:
+                contract: Contract = self.store.get(aggregate_id, project_contract)
+            except AggregateNotFoundError:
+                return None
+            return contract
+
+        return self._states.get(("contract", aggregate_id), self.store, aggregate_id, fold)
 
     def get(self, contract_id: str) -> Contract:
         contract = self.find(contract_id)
@@ -367,11 +404,14 @@ class ContractService:
         return calendar
 
     def holiday_calendar(self) -> HolidayCalendar | None:
-        try:
-            calendar: HolidayCalendar = self.store.get(HOLIDAY_CALENDAR_ID, project_holidays)
-        except AggregateNotFoundError:
-            return None
-        return calendar
+        def fold() -> HolidayCalendar | None:
+            try:
+                calendar: HolidayCalendar = self.store.get(HOLIDAY_CALENDAR_ID, project_holidays)
+            except AggregateNotFoundError:
+                return None
+            return calendar
+
+        return self._states.get(("holidays",), self.store, HOLIDAY_CALENDAR_ID, fold)
 
     def find_holiday_table(self, year: int) -> YearTable | None:
         """The table the ledger uses for ``year``: the loaded one, else the bundled one."""
@@ -394,5 +434,9 @@ class ContractService:
 
     def work_calendar(self) -> WorkCalendar:
         """China's official calendar: the bundled table, with loaded years replacing theirs."""
-        loaded = self.holiday_calendar()
-        return with_tables(china_official_calendar(), loaded.tables if loaded else ())
+
+        def build() -> WorkCalendar:
+            loaded = self.holiday_calendar()
+            return with_tables(china_official_calendar(), loaded.tables if loaded else ())
+
+        return self._states.get(("work calendar",), self.store, HOLIDAY_CALENDAR_ID, build)
