@@ -39,6 +39,14 @@ METRICS = (
     "verify.raw_sha256_events_per_s",
     "verify.vs_raw_sha256",
     "feed.feed_events_per_s",
+    "cold_start.python_pass_ms",
+    "cold_start.help_ms",
+    "cold_start.ticket_show_json_ms",
+    "api.server_cpu_ms_per_request",
+    "api.in_process_cpu_ms",
+    "api.server_cpu_vs_in_process",
+    "rebuild.min_vs_scan_decode",
+    "report_sla.us_per_ticket",
 )
 PER_PROJECTION = (
     "rebuild_events_per_s",
@@ -54,6 +62,11 @@ TARGETS = {
     "history_ms",
     "verify_vs_raw_sha256",
     "rebuild_peak_rss_mb",
+    "cli_help_ms",
+    "cli_ticket_show_ms",
+    "api_cpu_vs_in_process",
+    "rebuild_each_vs_scan_decode",
+    "report_sla_us_per_ticket",
 }
 
 
