@@ -80,6 +80,8 @@ def serve(
     import uvicorn
 
     from ledger.api.routes import StreamSettings
+    from ledger.commands.models import Command
+    from ledger.domain.model import Immutable, build_validators
     from ledger.web import create_app
 
     with settings.open() as ledger:  # refuse a missing or old ledger before listening
@@ -102,6 +104,10 @@ def serve(
             err=True,
             fg="yellow",
         )
+    # The models are built on first use (issue 18); a server builds them all before its
+    # first request: not in concurrent request threads (older pydantic releases' lazy
+    # rebuild is not thread-safe), nor on a client's time.
+    build_validators(Immutable, Command)
     app = create_app(settings.open, stream=StreamSettings(poll_interval, keepalive))
     config = uvicorn.Config(
         app,
