@@ -1,9 +1,10 @@
 """Where a person waits (issue 18): the CLI's cold start and the API's server CPU per
 request, each against its baseline measured in the same run.
 
-* ``cold_start``: wall time of a fresh ``python -m ledger --help`` and ``python -m ledger
-  ticket show T --json`` (median of ``runs``, interleaved with ``python -c pass``,
-  the interpreter's own start, so a loaded machine weighs on both alike);
+* ``cold_start``: wall time (and CPU time, ``cpu_ms``) of a fresh ``python -m ledger
+  --help`` and ``python -m ledger ticket show T --json`` (median of ``runs``, interleaved
+  with ``python -c pass``, the interpreter's own start, so a loaded machine weighs on both
+  alike);
 * ``api_cpu``: a real ``ledger serve`` (uvicorn) in a child process, ``GET /tickets/T``
   sent ``requests`` times over one keep-alive connection; the server's CPU per request
   (its ``/proc`` user + system time) against the in-process work of the same answer
@@ -13,6 +14,7 @@ request, each against its baseline measured in the same run.
 from __future__ import annotations
 
 import os
+import resource
 import socket
 import statistics
 import subprocess
@@ -30,18 +32,25 @@ def _env(url: str) -> dict[str, str]:
     return env | {"LEDGER_DB": url, "PYTHONPATH": str(REPO)}
 
 
-def _wall_ms(argv: Sequence[str], env: dict[str, str]) -> float:
-    start = time.perf_counter()
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _timed_ms(argv: Sequence[str], env: dict[str, str]) -> tuple[float, float]:
+    """Wall and CPU (user + system) milliseconds of one run of ``argv``."""
+    cpu, start = _children_cpu(), time.perf_counter()
     proc = subprocess.run(list(argv), env=env, capture_output=True, check=False, cwd=REPO)
     took = (time.perf_counter() - start) * 1000
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(argv[2:])}: exit {proc.returncode}: {proc.stderr[-500:]!r}")
-    return took
+    return took, (_children_cpu() - cpu) * 1000
 
 
 def cold_start(url: str, ticket: str, runs: int) -> dict[str, Any]:
     env = _env(url)
     timed: dict[str, list[float]] = {"python_pass": [], "help": [], "ticket_show_json": []}
+    cpu: dict[str, list[float]] = {name: [] for name in timed}
     argv = {
         "python_pass": [sys.executable, "-c", "pass"],
         "help": [sys.executable, "-m", "ledger", "--help"],
@@ -49,7 +58,9 @@ def cold_start(url: str, ticket: str, runs: int) -> dict[str, Any]:
     }
     for _ in range(runs):
         for name, samples in timed.items():
-            samples.append(_wall_ms(argv[name], env))
+            wall, used = _timed_ms(argv[name], env)
+            samples.append(wall)
+            cpu[name].append(used)
     medians = {name: round(statistics.median(s), 1) for name, s in timed.items()}
     return {
         "runs": runs,
@@ -60,6 +71,8 @@ def cold_start(url: str, ticket: str, runs: int) -> dict[str, Any]:
         "ticket_show_vs_python_pass": round(
             medians["ticket_show_json"] / medians["python_pass"], 1
         ),
+        # CPU (user + system) medians: what a loaded machine's wall time hides
+        "cpu_ms": {name: round(statistics.median(s), 1) for name, s in cpu.items()},
     }
 
 
