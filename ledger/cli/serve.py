@@ -81,6 +81,7 @@ def serve(
 
     from ledger.api.routes import StreamSettings
     from ledger.commands.models import Command
+    from ledger.commands.registry import build_parsers
     from ledger.domain.model import Immutable, build_validators
     from ledger.web import create_app
 
@@ -108,6 +109,7 @@ def serve(
     # first request: not in concurrent request threads (older pydantic releases' lazy
     # rebuild is not thread-safe), nor on a client's time.
     build_validators(Immutable, Command)
+    build_parsers()
     app = create_app(settings.open, stream=StreamSettings(poll_interval, keepalive))
     config = uvicorn.Config(
         app,
