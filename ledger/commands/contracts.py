@@ -275,13 +275,21 @@ class ContractService:
     """Registers and revises contracts, loads holiday tables, and answers which policy and
     which working-day calendar apply."""
 
-    def __init__(self, store: Store, clock: Clock) -> None:
+    def __init__(self, store: Store, clock: Clock, *, keep_states: bool = True) -> None:
+        """``keep_states``: keep what was folded (:class:`VersionedCache`); off for a
+        store that keeps states itself (the importer's staged batch), where checking the
+        version would cost a query per lookup."""
         self.store = store
         self.clock = clock
-        self._states = VersionedCache()
+        self._states = VersionedCache() if keep_states else None
         """Contracts, the holiday calendar and the work calendar, by the version of the
         aggregate they were folded from: every read and judgement asked for them again,
         folding the same events (a third of ``GET /tickets/T``; issue 18)."""
+
+    def _kept(self, key: tuple[Any, ...], aggregate_id: UUID, derive: Callable[[], T]) -> T:
+        if self._states is None:
+            return derive()
+        return self._states.get(key, self.store, aggregate_id, derive)
 
     def _stamp(self, actor: str, role: Role) -> Stamp:
         now = self.clock.now()
@@ -370,7 +378,7 @@ class ContractService:
                 return None
             return contract
 
-        return self._states.get(("contract", aggregate_id), self.store, aggregate_id, fold)
+        return self._kept(("contract", aggregate_id), aggregate_id, fold)
 
     def get(self, contract_id: str) -> Contract:
         contract = self.find(contract_id)
@@ -411,7 +419,7 @@ class ContractService:
                 return None
             return calendar
 
-        return self._states.get(("holidays",), self.store, HOLIDAY_CALENDAR_ID, fold)
+        return self._kept(("holidays",), HOLIDAY_CALENDAR_ID, fold)
 
     def find_holiday_table(self, year: int) -> YearTable | None:
         """The table the ledger uses for ``year``: the loaded one, else the bundled one."""
@@ -439,4 +447,4 @@ class ContractService:
             loaded = self.holiday_calendar()
             return with_tables(china_official_calendar(), loaded.tables if loaded else ())
 
-        return self._states.get(("work calendar",), self.store, HOLIDAY_CALENDAR_ID, build)
+        return self._kept(("work calendar",), HOLIDAY_CALENDAR_ID, build)

@@ -329,7 +329,7 @@ class _Importer:
     def _plan(self, lines: Sequence[_Line], *, careful: bool = True) -> _Batch:
         head = chain_position(self.app.recorder)
         staged = Staged(self.app, self.known.at(head), head)
-        contracts = ContractService(staged, self.quality.contracts.clock)
+        contracts = ContractService(staged, self.quality.contracts.clock, keep_states=False)
         tickets = TicketService(staged, self.tickets.clock, self.tickets.tz, contracts.policy_at)
         quality = QualityService(staged, self.quality.clock, self.quality.tz, contracts, tickets)
         batch = _Batch(
