@@ -497,7 +497,7 @@ def test_user_commands(sqlite_url: str) -> None:
     assert run("user", "revoke", "审计-王").exit_code == 0
     unknown = run("user", "revoke", "nobody")
     assert unknown.exit_code == 2 and "no user nobody" in unknown.stderr
-    _, listed = json.loads(run("user", "list", "--json").stdout)  # by name: 审 after 李
+    listed = {u["name"]: u for u in json.loads(run("user", "list", "--json").stdout)}["审计-王"]
     assert listed["name"] == "审计-王" and listed["active"] is False and listed["revoked_at"]
     with Ledger.open(sqlite_url) as ledger, ledger.engine.begin() as conn:
         conn.execute(text("DROP TABLE api_users"))  # a ledger from before API users
