@@ -22,10 +22,8 @@ from __future__ import annotations
 
 import inspect
 import sqlite3
-import tempfile
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Annotated, Any, cast
 from uuid import UUID
 
@@ -33,17 +31,17 @@ import anyio
 import orjson
 import psycopg
 from eventsourcing.persistence import IntegrityError
-from fastapi import APIRouter, FastAPI, Header, Query, Request, Response
+from fastapi import APIRouter, FastAPI, Header, Request, Response
 from fastapi.responses import JSONResponse
 
 from ledger.api import idempotency
 from ledger.api.examples import EXAMPLES
 from ledger.api.idempotency import BadIdempotencyKey, InFlight, Recorded
 from ledger.api.problems import Problem, documented, invalid
-from ledger.api.routes import ETAG_HEADER, LedgerDep, UserDep, etag
+from ledger.api.routes import ETAG_HEADER, UserDep, etag
 from ledger.bootstrap import Ledger
 from ledger.commands.application import REPORT_ATTEMPTS, ConcurrentChange, commit_retrying
-from ledger.commands.importer import import_commands, parse_line
+from ledger.commands.importer import parse_line
 from ledger.commands.models import Command, TicketCommand
 from ledger.commands.quality import KINDS
 from ledger.commands.quality_models import QualityCommand, QualityCommandBase, RecordCommand
@@ -466,75 +464,13 @@ for _route in write_routes():
     )
 
 
-@router.post(
-    "/commands",
-    tags=["commands"],
-    responses={
-        200: {"description": "The per-line report of `ledger import --json`."},
-        **WRITE_ERRORS,
-    },
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {
-                media: {"schema": {"type": "string", "description": "One command a line."}}
-                for media in JSON_LINES
-            },
-        }
-    },
-)
-async def commands_batch(
-    request: Request,
-    user: UserDep,
-    ledger: LedgerDep,
-    key: KeyHeader = None,
-    strict: Annotated[bool, Query(description="Stop at the first rejected line.")] = False,
-) -> dict[str, Any]:
-    """A batch of commands in `ledger import`'s JSON-lines format, applied in order as
-    `ledger import` does (each line its own idempotency key: its `command_id`, else its
-    content), by the token's user: no line may name `actor` or `role`."""
-    if key is not None:
-        raise invalid(
-            ["Idempotency-Key: a batch is idempotent line by line: give each line a command_id"]
-        )
-    body = await read_body(request, MAX_BATCH, JSON_LINES)
-    return await anyio.to_thread.run_sync(lambda: run_batch(ledger, user, body, strict))
-
-
-def run_batch(ledger: Ledger, user: User, body: bytes, strict: bool) -> dict[str, Any]:
-    refused: list[tuple[str, str]] = []
-    for number, raw in enumerate(body.splitlines(), start=1):
-        try:
-            line = orjson.loads(raw) if raw.strip() else None
-        except orjson.JSONDecodeError:
-            continue  # the import rejects it, in its report
-        if isinstance(line, dict):
-            refused += [
-                (f"lines[{number}].{name}", WHO) for name in ("actor", "role") if name in line
-            ]
-    if refused:
-        detail = "; ".join(
-            f"line {p.split('[')[1].split(']')[0]}: {p.split('.')[-1]}: {m}" for p, m in refused
-        )
-        raise Problem(422, "invalid batch: " + detail, kind="invalid-input", errors=refused)
-    with tempfile.TemporaryDirectory(prefix="ledger-batch-") as folder:
-        path = Path(folder) / "commands.jsonl"
-        path.write_bytes(body)
-        report = import_commands(
-            ledger.tickets,
-            ledger.quality,
-            path,
-            tz=ledger.tz,
-            defaults={"actor": user.name, "role": user.role.value},
-            strict=strict,
-        )
-    return report.as_dict()
-
-
 def install(app: FastAPI) -> None:
     """Add the write endpoints to ``app``, their body schemas to its document."""
+    from ledger.api import batch  # it imports this module's pieces
+
     app.state.in_flight = InFlight()
     app.include_router(router)
+    app.include_router(batch.router)
     document = app.openapi
 
     def openapi() -> dict[str, Any]:
