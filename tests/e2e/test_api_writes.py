@@ -6,7 +6,13 @@ the CLI's messages, ``POST /commands`` as ``ledger import``."""
 from __future__ import annotations
 
 import json
+import os
+import random
+import signal
+import subprocess
+import sys
 import threading
+import time
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -26,6 +32,7 @@ from ledger.commands.models import CommandError
 from ledger.commands.registry import ALLOWED, COMMANDS, QUALITY_COMMAND_NAMES, parse_command
 from ledger.commands.users import Users
 from ledger.domain.values import Role
+from ledger.integrity.verify import verify_ledger
 from ledger.web import create_app
 from tests.e2e.test_api import _free_port
 from tests.integration.test_roles import ACTOR, _build_world
@@ -390,3 +397,144 @@ def test_every_role_and_command_over_http(matrix: Matrix, name: str) -> None:
         assert answer.status_code == expected, (role, answer.json())
     assert matrix.http.ledger.event_count() == count
     assert name in QUALITY_COMMAND_NAMES or route.kind == "ticket"
+
+
+# --------------------------------------------------------------------------- SIGKILL
+
+
+def _serve(url: str, port: int) -> subprocess.Popen[str]:
+    env = {
+        **os.environ,
+        "LEDGER_DB": url,
+        "LEDGER_NOW": "2026-10-08T12:00",
+        "LEDGER_TZ": "Asia/Shanghai",
+    }
+    server = subprocess.Popen(
+        [sys.executable, "-m", "ledger", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 30
+    while True:
+        assert server.poll() is None, server.communicate()
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/openapi.json", timeout=1)
+            return server
+        except httpx.TransportError:
+            assert time.monotonic() < deadline, "ledger serve did not start"
+            time.sleep(0.05)
+
+
+CLIENTS = 4
+CALLS = 12
+"""Each client reports this many tickets, a key each."""
+
+
+def test_a_server_killed_while_clients_write_loses_nothing_and_doubles_nothing(
+    db_url: str,
+) -> None:
+    """SIGKILL at a random point while 4 clients write; after a restart every client sends
+    every request again with its key: each key is recorded once, the answers before the
+    kill are the answers after it, and the chain verifies."""
+    desk = open_desk(db_url)
+    users = Users(desk.ledger.engine, desk.clock, desk.ledger.app)
+    token = users.add("hotline", Role.SYSTEM, **USER_ADMIN)[1]
+    auth = {"Authorization": f"Bearer {token}"}
+    rng = random.Random(15)
+    first: dict[str, str] = {}  # key → the number answered before the kill
+    port = _free_port()
+
+    def client(worker: int, base: str, answered: dict[str, str]) -> None:
+        with httpx.Client(base_url=base, timeout=30) as session:
+            for call in range(CALLS):
+                key = f"w{worker}-{call}"
+                body = {**REPORT_BODY, "external_ref": key}
+                try:
+                    answer = session.post(
+                        "/tickets", json=body, headers={**auth, "Idempotency-Key": key}
+                    )
+                except httpx.TransportError:
+                    return  # the server is gone
+                assert answer.status_code == 201, answer.text
+                answered[key] = answer.json()["number"]
+
+    for kill_after in (rng.uniform(0.05, 0.6), rng.uniform(0.05, 0.6)):
+        server = _serve(db_url, port)
+        base = f"http://127.0.0.1:{port}"
+        before: dict[str, str] = {}
+        threads = [threading.Thread(target=client, args=(w, base, before)) for w in range(CLIENTS)]
+        for t in threads:
+            t.start()
+        time.sleep(kill_after)
+        server.send_signal(signal.SIGKILL)
+        server.wait(timeout=30)
+        for t in threads:
+            t.join(timeout=60)
+        for key, number in before.items():
+            assert first.setdefault(key, number) == number
+    server = _serve(db_url, port)
+    try:
+        after: dict[str, str] = {}
+        threads = [
+            threading.Thread(target=client, args=(w, f"http://127.0.0.1:{port}", after))
+            for w in range(CLIENTS)
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=120)
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.communicate(timeout=30)
+    assert len(after) == CLIENTS * CALLS
+    assert all(after[key] == number for key, number in first.items())
+    assert len(set(after.values())) == CLIENTS * CALLS  # a ticket per key, none twice
+    with Ledger.open(db_url) as ledger:
+        refs = sorted(ledger.tickets.get(n).external_ref or "" for n in after.values())
+        assert refs == sorted(after)
+        verdict = verify_ledger(ledger.engine, ledger.location.events_table)
+        assert verdict.ok
+    desk.ledger.close()
+
+
+# --------------------------------------------------------------------------- batches
+
+
+def test_a_batch_is_ledger_import(http: Http, tmp_path: Path) -> None:
+    lines = [
+        {"command": "report", "ref": "a", **REPORT_BODY, "at": "2026-10-08T08:50"},
+        {"command": "respond", "ticket": "a", "command_id": "respond-a"},
+        {"command": "dispatch", "ticket": "a", "engineer": "王工"},
+        {"command": "arrive", "ticket": "a"},  # a dispatcher records the arrival: allowed
+        {"command": "close", "ticket": "a"},  # not resolved: rejected
+        {"command": "visit_schedule", "contract": "seed-002", "visitor": "周质检"},
+    ]
+    body = b"".join(json.dumps(line, ensure_ascii=False).encode() + b"\n" for line in lines)
+    ndjson = {"Content-Type": "application/x-ndjson"}
+    report = http.post("/commands", body, **ndjson)
+    assert report.status_code == 200, report.text
+    result = report.json()
+    assert result["applied"] == 5 and [r["line"] for r in result["rejected"]] == [5]
+    assert result["tickets"] == {"a": "T-2026-000001"}
+    # The same file through `ledger import` by the same user: every line already applied.
+    path = tmp_path / "commands.jsonl"
+    path.write_bytes(body)
+    env = {"LEDGER_NOW": "2026-10-08T09:00", "LEDGER_TZ": "Asia/Shanghai"}
+    who = ["--actor", "李娜", "--role", "dispatcher"]
+    cli = CliRunner().invoke(
+        ledger_cli, ["--db", http.url, "import", str(path), *who, "--json"], env=env
+    )
+    again = json.loads(cli.stdout)
+    assert again["already_applied"] == 5 and again["applied"] == 0
+    assert again["rejected"] == result["rejected"]
+    # Who acts is the token's user, never a line's.
+    named = http.post(
+        "/commands", b'{"command": "respond", "ticket": "a", "actor": "x"}\n', **ndjson
+    )
+    assert named.status_code == 422
+    assert named.json()["errors"] == [
+        {"path": "lines[1].actor", "message": named.json()["errors"][0]["message"]}
+    ]
+    assert http.post("/commands", body, **{"Content-Type": "application/json"}).status_code == 415
