@@ -466,11 +466,12 @@ for _route in write_routes():
 
 def install(app: FastAPI) -> None:
     """Add the write endpoints to ``app``, their body schemas to its document."""
-    from ledger.api import batch  # it imports this module's pieces
+    from ledger.api import batch, reference  # they import this module's pieces
 
     app.state.in_flight = InFlight()
     app.include_router(router)
     app.include_router(batch.router)
+    app.include_router(reference.router)
     document = app.openapi
 
     def openapi() -> dict[str, Any]:

@@ -36,7 +36,7 @@ from ledger.integrity.verify import verify_ledger
 from ledger.web import create_app
 from tests.e2e.test_api import _free_port
 from tests.integration.test_roles import ACTOR, _build_world
-from tests.support import REPORT, SHANGHAI, START, USER_ADMIN, open_desk
+from tests.support import REPORT, SEED_CONTRACTS, SHANGHAI, START, USER_ADMIN, open_desk
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", StarletteDeprecationWarning)
@@ -538,3 +538,39 @@ def test_a_batch_is_ledger_import(http: Http, tmp_path: Path) -> None:
         {"path": "lines[1].actor", "message": named.json()["errors"][0]["message"]}
     ]
     assert http.post("/commands", body, **{"Content-Type": "application/json"}).status_code == 415
+
+
+# --------------------------------------------------------------------------- reference data
+
+CALENDAR = """year = 2031
+source = "test notice"
+holidays = ["2031-10-01..2031-10-03"]
+"""
+
+
+def test_contracts_and_calendars_are_the_administrators(http: Http) -> None:
+    admin = http.users.add("系统管理员", Role.ADMIN, **USER_ADMIN)[1]
+    http.tokens["系统管理员"] = admin
+    toml = {"Content-Type": "application/toml"}
+    seed = (SEED_CONTRACTS[0]).read_bytes()
+    refused = http.post("/contracts", seed, "李娜", **toml)
+    assert refused.status_code == 403 and "contract_load needs role admin" in refused.text
+    unchanged = http.post("/contracts", seed, "系统管理员", **toml)
+    assert unchanged.status_code == 200 and unchanged.json()["outcome"] == "unchanged"
+    new_id = seed.replace(b'id = "seed-000"', b'id = "http-000"')
+    assert new_id != seed
+    registered = http.post("/contracts", new_id, "系统管理员", **toml)
+    assert registered.status_code == 201 and registered.json()["id"] == "http-000"
+    assert http.ledger.contracts.get("http-000").latest.number == 1
+    bad = http.post("/contracts", b'id = "x"\n', "系统管理员", **toml)
+    assert bad.status_code == 422 and bad.json()["errors"]
+    assert http.post("/contracts", b"id = [", "系统管理员", **toml).status_code == 422
+    loaded = http.post("/calendar", CALENDAR.encode(), "系统管理员", **toml)
+    assert loaded.status_code == 200 and loaded.json()["outcome"] == "loaded"
+    again = http.post("/calendar", CALENDAR.encode(), "系统管理员", **toml)
+    assert again.json()["outcome"] == "unchanged"
+    as_json = {"year": 2031, "holidays": ["2031-10-01..2031-10-04"]}
+    assert http.post("/calendar", as_json, "系统管理员").json()["outcome"] == "loaded"
+    wrong_year = http.post("/calendar", {"year": 2031, "holidays": ["2030-12-31"]}, "系统管理员")
+    assert wrong_year.status_code == 422
+    assert wrong_year.json()["errors"][0]["path"] == "holidays[0]"
