@@ -14,9 +14,9 @@ import anyio
 import orjson
 from fastapi import APIRouter, Query, Request
 
+from ledger.api.bodies import JSON_LINES, MAX_BATCH, WHO, WRITE_ERRORS, KeyHeader, read_body
 from ledger.api.problems import Problem, invalid
 from ledger.api.routes import LedgerDep, UserDep
-from ledger.api.writes import JSON_LINES, MAX_BATCH, WHO, WRITE_ERRORS, KeyHeader, read_body
 from ledger.bootstrap import Ledger
 from ledger.commands.importer import import_commands
 from ledger.commands.users import User

@@ -17,9 +17,9 @@ import orjson
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
+from ledger.api.bodies import MAX_BODY, WRITE_ERRORS, read_body
 from ledger.api.problems import invalid
 from ledger.api.routes import LedgerDep, UserDep
-from ledger.api.writes import MAX_BODY, WRITE_ERRORS, read_body
 from ledger.commands.contracts import parse_contract, parse_holiday_table
 from ledger.domain.errors import Unchanged
 from ledger.presenters.contracts import loaded_view, year_table_view

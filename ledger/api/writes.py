@@ -22,25 +22,34 @@ from __future__ import annotations
 
 import inspect
 import sqlite3
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Annotated, Any, cast
+from typing import Any, cast
 from uuid import UUID
 
 import anyio
 import orjson
 import psycopg
 from eventsourcing.persistence import IntegrityError
-from fastapi import APIRouter, FastAPI, Header, Request, Response
+from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
 from ledger.api import idempotency
+from ledger.api.bodies import (
+    JSON,
+    MAX_BODY,
+    WHO,
+    WRITE_ERRORS,
+    IfMatchHeader,
+    KeyHeader,
+    read_body,
+)
 from ledger.api.examples import EXAMPLES
 from ledger.api.idempotency import BadIdempotencyKey, InFlight, Recorded
-from ledger.api.problems import Problem, documented, invalid
+from ledger.api.problems import Problem, invalid
 from ledger.api.routes import ETAG_HEADER, UserDep, etag
 from ledger.bootstrap import Ledger
-from ledger.commands.application import REPORT_ATTEMPTS, ConcurrentChange, commit_retrying
+from ledger.commands.application import REPORT_ATTEMPTS, ConcurrentChange
 from ledger.commands.importer import parse_line
 from ledger.commands.models import Command, TicketCommand
 from ledger.commands.quality import KINDS
@@ -52,17 +61,11 @@ from ledger.domain.numbering import Series
 from ledger.domain.ticket import TicketEvent
 from ledger.presenters.quality import record_view
 from ledger.presenters.tickets import ticket_view
+from ledger.storage.chain import RecordedTimeBackwards
 
-MAX_BODY = 64 * 1024
-"""The largest command body (bytes): a command is a few fields of at most 2000 characters."""
-MAX_BATCH = 16 * 1024 * 1024
-"""The largest ``POST /commands`` body (bytes)."""
-JSON = "application/json"
-JSON_LINES = ("application/jsonl", "application/x-ndjson")
 ATTEMPTS = 2
 """A command on a record: one retry on a concurrent change, as the CLI's commands (a new
 record, which only competes for its number: ``REPORT_ATTEMPTS``)."""
-WHO = "who acts is the authenticated user (the bearer token's): not a field of the body"
 SERIES = {"visit": Series.VISIT, "action": Series.CORRECTIVE_ACTION, "complaint": Series.COMPLAINT}
 
 
@@ -112,30 +115,6 @@ def write_routes(commands: Mapping[str, Entry] = COMMANDS) -> list[WriteRoute]:
 
 
 # --------------------------------------------------------------------------- bodies
-
-
-async def read_body(request: Request, limit: int, media_types: Sequence[str]) -> bytes:
-    """The request's body, of one of ``media_types`` (415) and at most ``limit`` bytes
-    (413), read no further than the limit."""
-    given = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if given not in media_types:
-        raise Problem(
-            415,
-            f"send the body as {' or '.join(media_types)} (got {given or 'no Content-Type'})",
-            headers={"Accept-Post": ", ".join(media_types)},
-        )
-    too_large = Problem(413, f"the body is over {limit} bytes", kind="too-large")
-    length = request.headers.get("content-length", "")
-    if length.isdigit() and int(length) > limit:
-        raise too_large
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise too_large
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def command_fields(body: bytes, route: WriteRoute) -> dict[str, Any]:
@@ -265,9 +244,8 @@ class Write:
 
     def run(self) -> tuple[Recorded, bool]:
         """What was recorded, and whether it was recorded before (a replay)."""
-        attempts = REPORT_ATTEMPTS if self.route.creating else ATTEMPTS
         try:
-            planned = commit_retrying(self.plan, self.commit, attempts)
+            planned = self._commit_retrying()
         except _Replay as replay:
             return self._replayed(replay.recorded), True
         except ConcurrentChange:
@@ -278,6 +256,30 @@ class Write:
                 raise
             return self._replayed(found), True
         return planned.recorded, False
+
+    def _commit_retrying(self) -> _Planned:
+        """Plan and save as ``commit_retrying`` does (a command on a record: one retry on a
+        concurrent change), but a save refused only because a concurrent write was stamped
+        later (recorded time never goes backwards) is planned again with a later time, up
+        to ``REPORT_ATTEMPTS`` in all: concurrent clients meet that all the time."""
+        changes = 0
+        attempts = REPORT_ATTEMPTS if self.route.creating else ATTEMPTS
+        for attempt in range(REPORT_ATTEMPTS):
+            planned = self.plan()
+            try:
+                self.commit(planned)
+            except ConcurrentChange as e:
+                last = attempt + 1 >= REPORT_ATTEMPTS
+                if isinstance(e.__cause__, RecordedTimeBackwards):
+                    if last:
+                        raise ConcurrentChange(str(e.__cause__)) from e
+                    continue
+                changes += 1
+                if changes >= attempts or last:
+                    raise
+                continue
+            return planned
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def _replayed(self, recorded: Recorded) -> Recorded:
         if recorded.fingerprint != self.fingerprint:
@@ -349,38 +351,6 @@ def execute(
 
 
 # --------------------------------------------------------------------------- endpoints
-
-KeyHeader = Annotated[
-    str | None,
-    Header(
-        alias="Idempotency-Key",
-        description="Send the same key again (same body) to get the first answer again, "
-        "nothing recorded twice; a different body under it is refused (422).",
-    ),
-]
-IfMatchHeader = Annotated[
-    str | None,
-    Header(
-        alias="If-Match",
-        description='The record\'s ETag (its version, `"6"`): 412 if it changed meanwhile.',
-    ),
-]
-
-WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
-    401: documented("No bearer token, or not a valid one."),
-    403: documented("The user's role may not issue this command (the role matrix)."),
-    404: documented("No such record."),
-    409: documented(
-        "A concurrent change, or a request with the same Idempotency-Key still in flight."
-    ),
-    412: documented("If-Match no longer matches the record's version."),
-    413: documented(f"The body is over {MAX_BODY} bytes."),
-    415: documented("The body is not application/json."),
-    422: documented(
-        "Bad input (`errors`: each field's path and the CLI's message), a rule of the ledger "
-        "refusing it, or an Idempotency-Key used for another request."
-    ),
-}
 
 
 def _body_schema(route: WriteRoute, schemas: dict[str, Any]) -> dict[str, Any]:
