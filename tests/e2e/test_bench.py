@@ -39,6 +39,11 @@ METRICS = (
     "verify.raw_sha256_events_per_s",
     "verify.vs_raw_sha256",
     "feed.feed_events_per_s",
+    "http_writes.in_process_commands_per_s",
+    "http_writes.clients_1.commands_per_s",
+    "http_writes.clients_1.latency_ms.p99",
+    "http_writes.clients_8.commands_per_s",
+    "http_writes.clients_8.vs_in_process",
 )
 PER_PROJECTION = (
     "rebuild_events_per_s",
