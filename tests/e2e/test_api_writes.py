@@ -28,6 +28,7 @@ from starlette.exceptions import StarletteDeprecationWarning
 from ledger.api.writes import MAX_BODY, write_route
 from ledger.bootstrap import Ledger
 from ledger.cli import cli as ledger_cli
+from ledger.clock import SystemClock
 from ledger.commands.models import CommandError
 from ledger.commands.registry import ALLOWED, COMMANDS, QUALITY_COMMAND_NAMES, parse_command
 from ledger.commands.users import Users
@@ -36,7 +37,15 @@ from ledger.integrity.verify import verify_ledger
 from ledger.web import create_app
 from tests.e2e.test_api import _free_port
 from tests.integration.test_roles import ACTOR, _build_world
-from tests.support import REPORT, SEED_CONTRACTS, SHANGHAI, START, USER_ADMIN, open_desk
+from tests.support import (
+    REPORT,
+    SEED_CONTRACTS,
+    SHANGHAI,
+    START,
+    USER_ADMIN,
+    load_seed_contracts,
+    open_desk,
+)
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", StarletteDeprecationWarning)
@@ -574,3 +583,36 @@ def test_contracts_and_calendars_are_the_administrators(http: Http) -> None:
     wrong_year = http.post("/calendar", {"year": 2031, "holidays": ["2030-12-31"]}, "系统管理员")
     assert wrong_year.status_code == 422
     assert wrong_year.json()["errors"][0]["path"] == "holidays[0]"
+
+
+def test_concurrent_clients_on_the_real_clock_are_all_recorded(db_url: str) -> None:
+    """8 clients at once, each on its own ticket, with the real clock: a save refused only
+    because another was stamped later (recorded time never goes backwards) is planned
+    again, so every write is recorded and none is refused."""
+    ledger = Ledger.open(db_url, create=True, tz=SHANGHAI, clock=SystemClock())
+    load_seed_contracts(ledger)
+    users = Users(ledger.engine, ledger.clock, ledger.app)
+    token = users.add("李娜", Role.DISPATCHER, **USER_ADMIN)[1]
+    auth = {"Authorization": f"Bearer {token}"}
+    statuses: list[int] = []
+    start = threading.Barrier(8)
+
+    def client(base: str) -> None:
+        with httpx.Client(base_url=base, timeout=60, headers=auth) as session:
+            start.wait()
+            number = session.post("/tickets", json=REPORT_BODY).json()["number"]
+            for verb, body in [
+                ("respond", {}),
+                *[("suspend", {"reason": "等"}), ("resume", {})] * 2,
+            ]:
+                statuses.append(session.post(f"/tickets/{number}/{verb}", json=body).status_code)
+
+    with _Server(db_url, SystemClock()) as base:
+        threads = [threading.Thread(target=client, args=(base,)) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=120)
+    assert statuses == [200] * 8 * 5
+    assert verify_ledger(ledger.engine, ledger.location.events_table).ok
+    ledger.close()
