@@ -1,6 +1,6 @@
 """The ``Idempotency-Key`` header of the write API (IETF httpapi idempotency-key draft).
 
-A key belongs to its user: it is kept as ``http:<user>:<key>`` in ``ledger_commands``,
+A key belongs to its user: it is kept as ``http:<n>:<user>:<key>`` in ``ledger_commands``,
 the table ``ledger import`` keeps its lines' keys in, written by the recorders in the
 transaction that inserts the command's events (:mod:`ledger.storage.chain`): a crash
 cannot keep the events without the key or the key without the events, and keys survive
@@ -63,7 +63,9 @@ def fingerprint(method: str, path: str, body: bytes) -> str:
 
 
 def stored_key(user: str, key: str) -> str:
-    return f"{PREFIX}{user}:{key}"
+    """``http:<length of the name>:<user>:<key>``: the length keeps user ``a:b`` with key
+    ``c`` apart from user ``a`` with key ``b:c``."""
+    return f"{PREFIX}{len(user)}:{user}:{key}"
 
 
 @dataclass(frozen=True)

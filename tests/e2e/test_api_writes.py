@@ -289,6 +289,14 @@ def test_the_same_key_answers_the_first_answer_and_records_once(http: Http) -> N
     assert http.post("/tickets", REPORT_BODY, "hotline", **key).json() == first.json()
 
 
+def test_a_key_is_the_users_own_whatever_the_names(http: Http) -> None:
+    """User ``a:b`` with key ``c`` and user ``a`` with key ``b:c`` are two requests."""
+    for name, key in (("a:b", "c"), ("a", "b:c")):
+        http.tokens[name] = http.users.add(name, Role.SYSTEM, **USER_ADMIN)[1]
+        answer = http.post("/tickets", REPORT_BODY, name, **{"Idempotency-Key": key})
+        assert answer.status_code == 201 and "idempotent-replayed" not in answer.headers
+
+
 def test_keys_survive_a_restart(db_url: str) -> None:
     desk = open_desk(db_url)
     users = Users(desk.ledger.engine, desk.clock, desk.ledger.app)
