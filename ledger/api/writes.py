@@ -56,6 +56,7 @@ from ledger.commands.quality import KINDS
 from ledger.commands.quality_models import QualityCommand, QualityCommandBase, RecordCommand
 from ledger.commands.registry import COMMANDS, TICKET_COMMANDS, Entry
 from ledger.commands.users import User
+from ledger.domain.errors import DomainError
 from ledger.domain.model import DomainEvent
 from ledger.domain.numbering import Series
 from ledger.domain.ticket import TicketEvent
@@ -248,7 +249,9 @@ class Write:
             planned = self._commit_retrying()
         except _Replay as replay:
             return self._replayed(replay.recorded), True
-        except ConcurrentChange:
+        except (ConcurrentChange, DomainError):
+            # Refused (or conflicted) only because a request with the same key, in another
+            # server, recorded this very command after our lookup: answer its answer.
             found = None
             if self.command_id is not None:
                 found = idempotency.lookup(self.ledger.app.recorder, self.command_id)
