@@ -49,6 +49,7 @@ from sqlalchemy import text
 
 from bench import latency, raw
 from bench.generate import DEFAULT_SEED, NOW, SIZES, Size, generate_file
+from bench.http_writes import measure_http_writes
 from examples import demo_tickets as demo
 from ledger.bootstrap import Ledger
 from ledger.clock import FixedClock
@@ -506,6 +507,8 @@ def bench_database(url: str, history: Path, lines: int, size: Size, seed: int) -
         results["verify"] = measure_verify(ledger)
         progress("  feed")
         results["feed"] = measure_feed(ledger)
+    progress("  HTTP writes (ledger serve, 1 and 8 clients)")
+    results["http_writes"] = measure_http_writes(url, size.name, distribution)
     results["targets"] = check_targets(results)
     return results
 

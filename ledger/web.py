@@ -1,5 +1,6 @@
-"""The web app of ``ledger serve``: the read-only API (:mod:`ledger.api.routes`) and the
-supervisor dashboard (:mod:`ledger.dashboard.web`) mounted on one FastAPI app. The two
+"""The web app of ``ledger serve``: the API (reads: :mod:`ledger.api.routes`; writes:
+:mod:`ledger.api.writes`) and the supervisor dashboard (:mod:`ledger.dashboard.web`)
+mounted on one FastAPI app. The two
 know nothing of each other; both read the open ledger and the users (:class:`Users`)
 that this module puts on ``app.state``.
 
@@ -68,7 +69,7 @@ def create_app(
 
     app = FastAPI(
         title="ledger",
-        summary="Read-only API of the after-sales service ledger: event feed, tickets, SLA.",
+        summary="The after-sales service ledger: event feed, tickets, SLA, and every command.",
         version="1",
         lifespan=lifespan,
     )

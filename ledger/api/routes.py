@@ -1,5 +1,5 @@
-"""The HTTP API's routes (``ledger serve``): the event feed, tickets and the SLA report,
-read-only, behind bearer tokens (:mod:`ledger.commands.users`). Described in
+"""The HTTP API's read routes (``ledger serve``): the event feed, tickets and the SLA
+report, behind bearer tokens (:mod:`ledger.commands.users`). Described in
 ``docs/api.md``. :mod:`ledger.web` mounts them beside the dashboard's; the open ledger and
 the users come from ``app.state`` (set there), the rest from this module's
 :func:`install`.
@@ -19,23 +19,25 @@ from typing import Annotated, Any
 
 import anyio
 import orjson
-from eventsourcing.persistence import MapperDeserialisationError, PersistenceError
 from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.sse import EventSourceResponse, ServerSentEvent
-from pydantic import BaseModel, Field
-from sqlalchemy.exc import DBAPIError
+from pydantic import Field
 
+from ledger.api import problems
+from ledger.api.problems import documented
 from ledger.bootstrap import Ledger
 from ledger.bounds import DATE_PATTERN, DATE_RANGE, MAX_POSITION, parse_date
-from ledger.commands.application import ContractNotFound, TicketNotFound
+from ledger.commands.application import ContractNotFound
 from ledger.commands.users import API_ROLES, User, Users
+from ledger.domain.audit import DESK
+from ledger.domain.ticket import Ticket
+from ledger.domain.values import Role
 from ledger.feed.cloudevents import (
     BATCH_CONTENT_TYPE,
     BadFeedRequest,
-    FeedIntegrityError,
     FeedPage,
     position_of,
     read_feed_page,
@@ -43,7 +45,6 @@ from ledger.feed.cloudevents import (
 )
 from ledger.presenters.tickets import history_view, sla_view, ticket_view
 from ledger.reports import sla
-from ledger.storage.tables import LedgerNotInitialised
 from ledger.timeutil import parse_time
 
 MAX_PAGE = 1000
@@ -69,27 +70,26 @@ class StreamSettings:
     """Events read per query."""
 
 
-class ErrorBody(BaseModel):
-    detail: str
-
-
 class CloudEventsBatchResponse(JSONResponse):
     media_type = BATCH_CONTENT_TYPE
 
 
-def _error(description: str) -> dict[str, Any]:
-    """An error answer as the document states it: ``{"detail": "..."}`` as
-    ``application/json``, whatever the route's own media type (a model would be filed
-    under the feed's CloudEvents or event-stream type, which errors are not sent as)."""
-    schema = ErrorBody.model_json_schema()
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
-
-
 _ERRORS: dict[int | str, dict[str, Any]] = {
-    401: _error("No bearer token, or not a valid one."),
-    403: _error("The token's user has a role that does not use the API."),
+    401: documented("No bearer token, or not a valid one."),
+    403: documented("The token's user has a role that does not read this."),
+    422: documented("A bad parameter: each in `errors`, with its path."),
 }
-_NOT_FOUND: dict[int | str, dict[str, Any]] = {404: _error("No such ticket.")}
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: documented("No such ticket, or not one the user sees.")
+}
+
+READS_EVERYTHING: frozenset[Role] = frozenset(API_ROLES)
+"""Who reads the whole feed, the SLA report and every ticket (as on the dashboard)."""
+READS_TICKETS: frozenset[Role] = READS_EVERYTHING | DESK | {Role.ADMIN}
+"""Who reads any ticket (and its history): besides those, the hotline and the managers,
+who act on any ticket, and the administrator. An engineer reads the tickets dispatched to
+an engineer of the user's name (the dashboard's rule); a customer reads none (the write's
+answer shows what it recorded)."""
 
 # --------------------------------------------------------------------------- dependencies
 
@@ -118,13 +118,30 @@ def current_user(
     user = users.authenticate(credentials.credentials)
     if user is None:
         raise _unauthorized("invalid or revoked token", "invalid_token")
-    if user.role not in API_ROLES:
+    return user
+
+
+def reader(user: Annotated[User, Depends(current_user)]) -> User:
+    """A user whose role reads everything (the feed, the reports); 403 for the others."""
+    if user.role not in READS_EVERYTHING:
         raise HTTPException(
             403,
-            f"the API is for {', '.join(r.value for r in API_ROLES)}; "
-            f"a {user.role.value} uses the dashboard",
+            f"the feed and the reports are for {', '.join(r.value for r in API_ROLES)}; "
+            f"role {user.role.value} reads the tickets it works on (GET /tickets/{{ticket}})",
         )
     return user
+
+
+def may_read(user: User, ticket: Ticket) -> None:
+    """Refuse a ticket the user does not see: 403 for a role that reads no ticket, 404
+    (as for a ticket that does not exist) for an engineer's ticket of someone else."""
+    if user.role in READS_TICKETS:
+        return
+    if user.role is Role.ENGINEER:
+        if ticket.engineer is not None and ticket.engineer.strip() == user.name:
+            return
+        raise HTTPException(404, f"no ticket {ticket.number} dispatched to {user.name}")
+    raise HTTPException(403, f"role {user.role.value} reads no ticket over the API")
 
 
 async def current_ledger(request: Request) -> Ledger:
@@ -173,45 +190,13 @@ async def feed_types(  # no I/O: async spares a thread hop (see current_ledger)
 
 LedgerDep = Annotated[Ledger, Depends(current_ledger)]
 UserDep = Annotated[User, Depends(current_user)]
+ReaderDep = Annotated[User, Depends(reader)]
 TypesDep = Annotated[tuple[str, ...], Depends(feed_types)]
-
-
-# --------------------------------------------------------------------------- errors
-
-
-def _json_error(status: int, detail: str) -> JSONResponse:
-    return JSONResponse({"detail": detail}, status_code=status)
 
 
 def _first_line(error: BaseException) -> str:
     text = str(error).strip() or type(error).__name__
     return text.splitlines()[0]
-
-
-def _add_error_handlers(app: FastAPI) -> None:
-    """Domain and storage errors as JSON ``{"detail": "..."}``, never a traceback."""
-
-    @app.exception_handler(TicketNotFound)
-    async def not_found(_: Request, e: TicketNotFound) -> JSONResponse:
-        return _json_error(404, _first_line(e))
-
-    @app.exception_handler(FeedIntegrityError)
-    async def tampered(_: Request, e: FeedIntegrityError) -> JSONResponse:
-        return _json_error(500, _first_line(e))
-
-    @app.exception_handler(MapperDeserialisationError)
-    async def unreadable(_: Request, e: MapperDeserialisationError) -> JSONResponse:
-        return _json_error(500, f"a stored event cannot be read: {_first_line(e)}")
-
-    async def unavailable(_: Request, e: Exception) -> JSONResponse:
-        return _json_error(503, f"database unavailable or unusable: {_first_line(e)}")
-
-    for storage_error in (PersistenceError, DBAPIError, LedgerNotInitialised):
-        app.add_exception_handler(storage_error, unavailable)
-
-    @app.exception_handler(Exception)
-    async def internal(_: Request, e: Exception) -> JSONResponse:
-        return _json_error(500, f"internal error ({type(e).__name__})")
 
 
 # --------------------------------------------------------------------------- routes
@@ -237,7 +222,7 @@ router = APIRouter()
 def feed(
     request: Request,
     ledger: LedgerDep,
-    _: UserDep,
+    _: ReaderDep,
     after: Annotated[Position, Query(description="Chain position to start after.")] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description="At most this many.")] = 100,
     types: TypesDep = (),
@@ -262,7 +247,7 @@ def feed(
 async def feed_stream(
     request: Request,
     ledger: LedgerDep,
-    _: UserDep,
+    _: ReaderDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     types: TypesDep = (),
     after: Annotated[Position, Query(description="Chain position to start after.")] = 0,
@@ -310,18 +295,44 @@ async def feed_stream(
         await anyio.sleep(settings.poll_interval)
 
 
-@router.get("/tickets/{ticket}", tags=["tickets"], responses={**_ERRORS, **_NOT_FOUND})
-def ticket(ledger: LedgerDep, _: UserDep, ticket: str) -> dict[str, Any]:
+ETAG_HEADER: dict[str, Any] = {
+    "ETag": {
+        "description": 'The ticket\'s version, a strong tag (`"6"`): send it back in '
+        "`If-Match` to write only if the ticket has not changed meanwhile.",
+        "schema": {"type": "string"},
+    }
+}
+
+
+def etag(version: int) -> str:
+    return f'"{version}"'
+
+
+@router.get(
+    "/tickets/{ticket}",
+    tags=["tickets"],
+    responses={
+        200: {"description": "The ticket.", "headers": ETAG_HEADER},
+        **_ERRORS,
+        **_NOT_FOUND,
+    },
+)
+def ticket(ledger: LedgerDep, user: UserDep, ticket: str, response: Response) -> dict[str, Any]:
     """A ticket's current state, rebuilt from its events, and its SLA verdicts now (as
-    `ledger ticket show --json`). `ticket`: its number (T-2026-000123) or id."""
+    `ledger ticket show --json`). `ticket`: its number (T-2026-000123) or id. The `ETag`
+    is its version."""
     found = ledger.tickets.get(ticket)
+    may_read(user, found)
+    response.headers["ETag"] = etag(found.version)
     return ticket_view(found, ledger.tz) | {"sla": sla_view(ledger.queries.judge(found), ledger.tz)}
 
 
 @router.get("/tickets/{ticket}/history", tags=["tickets"], responses={**_ERRORS, **_NOT_FOUND})
-def ticket_history(ledger: LedgerDep, _: UserDep, ticket: str) -> list[dict[str, Any]]:
+def ticket_history(ledger: LedgerDep, user: UserDep, ticket: str) -> list[dict[str, Any]]:
     """Every event of a ticket, in order, back-dated ones flagged (as `ledger ticket
     history --json`)."""
+    if user.role not in READS_TICKETS:
+        may_read(user, ledger.tickets.get(ticket))
     events, policy = ledger.queries.history(ticket)
     return history_view(events, policy, ledger.tz)
 
@@ -329,7 +340,7 @@ def ticket_history(ledger: LedgerDep, _: UserDep, ticket: str) -> list[dict[str,
 @router.get("/reports/sla", tags=["reports"], responses=_ERRORS)
 def report_sla(
     ledger: LedgerDep,
-    _: UserDep,
+    _: ReaderDep,
     date_from: Annotated[
         DateText | None,
         Query(alias="from", description=f"First local date of report ({DATE_RANGE})."),
@@ -371,13 +382,17 @@ def report_sla(
 
 
 def install(app: FastAPI, stream: StreamSettings | None = None) -> None:
-    """Add the API to ``app``: its routes, the error handlers that answer JSON, and how
+    """Add the API to ``app``: its read routes, its write routes (:mod:`ledger.api.writes`),
+    the error handlers that answer problems (:mod:`ledger.api.problems`), and how
     ``GET /feed/stream`` follows the log. The app's lifespan sets ``app.state.ledger``,
     ``app.state.users`` and ``app.state.stopping`` (:func:`ledger.web.create_app`)."""
     app.state.stream = stream or StreamSettings()
     app.state.feed_lock = threading.Lock()
-    _add_error_handlers(app)
+    from ledger.api import writes  # it imports this module's dependencies
+
+    problems.install(app)
     app.include_router(router)
+    writes.install(app)
 
 
 def _read_page(

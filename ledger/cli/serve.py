@@ -74,9 +74,10 @@ def serve(
     keepalive: float,
     log_level: str,
 ) -> None:
-    """Serve the read-only HTTP API (event feed, tickets, SLA report; docs/api.md) and the
-    supervisor dashboard (/dashboard; docs/dashboard.md) until Ctrl-C or SIGTERM. API
-    requests need a bearer token from `ledger user add`; the dashboard logs in with it."""
+    """Serve the HTTP API (event feed, tickets, SLA report, and every command as a write;
+    docs/api.md) and the supervisor dashboard (/dashboard; docs/dashboard.md) until Ctrl-C
+    or SIGTERM. API requests need a bearer token from `ledger user add`; the dashboard
+    logs in with it."""
     import uvicorn
 
     from ledger.api.routes import StreamSettings

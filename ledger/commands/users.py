@@ -1,4 +1,4 @@
-"""Users and their bearer tokens: who may read the ledger over HTTP (the API and the
+"""Users and their bearer tokens: who may read and write the ledger over HTTP (the API and the
 dashboard, which both turn a presented token into a :class:`User` here).
 
 A user has a name, a :class:`~ledger.domain.values.Role` and one token at a time. The
@@ -73,11 +73,13 @@ from ledger.storage.tables import LedgerNotInitialised
 from ledger.timeutil import as_utc
 
 API_ROLES: tuple[Role, ...] = (Role.AUDITOR, *SUPERVISORS)
-"""The roles that may call the API: they read everything."""
-USER_ROLES: tuple[Role, ...] = (*API_ROLES, Role.ENGINEER)
-"""The roles a user may have: engineers log in to the dashboard, which shows them their
-own tickets (the tickets dispatched to an engineer of the user's name); the API refuses
-them, since the feed and reports show every ticket."""
+"""The roles that read everything: the whole feed, the reports, every ticket (over the API
+and on the dashboard)."""
+USER_ROLES: tuple[Role, ...] = tuple(Role)
+"""The roles a user may have: every operator kind. Each writes over the API what the role
+matrix lets its role write (an auditor nothing); what each reads is in docs/api.md (an
+engineer: the tickets dispatched to an engineer of the user's name, as on the
+dashboard)."""
 
 INIT_ACTOR = "ledger init"
 """The actor of the access events recorded for users added before they were logged."""

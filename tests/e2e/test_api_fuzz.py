@@ -1,6 +1,7 @@
 """The API against its own OpenAPI document (schemathesis): requests drawn from
 ``/openapi.json`` (valid and invalid ones) to a real app on a real SQLite ledger with
-tickets, quality records and an authenticated auditor. No answer may be a server error,
+tickets, quality records, an authenticated auditor (reads) and an administrator (writes:
+every command's endpoint, and `POST /commands`). No answer may be a server error,
 and every answer must be one the document describes (status code, content type,
 headers, body).
 
@@ -14,6 +15,7 @@ import warnings
 from collections.abc import Iterator
 from typing import Any
 
+import orjson
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
@@ -48,9 +50,18 @@ CHECKS = [
     response_schema_conformance,
 ]
 EXAMPLES = 60
-"""Examples per operation (five operations)."""
+"""Examples per read operation (five operations)."""
+WRITE_EXAMPLES = 3
+"""Examples per write operation (one per command, ~40): the write endpoints are generated
+alike, so a few each cover them, and keep the run near a minute."""
 STREAM_CUT = 0.3
 """Seconds a caught-up event stream is read before the client hangs up."""
+
+
+@schemathesis.serializer("application/x-ndjson", "application/jsonl")
+def _json_lines(ctx: Any, value: Any) -> bytes:
+    """A batch body (a string in the document): its text, as it is."""
+    return value.encode() if isinstance(value, str) else orjson.dumps(value)
 
 
 OPENED: dict[str, Any] = {}
@@ -79,24 +90,37 @@ def fuzzed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     foreign_ids(desk)
     users = Users(desk.ledger.engine, desk.clock, desk.ledger.app)
     token = users.add("fuzz", Role.AUDITOR, **USER_ADMIN)[1]
-    OPENED.update(url=url, clock=desk.clock, token=token)
+    writer = users.add("fuzz-admin", Role.ADMIN, **USER_ADMIN)[1]
+    OPENED.update(url=url, clock=desk.clock, token=token, writer=writer)
     yield token
     asgi.shutdown_lifespans()  # the app's (its ledger closes), else kept until the process exits
     desk.ledger.close()
 
 
-@schema.parametrize()
-@settings(
-    max_examples=EXAMPLES,
-    derandomize=True,
-    deadline=None,
-    suppress_health_check=list(HealthCheck),
-    database=None,
-)
+def _fuzzing(examples: int) -> Any:
+    return settings(
+        max_examples=examples,
+        derandomize=True,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+        database=None,
+    )
+
+
+@schema.include(method="GET").parametrize()
+@_fuzzing(EXAMPLES)
 def test_the_api_keeps_to_its_schema(case: Any, fuzzed: str) -> None:
     # An event stream is cut after 20 events or, caught up, at the read timeout.
     cut = {"timeout": STREAM_CUT} if case.path == "/feed/stream" else {}
     case.call_and_validate(headers={"Authorization": f"Bearer {fuzzed}"}, checks=CHECKS, **cut)
+
+
+@schema.include(method="POST").parametrize()
+@_fuzzing(WRITE_EXAMPLES)
+def test_the_write_api_keeps_to_its_schema(case: Any, fuzzed: str) -> None:
+    """Writes by an administrator (who may issue most commands): bad bodies are
+    problems, never a server error; good ones are recorded and answered as documented."""
+    case.call_and_validate(headers={"Authorization": f"Bearer {OPENED['writer']}"}, checks=CHECKS)
 
 
 def test_the_fuzzed_app_has_data(fuzzed: str) -> None:

@@ -47,6 +47,11 @@ METRICS = (
     "api.server_cpu_vs_in_process",
     "rebuild.min_vs_scan_decode",
     "report_sla.us_per_ticket",
+    "http_writes.in_process_commands_per_s",
+    "http_writes.clients_1.commands_per_s",
+    "http_writes.clients_1.latency_ms.p99",
+    "http_writes.clients_8.commands_per_s",
+    "http_writes.clients_8.vs_in_process",
 )
 PER_PROJECTION = (
     "rebuild_events_per_s",

@@ -15,9 +15,10 @@ What runs, in order, on one fresh ledger:
 - docs/contracts.md, "Loading and checking" and "Calendar files" (the latter with the
   ``2027.toml`` shown just above it written to the directory).
 - docs/quality.md, "Commands" (it needs the README's closed T-2026-000001).
-- docs/api.md's ``sh`` block, with the server on a free port instead of 8000, ``curl
-  --fail`` so an HTTP error fails, and the event stream (``curl -N``, endless) cut after
-  its first event.
+- docs/api.md's ``sh`` blocks (the read example, then the write example: a hotline
+  system reports, a dispatcher responds with ``Idempotency-Key`` and ``If-Match``), with
+  the server on a free port instead of 8000, ``curl --fail`` so an HTTP error fails, and
+  the event stream (``curl -N``, endless) cut after its first event.
 
 Not executed: docs/cli.md has no self-contained shell block (its blocks are synopses
 with ``[--option VALUE]`` placeholders, outputs and JSON); docs/contracts.md's "Revisions"
@@ -28,6 +29,7 @@ benchmarks.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import socket
@@ -279,8 +281,7 @@ def test_quality_md_examples_run(shell: Shell) -> None:
     run_block(Shell(shell.cwd, shell.env), block)
 
 
-def test_api_md_example_runs(shell: Shell) -> None:
-    (block,) = section_blocks(REPO / "docs" / "api.md", "The HTTP API (`ledger serve`)")
+def run_api_block(shell: Shell, block: str) -> None:
     done = subprocess.run(
         ["bash", "-c", api_script(block, free_port())],
         cwd=shell.cwd,
@@ -290,3 +291,22 @@ def test_api_md_example_runs(shell: Shell) -> None:
         timeout=TIMEOUT,
     )
     assert done.returncode == 0, f"stdout: {done.stdout}\nstderr: {done.stderr}"
+
+
+def test_api_md_example_runs(shell: Shell) -> None:
+    # The page's first block (its other one is the write example's, below).
+    block = section_blocks(REPO / "docs" / "api.md", "The HTTP API (`ledger serve`)")[0]
+    run_api_block(shell, block)
+
+
+def test_api_md_write_example_runs(shell: Shell) -> None:
+    # needs the README's ledger (seed-002 loaded)
+    heading = "A hotline system reports a ticket, the dispatcher responds"
+    (block,) = section_blocks(REPO / "docs" / "api.md", heading)
+    run_api_block(shell, block)
+    feed = shell.expect_ok("ledger feed --type 'ledger.ticket.*'").stdout.splitlines()
+    events = [json.loads(line) for line in feed]
+    reported = [e for e in events if e["actor"] == "call-centre" and "reported" in e["type"]]
+    responded = [e for e in events if e["actor"] == "调度-李娜"]
+    assert len(reported) == 1 and len(responded) == 1  # the retried report: recorded once
+    assert responded[0]["subject"] == reported[0]["subject"]

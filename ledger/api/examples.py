@@ -1,0 +1,70 @@
+"""An example body for each write endpoint of the OpenAPI document (``ledger/api/writes.py``),
+by command name; the record's number is in the path, who acts comes from the token. A
+command without one here still gets its endpoint, documented by its schema alone."""
+
+from __future__ import annotations
+
+from typing import Any
+
+EXAMPLES: dict[str, dict[str, Any]] = {
+    "report": {
+        "contract": "seed-002",
+        "customer": "禹州市公安局",
+        "contact_name": "张三",
+        "contact_phone": "13800138001",
+        "site": "禹州市看守所监控中心",
+        "device": "门禁控制器",
+        "severity": "emergency",
+        "description": "门禁控制器无法开机",
+        "channel": "phone",
+    },
+    "respond": {"note": "已电话联系客户"},
+    "dispatch": {"engineer": "王工"},
+    "arrive": {"occurred_at": "2026-10-08T10:20:00+08:00"},
+    "resolve": {"summary": "更换主板", "mode": "on_site"},
+    "sign": {"signer": "张三", "kind": "customer"},
+    "escalate": {"to": "department_manager", "reason": "超时未到场"},
+    "suspend": {"reason": "等客户开门"},
+    "resume": {"reason": "客户已到场"},
+    "replace": {"unit": "备机 B-101"},
+    "reclassify": {"severity": "major", "reason": "影响范围小于报修所述"},
+    "close": {"note": "客户确认"},
+    "reopen": {"reason": "故障复发"},
+    "cancel": {"reason": "误报"},
+    "contact_sheet": {"sheet": "LXD-2026-001", "fee": "800", "confirmed_by": "张三"},
+    "visit_schedule": {"ticket": "T-2026-000001", "visitor": "周质检", "form": "phone"},
+    "visit_conduct": {"content": "电话回访", "customer_opinion": "满意"},
+    "visit_score": {
+        "engineering_quality": 90,
+        "progress": 80,
+        "service": 85,
+        "performance_capability": 70,
+    },
+    "visit_sign": {"signer": "张三"},
+    "visit_review": {"opinion": "同意"},
+    "visit_chief_review": {"opinion": "同意"},
+    "visit_audit": {"verdict": "pass"},
+    "visit_cancel": {"reason": "客户改期"},
+    "action_raise": {"content": "内审发现", "source": "internal_audit", "department": "质量部"},
+    "action_analyse": {"cause": "备件库存不足"},
+    "action_plan": {
+        "corrective": "补充备件",
+        "preventive": "每月盘点",
+        "responsible": "周经理",
+        "due_on": "2026-10-20",
+    },
+    "action_implement": {"description": "已补充备件"},
+    "action_result": {"result": "库存达标"},
+    "action_verify": {"effective": True, "comment": "有效"},
+    "action_close": {},
+    "complaint_receive": {
+        "contract": "seed-004",
+        "about": "engineer",
+        "reference": "孙工",
+        "category": "non_quality",
+        "content": "态度差",
+    },
+    "complaint_analyse": {"cause": "沟通不足", "department": "服务部", "ours": True},
+    "complaint_resolve": {"handling": "致歉", "result": "客户认可"},
+    "complaint_close": {},
+}
