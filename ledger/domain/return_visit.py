@@ -27,6 +27,7 @@ from functools import singledispatch
 from uuid import UUID
 
 from ledger.domain.errors import RuleViolation
+from ledger.domain.evidence import Evidence, EvidenceFacts, evidence_of
 from ledger.domain.model import (
     Aggregate,
     DomainEvent,
@@ -150,6 +151,11 @@ class CorrectiveActionLinked(VisitEvent):
     action_number: ShortText
 
 
+class EvidenceAttached(VisitEvent, EvidenceFacts):
+    """A file attached to the visit (the signed visit card, a photo): its hash, not its
+    bytes."""
+
+
 VISIT_EVENT_TYPES: tuple[type[VisitEvent], ...] = recorded_events(VisitEvent)
 """Every recorded event of VisitEvent: the classes register themselves."""
 
@@ -183,6 +189,7 @@ class ReturnVisit(Aggregate):
     cancelled_at: datetime | None = None
     cancel_reason: str | None = None
     corrective_actions: tuple[Reference, ...] = ()
+    evidence: tuple[Evidence, ...] = ()
 
     @property
     def is_audit(self) -> bool:
@@ -482,6 +489,12 @@ def _(event: CorrectiveActionLinked, visit: ReturnVisit | None) -> ReturnVisit:
         series=Series.CORRECTIVE_ACTION, number=event.action_number, id=event.action_id
     )
     return evolve(visit, event, corrective_actions=(*visit.corrective_actions, action))
+
+
+@mutate.register
+def _(event: EvidenceAttached, visit: ReturnVisit | None) -> ReturnVisit:
+    assert visit is not None
+    return evolve(visit, event, evidence=(*visit.evidence, evidence_of(event)))
 
 
 def project_visit(visit: ReturnVisit | None, events: object) -> ReturnVisit | None:
