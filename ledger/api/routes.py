@@ -376,6 +376,9 @@ def install(app: FastAPI, stream: StreamSettings | None = None) -> None:
     app.state.feed_lock = threading.Lock()
     _add_error_handlers(app)
     app.include_router(router)
+    from ledger.api import evidence  # it builds on this module's dependencies
+
+    app.include_router(evidence.router)
 
 
 def _read_page(

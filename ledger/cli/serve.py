@@ -80,6 +80,7 @@ def serve(
     import uvicorn
 
     from ledger.api.routes import StreamSettings
+    from ledger.storage.evidence import EvidenceNotConfigured, EvidenceSettings
     from ledger.web import create_app
 
     with settings.open() as ledger:  # refuse a missing or old ledger before listening
@@ -103,6 +104,10 @@ def serve(
             fg="yellow",
         )
     app = create_app(settings.open, stream=StreamSettings(poll_interval, keepalive))
+    try:
+        app.state.evidence_settings = EvidenceSettings.from_env(settings.evidence)
+    except EvidenceNotConfigured as e:
+        fail(str(e))
     config = uvicorn.Config(
         app,
         host=host,

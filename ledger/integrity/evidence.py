@@ -37,7 +37,9 @@ EVIDENCE_TOPICS = frozenset(
 
 
 def check_evidence(
-    links: Sequence[tuple[int, Any, int, Any]], open_store: EvidenceOpener, findings: Findings
+    links: Sequence[tuple[int, Any, int | None, Any]],
+    open_store: EvidenceOpener,
+    findings: Findings,
 ) -> None:
     """Re-hash the file of each evidence event (``links``: position, originator id,
     version and stored state), each distinct file once."""

@@ -107,7 +107,7 @@ def verify_ledger(
     for digest in digests:
         after_digest.setdefault(digest.position + 1, []).append(digest)
     recorded_before: dict[int, Problem] = {}  # id(digest) → its created_at is later
-    files: list[tuple[int, Any, int, Any]] = []  # the evidence events' links
+    files: list[tuple[int, Any, int | None, Any]] = []  # the evidence events' links
     # The hot loop works on the driver's raw rows; a link that does not recompute (or has
     # no event, or no predecessor) goes through _check_link, which says why.
     for page in iter_link_pages(engine, events_table, batch=batch):
