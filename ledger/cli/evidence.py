@@ -36,6 +36,14 @@ from ledger.storage.location import Location
 
 NOUNS = {"ticket": "ticket", "visit": "return visit", "action": "corrective action"}
 BYTES = {"zh": "字节", "en": "bytes"}
+KINDS_ZH = {
+    EvidenceKind.SIGNED_FORM: "签字服务单",
+    EvidenceKind.SIGNATURE: "签名",
+    EvidenceKind.PHOTO: "照片",
+    EvidenceKind.FAX: "传真件",
+    EvidenceKind.REPORT: "报告",
+    EvidenceKind.OTHER: "其他",
+}
 
 
 def evidence_store(settings: Settings, location: Location) -> EvidenceStore:
@@ -62,11 +70,12 @@ def read_file(path: Path, max_bytes: int) -> bytes:
 
 
 def attached_line(number: str, evidence: Evidence, lang: Lang) -> str:
-    """``T-2026-000001 已附证据文件 form.pdf (signed-form, application/pdf, 1234 字节,
+    """``T-2026-000001 已附证据文件 form.pdf (签字服务单, application/pdf, 1234 字节,
     sha256 …) (版本 7)``."""
+    kind = KINDS_ZH[evidence.kind] if lang == "zh" else evidence.kind.value
     return (
         f"{number} {EVENT_WORDS('EvidenceAttached', lang)} {evidence.file_name} "
-        f"({evidence.kind.value}, {evidence.media_type}, {evidence.size} {BYTES[lang]}, "
+        f"({kind}, {evidence.media_type}, {evidence.size} {BYTES[lang]}, "
         f"sha256 {evidence.sha256}) ({EVENT_WORDS('version', lang)} {evidence.version})"
     )
 

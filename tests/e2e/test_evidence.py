@@ -72,7 +72,7 @@ def test_attach_through_the_cli(db_url: str, tmp_path: Path) -> None:
         "ticket", "attach", ticket, form, "--kind", "signed-form", "--name", "服务单.pdf"
     )
     assert said.stdout == (
-        f"{ticket} 已附证据文件 服务单.pdf (signed-form, application/pdf, {len(FORM)} 字节, "
+        f"{ticket} 已附证据文件 服务单.pdf (签字服务单, application/pdf, {len(FORM)} 字节, "
         f"sha256 {hashlib.sha256(FORM).hexdigest()}) (版本 8)\n"
     )
     stored = tmp_path / "evidence" / "sha256" / digest[:2] / digest
