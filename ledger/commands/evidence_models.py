@@ -73,16 +73,7 @@ class AttachToVisit(VisitCommand, AttachFields):
     command: Literal["visit_attach"] = "visit_attach"
 
     def decide(self, visit: rv.ReturnVisit, stamp: Stamp, *, tz: tzinfo) -> rv.EvidenceAttached:
-        return decide_attach(
-            rv.EvidenceAttached,
-            visit,
-            f"return visit {visit.number}",
-            visit.evidence,
-            stamp,
-            self.facts(),
-            not_before=visit.scheduled_at,
-            since="the visit was scheduled",
-        )
+        return rv.decide_attach(visit, stamp, self.facts())
 
 
 class AttachToAction(ActionCommand, AttachFields):

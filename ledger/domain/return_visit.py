@@ -26,6 +26,7 @@ from enum import StrEnum
 from functools import singledispatch
 from uuid import UUID
 
+from ledger.domain import evidence as ev
 from ledger.domain.errors import RuleViolation
 from ledger.domain.evidence import Evidence, EvidenceFacts, evidence_of
 from ledger.domain.model import (
@@ -379,6 +380,23 @@ def decide_cancel(visit: ReturnVisit, stamp: Stamp, reason: str) -> VisitCancell
         )
     check_times(stamp, visit.scheduled_at, "the scheduling")
     return next_event(VisitCancelled, visit, stamp, reason=reason)
+
+
+def decide_attach(visit: ReturnVisit, stamp: Stamp, facts: EvidenceFacts) -> EvidenceAttached:
+    """A file attached to the visit (the signed card, a photo): not to a cancelled visit,
+    which has no card; not before the scheduling."""
+    if visit.status is VisitStatus.CANCELLED:
+        raise RuleViolation(f"return visit {visit.number} is cancelled: cannot attach a file")
+    return ev.decide_attach(
+        EvidenceAttached,
+        visit,
+        f"return visit {visit.number}",
+        visit.evidence,
+        stamp,
+        facts,
+        not_before=visit.scheduled_at,
+        since="the visit was scheduled",
+    )
 
 
 def decide_link_action(
