@@ -393,6 +393,9 @@ def install(app: FastAPI, stream: StreamSettings | None = None) -> None:
     problems.install(app)
     app.include_router(router)
     writes.install(app)
+    from ledger.api import evidence  # it builds on this module's dependencies
+
+    app.include_router(evidence.router)
 
 
 def _read_page(

@@ -49,11 +49,16 @@ COMMANDS: dict[str, Lazy] = {
     envvar="LEDGER_TZ",
     help="Time zone for input and output (default Asia/Shanghai).",
 )
+@click.option(
+    "--evidence",
+    help="Evidence store: a folder or s3://bucket/prefix (or LEDGER_EVIDENCE; default for "
+    "SQLite: the folder FILE.evidence beside the database).",
+)
 @click.version_option(package_name="ledger")
 @click.pass_context
-def cli(ctx: click.Context, db: str | None, tz_name: str | None) -> None:
+def cli(ctx: click.Context, db: str | None, tz_name: str | None, evidence: str | None) -> None:
     """ledger: an event-sourced ledger for after-sales service (售后服务台账)."""
-    ctx.obj = Settings(db, tz_name)
+    ctx.obj = Settings(db, tz_name, evidence)
 
 
 @cli.command()

@@ -23,6 +23,7 @@ from ledger.cli.support import (
 from ledger.reports.dossier import build_dossier
 from ledger.reports.dossier_render import FontMissing, render_html, render_pdf
 from ledger.reports.export import Lang
+from ledger.storage.evidence import EvidenceNotConfigured, EvidenceSettings
 
 
 @click.command("export")
@@ -75,7 +76,19 @@ def export(
     check_output(target, force=force, binary=binary, what="a PDF")
     digests, key = load_digests(digest_files, public_key)
     with settings.open() as ledger:
-        dossier = build_dossier(ledger, ref, digests=digests, public_key=key, whole_log=verify_log)
+        try:
+            store = EvidenceSettings.from_env(settings.evidence).open(ledger.location)
+        except EvidenceNotConfigured:
+            store = None  # no store: the files are listed, not re-hashed nor drawn
+        dossier = build_dossier(
+            ledger,
+            ref,
+            digests=digests,
+            public_key=key,
+            whole_log=verify_log,
+            evidence=store,
+            images=fmt != "json",
+        )
     language: Lang = "zh" if lang == "zh" else "en"
     if fmt == "json":
         content = orjson.dumps(dossier, option=orjson.OPT_INDENT_2) + b"\n"

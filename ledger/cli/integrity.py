@@ -43,6 +43,7 @@ from ledger.integrity.digest import (
 )
 from ledger.integrity.findings import CHECKS, DigestResult, Verdict
 from ledger.integrity.verify import verify_ledger
+from ledger.storage.evidence import EvidenceSettings
 from ledger.storage.reads import chain_head
 from ledger.timeutil import show
 
@@ -205,7 +206,15 @@ def verify(
         with engine.connect() as conn:
             total = chain_head(conn)[0]
         with progress_bar(total, enabled=not as_json) as on_progress:
-            verdict = verify_ledger(engine, table, digests, public_key=key, on_progress=on_progress)
+            location, evidence = ledger.location, settings.evidence
+            verdict = verify_ledger(
+                engine,
+                table,
+                digests,
+                public_key=key,
+                on_progress=on_progress,
+                evidence=lambda: EvidenceSettings.from_env(evidence).open(location),
+            )
     if as_json:
         print_json(verdict_json(verdict))
     else:
@@ -240,6 +249,7 @@ SAYS_OK = {
     "versions": "every aggregate's versions run 1..n",
     "times": "recorded times never go backwards (nor before a digest)",
     "read_models": "no read model is ahead of the log",
+    "evidence": "every evidence file the chain names is stored, its bytes unchanged",
     "digests": "the log extends every digest",
     "signatures": "every signed digest verifies",
 }

@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from ledger.cli.evidence import attach_command
 from ledger.cli.records import history_command, print_list, quality_commands, show_command
 from ledger.cli.support import (
     LedgerGroup,
@@ -41,6 +42,7 @@ def action() -> None:
 
 
 quality_commands(action, "action")
+attach_command(action, "action")
 show_command(action, "action", Series.CORRECTIVE_ACTION)
 history_command(action, "action", Series.CORRECTIVE_ACTION)
 

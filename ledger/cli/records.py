@@ -115,7 +115,7 @@ def quality_commands(group: click.Group, prefix: str) -> None:
     registry (dashes for underscores): the model's fields are its options (the record's
     number its argument), its docstring the help."""
     for command, entry in QUALITY_COMMANDS.items():
-        if command.startswith(prefix + "_"):
+        if command.startswith(prefix + "_") and not entry.upload:  # attach: cli/evidence.py
             _quality_command(group, command, entry.model)
 
 

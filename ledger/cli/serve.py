@@ -84,6 +84,7 @@ def serve(
     from ledger.commands.models import Command
     from ledger.commands.registry import build_parsers
     from ledger.domain.model import Immutable, build_validators
+    from ledger.storage.evidence import EvidenceNotConfigured, EvidenceSettings
     from ledger.web import create_app
 
     with settings.open() as ledger:  # refuse a missing or old ledger before listening
@@ -112,6 +113,10 @@ def serve(
     build_validators(Immutable, Command)
     build_parsers()
     app = create_app(settings.open, stream=StreamSettings(poll_interval, keepalive))
+    try:
+        app.state.evidence_settings = EvidenceSettings.from_env(settings.evidence)
+    except EvidenceNotConfigured as e:
+        fail(str(e))
     config = uvicorn.Config(
         app,
         host=host,

@@ -130,9 +130,12 @@ class LedgerGroup(click.Group):
 
 
 class Settings:
-    def __init__(self, db: str | None, tz_name: str | None) -> None:
+    def __init__(self, db: str | None, tz_name: str | None, evidence: str | None = None) -> None:
         self.url = resolve_url(db)
         self.tz_name = tz_name
+        self.evidence = evidence
+        """``--evidence``: where evidence files are stored (else ``LEDGER_EVIDENCE``, else
+        the default: ``ledger/storage/evidence.py``)."""
         self._tz: tzinfo | None = None
 
     @property

@@ -11,6 +11,7 @@ import click
 
 from ledger.bootstrap import Ledger
 from ledger.bounds import MAX_POSITION
+from ledger.cli.evidence import attach_command
 from ledger.cli.records import print_history, print_view
 from ledger.cli.support import (
     BAD_INPUT,
@@ -92,7 +93,9 @@ lang_option = click.option(
 )
 
 for _name, _entry in TICKET_COMMANDS.items():
-    write_command(_name, _entry.model)
+    if not _entry.upload:  # ``ledger ticket attach``: ledger/cli/evidence.py
+        write_command(_name, _entry.model)
+attach_command(ticket, "ticket")
 
 
 @ticket.command("show")

@@ -6,6 +6,7 @@ from typing import Any
 
 import click
 
+from ledger.cli.evidence import attach_command
 from ledger.cli.records import (
     history_command,
     print_list,
@@ -37,6 +38,7 @@ def visit() -> None:
 
 
 quality_commands(visit, "visit")
+attach_command(visit, "visit")
 show_command(visit, "visit", Series.VISIT)
 history_command(visit, "visit", Series.VISIT)
 

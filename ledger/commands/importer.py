@@ -49,6 +49,7 @@ from ledger.commands.quality import QualityService
 from ledger.commands.quality_models import QualityCommand, QualityCommandBase
 from ledger.commands.registry import (
     COMMAND_NAMES,
+    COMMANDS,
     CREATING,
     QUALITY_COMMAND_NAMES,
     parse_command,
@@ -115,8 +116,18 @@ COMMAND_ID_LENGTH = 200
 
 
 def parse_line(data: dict[str, Any], tz: tzinfo) -> AnyCommand | QualityCommand:
-    """One command of any kind, ticket or quality."""
-    if check_command_name(data, IMPORTABLE) in QUALITY_COMMAND_NAMES:
+    """One command of any kind, ticket or quality. An attach line is refused: a line
+    carries no file, and the ledger records no hash whose bytes it has not stored itself."""
+    name = check_command_name(data, IMPORTABLE)
+    if COMMANDS[name].upload:
+        group = "ticket" if name == "attach" else name.split("_", 1)[0]
+        raise CommandError(
+            [
+                f"command: {name} attaches a file, which an import line cannot carry: use "
+                f"`ledger {group} attach NUMBER FILE` or the HTTP API's attachments endpoint"
+            ]
+        )
+    if name in QUALITY_COMMAND_NAMES:
         return parse_quality_command(data, tz)
     return parse_command(data, tz)
 

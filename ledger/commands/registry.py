@@ -24,6 +24,7 @@ from typing import Annotated, Any, cast
 
 from pydantic import Field, TypeAdapter
 
+from ledger.commands import evidence_models as ev
 from ledger.commands import models as m
 from ledger.commands import quality_models as q
 from ledger.domain import complaint as cp
@@ -50,19 +51,28 @@ class Entry:
     model: type[m.Command]
     events: tuple[type[DomainEvent], ...]
     roles: frozenset[Role]
+    upload: bool = False
+    """The command attaches a file (``evidence_models``): its edge stores the bytes and
+    fills in the file's fields, so it has no generated CLI options, no generic HTTP
+    endpoint and no import line."""
 
     @property
     def event(self) -> type[DomainEvent]:
         return self.events[0]
 
 
-def _ticket(model: type[m.Command], *events: type[tk.TicketEvent]) -> Entry:
+def _ticket(model: type[m.Command], *events: type[tk.TicketEvent], upload: bool = False) -> Entry:
     name = model.model_fields["command"].default
-    return Entry(model, events, ticket_command_roles(name, events[0]))
+    return Entry(model, events, ticket_command_roles(name, events[0]), upload)
 
 
-def _quality(model: type[m.Command], roles: Iterable[Role], *events: type[DomainEvent]) -> Entry:
-    return Entry(model, events, frozenset(roles))
+def _quality(
+    model: type[m.Command],
+    roles: Iterable[Role],
+    *events: type[DomainEvent],
+    upload: bool = False,
+) -> Entry:
+    return Entry(model, events, frozenset(roles), upload)
 
 
 ADMIN = frozenset({Role.ADMIN})
@@ -83,6 +93,7 @@ TICKET_COMMANDS: Mapping[str, Entry] = {
     "reopen": _ticket(m.ReopenTicket, tk.Reopened),
     "cancel": _ticket(m.CancelTicket, tk.Cancelled),
     "contact_sheet": _ticket(m.RecordContactSheet, tk.WorkContactSheetRecorded),
+    "attach": _ticket(ev.AttachToTicket, tk.EvidenceAttached, upload=True),
 }
 """The ticket commands (``ledger ticket ...``), in the order ``ledger import`` names them."""
 
@@ -97,6 +108,10 @@ QUALITY_COMMANDS: Mapping[str, Entry] = {
     # A failure also reopens the audited ticket.
     "visit_audit": _quality(q.AuditVisit, rv.AUDITORS, rv.AuditPassed, rv.AuditFailed, tk.Reopened),
     "visit_cancel": _quality(q.CancelVisit, VISITORS, rv.VisitCancelled),
+    # The signed visit card: who makes visits, and the customer who signs it.
+    "visit_attach": _quality(
+        ev.AttachToVisit, VISITORS | {Role.CUSTOMER}, rv.EvidenceAttached, upload=True
+    ),
     # Linked back from each visit and complaint it came from.
     "action_raise": _quality(
         q.RaiseAction,
@@ -110,6 +125,9 @@ QUALITY_COMMANDS: Mapping[str, Entry] = {
     "action_implement": _quality(q.ImplementAction, QUALITY_WORK | ADMIN, ca.ActionImplemented),
     "action_result": _quality(q.RecordActionResult, QUALITY_WORK | ADMIN, ca.ResultRecorded),
     "action_verify": _quality(q.VerifyAction, ca.VERIFIERS, ca.EffectivenessVerified),
+    "action_attach": _quality(
+        ev.AttachToAction, QUALITY_WORK | ADMIN, ca.EvidenceAttached, upload=True
+    ),
     "action_close": _quality(
         q.CloseAction, {Role.QUALITY, Role.CHIEF_ENGINEER_OFFICE, Role.ADMIN}, ca.ActionClosed
     ),

@@ -41,6 +41,7 @@ from ledger.domain.ticket import (
     CustomerSigned,
     Dispatched,
     Escalated,
+    EvidenceAttached,
     InspectionNoticeIssued,
     OutOfContractNoted,
     Reclassified,
@@ -167,6 +168,9 @@ NORMAL_ROLES: dict[type[TicketEvent], frozenset[Role]] = {
     ),
     # Seed 003: the hotline's 服务客服专员 issues the work contact sheet (with sales).
     WorkContactSheetRecorded: DESK,
+    # Evidence files: whoever works the ticket, the quality department and 总工办 (who audit
+    # its form), the customer (their signature or the signed form: domain/evidence.py).
+    EvidenceAttached: frozenset({*FIELD, Role.QUALITY, Role.CHIEF_ENGINEER_OFFICE, Role.CUSTOMER}),
 }
 """Who normally records each ticket event (the table in docs/integrity.md). Who *may* is
 the role matrix (``domain/roles.py``, docs/roles.md), a superset of this norm; the audit

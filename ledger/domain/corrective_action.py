@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 
 from ledger.domain.contract import ZoneName
 from ledger.domain.errors import RuleViolation
+from ledger.domain.evidence import Evidence, EvidenceFacts, evidence_of
 from ledger.domain.model import (
     Aggregate,
     DomainEvent,
@@ -165,6 +166,11 @@ class ActionClosed(ActionEvent):
     note: Text | None = None
 
 
+class EvidenceAttached(ActionEvent, EvidenceFacts):
+    """A file attached to the action (a report, a photo of the fix): its hash, not its
+    bytes."""
+
+
 ACTION_EVENT_TYPES: tuple[type[ActionEvent], ...] = recorded_events(ActionEvent)
 """Every recorded event of ActionEvent: the classes register themselves."""
 
@@ -190,6 +196,7 @@ class CorrectiveAction(Aggregate):
     result_recorded_at: datetime | None = None
     verifications: tuple[Verification, ...] = ()
     closed_at: datetime | None = None
+    evidence: tuple[Evidence, ...] = ()
 
     @property
     def is_open(self) -> bool:
@@ -423,6 +430,12 @@ def _(event: EffectivenessVerified, action: CorrectiveAction | None) -> Correcti
 @mutate.register
 def _(event: ActionClosed, action: CorrectiveAction | None) -> CorrectiveAction:
     return _step(action, event, ActionStage.CLOSED, closed_at=event.occurred_at)
+
+
+@mutate.register
+def _(event: EvidenceAttached, action: CorrectiveAction | None) -> CorrectiveAction:
+    assert action is not None
+    return evolve(action, event, evidence=(*action.evidence, evidence_of(event)))
 
 
 def project_action(action: CorrectiveAction | None, events: object) -> CorrectiveAction | None:

@@ -26,7 +26,9 @@ from enum import StrEnum
 from functools import singledispatch
 from uuid import UUID
 
+from ledger.domain import evidence as ev
 from ledger.domain.errors import RuleViolation
+from ledger.domain.evidence import Evidence, EvidenceFacts, evidence_of
 from ledger.domain.model import (
     Aggregate,
     DomainEvent,
@@ -150,6 +152,11 @@ class CorrectiveActionLinked(VisitEvent):
     action_number: ShortText
 
 
+class EvidenceAttached(VisitEvent, EvidenceFacts):
+    """A file attached to the visit (the signed visit card, a photo): its hash, not its
+    bytes."""
+
+
 VISIT_EVENT_TYPES: tuple[type[VisitEvent], ...] = recorded_events(VisitEvent)
 """Every recorded event of VisitEvent: the classes register themselves."""
 
@@ -183,6 +190,7 @@ class ReturnVisit(Aggregate):
     cancelled_at: datetime | None = None
     cancel_reason: str | None = None
     corrective_actions: tuple[Reference, ...] = ()
+    evidence: tuple[Evidence, ...] = ()
 
     @property
     def is_audit(self) -> bool:
@@ -374,6 +382,23 @@ def decide_cancel(visit: ReturnVisit, stamp: Stamp, reason: str) -> VisitCancell
     return next_event(VisitCancelled, visit, stamp, reason=reason)
 
 
+def decide_attach(visit: ReturnVisit, stamp: Stamp, facts: EvidenceFacts) -> EvidenceAttached:
+    """A file attached to the visit (the signed card, a photo): not to a cancelled visit,
+    which has no card; not before the scheduling."""
+    if visit.status is VisitStatus.CANCELLED:
+        raise RuleViolation(f"return visit {visit.number} is cancelled: cannot attach a file")
+    return ev.decide_attach(
+        EvidenceAttached,
+        visit,
+        f"return visit {visit.number}",
+        visit.evidence,
+        stamp,
+        facts,
+        not_before=visit.scheduled_at,
+        since="the visit was scheduled",
+    )
+
+
 def decide_link_action(
     visit: ReturnVisit, stamp: Stamp, action_number: str
 ) -> CorrectiveActionLinked:
@@ -482,6 +507,12 @@ def _(event: CorrectiveActionLinked, visit: ReturnVisit | None) -> ReturnVisit:
         series=Series.CORRECTIVE_ACTION, number=event.action_number, id=event.action_id
     )
     return evolve(visit, event, corrective_actions=(*visit.corrective_actions, action))
+
+
+@mutate.register
+def _(event: EvidenceAttached, visit: ReturnVisit | None) -> ReturnVisit:
+    assert visit is not None
+    return evolve(visit, event, evidence=(*visit.evidence, evidence_of(event)))
 
 
 def project_visit(visit: ReturnVisit | None, events: object) -> ReturnVisit | None:

@@ -12,6 +12,7 @@ from typing import Annotated
 
 from pydantic import Field
 
+from ledger.domain.evidence import Evidence, EvidenceFacts, evidence_of
 from ledger.domain.model import CLOCK_SKEW as CLOCK_SKEW
 from ledger.domain.model import (
     Aggregate,
@@ -212,6 +213,11 @@ class WorkContactSheetRecorded(TicketEvent):
     note: Text | None = None
 
 
+class EvidenceAttached(TicketEvent, EvidenceFacts):
+    """A file attached to the ticket (the signed service form, a photo, a fax): its hash,
+    size, media type, name and kind; the bytes are in the evidence store."""
+
+
 TICKET_EVENT_TYPES: tuple[type[TicketEvent], ...] = recorded_events(TicketEvent)
 """Every recorded event of TicketEvent: the classes register themselves."""
 
@@ -256,6 +262,7 @@ class Ticket(Aggregate):
     replacement_flagged_at: datetime | None = None
     out_of_contract: bool = False
     contact_sheet: ContactSheet | None = None
+    evidence: tuple[Evidence, ...] = ()
 
     @property
     def is_open(self) -> bool:
@@ -440,6 +447,12 @@ def _(event: WorkContactSheetRecorded, ticket: Ticket | None) -> Ticket:
         recorded_at=event.occurred_at,
     )
     return _evolve(ticket, event, contact_sheet=sheet)
+
+
+@mutate.register
+def _(event: EvidenceAttached, ticket: Ticket | None) -> Ticket:
+    assert ticket is not None
+    return _evolve(ticket, event, evidence=(*ticket.evidence, evidence_of(event)))
 
 
 def _ended(ticket: Ticket | None, event: TicketEvent) -> tuple[Suspension, ...]:

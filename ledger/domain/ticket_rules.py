@@ -9,6 +9,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from uuid import UUID
 
+from ledger.domain import evidence
 from ledger.domain.errors import RuleViolation
 from ledger.domain.model import (
     Stamp,
@@ -25,6 +26,7 @@ from ledger.domain.ticket import (
     CustomerSigned,
     Dispatched,
     Escalated,
+    EvidenceAttached,
     InspectionNoticeIssued,
     OutOfContractNoted,
     Reclassified,
@@ -172,6 +174,23 @@ def decide_contact_sheet(
         fee=fee,
         confirmed_by=confirmed_by,
         note=note,
+    )
+
+
+def decide_attach(ticket: Ticket, stamp: Stamp, facts: evidence.EvidenceFacts) -> EvidenceAttached:
+    """A file attached to the ticket. On a ticket in any state (a faxed signed copy may
+    come back after the ticket was closed); the ticket's own engineer only, once it is
+    dispatched; not before the report."""
+    _require_own_engineer(ticket, stamp, "attach a file")
+    return evidence.decide_attach(
+        EvidenceAttached,
+        ticket,
+        f"ticket {ticket.number}",
+        ticket.evidence,
+        stamp,
+        facts,
+        not_before=ticket.reported_at,
+        since="the report",
     )
 
 

@@ -23,6 +23,7 @@ IDS = "ids"
 VERSIONS = "versions"
 TIMES = "times"
 READ_MODELS = "read_models"
+EVIDENCE = "evidence"
 DIGESTS = "digests"
 SIGNATURES = "signatures"
 CHECKS = (
@@ -34,6 +35,7 @@ CHECKS = (
     VERSIONS,
     TIMES,
     READ_MODELS,
+    EVIDENCE,
     DIGESTS,
     SIGNATURES,
 )

@@ -21,6 +21,10 @@ Checks, each on its own so a report names what broke:
   digest's position was recorded before the digest was taken.
 * ``read_models``: no projection has applied events beyond the log's head (read before
   the chain is walked, so followers running meanwhile cannot cause a false alarm).
+* ``evidence``: every evidence file the chain names (an ``EvidenceAttached`` event) is in
+  the evidence store and its bytes still hash to the recorded SHA-256
+  (:mod:`ledger.integrity.evidence`): a missing, changed or swapped file fails, naming the
+  record and the file.
 * ``signatures`` / ``digests``: each digest's signature holds (and was made with the key
   the auditor names, when given), and the log extends each digest. A digest whose
   signature fails or is refused is not compared with the log: its claims mean nothing.
@@ -45,6 +49,7 @@ from sqlalchemy import Connection, Engine, select, text
 
 from ledger.integrity.digest import Digest
 from ledger.integrity.digest_checks import check_digest
+from ledger.integrity.evidence import EVIDENCE_TOPICS, EvidenceOpener, check_evidence
 from ledger.integrity.findings import (
     DIGESTS,
     EVENTS,
@@ -81,10 +86,13 @@ def verify_ledger(
     batch: int = DEFAULT_BATCH,
     limit: int = DEFAULT_LIMIT,
     on_progress: Callable[[int], None] | None = None,
+    evidence: EvidenceOpener | None = None,
 ) -> Verdict:
     """Run every check. ``public_key`` (raw 32 bytes): the key every digest must be signed
     with; without it a digest's signature is checked against its own embedded key only.
-    ``on_progress`` is called with the number of links checked so far."""
+    ``on_progress`` is called with the number of links checked so far. ``evidence`` opens
+    the evidence store, only when the chain names a file (``None``: files are not
+    re-hashed)."""
     findings = Findings(limit)
     with engine.connect() as conn:
         read_models = [tuple(row) for row in conn.execute(select(projection_positions))]
@@ -99,6 +107,7 @@ def verify_ledger(
     for digest in digests:
         after_digest.setdefault(digest.position + 1, []).append(digest)
     recorded_before: dict[int, Problem] = {}  # id(digest) → its created_at is later
+    files: list[tuple[int, Any, int | None, Any]] = []  # the evidence events' links
     # The hot loop works on the driver's raw rows; a link that does not recompute (or has
     # no event, or no predecessor) goes through _check_link, which says why.
     for page in iter_link_pages(engine, events_table, batch=batch):
@@ -124,6 +133,8 @@ def verify_ledger(
                 problem = _check_link(ChainedEvent.from_row(row), prev)
                 if problem is not None:
                     findings.add(problem)
+            if topic in EVIDENCE_TOPICS and state is not None:
+                files.append((p, originator_id, version, state))
             if type(originator_id) is str and not canonical_id(originator_id):
                 findings.add(_respelled(p, notification_id, originator_id, version))
             at = recorded_text(state)
@@ -163,6 +174,9 @@ def verify_ledger(
                     notification_id=applied,
                 )
             )
+
+    if evidence is not None:
+        check_evidence(files, evidence, findings)
 
     results = []
     with engine.connect() as conn:

@@ -14,6 +14,7 @@ from ledger.domain.corrective_action import NEXT_STEP, CorrectiveAction
 from ledger.domain.return_visit import ReturnVisit, Review
 from ledger.domain.satisfaction import SatisfactionScores
 from ledger.domain.visit_schedule import DueVisit
+from ledger.presenters.tickets import evidence_view
 from ledger.timeutil import show
 
 
@@ -80,6 +81,7 @@ def visit_view(visit: ReturnVisit, tz: tzinfo) -> dict[str, Any]:
         "cancelled_at": _time(visit.cancelled_at, tz),
         "cancel_reason": visit.cancel_reason,
         "corrective_actions": [a.number for a in visit.corrective_actions],
+        "evidence": [evidence_view(e, tz) for e in visit.evidence],
         "version": visit.version,
     }
 
@@ -125,6 +127,7 @@ def action_view(action: CorrectiveAction, tz: tzinfo, now: datetime) -> dict[str
             for v in action.verifications
         ],
         "closed_at": _time(action.closed_at, tz),
+        "evidence": [evidence_view(e, tz) for e in action.evidence],
         "version": action.version,
     }
 

@@ -12,6 +12,7 @@ from typing import Any
 from ledger.domain.audit import backdating_threshold, is_backdated, lag_minutes
 from ledger.domain.compliance import Judgement
 from ledger.domain.contract import Policy
+from ledger.domain.evidence import Evidence
 from ledger.domain.model import DomainEvent
 from ledger.domain.ticket import Ticket
 from ledger.timeutil import show
@@ -74,7 +75,25 @@ def ticket_view(ticket: Ticket, tz: tzinfo) -> dict[str, Any]:
             if (sheet := ticket.contact_sheet)
             else None
         ),
+        "evidence": [evidence_view(e, tz) for e in ticket.evidence],
         "version": ticket.version,
+    }
+
+
+def evidence_view(evidence: Evidence, tz: tzinfo) -> dict[str, Any]:
+    """A file attached to a ticket, visit or action: what the log records of it (the
+    attachments endpoints, ``show --json``, the dossier)."""
+    return {
+        "sha256": evidence.sha256,
+        "size": evidence.size,
+        "media_type": evidence.media_type,
+        "file_name": evidence.file_name,
+        "kind": evidence.kind.value,
+        "attached_by": evidence.attached_by,
+        "role": evidence.role.value,
+        "attached_at": _time(evidence.attached_at, tz),
+        "recorded_at": _time(evidence.recorded_at, tz),
+        "version": evidence.version,
     }
 
 

@@ -297,6 +297,7 @@ EVENT_WORDS = Words(
             "RectificationNoticeIssued": "rectification notice issued",
             "OutOfContractNoted": "noted out of contract",
             "WorkContactSheetRecorded": "work contact sheet recorded",
+            "EvidenceAttached": "evidence file attached",
             "version": "version",
         },
         "zh": {
@@ -319,6 +320,7 @@ EVENT_WORDS = Words(
             "RectificationNoticeIssued": "已发整改通知单",
             "OutOfContractNoted": "已记为合同外",
             "WorkContactSheetRecorded": "已登记工作联系单",
+            "EvidenceAttached": "已附证据文件",
             "version": "版本",
         },
     }

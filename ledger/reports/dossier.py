@@ -11,21 +11,24 @@ between them is ``ledger verify``'s job; ``whole_log=True`` does it here too.
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, or_, select
 
+from ledger.domain.evidence import IMAGE_TYPES, Evidence, EvidenceKind
 from ledger.integrity.aggregate import LinkCheck, verify_aggregate
 from ledger.integrity.digest import Digest
 from ledger.integrity.digest_checks import check_digest
 from ledger.integrity.verify import verify_ledger
-from ledger.presenters.tickets import history_view, sla_view, ticket_view
+from ledger.presenters.tickets import evidence_view, history_view, sla_view, ticket_view
 from ledger.projections.complaints import complaint_summary
 from ledger.projections.corrective_actions import action_summary
 from ledger.projections.visits import list_visits
 from ledger.reports.common import Records, caught_up
+from ledger.storage.evidence import EvidenceError, EvidenceMissing, EvidenceStore
 from ledger.storage.reads import chain_head
 from ledger.timeutil import show
 
@@ -40,8 +43,13 @@ def build_dossier(
     digests: Sequence[Digest] = (),
     public_key: bytes | None = None,
     whole_log: bool = False,
+    evidence: EvidenceStore | None = None,
+    images: bool = False,
 ) -> dict[str, Any]:
-    """The dossier of ticket ``ref`` (number or id) as a JSON-ready document."""
+    """The dossier of ticket ``ref`` (number or id) as a JSON-ready document. With the
+    ``evidence`` store, each attached file is re-hashed; with ``images`` too, the
+    signatures, signed forms and photos that are PNG, JPEG or WebP come as ``data:`` URIs
+    for the HTML and PDF to draw."""
     tz = ledger.tz
     ticket = ledger.queries.get(ref)
     events, policy = ledger.queries.history(ticket.id)
@@ -57,6 +65,10 @@ def build_dossier(
         head, head_hash = chain_head(conn)
         checked = [_digest_view(conn, d, public_key, head) for d in digests]
     whole = _whole_log(ledger, digests, public_key) if whole_log else None
+    files = _evidence(ticket.evidence, evidence, images, tz)
+    integrity = _integrity(timeline, checked, whole, head, head_hash.hex()) | _clock(ledger)
+    integrity["evidence"] = _files_check(files, checked=evidence is not None)
+    integrity["ok"] = integrity["ok"] and integrity["evidence"]["ok"]
     return {
         "format": FORMAT,
         "generated_at": show(now, tz),
@@ -65,7 +77,48 @@ def build_dossier(
         "sla": sla_view(ledger.queries.judge(ticket, now), tz),
         "timeline": timeline,
         **linked,
-        "integrity": _integrity(timeline, checked, whole, head, head_hash.hex()) | _clock(ledger),
+        "evidence": files,
+        "integrity": integrity,
+    }
+
+
+DRAWN_KINDS = frozenset({EvidenceKind.SIGNATURE, EvidenceKind.SIGNED_FORM, EvidenceKind.PHOTO})
+
+
+def _evidence(
+    attached: Sequence[Evidence], store: EvidenceStore | None, images: bool, tz: Any
+) -> list[dict[str, Any]]:
+    """Each attached file: what the log records, what re-hashing it found (``ok``,
+    ``missing``, ``changed``; ``unchecked`` without a store) and, for a picture the dossier
+    shows, its bytes as a ``data:`` URI (only bytes that re-hash to the recorded SHA-256)."""
+    views = []
+    for file in attached:
+        view = evidence_view(file, tz) | {"state": "unchecked", "image": None}
+        if store is not None:
+            try:
+                data = store.get(file.sha256)
+                view["state"] = "ok"
+            except EvidenceMissing:
+                view["state"], data = "missing", b""
+            except EvidenceError:
+                view["state"], data = "changed", b""
+            drawn = file.media_type in IMAGE_TYPES and file.kind in DRAWN_KINDS
+            if images and drawn and view["state"] == "ok":
+                encoded = base64.b64encode(data).decode()
+                view["image"] = f"data:{file.media_type};base64,{encoded}"
+        views.append(view)
+    return views
+
+
+def _files_check(files: list[dict[str, Any]], *, checked: bool) -> dict[str, Any]:
+    good = sum(1 for f in files if f["state"] == "ok")
+    failing = [f["file_name"] for f in files if f["state"] in ("missing", "changed")]
+    return {
+        "ok": not failing,
+        "checked": checked,
+        "count": len(files),
+        "ok_count": good,
+        "failing": failing,
     }
 
 

@@ -12,6 +12,7 @@ the PDF is refused (:class:`FontMissing`), never drawn with blank Chinese.
 
 from __future__ import annotations
 
+import base64
 import io
 import os
 from pathlib import Path
@@ -77,6 +78,56 @@ def register_fonts() -> tuple[str, str]:
     except (TTFError, OSError) as e:
         raise FontMissing(f"the PDF's Chinese font {path} cannot be used ({e}): {hint}") from None
     return names
+
+
+def _evidence_flowables(
+    files: list[dict[str, Any]],
+    w: dict[str, Any],
+    s: Shown,
+    grid: Any,
+    para: Any,
+    when: Any,
+    mono: Any,
+) -> list[Any]:
+    """The evidence section: each picture drawn (scaled into 60 × 45 mm), then every file
+    with its kind, name, size, SHA-256, who attached it and when, and its check."""
+    from reportlab.lib.units import mm
+    from reportlab.lib.utils import ImageReader
+    from reportlab.platypus import Image, Table
+
+    if not files:
+        return [para("—")]
+    pictures = []
+    for f in files:
+        if not f.get("image"):
+            continue
+        data = base64.b64decode(f["image"].split(",", 1)[1])
+        width, height = ImageReader(io.BytesIO(data)).getSize()
+        scale = min(60 * mm / width, 45 * mm / height)
+        pictures.append(
+            [
+                Image(io.BytesIO(data), width * scale, height * scale),
+                para(f"{f['kind']} · {f['file_name']}"),
+            ]
+        )
+    flowables: list[Any] = []
+    if pictures:
+        flowables.append(Table([[cell for pair in pictures for cell in pair]], hAlign="LEFT"))
+    rows = [
+        [
+            f["kind"],
+            f["file_name"],
+            f["media_type"],
+            f["size"],
+            para(f["sha256"], mono),
+            f"{f['attached_by']} ({s.word('role:' + f['role'])})",
+            when(f["attached_at"]),
+            w["file:" + f["state"]],
+        ]
+        for f in files
+    ]
+    flowables.append(grid(list(w["evidence_columns"]), rows))
+    return flowables
 
 
 def render_pdf(dossier: dict[str, Any], lang: Lang = "zh") -> bytes:
@@ -172,6 +223,8 @@ def render_pdf(dossier: dict[str, Any], lang: Lang = "zh") -> bytes:
             + [[w["signature"], s.signature(ticket["signature"])]],
             [40 * mm, 200 * mm],
         ),
+        para(w["evidence"], heading),
+        *_evidence_flowables(dossier.get("evidence") or [], w, s, grid, para, when, mono),
         para(w["sla"], heading),
     ]
     if dossier["sla"] is None:

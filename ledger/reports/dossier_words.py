@@ -3,7 +3,10 @@
 (:data:`TERMS`, falling back to the words of the reports and the dashboard), and
 :class:`Shown`, which turns each value of the dossier document into text (times in the
 user's zone to the minute, nothing for an unset value, an event's fields as "label: value"
-lines). Both renderings (:mod:`ledger.reports.dossier_render`: HTML and PDF) show these."""
+lines). Both renderings (:mod:`ledger.reports.dossier_render`: HTML and PDF) show these.
+
+Over 500 lines: two languages' tables of the same words, side by side so that a word added
+to one is seen missing from the other."""
 
 from __future__ import annotations
 
@@ -61,6 +64,23 @@ WORDS: dict[Lang, dict[str, Any]] = {
         "backdated": "back-dated by",
         "link_bad": "DOES NOT VERIFY",
         "visits": "Return visits",
+        "evidence": "Evidence files",
+        "evidence_columns": [
+            "kind",
+            "file",
+            "media type",
+            "bytes",
+            "SHA-256",
+            "attached by",
+            "when",
+            "file check",
+        ],
+        "evidence_links": "{ok} of {n} evidence files re-hash to their recorded SHA-256",
+        "evidence_unchecked": "evidence files not re-hashed (no evidence store given)",
+        "file:ok": "unchanged",
+        "file:missing": "MISSING",
+        "file:changed": "CHANGED",
+        "file:unchecked": "not checked",
         "actions": "Corrective actions",
         "complaints": "Complaints",
         "ticket_fields": [
@@ -147,6 +167,23 @@ WORDS: dict[Lang, dict[str, Any]] = {
         "backdated": "补录滞后",
         "link_bad": "校验失败",
         "visits": "回访",
+        "evidence": "证据文件",
+        "evidence_columns": [
+            "类型",
+            "文件",
+            "媒体类型",
+            "字节",
+            "SHA-256",
+            "附件人",
+            "时间",
+            "文件校验",
+        ],
+        "evidence_links": "{n} 个证据文件中 {ok} 个与记录的 SHA-256 一致",
+        "evidence_unchecked": "证据文件未校验（未给出证据存储）",
+        "file:ok": "未改动",
+        "file:missing": "缺失",
+        "file:changed": "已改动",
+        "file:unchecked": "未校验",
         "actions": "纠正措施",
         "complaints": "投诉",
         "ticket_fields": [
@@ -205,6 +242,9 @@ TERMS: dict[Lang, dict[str, str]] = {
         "kind:customer": "signed by the customer",
         "kind:manager_approved": "approved by the department manager",
         "kind:fax_copy": "faxed copy of the signed form",
+        "field:media_type": "media type",
+        "field:file_name": "file",
+        "kind:signed-form": "signed service form",
     },
     "zh": {
         # event names (DOMAIN.md's words)
@@ -214,6 +254,7 @@ TERMS: dict[Lang, dict[str, str]] = {
         "event:Arrived": "到达现场",
         "event:Resolved": "修复",
         "event:CustomerSigned": "客户签字确认",
+        "event:EvidenceAttached": "附证据文件",
         "event:Escalated": "升级",
         "event:Suspended": "暂停计时",
         "event:Resumed": "恢复计时",
@@ -269,6 +310,15 @@ TERMS: dict[Lang, dict[str, str]] = {
         "kind:customer": "客户本人签字",
         "kind:manager_approved": "部门经理批准",
         "kind:fax_copy": "签字单传真件",
+        "field:size": "字节数",
+        "field:media_type": "媒体类型",
+        "field:file_name": "文件名",
+        "kind:signed-form": "签字服务单",
+        "kind:signature": "签名",
+        "kind:photo": "照片",
+        "kind:fax": "传真件",
+        "kind:report": "报告",
+        "kind:other": "其他",
         "visit:scheduled": "已安排",
         "visit:conducted": "已回访",
         "visit:cancelled": "已取消",
@@ -456,6 +506,10 @@ class Shown:
         else:
             problem = whole["problems"][0]["message"] if whole["problems"] else ""
             parts.append(self.label("walk failed").format(problem=problem))
+        files = integrity.get("evidence")
+        if files is not None:
+            key = "evidence_links" if files["checked"] else "evidence_unchecked"
+            parts.append(self.label(key).format(ok=files["ok_count"], n=files["count"]))
         return ("；" if self.lang == "zh" else "; ").join(parts)
 
     def digest_result(self, digest: dict[str, Any]) -> str:

@@ -19,6 +19,11 @@ What runs, in order, on one fresh ledger:
   system reports, a dispatcher responds with ``Idempotency-Key`` and ``If-Match``), with
   the server on a free port instead of 8000, ``curl --fail`` so an HTTP error fails, and
   the event stream (``curl -N``, endless) cut after its first event.
+- docs/api.md's "Attachments" block likewise (an engineer's phone attaching a photo to the
+  README's ticket; the photo is written first).
+- docs/api.md's ``sh`` block, with the server on a free port instead of 8000, ``curl
+  --fail`` so an HTTP error fails, and the event stream (``curl -N``, endless) cut after
+  its first event.
 
 Not executed: docs/cli.md has no self-contained shell block (its blocks are synopses
 with ``[--option VALUE]`` placeholders, outputs and JSON); docs/contracts.md's "Revisions"
@@ -310,3 +315,20 @@ def test_api_md_write_example_runs(shell: Shell) -> None:
     responded = [e for e in events if e["actor"] == "调度-李娜"]
     assert len(reported) == 1 and len(responded) == 1  # the retried report: recorded once
     assert responded[0]["subject"] == reported[0]["subject"]
+def test_api_md_attachments_example_runs(shell: Shell) -> None:
+    # needs the README's T-2026-000001, dispatched to 王工; the phone's picture is a JPEG
+    shell.expect_ok("ledger ticket show T-2026-000001")
+    (shell.cwd / "site-photo.jpg").write_bytes(b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(64))
+    (block,) = section_blocks(REPO / "docs" / "api.md", "Attachments")
+    done = subprocess.run(
+        ["bash", "-c", api_script(block, free_port())],
+        cwd=shell.cwd,
+        env=shell.env,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+    )
+    assert done.returncode == 0, f"stdout: {done.stdout}\nstderr: {done.stderr}"
+    shown = shell.expect_ok("ledger ticket show T-2026-000001 --json").stdout
+    assert '"file_name": "site-photo.jpg"' in shown and '"attached_by": "王工"' in shown
+    assert "ok      evidence" in shell.expect_ok("ledger verify").stdout

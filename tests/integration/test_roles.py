@@ -55,6 +55,16 @@ EVERY_COMMAND = (*COMMAND_NAMES, *QUALITY_COMMAND_NAMES, *OTHER_WRITES)
 ACTOR = "王五"
 CALENDAR_2031 = {"year": 2031, "source": "TEST DATA: made-up", "holidays": ["2031-10-01"]}
 
+EVIDENCE = {
+    "sha256": "ab" * 32,
+    "size": 1234,
+    "media_type": "application/pdf",
+    "file_name": "服务单.pdf",
+    "kind": "signed-form",  # what a customer may attach too
+}
+"""An attach command's file fields, as the evidence store would fill them in (the service
+checks no store: the CLI and the API store the bytes first)."""
+
 RESOLVE_MESSAGE = (
     "resolve needs role dispatcher, engineer, department_manager, project_general_manager, "
     "chief_engineer_office or admin; 李娜 is auditor"
@@ -259,6 +269,9 @@ def _build_world(desk: Desk) -> dict[str, dict[str, Any]]:
             "fee": "800",
             "confirmed_by": "张三",
         },
+        "attach": {"ticket": dispatched, **EVIDENCE},
+        "visit_attach": {"visit": scheduled, **EVIDENCE},
+        "action_attach": {"action": actions["action_close"], **EVIDENCE},
         "visit_schedule": {"contract": "seed-002", "visitor": "周质检"},
         "visit_conduct": {"visit": scheduled, "content": "电话回访"},
         "visit_score": {

@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from ledger.domain.evidence import EvidenceFacts
 from ledger.domain.model import DomainEvent
 from ledger.domain.numbering import NAMESPACE, Series, ticket_id_for
 from ledger.domain.return_visit import (
@@ -28,6 +29,7 @@ from ledger.domain.return_visit import (
     AuditPassed,
     ChiefEngineerReviewed,
     CorrectiveActionLinked,
+    EvidenceAttached,
     ManagerReviewed,
     ReturnVisit,
     SatisfactionScored,
@@ -39,6 +41,7 @@ from ledger.domain.return_visit import (
     VisitPurpose,
     VisitScheduled,
     VisitStatus,
+    decide_attach,
     decide_audit_fail,
     decide_audit_pass,
     decide_cancel,
@@ -604,6 +607,13 @@ DECIDERS: dict[str, Callable[..., VisitEvent]] = {
     "audit_fail": decide_audit_fail,
     "cancel": decide_cancel,
     "link_action": decide_link_action,
+    "attach": lambda visit, stamp, sha256: decide_attach(
+        visit,
+        stamp,
+        EvidenceFacts(
+            sha256=sha256, size=10, media_type="image/png", file_name="卡.png", kind="signed-form"
+        ),
+    ),
 }
 score = st.sampled_from([0, 40, 41, 60, 61, 80, 81, 100])
 ARGUMENTS: dict[str, st.SearchStrategy[dict[str, Any]]] = {
@@ -628,6 +638,7 @@ ARGUMENTS: dict[str, st.SearchStrategy[dict[str, Any]]] = {
     "link_action": st.fixed_dictionaries(
         {"action_number": st.sampled_from(["CA-2026-0001", "CA-2026-0002"])}
     ),
+    "attach": st.fixed_dictionaries({"sha256": st.sampled_from(["a" * 64, "b" * 64])}),
 }
 ROLES = {
     "chief_review": [*CHIEF_ENGINEER * 6, *Role],
@@ -638,7 +649,9 @@ ROLES = {
 # cancel) more often
 NAMES = [n for n in DECIDERS if n != "cancel"] * 3 + ["cancel"]
 AFTER_CONDUCT = tuple(
-    t for t in VISIT_EVENT_TYPES if t not in (VisitScheduled, VisitConducted, VisitCancelled)
+    t
+    for t in VISIT_EVENT_TYPES
+    if t not in (VisitScheduled, VisitConducted, VisitCancelled, EvidenceAttached)
 )
 
 
@@ -694,6 +707,8 @@ def check(r: Run[ReturnVisit]) -> None:
         assert scored[0].correction_reason is None
         assert all(e.correction_reason is not None for e in scored[1:])
         assert v.scores == scored[-1].scores and v.score_corrections == len(scored) - 1
+    files = [e.sha256 for e in r.events if isinstance(e, EvidenceAttached)]
+    assert len(files) == len(set(files)) == len(v.evidence)  # each file once
     links = [e.action_number for e in r.events if isinstance(e, CorrectiveActionLinked)]
     assert len(links) == len(set(links)) == len(v.corrective_actions)
 
