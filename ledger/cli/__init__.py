@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import click
 
-from ledger.cli import contracts, projections, quality, reports, tickets, visits
+from ledger.cli import contracts, projections, quality, relay, reports, tickets, visits
 from ledger.cli.export import export
 from ledger.cli.feed import feed, schema
 from ledger.cli.integrity import digest, verify
@@ -78,6 +78,7 @@ cli.add_command(projections.projections)
 cli.add_command(reports.report_group)
 cli.add_command(sweep)
 cli.add_command(feed)
+cli.add_command(relay.relay)
 cli.add_command(schema)
 cli.add_command(digest)
 cli.add_command(verify)
