@@ -10,6 +10,7 @@ import asyncio
 import os
 import random
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -152,17 +153,15 @@ def start_relay(db_url: str, nats_url: str, log: Path, *args: str) -> subprocess
         )
 
 
-def relay_once(db_url: str, nats_url: str) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run(
-        relay_argv(db_url, nats_url, "--once"),
-        capture_output=True,
-        text=True,
-        env=env(),
-        timeout=120,
+def relay_once(db_url: str, nats_url: str) -> Any:
+    """``ledger relay nats --once``, in this process (the subprocess runs are the ones
+    that get killed)."""
+    result = CliRunner().invoke(
+        ledger_cli, ["--db", db_url, "relay", "nats", "--url", nats_url, "--once"]
     )
-    assert done.returncode == 0, done.stderr
-    assert "Traceback" not in done.stderr
-    return done
+    assert result.exit_code == 0, result.output
+    assert result.exception is None, result.exception
+    return result
 
 
 def wait_until(check: Any, what: str, timeout: float = 60) -> None:
@@ -362,13 +361,56 @@ def test_a_stream_holding_another_ledgers_events_is_refused(
         d.report(customer=customer)
         d.ledger.close()
     relay_once(other, nats_server.url)
+    done = CliRunner().invoke(
+        ledger_cli, ["--db", sqlite_url, "relay", "nats", "--url", nats_server.url, "--once"]
+    )
+    assert done.exit_code == 1
+    assert "holds another ledger's events" in done.stderr
+    assert done.exception is None or isinstance(done.exception, SystemExit)
+
+
+# --------------------------------------------------------------------------- the example
+
+CONSUMER = REPO / "examples" / "nats_consumer.py"
+
+
+def run_consumer(nats_url: str, state: Path, *args: str) -> dict[str, int]:
     done = subprocess.run(
-        relay_argv(sqlite_url, nats_server.url, "--once"),
+        [sys.executable, str(CONSUMER), "--url", nats_url, "--state", str(state), *args],
         capture_output=True,
         text=True,
-        env=env(),
         timeout=120,
     )
-    assert done.returncode == 1
-    assert "holds another ledger's events" in done.stderr
+    assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stderr
+    summary: dict[str, int] = orjson.loads(done.stdout.strip().splitlines()[-1])
+    return summary
+
+
+def test_example_consumer_gets_every_event_once_across_a_restart(
+    sqlite_url: str, nats_server: NatsServer, tmp_path: Path
+) -> None:
+    d = open_desk(sqlite_url)
+    for _ in range(4):
+        d.report()
+    relay_once(sqlite_url, nats_server.url)
+    state = tmp_path / "downstream.db"
+
+    first = run_consumer(nats_server.url, state, "--max", "7", "--batch", "3")
+    assert first["received"] == 7
+    second = run_consumer(nats_server.url, state, "--idle", "1")  # the restart goes on
+    feed = feed_of(sqlite_url)
+    assert second["received"] == len(feed) - 7
+    assert second["duplicates"] == 0
+    assert second["stored"] == len(feed)
+
+    d.report()  # later events reach the same durable consumer
+    d.ledger.close()
+    relay_once(sqlite_url, nats_server.url)
+    third = run_consumer(nats_server.url, state, "--idle", "1")
+    feed = feed_of(sqlite_url)
+    assert third["received"] == 2
+    assert third["last_position"] == len(feed)
+    with sqlite3.connect(state) as db:
+        rows = db.execute("SELECT id, position FROM events ORDER BY position").fetchall()
+    assert rows == [(e["id"], int(e["sequence"])) for e in feed]
