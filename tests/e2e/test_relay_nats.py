@@ -301,11 +301,14 @@ def test_two_relays_at_once_one_publishes_the_other_waits_then_takes_over(
 
 
 def test_the_stream_refuses_a_publish_that_does_not_follow_its_last_message(
-    db_url: str, desk: Desk, nats_server: NatsServer
+    sqlite_url: str, nats_server: NatsServer
 ) -> None:
     """The guard a second relay without the lock meets: a stale mark is refused by the
     server (Nats-Expected-Last-Sequence), nothing is stored twice, and the relay goes on
-    from the stream's own last message."""
+    from the stream's own last message. (The server's guard: one database is enough.)"""
+    db_url = sqlite_url
+    desk = open_desk(db_url)
+    desk.report()
     from ledger.relay.jetstream import Conflict, Relay, RelayConfig
 
     relay_once(db_url, nats_server.url)
@@ -326,6 +329,7 @@ def test_the_stream_refuses_a_publish_that_does_not_follow_its_last_message(
     asyncio.run(publish_stale())
     assert len(stream_messages(nats_server.url)) == stored
     desk.report()
+    desk.ledger.close()
     relay_once(db_url, nats_server.url)
     assert_stream_is_the_feed(nats_server.url, db_url)
 
@@ -414,3 +418,125 @@ def test_example_consumer_gets_every_event_once_across_a_restart(
     with sqlite3.connect(state) as db:
         rows = db.execute("SELECT id, position FROM events ORDER BY position").fetchall()
     assert rows == [(e["id"], int(e["sequence"])) for e in feed]
+
+
+# --------------------------------------------------------------------------- docs/feed.md
+
+DOC = REPO / "docs" / "feed.md"
+
+
+def doc_env() -> dict[str, str]:
+    """The docs' shell: the virtualenv's ``ledger`` and ``python`` first on PATH."""
+    bin_dir = Path(sys.executable).parent
+    return env() | {"PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
+
+
+def docs_ledger(tmp_path: Path) -> str:
+    """A ledger at ``ledger.db`` in ``tmp_path`` (the docs' default), with a few events,
+    and ``examples/`` beside it."""
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    d = open_desk(url)
+    d.report()
+    d.ledger.close()
+    (tmp_path / "examples").symlink_to(REPO / "examples")
+    return url
+
+
+def test_feed_md_one_machine_block_runs_as_written(tmp_path: Path, nats_server: NatsServer) -> None:
+    from tests.e2e.test_docs_examples import section_blocks
+
+    url = docs_ledger(tmp_path)
+    nats_server.stop()  # the block starts its own server; only its free port is borrowed
+    (block,) = section_blocks(DOC, "On one machine")
+    script = block.replace(":4222", f":{nats_server.port}").replace(
+        "-p 4222", f"-p {nats_server.port}"
+    )
+    done = subprocess.run(
+        ["bash", "-c", f"set -e\ntrap 'kill $(jobs -p)' EXIT\n{script}"],
+        cwd=tmp_path,
+        env=doc_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    summary = orjson.loads(done.stdout.strip().splitlines()[-1])
+    assert summary["received"] == summary["stored"] == len(feed_of(url))
+    assert summary["duplicates"] == 0
+
+
+def _cluster_configs(tmp_path: Path, ports: dict[int, int]) -> list[Path]:
+    """docs/feed.md's n1.conf as written, and n2, n3 as its text says, on free ports."""
+    text = DOC.read_text(encoding="utf-8")
+    n1 = text[text.index("# n1.conf\n") : text.index("```", text.index("# n1.conf\n"))]
+    paths = []
+    for i in (1, 2, 3):
+        conf = n1.replace("server_name: n1", f"server_name: n{i}")
+        conf = conf.replace('"nats-n1"', f'"nats-n{i}"')
+        conf = conf.replace("listen: 127.0.0.1:4222", f"listen: 127.0.0.1:{4221 + i}")
+        conf = conf.replace("listen: 127.0.0.1:6222", f"listen: 127.0.0.1:{6221 + i}")
+        for doc_port, free in ports.items():
+            conf = conf.replace(f":{doc_port}", f":{free}")
+        path = tmp_path / f"n{i}.conf"
+        path.write_text(conf, encoding="utf-8")
+        paths.append(path)
+    return paths
+
+
+def test_feed_md_three_node_cluster_keeps_every_event_when_a_node_dies(
+    tmp_path: Path, nats_server: NatsServer
+) -> None:
+    from tests.e2e.test_docs_examples import commands, section_blocks
+    from tests.nats_server import _free_port
+
+    url = docs_ledger(tmp_path)
+    nats_server.stop()  # a cluster of three instead
+    ports = {p: _free_port() for p in (4222, 4223, 4224, 6222, 6223, 6224)}
+    _cluster_configs(tmp_path, ports)
+    (block,) = section_blocks(DOC, "A three-node cluster")
+    lines = [c.split("#")[0].strip() for c in commands(block)]
+    starts, relay_line = lines[:3], lines[3]
+    assert all(s.startswith("nats-server -c n") and s.endswith("&") for s in starts)
+    servers = []
+    try:
+        for i, line in enumerate(starts, 1):
+            with (tmp_path / f"n{i}.log").open("wb") as log:
+                servers.append(
+                    subprocess.Popen(line.rstrip("&").split(), cwd=tmp_path, stdout=log, stderr=log)
+                )
+        wait_until(
+            lambda: all(
+                "metadata leader" in (tmp_path / f"n{i}.log").read_text() for i in (1, 2, 3)
+            ),
+            "the cluster to elect a JetStream leader",
+        )
+        for doc_port, free in ports.items():
+            relay_line = relay_line.replace(f":{doc_port}", f":{free}")
+
+        def relay() -> None:
+            done = subprocess.run(
+                ["bash", "-c", relay_line],
+                cwd=tmp_path,
+                env=doc_env(),
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+            assert done.returncode == 0, done.stderr
+            assert "Traceback" not in done.stderr
+
+        relay()
+        survivor = f"nats://127.0.0.1:{ports[4224]}"
+        assert_stream_is_the_feed(survivor, url)
+
+        servers[0].kill()  # one node dies; the other two go on
+        d = open_desk(url, create=False)
+        d.report()
+        d.ledger.close()
+        relay()
+        assert_stream_is_the_feed(survivor, url)
+    finally:
+        for server in servers:
+            server.kill()
+            server.wait()
