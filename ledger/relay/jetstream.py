@@ -22,6 +22,8 @@ from typing import Any
 
 import nats
 import orjson
+from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import (
     DiscardPolicy,
@@ -31,15 +33,23 @@ from nats.js.api import (
     StreamConfig,
     StreamInfo,
 )
-from nats.js.errors import APIError, NotFoundError
+from nats.js.errors import APIError, NoStreamResponseError, NotFoundError
 
 from ledger.feed.cloudevents import FeedSource, read_feed_page
-from ledger.relay.messages import Mark, RelayError, message_for, position_in, resume_mark
+from ledger.relay.messages import (
+    Mark,
+    Message,
+    RelayError,
+    message_for,
+    position_in,
+    resume_mark,
+)
 from ledger.relay.state import RelayLock, load_mark, save_mark
 
 WRONG_LAST_SEQUENCE = 10071
 """JetStream's error code for a publish whose ``Nats-Expected-Last-Sequence`` is not the
 stream's last sequence."""
+EXPECTED_STREAM = "Nats-Expected-Stream"
 RETENTIONS = {"limits": RetentionPolicy.LIMITS, "interest": RetentionPolicy.INTEREST}
 
 
@@ -136,7 +146,7 @@ class Relay:
                 info = await self._stream(js)
                 mark = await self._resume(js, info)
                 backoff = self.config.first_backoff
-                if await self._relay(js, mark):
+                if await self._relay(client, mark):
                     return
             except Conflict as e:
                 self.say(f"{e}; reading the stream again")
@@ -153,14 +163,14 @@ class Relay:
                     await _close(client)
         self.outcome.stopped = True
 
-    async def _relay(self, js: JetStreamContext, mark: Mark) -> bool:
+    async def _relay(self, client: NATS, mark: Mark) -> bool:
         """Publish page after page; True when done (caught up with ``once``, or stopped)."""
         while not self.stop.is_set():
             page = await asyncio.to_thread(
                 read_feed_page, self.source, after=mark.position, limit=self.config.batch
             )
             if page.events:
-                mark = await self._publish(js, mark, page.events)
+                mark = await self._publish(client, mark, page.events)
             elif self.config.once or await self._wait(self.config.poll):
                 return True
         self.outcome.stopped = True
@@ -248,40 +258,39 @@ class Relay:
 
     # ------------------------------------------------------------------ publishing
 
-    async def _publish(
-        self, js: JetStreamContext, mark: Mark, events: Sequence[dict[str, Any]]
-    ) -> Mark:
+    async def _publish(self, client: NATS, mark: Mark, events: Sequence[dict[str, Any]]) -> Mark:
         """Publish a page, pipelined; keep the acknowledged prefix (saved to the database)
         and raise what stopped the rest."""
         messages = [
             message_for(event, self.config.prefix, mark.stream_seq + i)
             for i, event in enumerate(events)
         ]
-        futures: list[asyncio.Future[PubAck]] = []
-        failure: BaseException | None = None
-        for m in messages:
-            try:
-                futures.append(
-                    await js.publish_async(
-                        m.subject, m.body, headers=dict(m.headers), stream=self.config.stream
-                    )
-                )
-            except (nats.errors.Error, OSError) as e:
-                failure = e
-                break
-        if futures:
-            _, pending = await asyncio.wait(futures, timeout=self.config.ack_timeout)
-            for f in pending:
-                f.cancel()
+        replies, failure = await _pipeline(
+            client, messages, self.config.stream, self.config.ack_timeout
+        )
         acked = mark
-        for m, f in zip(messages, futures, strict=False):
-            if f.cancelled():
-                failure = TimeoutError(f"no ack within {self.config.ack_timeout:g} s")
+        for m, reply in zip(messages, replies, strict=True):
+            if reply is None:
+                failure = failure or TimeoutError(f"no ack within {self.config.ack_timeout:g} s")
                 break
-            if f.exception() is not None:
-                failure = f.exception()
+            if isinstance(reply, BaseException):
+                failure = reply
                 break
-            ack = f.result()
+            if "error" in reply:
+                error = reply["error"]
+                if error.get("err_code") == WRONG_LAST_SEQUENCE:
+                    failure = Conflict(
+                        f"stream {self.config.stream} moved on past sequence "
+                        f"{acked.stream_seq} (another relay?)"
+                    )
+                else:
+                    failure = APIError(
+                        code=error.get("code"),
+                        err_code=error.get("err_code"),
+                        description=error.get("description"),
+                    )
+                break
+            ack = PubAck.from_response(reply)
             if ack.duplicate or ack.seq != acked.stream_seq + 1:
                 failure = Conflict(
                     f"the stream stored position {m.position} elsewhere (sequence {ack.seq})"
@@ -294,18 +303,57 @@ class Relay:
             )
             self.outcome.relayed += acked.stream_seq - mark.stream_seq
             self.outcome.mark = acked
-        if failure is None:
-            return acked
-        if isinstance(failure, APIError) and failure.err_code == WRONG_LAST_SEQUENCE:
-            raise Conflict(
-                f"stream {self.config.stream} moved on past sequence {acked.stream_seq} "
-                "(another relay?)"
-            )
-        raise failure
+        if failure is not None:
+            raise failure
+        return acked
 
     async def _wait(self, seconds: float) -> bool:
         """Sleep, unless asked to stop; True when asked to stop."""
         return await asyncio.to_thread(self.stop.wait, seconds)
+
+
+async def _pipeline(
+    client: NATS, messages: Sequence[Message], stream: str, timeout: float
+) -> tuple[list[dict[str, Any] | BaseException | None], BaseException | None]:
+    """Send every message with its own reply subject, then wait (up to ``timeout``) for the
+    replies: per message the server's JSON reply, an error, or None (no reply).
+
+    Core publishes from one coroutine go out in order. (nats-py's ``publish_async`` is not
+    used: it leaves a publish's future unresolved when the server answers with an error.)"""
+    inbox = client.new_inbox()
+    replies: list[dict[str, Any] | BaseException | None] = [None] * len(messages)
+    waiting = {"count": len(messages)}
+    all_in = asyncio.Event()
+
+    async def on_reply(msg: Msg) -> None:
+        index = int(msg.subject.rsplit(".", 1)[1])
+        if replies[index] is not None:
+            return
+        if msg.headers and msg.headers.get("Status") == "503":
+            replies[index] = NoStreamResponseError()
+        else:
+            try:
+                replies[index] = orjson.loads(msg.data)
+            except orjson.JSONDecodeError as e:
+                replies[index] = e
+        waiting["count"] -= 1
+        if waiting["count"] == 0:
+            all_in.set()
+
+    failure: BaseException | None = None
+    sub = await client.subscribe(f"{inbox}.*", cb=on_reply)
+    try:
+        for i, m in enumerate(messages):
+            headers = {**m.headers, EXPECTED_STREAM: stream}
+            await client.publish(m.subject, m.body, reply=f"{inbox}.{i}", headers=headers)
+        await client.flush(timeout=max(1, int(timeout)))
+        await asyncio.wait_for(all_in.wait(), timeout)
+    except (nats.errors.Error, OSError, TimeoutError) as e:
+        failure = e
+    finally:
+        with contextlib.suppress(Exception):
+            await sub.unsubscribe()
+    return replies, failure
 
 
 def position_of_first(events: Sequence[dict[str, Any]]) -> int:

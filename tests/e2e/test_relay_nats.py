@@ -29,6 +29,7 @@ from nats.js.api import DeliverPolicy
 from ledger.bootstrap import Ledger
 from ledger.cli import cli as ledger_cli
 from ledger.feed.cloudevents import MAX_LIMIT, read_feed
+from ledger.relay.jetstream import Conflict, Relay, RelayConfig
 from ledger.relay.messages import POSITION_HEADER, Mark, subject_for
 from tests.nats_server import NatsServer
 from tests.support import Desk, open_desk
@@ -309,26 +310,25 @@ def test_the_stream_refuses_a_publish_that_does_not_follow_its_last_message(
     db_url = sqlite_url
     desk = open_desk(db_url)
     desk.report()
-    from ledger.relay.jetstream import Conflict, Relay, RelayConfig
-
     relay_once(db_url, nats_server.url)
     stored = len(stream_messages(nats_server.url))
-    events = read_feed(desk.ledger, after=0, limit=3)
+    relayed = desk.ledger.event_count()
+    desk.report()  # new events, published as if the stream were still empty
+    events = read_feed(desk.ledger, after=relayed, limit=3)
+    assert events
 
     async def publish_stale() -> None:
         relay = Relay(desk.ledger, RelayConfig(url=nats_server.url), threading.Event(), print)
         client = await nats.connect(nats_server.url)
         try:
-            js = client.jetstream()
-            await relay._stream(js)
-            with pytest.raises(Conflict):
-                await relay._publish(js, Mark(0, 0), events)  # as if the stream were empty
+            await relay._stream(client.jetstream())
+            with pytest.raises(Conflict, match="moved on past sequence 0"):
+                await relay._publish(client, Mark(0, relayed), events)
         finally:
             await client.close()
 
     asyncio.run(publish_stale())
     assert len(stream_messages(nats_server.url)) == stored
-    desk.report()
     desk.ledger.close()
     relay_once(db_url, nats_server.url)
     assert_stream_is_the_feed(nats_server.url, db_url)
