@@ -15,6 +15,7 @@ import orjson
 
 from bench.generate import SIZES, Size, history, write_history
 from ledger.projections import all_projections
+from tests.nats_server import find_nats_server
 
 REPO = Path(__file__).parents[2]
 
@@ -39,6 +40,10 @@ METRICS = (
     "verify.raw_sha256_events_per_s",
     "verify.vs_raw_sha256",
     "feed.feed_events_per_s",
+    "relay_nats.relay_events_per_s",
+    "relay_nats.raw_events_per_s",
+    "relay_nats.relay_vs_raw",
+    "relay_nats.lag_ms.p99",
 )
 PER_PROJECTION = (
     "rebuild_events_per_s",
@@ -136,7 +141,11 @@ def test_tiny_run_prints_every_metric(tmp_path: Path) -> None:
     assert document["machine"]["sqlite"]
 
     db = document["databases"]["sqlite"]
+    relayed = find_nats_server() is not None  # else the relay's figures say why they are missing
     for path in METRICS:
+        if path.startswith("relay_nats.") and not relayed:
+            assert "nats-server" in db["relay_nats"]["skipped"]
+            continue
         value = dig(db, path)
         assert isinstance(value, int | float) and value > 0, (path, value)
     projections = db["rebuild"]["projections"]
@@ -151,6 +160,8 @@ def test_tiny_run_prints_every_metric(tmp_path: Path) -> None:
     assert imported["events"] > imported["lines"]  # a report also issues its number
     assert db["verify"]["ok"] and db["verify"]["same_head_hash"]
     assert db["feed"]["events"] == db["verify"]["events"]  # the whole log, once
+    if relayed:
+        assert db["relay_nats"]["events"] == db["feed"]["events"]  # the relay took it all
 
     targets = document["targets"]
     assert targets["database"] == "sqlite"
