@@ -13,7 +13,9 @@ For each database, on a fresh store holding a seeded synthetic history (bench/ge
 * ``rebuild``: ``ProjectionRunner.rebuild`` per projection and of all together, each in a
   child process (peak RSS), against a raw scan+decode of the same events;
 * ``verify``: ``verify_ledger`` against ``hashlib.sha256`` over the same canonical bytes;
-* ``feed``: ``read_feed`` paged from position 0.
+* ``feed``: ``read_feed`` paged from position 0;
+* ``relay_nats``: ``ledger relay nats`` into JetStream against raw publishing of the same
+  messages, and the lag from recording to the stream (bench/relay_nats.py).
 
 Usage: ``python -m bench.run [--size tiny|small|medium|large] [--seed N] [--db sqlite|postgres|both]
 [--out FILE] [--keep]``. PostgreSQL: ``LEDGER_BENCH_PG_URL`` (a maintenance database URL of
@@ -47,7 +49,7 @@ import click
 from eventsourcing.utils import get_topic
 from sqlalchemy import text
 
-from bench import latency, raw
+from bench import latency, raw, relay_nats
 from bench.generate import DEFAULT_SEED, NOW, SIZES, Size, generate_file
 from bench.http_writes import measure_http_writes
 from examples import demo_tickets as demo
@@ -509,6 +511,8 @@ def bench_database(url: str, history: Path, lines: int, size: Size, seed: int) -
         results["feed"] = measure_feed(ledger)
     progress("  HTTP writes (ledger serve, 1 and 8 clients)")
     results["http_writes"] = measure_http_writes(url, size.name, distribution)
+    progress("  relay nats")
+    results["relay_nats"] = relay_nats.figures(url, progress)
     results["targets"] = check_targets(results)
     return results
 

@@ -38,7 +38,7 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["tests.pg_server"]
+pytest_plugins = ["tests.pg_server", "tests.nats_server"]
 
 UNIT_DIR = Path(__file__).parent / "unit"
 DATABASE_FIXTURES = frozenset({"sqlite_url", "db_url", "pg_url", "make_pg_url", "pg_server"})

@@ -24,6 +24,7 @@ COMMANDS: dict[str, Lazy] = {
     "feed": Lazy("ledger.cli.feed:feed", "Write events as CloudEvents 1.0 JSON, one object per line, in chain order."),  # noqa: E501
     "import": Lazy("ledger.cli.tickets:import_", "Apply a JSON-lines file of commands in order, in batches; safe to run again."),  # noqa: E501
     "projections": Lazy("ledger.cli.projections:projections", "Read models that follow the event log."),  # noqa: E501
+    "relay": Lazy("ledger.cli.relay:relay", "Relay the event feed into a message broker, each event exactly once, in order."),  # noqa: E501
     "report": Lazy("ledger.cli.reports:report_group", "Reports from the read models (caught up with the log first)."),  # noqa: E501
     "schema": Lazy("ledger.cli.feed:schema", "JSON Schemas of the feed's events."),
     "serve": Lazy("ledger.cli.serve:serve", "Serve the read-only HTTP API (event feed, tickets, SLA report; docs/api.md) and the supervisor dashboard (/dashboard; docs/dashboard.md) until Ctrl-C or SIGTERM."),  # noqa: E501

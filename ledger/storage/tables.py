@@ -23,3 +23,16 @@ projection_positions = Table(
 )
 """How far each projection has applied the log (a notification id); ``ledger verify``
 checks that none is beyond the log's head."""
+
+relay_positions = Table(
+    "relay_positions",
+    metadata,
+    Column("stream", String(255), primary_key=True),
+    Column("stream_created", String(64), nullable=False),
+    Column("stream_seq", BigInteger, nullable=False),
+    Column("position", BigInteger, nullable=False),
+)
+"""How far ``ledger relay nats`` got into each JetStream stream: the stream sequence of the
+last message it saw acknowledged and the chain position that message carries, written after
+the broker's ack. Not the source of truth (the stream's last message is): only read when
+retention has removed that message (docs/feed.md, "At scale")."""

@@ -15,6 +15,7 @@ import orjson
 
 from bench.generate import SIZES, Size, history, write_history
 from ledger.projections import all_projections
+from tests.nats_server import find_nats_server
 
 REPO = Path(__file__).parents[2]
 
@@ -52,6 +53,10 @@ METRICS = (
     "http_writes.clients_1.latency_ms.p99",
     "http_writes.clients_8.commands_per_s",
     "http_writes.clients_8.vs_in_process",
+    "relay_nats.relay_events_per_s",
+    "relay_nats.raw_events_per_s",
+    "relay_nats.relay_vs_raw",
+    "relay_nats.lag_ms.p99",
 )
 PER_PROJECTION = (
     "rebuild_events_per_s",
@@ -154,7 +159,11 @@ def test_tiny_run_prints_every_metric(tmp_path: Path) -> None:
     assert document["machine"]["sqlite"]
 
     db = document["databases"]["sqlite"]
+    relayed = find_nats_server() is not None  # else the relay's figures say why they are missing
     for path in METRICS:
+        if path.startswith("relay_nats.") and not relayed:
+            assert "nats-server" in db["relay_nats"]["skipped"]
+            continue
         value = dig(db, path)
         assert isinstance(value, int | float) and value > 0, (path, value)
     projections = db["rebuild"]["projections"]
@@ -169,6 +178,8 @@ def test_tiny_run_prints_every_metric(tmp_path: Path) -> None:
     assert imported["events"] > imported["lines"]  # a report also issues its number
     assert db["verify"]["ok"] and db["verify"]["same_head_hash"]
     assert db["feed"]["events"] == db["verify"]["events"]  # the whole log, once
+    if relayed:
+        assert db["relay_nats"]["events"] == db["feed"]["events"]  # the relay took it all
 
     targets = document["targets"]
     assert targets["database"] == "sqlite"

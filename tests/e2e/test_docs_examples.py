@@ -29,7 +29,8 @@ Not executed: docs/cli.md has no self-contained shell block (its blocks are syno
 with ``[--option VALUE]`` placeholders, outputs and JSON); docs/contracts.md's "Revisions"
 example needs a revised ``seed-002.toml`` the docs do not give; docs/dashboard.md's block
 runs ``make demo`` (minutes, and a fixed demo clock); docs/performance.md's runs the
-benchmarks.
+benchmarks. docs/feed.md's "At scale" blocks need a NATS server: tests/e2e/test_relay_nats.py
+runs them (the one-machine block as written, the three-node cluster from its config).
 """
 
 from __future__ import annotations
