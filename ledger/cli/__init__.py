@@ -12,6 +12,7 @@ from ledger.cli import contracts, projections, quality, reports, tickets, visits
 from ledger.cli.export import export
 from ledger.cli.feed import feed, schema
 from ledger.cli.integrity import digest, verify
+from ledger.cli.notify import notify
 from ledger.cli.serve import serve, user
 from ledger.cli.support import LedgerGroup, Settings, pass_settings
 from ledger.cli.sweep import sweep
@@ -84,6 +85,7 @@ cli.add_command(verify)
 cli.add_command(export)
 cli.add_command(serve)
 cli.add_command(user)
+cli.add_command(notify)
 
 
 def main() -> None:
