@@ -39,7 +39,8 @@ class Receiver:
     """Answer 500 to this many requests, then recover."""
     status: int = 200
     hold: float = 0.0
-    """Seconds to sit on each request before answering (a slow receiver)."""
+    """Seconds to sit on each of the next ``hold_next`` requests before answering."""
+    hold_next: int = 0
     received: list[Received] = field(default_factory=list)
     server: ThreadingHTTPServer | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -69,7 +70,10 @@ class Receiver:
                     failing = receiver.fail_next > 0
                     if failing:
                         receiver.fail_next -= 1
-                if receiver.hold:
+                    holding = receiver.hold_next > 0
+                    if holding:
+                        receiver.hold_next -= 1
+                if holding:
                     time.sleep(receiver.hold)
                 code, answer = receiver.answer(verified, failing)
                 self.send_response(code)

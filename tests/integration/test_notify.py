@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from sqlalchemy import text
 
 from ledger.cli import cli
 from ledger.commands.contracts import parse_contract
@@ -323,9 +324,9 @@ def test_two_notifiers_decide_each_message_once(
 
 @pytest.mark.postgres
 def test_postgres_listen_notify_wakes_the_notifier(
-    postgres_url: str, receivers: dict[str, Receiver], secrets: None
+    pg_url: str, receivers: dict[str, Receiver], secrets: None
 ) -> None:
-    desk = open_desk(postgres_url)
+    desk = open_desk(pg_url)
     r = receivers
     load_rules(desk, rules_for(r))
     n = notifier(desk, poll=60.0)  # a poll would take a minute: only NOTIFY can wake it in time
@@ -335,16 +336,14 @@ def test_postgres_listen_notify_wakes_the_notifier(
     try:
         time.sleep(0.5)
         desk.report(**SEED_003)
-        sweep_at(desk, 6)
+        sweep_at(desk, 11)
         assert wait_for(lambda: len(r["hook"].good) == 1, timeout=10)
     finally:
         stop.set()
-        desk.ledger.close()
-        # wake the LISTEN wait so the thread sees the stop
-        d2 = open_desk(postgres_url, create=False)
-        d2.report(**SEED_003)
-        d2.ledger.close()
+        with desk.ledger.engine.begin() as conn:  # wake the LISTEN so the thread sees the stop
+            conn.execute(text("SELECT pg_notify('ledger_events', '')"))
         thread.join(timeout=70)
+        desk.ledger.close()
     assert not thread.is_alive()
 
 
