@@ -1,11 +1,12 @@
 """The notifier: follows the log like a projection and delivers what the rules owe.
 
 **Deciding** (exactly once per event): read the events after the notifier's position, ask
-the rules in force which messages each owes (:func:`ledger.notify.routing.route`), and in
-one transaction move the position (compare-and-set, first) and insert the messages into
-the delivery log. Two notifiers: one moves the position, the other's transaction is
-rolled back and it reads on from the new position; the message id is the primary key
-besides, so no message is decided twice on either database.
+the rules in force when each was recorded which messages it owes
+(:func:`ledger.notify.routing.route`), and in one transaction move the position
+(compare-and-set, first) and insert the messages into the delivery log. Two notifiers:
+one moves the position, the other's transaction is rolled back and it reads on from the
+new position; the message id is the primary key besides, so no message is decided twice
+on either database.
 
 **Delivering** (at least once): claim a due message by moving its next try a lease ahead
 (another compare-and-set), send it, record the outcome. A notifier killed mid-delivery
@@ -25,7 +26,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import tzinfo
+from datetime import datetime, tzinfo
 from typing import Any
 
 from eventsourcing.application import AggregateNotFoundError
@@ -35,7 +36,7 @@ from sqlalchemy import Engine, insert, select, text, update
 from ledger.commands.notify_rules import NotificationRules
 from ledger.commands.store import Store
 from ledger.domain.model import DomainEvent
-from ledger.domain.notification import RuleSet
+from ledger.domain.notification import ROUTING_ID, NotificationRulesLoaded, RuleSet
 from ledger.domain.ticket import Ticket, TicketEvent, project_ticket
 from ledger.feed.cloudevents import EVENT_CLASSES, SPEC_VERSION, event_id, event_type
 from ledger.notify import log
@@ -103,9 +104,9 @@ class Notifier:
             rows = self._read(start)
             if not rows:
                 return decided
-            rules = self._rules.current()
+            loads = self._rule_loads()
             end = rows[-1][0]
-            messages = [m for row in rows for m in self._messages(row, rules)]
+            messages = [m for row in rows for m in self._messages(row, loads)]
             with self.engine.begin() as conn:
                 if not log.move_position(conn, start, end):
                     continue  # another notifier decided this batch: read on from its position
@@ -123,12 +124,28 @@ class Notifier:
             raw.rollback()
             raw.close()
 
-    def _messages(self, row: Any, rules: RuleSet | None) -> list[dict[str, Any]]:
-        if rules is None or not rules.rules:
+    def _rule_loads(self) -> list[tuple[datetime, RuleSet]]:
+        """Every rule set loaded so far, with when it was recorded, oldest first."""
+        return [
+            (e.recorded_at, e.rules)
+            for e in self.store.read(ROUTING_ID)
+            if isinstance(e, NotificationRulesLoaded)
+        ]
+
+    def _messages(
+        self, row: Any, loads: Sequence[tuple[datetime, RuleSet]]
+    ) -> list[dict[str, Any]]:
+        """The messages one event owes under the rules in force when it was recorded
+        (not those of today: starting a notifier on an old ledger, or changing the rules,
+        never re-routes the past)."""
+        if not loads:
             return []
         notification_id, originator_id, version, topic, state = row
         event = self.mapper.decode(topic, originator_id, version, state)
         assert isinstance(event, DomainEvent)
+        rules = next((r for at, r in reversed(loads) if at <= event.recorded_at), None)
+        if rules is None or not rules.rules:
+            return []
         try:
             kind = event_type(type(event))
         except Exception:

@@ -182,6 +182,22 @@ def test_seed_003_ladder_reaches_each_robot_and_the_signed_webhook(
     assert notifier(desk).run_once() == (0, 0)
 
 
+def test_events_recorded_before_the_rules_owe_nothing(
+    sqlite_url: str, receivers: dict[str, Receiver], secrets: None
+) -> None:
+    desk = open_desk(sqlite_url)
+    desk.report(**SEED_003)
+    sweep_at(desk, 11)  # escalated before any rules: the past is not re-routed
+    desk.later(1)
+    load_rules(desk, rules_for(receivers))
+    n = notifier(desk)
+    assert n.run_once()[1] == 0
+    sweep_at(desk, 16)  # escalated under the rules
+    assert n.run_once()[1] == 4
+    assert all(len(r.good) == 1 for r in receivers.values())
+    desk.ledger.close()
+
+
 def test_email_in_chinese_to_each_person_of_the_level(
     sqlite_url: str, receivers: dict[str, Receiver], secrets: None
 ) -> None:
