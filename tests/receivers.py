@@ -23,6 +23,8 @@ class Received:
     headers: dict[str, str]
     body: bytes
     verified: bool
+    at: float = field(default_factory=time.time)
+    """When it arrived (seconds since the epoch)."""
 
     @property
     def json(self) -> Any:

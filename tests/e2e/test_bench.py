@@ -39,6 +39,9 @@ METRICS = (
     "verify.raw_sha256_events_per_s",
     "verify.vs_raw_sha256",
     "feed.feed_events_per_s",
+    "notify.latency_ms.p50",
+    "notify.latency_ms.p99",
+    "notify.raw_post_ms.p50",
 )
 PER_PROJECTION = (
     "rebuild_events_per_s",
