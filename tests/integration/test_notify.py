@@ -445,3 +445,25 @@ def test_rules_load_names_the_key_path_and_records_nothing(sqlite_url: str, tmp_
         env={**env, "LEDGER_ROLE": "dispatcher"},
     )
     assert dispatcher.exit_code != 0 and "admin" in dispatcher.output
+
+
+def test_notify_commands_refuse_bad_input_without_a_traceback(sqlite_url: str) -> None:
+    runner = CliRunner()
+    env = {"LEDGER_DB": sqlite_url}
+    assert runner.invoke(cli, ["init"], env=env).exit_code == 0
+    cases = [
+        (["notify", "run", "--once", "--retry-schedule", "0,5,soon"], "'soon' is not a number"),
+        (["notify", "run", "--once", "--retry-schedule", "0,-5"], "-5 is negative"),
+        (["notify", "replay"], "give a MESSAGE_ID or --dead"),
+        (["notify", "replay", "x", "--dead"], "give a MESSAGE_ID or --dead"),
+    ]
+    for args, message in cases:
+        result = runner.invoke(cli, args, env=env)
+        assert result.exit_code == 2, (args, result.output)
+        assert message in result.output and "Traceback" not in result.output
+    empty = runner.invoke(cli, ["notify", "deliveries", "--json"], env=env)
+    assert empty.exit_code == 0 and json.loads(empty.output) == []
+    once = runner.invoke(cli, ["notify", "run", "--once"], env=env)
+    assert once.exit_code == 0 and "decided 0 event(s), tried 0 message(s)" in once.output
+    missing = runner.invoke(cli, ["notify", "run", "--once"], env={"LEDGER_DB": sqlite_url + "x"})
+    assert missing.exit_code == 2 and "ledger init" in missing.output
