@@ -1,7 +1,7 @@
 """Notification rules: read from a TOML file, validated, recorded as an event (admin only).
 
 A file that fails validation records nothing and yields every problem with its key path
-(``rules.0.channels: no channel 'ops'``); loading the same rules twice records nothing the
+(``rules[0].channels: no channel 'ops'``); loading the same rules twice records nothing the
 second time. The event types a rule names are checked against the ledger's CloudEvents
 types, so a typo is refused instead of routing nothing.
 """
@@ -48,7 +48,7 @@ def parse_rules(data: dict[str, Any]) -> RuleSet:
             try:
                 topics_for([pattern])
             except BadFeedRequest as e:
-                problems.append(f"rules.{i}.events.{j}: {e}")
+                problems.append(f"rules[{i}].events[{j}]: {e}")
     if problems:
         raise CommandError(problems)
     return rules

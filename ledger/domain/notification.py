@@ -157,12 +157,14 @@ class RuleSet(Immutable):
             for name in rule.channels:
                 spec = self.channels.get(name)
                 if spec is None:
-                    problems.append(f"rules.{i}.channels: no channel {name!r}")
+                    problems.append(f"rules[{i}].channels: no channel {name!r}")
                 elif spec.kind is ChannelKind.EMAIL and self.smtp is None:
-                    problems.append(f"rules.{i}.channels: {name!r} is email, and [smtp] is missing")
+                    problems.append(
+                        f"rules[{i}].channels: {name!r} is email, and [smtp] is missing"
+                    )
             for name in rule.notify:
                 if name != LADDER and name not in self.people and name not in self.groups:
-                    problems.append(f"rules.{i}.notify: no person or group {name!r}")
+                    problems.append(f"rules[{i}].notify: no person or group {name!r}")
         return problems
 
     def people_named(self, names: tuple[str, ...], level: EscalationLevel | None) -> list[str]:

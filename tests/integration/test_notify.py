@@ -435,8 +435,8 @@ def test_rules_load_names_the_key_path_and_records_nothing(sqlite_url: str, tmp_
     )
     result = runner.invoke(cli, ["notify", "rules", "load", str(bad)], env=env)
     assert result.exit_code == 2
-    assert "rules.0.channels: no channel 'b'" in result.output
-    assert "rules.0.notify: no person or group 'nobody'" in result.output
+    assert "rules[0].channels: no channel 'b'" in result.output
+    assert "rules[0].notify: no person or group 'nobody'" in result.output
     shown = runner.invoke(cli, ["notify", "rules", "show"], env=env)
     assert shown.exit_code == 2 and "no notification rules loaded" in shown.output
     dispatcher = runner.invoke(
