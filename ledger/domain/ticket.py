@@ -187,12 +187,12 @@ class ReplacementFlagged(TicketEvent):
 
 
 class AtRiskWarned(TicketEvent):
-    """临近超时: a target not yet done has used ``threshold`` percent of its covered time on
-    the contract's clock (recorded by the sweep, once per target and threshold)."""
+    """临近超时: a target not yet done has used ``at_percent`` percent of its covered time on
+    the contract's clock (recorded by the sweep, once per target and percent)."""
 
     metric: ShortText
     target: ShortText
-    threshold: int = Field(ge=1, le=99)
+    at_percent: int = Field(ge=1, le=99)
     used_percent: int = Field(ge=0)
     due_at: UtcDatetime
     left_minutes: int
@@ -268,7 +268,7 @@ class Ticket(Aggregate):
     rectification_notice_at: datetime | None = None
     replacement_flagged_at: datetime | None = None
     at_risk_warned: tuple[str, ...] = ()
-    """``metric:threshold`` of every at-risk warning recorded."""
+    """``metric:percent`` of every at-risk warning recorded."""
     out_of_contract: bool = False
     contact_sheet: ContactSheet | None = None
 
@@ -443,7 +443,7 @@ def _(event: ReplacementFlagged, ticket: Ticket | None) -> Ticket:
 
 @mutate.register
 def _(event: AtRiskWarned, ticket: Ticket | None) -> Ticket:
-    key = at_risk_key(event.metric, event.threshold)
+    key = at_risk_key(event.metric, event.at_percent)
     return _evolve(ticket, event, at_risk_warned=(*ticket.at_risk_warned, key) if ticket else ())
 
 

@@ -438,7 +438,7 @@ def decide_warn_at_risk(
         stamp,
         metric=metric,
         target=target,
-        threshold=threshold,
+        at_percent=threshold,
         used_percent=used_percent,
         due_at=due_at,
         left_minutes=left_minutes,

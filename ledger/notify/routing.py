@@ -88,7 +88,7 @@ def route(
         if (
             isinstance(event, AtRiskWarned)
             and rule.at_risk is not None
-            and event.threshold != rule.at_risk
+            and event.at_percent != rule.at_risk
         ):
             continue
         people = rules.people_named(rule.notify, level)

@@ -402,7 +402,7 @@ def test_at_risk_warning_on_a_clock_across_national_day_and_a_make_up_saturday(
     assert sweep("2026-10-07T23:00") == []  # a week of wall-clock time, 8 covered hours
     assert sweep("2026-10-10T10:30") == []  # 25 h 30 min: 79.7 %
     (warned,) = sweep("2026-10-10T10:40")
-    assert (warned.metric, warned.threshold, warned.used_percent) == ("resolve", 80, 80)
+    assert (warned.metric, warned.at_percent, warned.used_percent) == ("resolve", 80, 80)
     assert warned.left_minutes == 6 * 60 + 20
     assert warned.due_at == datetime(2026, 10, 10, 9, 0, tzinfo=UTC)  # 17:00 Shanghai
     assert len(sweep("2026-10-10T11:00")) == 1  # once per ticket, target and threshold
