@@ -88,9 +88,6 @@ def measure_notify(url: str, samples: int = 40) -> dict[str, Any]:
                         latencies.append(max(0.0, receiver.received[-1].at - committed) * 1000)
             finally:
                 stop.set()
-                if ledger.engine.dialect.name == "postgresql":
-                    with ledger.engine.begin() as conn:
-                        conn.exec_driver_sql("SELECT pg_notify('ledger_events', '')")
                 thread.join(timeout=120)
         raw = _raw_posts(receiver, samples)
     finally:

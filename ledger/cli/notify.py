@@ -141,8 +141,8 @@ def _schedule(_: click.Context, __: click.Parameter, value: str | None) -> tuple
     "--poll",
     type=click.FloatRange(min=0.01),
     metavar="SECONDS",
-    help="SQLite: how often to look for new events (default 0.5); PostgreSQL waits for "
-    "NOTIFY and looks at least this often.",
+    help="SQLite: how often to look for new events (default 0.5). PostgreSQL needs no "
+    "poll: a trigger NOTIFYs the notifier of every insert.",
 )
 @click.option(
     "--lease",

@@ -83,7 +83,9 @@ class Notifier:
     schedule: Sequence[float] = RETRY_SCHEDULE
     lease: float = LEASE
     poll: float = 0.5
-    """SQLite: seconds between looks at the log; PostgreSQL: the longest wait for a NOTIFY."""
+    """SQLite: seconds between looks at the log."""
+    idle: float = 30.0
+    """PostgreSQL: the longest wait for a NOTIFY before looking anyway (a lost connection)."""
     now: Callable[[], float] = time.time
     batch: int = 200
 
@@ -311,7 +313,7 @@ class Notifier:
                     LOGGER.exception("notifier pass failed; trying again")
                     stop.wait(self.poll)
                     continue
-                wait = self.poll
+                wait = self.poll if waiter is None else self.idle
                 due = self.next_due()
                 if due is not None:
                     wait = max(0.0, min(wait, due - self.now()))
@@ -385,10 +387,15 @@ class _Listener:
         self.conn.execute(f"LISTEN {CHANNEL}")
 
     def wait(self, seconds: float, stop: threading.Event) -> None:
-        if stop.is_set():
-            return
-        for _ in self.conn.notifies(timeout=max(seconds, 0.0), stop_after=1):
-            break
+        """Until a NOTIFY, ``seconds`` or ``stop`` (looked at twice a second: waiting on
+        the socket reads nothing from the database)."""
+        deadline = time.monotonic() + max(seconds, 0.0)
+        while not stop.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            for _ in self.conn.notifies(timeout=min(left, 0.5), stop_after=1):
+                return
 
     def close(self) -> None:
         self.conn.close()
