@@ -52,6 +52,7 @@ from sqlalchemy import text
 from bench import latency, raw, relay_nats
 from bench.generate import DEFAULT_SEED, NOW, SIZES, Size, generate_file
 from bench.http_writes import measure_http_writes
+from bench.notify import measure_notify
 from examples import demo_tickets as demo
 from ledger.bootstrap import Ledger
 from ledger.clock import FixedClock
@@ -68,6 +69,8 @@ CONTRACTS = sorted((REPO / "examples" / "contracts").glob("seed-*.toml"))
 TZ = zone("Asia/Shanghai")
 PG_URL_ENV = "LEDGER_BENCH_PG_URL"
 
+NOTIFY_SAMPLES = {"tiny": 5, "small": 40, "medium": 60, "large": 100}
+"""Events timed from commit to the webhook's receipt (bench/notify.py)."""
 LATENCY_TICKETS = {"tiny": 3, "small": 30, "medium": 50, "large": 100}
 """Tickets taken through their lifecycle, one command at a time, for command latency."""
 SAMPLE_TICKETS = {"tiny": 5, "small": 20, "medium": 30, "large": 50}
@@ -513,6 +516,8 @@ def bench_database(url: str, history: Path, lines: int, size: Size, seed: int) -
     results["http_writes"] = measure_http_writes(url, size.name, distribution)
     progress("  relay nats")
     results["relay_nats"] = relay_nats.figures(url, progress)
+    progress("  notification latency")
+    results["notify"] = measure_notify(url, NOTIFY_SAMPLES[size.name])
     results["targets"] = check_targets(results)
     return results
 

@@ -16,6 +16,7 @@ from ledger.commands.contracts import ContractService
 from ledger.commands.quality import QualityService
 from ledger.commands.sweep import SweepService
 from ledger.commands.tickets import TicketService
+from ledger.notify.log import deliveries  # noqa: F401 (init creates the delivery log)
 from ledger.projections import ProjectionRunner, all_projections
 from ledger.queries import TicketQueries
 from ledger.storage.api_users import api_users  # noqa: F401 (init creates its table)

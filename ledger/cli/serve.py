@@ -60,6 +60,12 @@ def is_loopback(host: str) -> bool:
     help="Silence before /feed/stream sends a keep-alive comment.",
 )
 @click.option(
+    "--notify/--no-notify",
+    default=False,
+    show_default=True,
+    help="Also run the notifier (`ledger notify run`) in a background thread.",
+)
+@click.option(
     "--log-level",
     type=click.Choice(["critical", "error", "warning", "info", "debug"]),
     default="info",
@@ -72,6 +78,7 @@ def serve(
     port: int,
     poll_interval: float,
     keepalive: float,
+    notify: bool,
     log_level: str,
 ) -> None:
     """Serve the HTTP API (event feed, tickets, SLA report, and every command as a write;
@@ -124,7 +131,19 @@ def serve(
         log_level=log_level,
         timeout_graceful_shutdown=max(5, math.ceil(3 * poll_interval)),
     )
+    if notify:
+        threading.Thread(
+            target=_notify_until, args=(settings, app.state.stopping), daemon=True
+        ).start()
     _stoppable(uvicorn.Server)(config, app.state.stopping).run()
+
+
+def _notify_until(settings: Settings, stopping: threading.Event) -> None:
+    """``serve --notify``: the notifier on its own connections until the server stops."""
+    from ledger.cli.notify import make_notifier
+
+    with settings.open() as ledger:
+        make_notifier(ledger).run(stopping)
 
 
 def _stoppable(base: type[Any]) -> type[Any]:

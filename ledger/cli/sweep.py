@@ -27,6 +27,7 @@ WHAT = {
     SweepKind.REPLACEMENT_FLAGGED: "replacement unit flagged",
     SweepKind.INSPECTION_NOTICE: "inspection notice (检查单)",
     SweepKind.RECTIFICATION_NOTICE: "rectification notice (整改通知单)",
+    SweepKind.AT_RISK: "at-risk warning (临近超时)",
 }
 
 COUNTED = {
@@ -34,6 +35,7 @@ COUNTED = {
     SweepKind.REPLACEMENT_FLAGGED: "replacement flag",
     SweepKind.INSPECTION_NOTICE: "inspection notice",
     SweepKind.RECTIFICATION_NOTICE: "rectification notice",
+    SweepKind.AT_RISK: "at-risk warning",
 }
 
 

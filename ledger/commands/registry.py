@@ -148,6 +148,7 @@ COMMANDS: Mapping[str, Entry] = {**TICKET_COMMANDS, **QUALITY_COMMANDS}
 OTHER_WRITES: Mapping[str, frozenset[Role]] = {
     "contract_load": ADMIN,
     "calendar_load": ADMIN,
+    "notify_rules_load": ADMIN,
     "sweep": frozenset({Role.SYSTEM}),
     "user_grant": ADMIN,
     "user_reissue": ADMIN,

@@ -20,6 +20,7 @@ from sqlalchemy import Engine
 from ledger.clock import Clock
 from ledger.commands.application import ConcurrentChange
 from ledger.commands.contracts import ContractService
+from ledger.commands.notify_rules import NotificationRules
 from ledger.commands.registry import authorise
 from ledger.commands.tickets import TicketService
 from ledger.domain.calendar import WorkCalendar
@@ -64,7 +65,12 @@ class SweepReport:
     retries: int = 0
 
     def counts(self) -> dict[str, int]:
-        return {k.value: sum(1 for d in self.done if d.action.kind is k) for k in SweepKind}
+        """Actions per kind; at-risk warnings only when there are some (they exist only
+        once notification rules are loaded)."""
+        found = {k.value: sum(1 for d in self.done if d.action.kind is k) for k in SweepKind}
+        if not found[SweepKind.AT_RISK.value]:
+            del found[SweepKind.AT_RISK.value]
+        return found
 
 
 @dataclass
@@ -96,6 +102,7 @@ class SweepService:
             raise RuleViolation(f"cannot sweep as of a time in the future: {e}") from None
         report = SweepReport(now=sweep_now, dry_run=dry_run)
         official = self.contracts.work_calendar()
+        at_risk = NotificationRules(self.contracts.store, self.clock).at_risk_thresholds()
         contracts: dict[str, Contract | None] = {}
 
         def contract_of(ticket: Ticket) -> Contract | None:
@@ -107,7 +114,7 @@ class SweepService:
             report.checked += 1
             try:
                 self._sweep_one(
-                    ticket_id, number, sweep_now, official, contract_of, report, attempts
+                    ticket_id, number, sweep_now, official, contract_of, report, attempts, at_risk
                 )
             except DomainError as e:
                 report.problems.append(Problem(number, str(e)))
@@ -134,6 +141,7 @@ class SweepService:
         contract_of: Callable[[Ticket], Contract | None],
         report: SweepReport,
         attempts: int,
+        at_risk: tuple[int, ...],
     ) -> None:
         for _ in range(attempts):
             ticket = self.tickets.get(ticket_id)
@@ -142,7 +150,7 @@ class SweepService:
                 report.problems.append(Problem(number, f"no contract {ticket.contract_id}"))
                 return
             policy = policy_for_ticket(contract, ticket.reported_at)
-            actions = sweep_ticket(ticket, policy, official, self._stamp(now))
+            actions = sweep_ticket(ticket, policy, official, self._stamp(now), at_risk)
             if actions and not report.dry_run:
                 try:
                     self.tickets.commit([a.event for a in actions])

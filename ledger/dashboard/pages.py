@@ -19,6 +19,7 @@ from jinja2_fragments.fastapi import Jinja2Blocks
 from ledger.bootstrap import Ledger
 from ledger.commands.users import API_ROLES, User, UserError, Users
 from ledger.dashboard import charts
+from ledger.dashboard.notifications import READERS as NOTIFICATION_READERS
 from ledger.dashboard.queries import (
     PERIOD_KINDS,
     Filters,
@@ -157,6 +158,7 @@ def render(
         "tz": ledger_of(request).tz,
         "show": show,
         "sees_all": isinstance(user, User) and scope_of(user).engineer is None,
+        "sees_notifications": isinstance(user, User) and user.role in NOTIFICATION_READERS,
         **context,
     }
     response: Response = templates.TemplateResponse(

@@ -27,6 +27,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from ledger.commands.application import TicketNotFound
 from ledger.commands.users import User, Users
 from ledger.dashboard import charts
+from ledger.dashboard.notifications import READERS as NOTIFICATION_READERS
+from ledger.dashboard.notifications import load_notifications
 from ledger.dashboard.overview import DrillQuery
 from ledger.dashboard.pages import (
     HERE,
@@ -279,6 +281,20 @@ def quality(request: Request, user: UserDep) -> Response:
         "quality.html",
         {"user": user, "page": "quality", "view": view},
         block=panel_of(request, QUALITY_PANELS),
+    )
+
+
+@router.get("/dashboard/notifications")
+def notifications(request: Request, user: UserDep) -> Response:
+    """Deliveries and failures of the notifier (managers and admins)."""
+    if user.role not in NOTIFICATION_READERS:
+        raise Forbidden
+    view = load_notifications(ledger_of(request).engine)
+    return render(
+        request,
+        "notifications.html",
+        {"user": user, "page": "notifications", "view": view},
+        block="panels" if is_htmx(request) else None,
     )
 
 

@@ -36,6 +36,7 @@ from ledger.domain.sla import SlaStatus
 from ledger.domain.ticket import (
     SUPERVISORS,
     Arrived,
+    AtRiskWarned,
     Cancelled,
     Closed,
     CustomerSigned,
@@ -162,6 +163,7 @@ NORMAL_ROLES: dict[type[TicketEvent], frozenset[Role]] = {
     InspectionNoticeIssued: frozenset(SUPERVISORS),
     RectificationNoticeIssued: frozenset(SUPERVISORS),
     ReplacementFlagged: frozenset(SUPERVISORS),
+    AtRiskWarned: frozenset({Role.SYSTEM}),
     # Recorded with the report, under its stamp: the report's own role is judged on Reported.
     OutOfContractNoted: frozenset(
         {Role.DISPATCHER, Role.CUSTOMER, Role.SYSTEM, Role.ENGINEER, *MANAGERS, Role.QUALITY}

@@ -26,7 +26,7 @@ Thresholds run on the contract's clock, pauses included, like every target.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -38,6 +38,7 @@ from ledger.domain.compliance import (
     contract_coverage,
     judge_ticket,
     ticket_pauses,
+    time_used,
 )
 from ledger.domain.contract import Policy
 from ledger.domain.model import Stamp
@@ -45,6 +46,7 @@ from ledger.domain.sla import Coverage, Pause, SlaStatus, deadline, parse_target
 from ledger.domain.ticket import (
     Ticket,
     TicketEvent,
+    at_risk_key,
     mutate,
 )
 from ledger.domain.ticket_rules import (
@@ -52,6 +54,7 @@ from ledger.domain.ticket_rules import (
     decide_flag_replacement,
     decide_inspection_notice,
     decide_rectification_notice,
+    decide_warn_at_risk,
 )
 from ledger.domain.values import Category, EscalationLevel
 
@@ -68,6 +71,7 @@ class SweepKind(StrEnum):
     REPLACEMENT_FLAGGED = "replacement_flagged"
     INSPECTION_NOTICE = "inspection_notice"
     RECTIFICATION_NOTICE = "rectification_notice"
+    AT_RISK = "at_risk"
 
 
 @dataclass(frozen=True)
@@ -119,7 +123,11 @@ class _Plan:
 
 
 def sweep_ticket(
-    ticket: Ticket, policy: Policy, official: WorkCalendar, stamp: Stamp
+    ticket: Ticket,
+    policy: Policy,
+    official: WorkCalendar,
+    stamp: Stamp,
+    at_risk: Sequence[int] = (),
 ) -> list[SweepAction]:
     """The events the sweep owes ``ticket`` at ``stamp.occurred_at``, in order (each at
     the next version); empty when it owes nothing. Raises ``RuleViolation`` only when the
@@ -131,6 +139,7 @@ def sweep_ticket(
     _climb_ladder(plan, policy, judged)
     _flag_replacement(plan, judged.get("replacement"))
     _issue_notices(plan, policy)
+    _warn_at_risk(plan, policy, official, judged, at_risk)
     return plan.actions
 
 
@@ -236,3 +245,42 @@ def _notice_owed(kind: SweepKind, ticket: Ticket, now: datetime) -> bool:
         return ticket.inspection_notice_at is None
     issued = ticket.inspection_notice_at
     return issued is not None and issued <= now and ticket.rectification_notice_at is None
+
+
+def _warn_at_risk(
+    plan: _Plan,
+    policy: Policy,
+    official: WorkCalendar,
+    judged: dict[str, Judgement],
+    thresholds: Sequence[int],
+) -> None:
+    """临近超时: each pending target that has used a threshold's share of its covered time
+    (on the contract's clock: hours, holidays, 调休 and pauses as its due time counts them)
+    is warned once per threshold; a target already past due is the ladder's business."""
+    for metric, judgement in judged.items():
+        if judgement.status is not SlaStatus.PENDING or judgement.due_at is None:
+            continue
+        used = None
+        for threshold in sorted(thresholds):
+            if at_risk_key(metric, threshold) in plan.ticket.at_risk_warned:
+                continue
+            used = used or time_used(plan.ticket, policy, official, metric, plan.now)
+            if used is None or used.share * 100 < threshold or used.share >= 1:
+                continue
+            due, target = judgement.due_at, judgement.target
+            percent, left = int(used.share * 100), int(used.left.total_seconds() // 60)
+            plan.add(
+                SweepKind.AT_RISK,
+                partial(
+                    decide_warn_at_risk,
+                    metric=metric,
+                    target=target,
+                    threshold=threshold,
+                    used_percent=percent,
+                    due_at=due,
+                    left_minutes=left,
+                ),
+                f"{metric} 时限已用 {percent}%（剩余 {left} 分钟）：临近超时 "
+                f"({metric} has used {percent}% of its time, {left} min left)",
+                plan.now,
+            )

@@ -187,6 +187,19 @@ class ReplacementFlagged(TicketEvent):
     due_at: UtcDatetime
 
 
+class AtRiskWarned(TicketEvent):
+    """临近超时: a target not yet done has used ``at_percent`` percent of its covered time on
+    the contract's clock (recorded by the sweep, once per target and percent)."""
+
+    metric: ShortText
+    target: ShortText
+    at_percent: int = Field(ge=1, le=99)
+    used_percent: int = Field(ge=0)
+    due_at: UtcDatetime
+    left_minutes: int
+    """Covered minutes left before the due time when the sweep looked."""
+
+
 class OutOfContractNoted(TicketEvent):
     """The ticket was reported outside its contract's coverage: before the warranty (or
     maintenance) period of the policy in force began, or after its last day. Recorded with
@@ -260,6 +273,8 @@ class Ticket(Aggregate):
     inspection_notice_at: datetime | None = None
     rectification_notice_at: datetime | None = None
     replacement_flagged_at: datetime | None = None
+    at_risk_warned: tuple[str, ...] = ()
+    """``metric:percent`` of every at-risk warning recorded."""
     out_of_contract: bool = False
     contact_sheet: ContactSheet | None = None
     evidence: tuple[Evidence, ...] = ()
@@ -431,6 +446,16 @@ def _(event: RectificationNoticeIssued, ticket: Ticket | None) -> Ticket:
 @mutate.register
 def _(event: ReplacementFlagged, ticket: Ticket | None) -> Ticket:
     return _evolve(ticket, event, replacement_flagged_at=event.occurred_at)
+
+
+@mutate.register
+def _(event: AtRiskWarned, ticket: Ticket | None) -> Ticket:
+    key = at_risk_key(event.metric, event.at_percent)
+    return _evolve(ticket, event, at_risk_warned=(*ticket.at_risk_warned, key) if ticket else ())
+
+
+def at_risk_key(metric: str, threshold: int) -> str:
+    return f"{metric}:{threshold}"
 
 
 @mutate.register

@@ -20,6 +20,7 @@ from ledger.domain.model import next_event as _next
 from ledger.domain.ticket import (
     SUPERVISORS,
     Arrived,
+    AtRiskWarned,
     Cancelled,
     Closed,
     Contact,
@@ -41,6 +42,7 @@ from ledger.domain.ticket import (
     Suspended,
     Ticket,
     WorkContactSheetRecorded,
+    at_risk_key,
 )
 from ledger.domain.values import (
     Category,
@@ -428,3 +430,35 @@ def decide_flag_replacement(
         raise RuleViolation(f"ticket {ticket.number} is already flagged for a replacement unit")
     _check_times(stamp, due_at, "the replacement's due time")
     return _next(ReplacementFlagged, ticket, stamp, target=target, due_at=due_at)
+
+
+def decide_warn_at_risk(
+    ticket: Ticket,
+    stamp: Stamp,
+    *,
+    metric: str,
+    target: str,
+    threshold: int,
+    used_percent: int,
+    due_at: datetime,
+    left_minutes: int,
+) -> AtRiskWarned:
+    """临近超时: once per target and threshold, only by the system (the sweep)."""
+    require_role(stamp, (Role.SYSTEM,), "warn that a target is at risk")
+    _require_active(ticket, "warn that a target is at risk", allow_suspended=True)
+    if at_risk_key(metric, threshold) in ticket.at_risk_warned:
+        raise RuleViolation(
+            f"ticket {ticket.number} was already warned at {threshold}% of its {metric} time"
+        )
+    _check_times(stamp)
+    return _next(
+        AtRiskWarned,
+        ticket,
+        stamp,
+        metric=metric,
+        target=target,
+        at_percent=threshold,
+        used_percent=used_percent,
+        due_at=due_at,
+        left_minutes=left_minutes,
+    )

@@ -32,6 +32,7 @@ from ledger.domain.contract import ContractEvent, ContractRegistered
 from ledger.domain.corrective_action import ActionEvent, QualityIssueRaised
 from ledger.domain.holidays import HolidayTableLoaded
 from ledger.domain.model import DomainEvent, recorded_events
+from ledger.domain.notification import NotificationRulesLoaded
 from ledger.domain.numbering import NAMESPACE, NumberIssued, TicketNumberIssued
 from ledger.domain.return_visit import VisitEvent, VisitScheduled
 from ledger.domain.ticket import Reported, TicketEvent
@@ -98,6 +99,7 @@ _AGGREGATES: dict[type[DomainEvent], tuple[str, str]] = {
     ContractEvent: ("contract", "Contract"),
     HolidayTableLoaded: ("holiday_calendar", "Holiday"),
     AccessEvent: ("user", "Access"),
+    NotificationRulesLoaded: ("notification_rules", "NotificationRules"),
     TicketNumberIssued: ("number_sequence", ""),
     NumberIssued: ("number_sequence", ""),
 }

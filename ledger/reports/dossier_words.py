@@ -239,6 +239,9 @@ TERMS: dict[Lang, dict[str, str]] = {
         "field:previous_severity": "severity before",
         "field:previous_category": "category before",
         "field:due_at": "due",
+        "field:at_percent": "warned at (%)",
+        "field:used_percent": "time used (%)",
+        "field:left_minutes": "minutes left",
         "kind:customer": "signed by the customer",
         "kind:manager_approved": "approved by the department manager",
         "kind:fax_copy": "faxed copy of the signed form",
@@ -266,6 +269,7 @@ TERMS: dict[Lang, dict[str, str]] = {
         "event:InspectionNoticeIssued": "发出检查单",
         "event:RectificationNoticeIssued": "发出整改通知单",
         "event:ReplacementFlagged": "应提供备用设备",
+        "event:AtRiskWarned": "临近超时预警",
         # the events' fields
         "field:number": "编号",
         "field:contract_id": "合同",
@@ -295,6 +299,10 @@ TERMS: dict[Lang, dict[str, str]] = {
         "field:threshold": "时限",
         "field:target": "时限",
         "field:due_at": "应完成",
+        "field:metric": "指标",
+        "field:at_percent": "预警点（%）",
+        "field:used_percent": "已用时限（%）",
+        "field:left_minutes": "剩余（分钟）",
         # their values
         "category:consultation": "咨询类",
         "category:defect": "系统缺陷类",

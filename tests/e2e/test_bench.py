@@ -57,6 +57,9 @@ METRICS = (
     "relay_nats.raw_events_per_s",
     "relay_nats.relay_vs_raw",
     "relay_nats.lag_ms.p99",
+    "notify.latency_ms.p50",
+    "notify.latency_ms.p99",
+    "notify.raw_post_ms.p50",
 )
 PER_PROJECTION = (
     "rebuild_events_per_s",

@@ -21,6 +21,7 @@ What runs, in order, on one fresh ledger:
   the event stream (``curl -N``, endless) cut after its first event.
 - docs/api.md's "Attachments" block likewise (an engineer's phone attaching a photo to the
   README's ticket; the photo is written first).
+- docs/notifications.md, "Trying it" (the rules of ``examples/notify-rules.toml``).
 - docs/api.md's ``sh`` block, with the server on a free port instead of 8000, ``curl
   --fail`` so an HTTP error fails, and the event stream (``curl -N``, endless) cut after
   its first event.
@@ -284,6 +285,11 @@ def test_quality_md_examples_run(shell: Shell) -> None:
     # needs the README's closed ticket T-2026-000001
     shell.expect_ok("ledger ticket show T-2026-000001")
     (block,) = section_blocks(REPO / "docs" / "quality.md", "Commands")
+    run_block(Shell(shell.cwd, shell.env), block)
+
+
+def test_notifications_md_example_runs(shell: Shell) -> None:
+    (block,) = section_blocks(REPO / "docs" / "notifications.md", "Trying it")
     run_block(Shell(shell.cwd, shell.env), block)
 
 

@@ -46,6 +46,7 @@ DOCS = Path(__file__).parents[2] / "docs" / "roles.md"
 OTHER_WRITES = (
     "contract_load",
     "calendar_load",
+    "notify_rules_load",
     "sweep",
     "user_grant",
     "user_reissue",

@@ -13,7 +13,7 @@ from ledger.commands.evidence_models import FILE_FIELDS
 from ledger.commands.importer import IMPORTABLE, parse_line
 from ledger.commands.models import CommandError
 from ledger.commands.registry import ALLOWED, COMMANDS, CREATING, OTHER_WRITES, TICKET_COMMANDS
-from ledger.domain import access, complaint, contract, corrective_action, holidays
+from ledger.domain import access, complaint, contract, corrective_action, holidays, notification
 from ledger.domain import return_visit as rv
 from ledger.domain import ticket as tk
 from ledger.domain.audit import NORMAL_ROLES
@@ -30,6 +30,7 @@ FOLDS = {
     contract.ContractEvent: contract.mutate,
     holidays.HolidayTableLoaded: holidays.mutate,
     access.AccessEvent: access.mutate,
+    notification.NotificationRulesLoaded: notification.mutate,
 }
 """Each aggregate's event base and its ``mutate``."""
 NUMBERS = {TicketNumberIssued, NumberIssued}
