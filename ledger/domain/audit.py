@@ -38,7 +38,9 @@ from ledger.domain.ticket import (
     Arrived,
     Cancelled,
     Closed,
+    ContactChanged,
     CustomerSigned,
+    DiagnosisReported,
     Dispatched,
     Escalated,
     InspectionNoticeIssued,
@@ -46,13 +48,17 @@ from ledger.domain.ticket import (
     Reclassified,
     RectificationNoticeIssued,
     Reopened,
+    RepairStarted,
     ReplacementFlagged,
     ReplacementProvided,
     Reported,
     Resolved,
     Responded,
     Resumed,
+    ServiceFormFiled,
+    SolutionProposed,
     Suspended,
+    TemporaryMeasureTaken,
     Ticket,
     TicketEvent,
     WorkContactSheetRecorded,
@@ -167,6 +173,14 @@ NORMAL_ROLES: dict[type[TicketEvent], frozenset[Role]] = {
     ),
     # Seed 003: the hotline's 服务客服专员 issues the work contact sheet (with sales).
     WorkContactSheetRecorded: DESK,
+    # The progress facts declared metrics measure (seeds 000, 001, 003, 004).
+    DiagnosisReported: frozenset({*FIELD, Role.CHIEF_ENGINEER_OFFICE}),
+    SolutionProposed: frozenset({*FIELD, Role.CHIEF_ENGINEER_OFFICE}),
+    RepairStarted: frozenset({Role.ENGINEER}),
+    TemporaryMeasureTaken: FIELD,
+    # Seed 003: the quality department audits each returned service form.
+    ServiceFormFiled: frozenset({*DESK, Role.QUALITY}),
+    ContactChanged: DESK,
 }
 """Who normally records each ticket event (the table in docs/integrity.md). Who *may* is
 the role matrix (``domain/roles.py``, docs/roles.md), a superset of this norm; the audit

@@ -409,3 +409,8 @@ def decide_flag_replacement(
         raise RuleViolation(f"ticket {ticket.number} is already flagged for a replacement unit")
     _check_times(stamp, due_at, "the replacement's due time")
     return _next(ReplacementFlagged, ticket, stamp, target=target, due_at=due_at)
+
+
+require_active = _require_active
+"""The common guard, for the rules of :mod:`ledger.domain.ticket_progress`."""
+require_own_engineer = _require_own_engineer
