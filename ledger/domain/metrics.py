@@ -160,3 +160,26 @@ def moment_of(ticket: Ticket, reference: str) -> datetime | None:
         case "Cancelled":
             return ticket.cancelled_at
     return ticket.milestones.get(reference)
+
+
+def metric_rank(name: str) -> tuple[int, str]:
+    """Sort key of metric names: the built-in four in their order, then the others by name."""
+    order = tuple(BUILTIN_METRICS)
+    return (order.index(name), "") if name in order else (len(order), name)
+
+
+METRIC_WORDS_ZH = {
+    "respond": "响应",
+    "arrive": "到场",
+    "resolve": "修复",
+    "replacement": "备用机",
+    "diagnose": "诊断报告",
+    "consult_solution": "咨询方案",
+    "fault_solution": "故障解决方案",
+    "consult_reply": "咨询回复",
+    "contact_notice": "联系人变更通知",
+    "temporary": "临时措施",
+    "form_filed": "服务记录归档",
+}
+"""Chinese names of the built-in metrics and of those the seed contracts declare (another
+declared metric shows its own name)."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from ledger.commands.contracts import parse_contract
+from ledger.commands.contracts import parse_contract, read_toml
 from ledger.commands.models import CommandError
 from ledger.domain.calendar import WorkCalendar
 from ledger.domain.compliance import Judgement, time_used
@@ -443,3 +444,26 @@ def test_an_old_policy_without_metrics_loads_as_before() -> None:
     assert [m for m, _ in loaded.targets.for_severity(Severity.GENERAL).items()] == ["respond"]
     with pytest.raises(ValidationError):
         Policy.model_validate({**old, "targets": {"default": {"respond": "1 hourz"}}})
+
+
+V2_CONTRACTS = sorted((Path(__file__).parents[2] / "examples" / "contracts" / "v2").glob("*.toml"))
+
+
+@pytest.mark.parametrize("path", V2_CONTRACTS, ids=lambda p: p.stem)
+def test_the_re_encoded_seeds_load_and_judge_a_fresh_ticket(path: Path) -> None:
+    contract = parse_contract(read_toml(path)).policy
+    verdicts = judged(Story("2026-10-08 09:00"), contract, now="2026-10-08 09:01")
+    assert verdicts and all(v.status is SlaStatus.PENDING for v in verdicts.values())
+    text = path.read_text(encoding="utf-8")
+    assert "not judged" not in text and "latest moment" not in text
+
+
+def test_re_encoded_seed_002_owes_the_unit_from_8_hours() -> None:
+    contract = parse_contract(read_toml(V2_CONTRACTS[2])).policy
+    late_fix = Story("2026-10-08 09:00").do(
+        decide_resolve, "2026-10-08 19:00", "更换电源", ResolutionMode.REMOTE
+    )
+    verdict = judged(late_fix, contract, now="2026-10-09 09:00")["replacement"]
+    assert verdict.due_at == local("2026-10-08 17:30")
+    assert (verdict.status, verdict.breach_minutes) == (SlaStatus.BREACHED, 90)
+    assert "resolve" in judged(late_fix, contract, now="2026-10-09 09:00")
