@@ -23,7 +23,6 @@ from ledger.cli.support import (
 )
 from ledger.commands.contracts import parse_holiday_table, read_contract_files, read_file
 from ledger.commands.models import CommandError
-from ledger.domain.contract import METRICS
 from ledger.domain.errors import Unchanged
 from ledger.domain.values import (
     Role,
@@ -161,11 +160,22 @@ def contract_show(settings: Settings, contract_id: str, at: str | None, as_json:
     )
     targets = Table(title="targets (— = not promised, not judged)")
     targets.add_column("severity", style="bold")
-    for metric in METRICS:
+    names = list(next(iter(view["targets"].values())))
+    for metric in names:
         targets.add_column(metric)
     for severity, promised in view["targets"].items():
-        targets.add_row(severity, *(promised[m] or "—" for m in METRICS))
+        targets.add_row(severity, *(promised[m] or "—" for m in names))
     console().print(targets)
+    clocks = Table(title="metrics: from start to stop")
+    for column in ("metric", "start", "stop", "void", "applies to"):
+        clocks.add_column(column)
+    for name, d in view["metrics"].items():
+        start = d["start"] + (f" + {d['start_after']}" if d["start_after"] else "")
+        start += " (24x7)" if d["clock"] == "24x7" else ""
+        start += "" if d["pausing"] else " (no pause)"
+        void = f"{d['void']} (by the due time)" if d["void_until"] == "due" else d["void"]
+        clocks.add_row(name, start, d["stop"], void or "—", ", ".join(d["categories"]) or "all")
+    console().print(clocks)
     revisions = Table(title="revisions")
     for column in ("#", "in force from", "recorded at", "note"):
         revisions.add_column(column)

@@ -203,10 +203,11 @@ def report_sla(
 ) -> None:
     """SLA compliance of the tickets reported from --from to --to (dates in --tz, both
     included; cancelled tickets left out): met %, breaches, times to respond / arrive /
-    resolve, per group and in total, then every breached or overdue target.
+    resolve, per group and in total, then every breached or overdue target, then each
+    metric (a contract's declared ones too) in total.
 
-    --csv FILE writes the summary to FILE and the breaches to FILE's stem + .breaches.csv;
-    --xlsx FILE writes both as two sheets."""
+    --csv FILE writes the summary to FILE, the breaches to FILE's stem + .breaches.csv and
+    the metrics to FILE's stem + .metrics.csv; --xlsx FILE writes the three as sheets."""
     period = _period(date_from, date_to)
     query = sla.ReportQuery(period.first, period.last, contract, by)
     when = time_option("--as-of", as_of, settings.tz)

@@ -26,6 +26,7 @@ from pydantic import Field, TypeAdapter
 
 from ledger.commands import evidence_models as ev
 from ledger.commands import models as m
+from ledger.commands import progress_models as pm
 from ledger.commands import quality_models as q
 from ledger.domain import complaint as cp
 from ledger.domain import corrective_action as ca
@@ -94,6 +95,12 @@ TICKET_COMMANDS: Mapping[str, Entry] = {
     "cancel": _ticket(m.CancelTicket, tk.Cancelled),
     "contact_sheet": _ticket(m.RecordContactSheet, tk.WorkContactSheetRecorded),
     "attach": _ticket(ev.AttachToTicket, tk.EvidenceAttached, upload=True),
+    "diagnose": _ticket(pm.ReportDiagnosis, tk.DiagnosisReported),
+    "propose": _ticket(pm.ProposeSolution, tk.SolutionProposed),
+    "start_repair": _ticket(pm.StartRepair, tk.RepairStarted),
+    "temporary_measure": _ticket(pm.TakeTemporaryMeasure, tk.TemporaryMeasureTaken),
+    "file_form": _ticket(pm.FileServiceForm, tk.ServiceFormFiled),
+    "change_contact": _ticket(pm.ChangeContact, tk.ContactChanged),
 }
 """The ticket commands (``ledger ticket ...``), in the order ``ledger import`` names them."""
 

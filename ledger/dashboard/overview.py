@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
 
 from ledger.domain.compliance import Judgement
+from ledger.domain.metrics import BUILTIN_METRICS, METRIC_NAME, metric_rank
 from ledger.domain.sla import SlaStatus
 from ledger.projections.sla import TicketSla
 from ledger.projections.supervision import SupervisionFact, SupervisionKind
@@ -27,6 +28,8 @@ from ledger.reports.common import Period
 from ledger.reports.sla import Tally
 
 TILE_METRICS = ("respond", "arrive", "resolve")
+"""The built-in metrics with a tile (and a line of the daily chart); every metric a contract
+declares gets a tile too once a ticket of the period has it (:func:`tile_metrics`)."""
 MISSED = (SlaStatus.BREACHED, SlaStatus.OVERDUE)
 RISK_FRACTION = 0.8
 """A pending target is at risk once this share of its covered time is used…"""
@@ -151,9 +154,15 @@ def metric_tally(tickets: Iterable[TicketSla], metric: str) -> Tally:
     return tally
 
 
+def tile_metrics(tickets: Iterable[TicketSla]) -> list[str]:
+    """The built-in tiles, then each declared metric the tickets were judged on, by name."""
+    declared = {t.metric for ticket in tickets for t in ticket.targets} - set(BUILTIN_METRICS)
+    return [*TILE_METRICS, *sorted(declared, key=metric_rank)]
+
+
 def tiles(current: Sequence[TicketSla], previous: Sequence[TicketSla] | None) -> list[Tile]:
     result = []
-    for metric in TILE_METRICS:
+    for metric in tile_metrics(current):
         now_tally = metric_tally(current, metric)
         before = None if previous is None else metric_tally(previous, metric).met_pct
         counts = now_tally.counts
@@ -377,7 +386,7 @@ class DrillQuery:
     def __post_init__(self) -> None:
         if self.age is not None and self.age not in dict(AGE_BUCKETS):
             raise ValueError(f"unknown age {self.age!r} ({', '.join(dict(AGE_BUCKETS))})")
-        if self.metric is not None and self.metric not in (*TILE_METRICS, "replacement"):
+        if self.metric is not None and not METRIC_NAME.match(self.metric):
             raise ValueError(f"unknown metric {self.metric!r}")
         if self.outcome is not None and self.outcome not in OUTCOMES:
             raise ValueError(f"unknown outcome {self.outcome!r} (met, missed or pending)")

@@ -39,7 +39,9 @@ from ledger.domain.ticket import (
     AtRiskWarned,
     Cancelled,
     Closed,
+    ContactChanged,
     CustomerSigned,
+    DiagnosisReported,
     Dispatched,
     Escalated,
     EvidenceAttached,
@@ -48,13 +50,17 @@ from ledger.domain.ticket import (
     Reclassified,
     RectificationNoticeIssued,
     Reopened,
+    RepairStarted,
     ReplacementFlagged,
     ReplacementProvided,
     Reported,
     Resolved,
     Responded,
     Resumed,
+    ServiceFormFiled,
+    SolutionProposed,
     Suspended,
+    TemporaryMeasureTaken,
     Ticket,
     TicketEvent,
     WorkContactSheetRecorded,
@@ -173,6 +179,14 @@ NORMAL_ROLES: dict[type[TicketEvent], frozenset[Role]] = {
     # Evidence files: whoever works the ticket, the quality department and 总工办 (who audit
     # its form), the customer (their signature or the signed form: domain/evidence.py).
     EvidenceAttached: frozenset({*FIELD, Role.QUALITY, Role.CHIEF_ENGINEER_OFFICE, Role.CUSTOMER}),
+    # The progress facts declared metrics measure (seeds 000, 001, 003, 004).
+    DiagnosisReported: frozenset({*FIELD, Role.CHIEF_ENGINEER_OFFICE}),
+    SolutionProposed: frozenset({*FIELD, Role.CHIEF_ENGINEER_OFFICE}),
+    RepairStarted: frozenset({Role.ENGINEER}),
+    TemporaryMeasureTaken: FIELD,
+    # Seed 003: the quality department audits each returned service form.
+    ServiceFormFiled: frozenset({*DESK, Role.QUALITY}),
+    ContactChanged: DESK,
 }
 """Who normally records each ticket event (the table in docs/integrity.md). Who *may* is
 the role matrix (``domain/roles.py``, docs/roles.md), a superset of this norm; the audit

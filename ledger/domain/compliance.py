@@ -4,15 +4,17 @@ The SLA projection, ``ledger ticket show`` and the escalation sweep all call
 :func:`judge_ticket`, so they can never disagree about a verdict. The rules (see
 docs/sla.md):
 
-* every metric is measured from ``Reported.occurred_at`` to the ``occurred_at`` of the first
-  ``Responded`` (respond), ``Arrived`` (arrive), ``Resolved`` (resolve — a reopening does not
-  restart it) or ``ReplacementProvided`` (replacement);
+* every metric is a clock of ``ledger.domain.metrics``: the built-in ones run from
+  ``Reported.occurred_at`` to the ``occurred_at`` of the first ``Responded`` (respond),
+  ``Arrived`` (arrive), ``Resolved`` (resolve — a reopening does not restart it) or
+  ``ReplacementProvided`` (replacement); a contract may declare others, with their own start
+  and stop events, and limit one to consultations or defects;
 * the targets are those of the ticket's *current* severity, from the report time on (a
   reclassification re-judges the whole ticket), in the policy in force at the report time;
 * a metric the contract does not promise for the severity is not judged at all;
 * ``arrive`` does not apply to a ticket resolved before anyone arrived (fixed remotely);
   ``replacement`` does not apply to a ticket resolved by the time a replacement was due,
-  and is breached if the ticket was resolved later without one;
+  and is breached if the ticket was resolved later without one (a metric's ``void`` event);
 * targets not done when a ticket is cancelled do not apply;
 * suspensions stop every clock when the contract allows pausing;
 * a target whose clock needs a year the working-day calendar does not know is ``unknown``.
@@ -20,11 +22,12 @@ docs/sla.md):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from ledger.domain.calendar import CalendarError, WorkCalendar
 from ledger.domain.contract import Policy
+from ledger.domain.metrics import VOID_NOTES, MetricDef, moment_of
 from ledger.domain.sla import (
     Coverage,
     Pause,
@@ -33,6 +36,7 @@ from ledger.domain.sla import (
     clock_for,
     covered_between,
     deadline,
+    parse_target,
     verdict_at,
     whole_minutes_up,
 )
@@ -109,13 +113,20 @@ def ticket_pauses(ticket: Ticket, policy: Policy) -> tuple[Pause, ...]:
 def judge_ticket(
     ticket: Ticket, policy: Policy, official: WorkCalendar, now: datetime
 ) -> list[Judgement]:
-    """Every metric the policy promises for the ticket's severity, judged as of ``now``."""
+    """Every metric the policy promises for the ticket's severity and category, judged as
+    of ``now``."""
     coverage = contract_coverage(policy, official)
     pauses = ticket_pauses(ticket, policy)
+    definitions = policy.metric_definitions
     return [
-        _judge(metric, target, ticket, coverage, pauses, now)
+        _judge(metric, definitions[metric], target, ticket, coverage, pauses, now)
         for metric, target in promised(policy, ticket.severity)
+        if _applies(definitions[metric], ticket)
     ]
+
+
+def _applies(definition: MetricDef, ticket: Ticket) -> bool:
+    return not definition.categories or ticket.category in definition.categories
 
 
 def promised(policy: Policy, severity: Severity) -> list[tuple[str, Target]]:
@@ -127,49 +138,79 @@ def promised(policy: Policy, severity: Severity) -> list[tuple[str, Target]]:
     return found
 
 
-def _done_at(metric: str, ticket: Ticket) -> datetime | None:
-    if metric == "respond":
-        return ticket.responded_at
-    if metric == "arrive":
-        return ticket.first_arrived_at
-    if metric == "resolve":
-        return ticket.first_resolved_at
-    return min((r.provided_at for r in ticket.replacements), default=None)
+def clock_start(
+    definition: MetricDef, ticket: Ticket, coverage: Coverage, pauses: tuple[Pause, ...]
+) -> datetime | None:
+    """When a metric's clock starts for the ticket: its start event's first moment, plus
+    ``start_after`` of the contract's clock; ``None`` while that has not happened (or an open
+    pause holds it). Raises ``CalendarError`` when that needs an unknown year."""
+    started = moment_of(ticket, definition.start)
+    if started is None or definition.start_after is None:
+        return started
+    return deadline(parse_target(definition.start_after), started, coverage, pauses)
+
+
+def metric_coverage(definition: MetricDef, coverage: Coverage) -> Coverage:
+    """The contract's clock, or around the clock for a metric that says ``clock = "24x7"``."""
+    if definition.clock == "24x7" and not coverage.is_24x7:
+        return replace(coverage, open=None, close=None)
+    return coverage
 
 
 def _judge(
     metric: str,
+    definition: MetricDef,
     target: Target,
     ticket: Ticket,
-    coverage: Coverage,
-    pauses: tuple[Pause, ...],
+    contract_clock: Coverage,
+    all_pauses: tuple[Pause, ...],
     now: datetime,
 ) -> Judgement:
     text = str(target)
-    reported = ticket.reported_at
-    done = _done_at(metric, ticket)
+    coverage = metric_coverage(definition, contract_clock)
+    pauses = all_pauses if definition.pausing else ()
+    done = moment_of(ticket, definition.stop_event)
     try:
-        due = deadline(target, reported, coverage, pauses)
+        start = clock_start(definition, ticket, coverage, pauses)
+        due = None if start is None else deadline(target, start, coverage, pauses)
+    except CalendarError as e:
+        # Not applicable wins over unknown: a promise that did not apply needs no due time.
+        not_applicable = (
+            None
+            if done is not None
+            else _why_not_applicable(metric, definition, ticket, None, due_known=False)
+        )
+        if not_applicable:
+            return Judgement(metric, text, SlaStatus.NOT_APPLICABLE, note=not_applicable)
+        return Judgement(metric, text, SlaStatus.UNKNOWN, done_at=done, note=str(e))
+    if start is None and done is None:
+        not_applicable = _why_not_applicable(metric, definition, ticket, None)
+        if not_applicable is None and not ticket.is_open:
+            not_applicable = f"{definition.start} never happened"
+        if not_applicable:
+            return Judgement(metric, text, SlaStatus.NOT_APPLICABLE, note=not_applicable)
+        return Judgement(metric, text, SlaStatus.PENDING)
+    try:
         if done is None:
-            not_applicable = _why_not_applicable(metric, ticket, due)
+            not_applicable = _why_not_applicable(metric, definition, ticket, due)
             if not_applicable:
                 return Judgement(metric, text, SlaStatus.NOT_APPLICABLE, due, note=not_applicable)
-            resolved = ticket.first_resolved_at
-            if metric == "replacement" and resolved is not None and due is not None:
-                late = covered_between(due, resolved, clock_for(target, coverage), pauses)
+            void = None if definition.void is None else moment_of(ticket, definition.void)
+            if definition.void_until == "due" and void is not None and due is not None:
+                late = covered_between(due, void, clock_for(target, coverage), pauses)
                 return Judgement(
                     metric,
                     text,
                     SlaStatus.BREACHED,
                     due,
                     breach_minutes=whole_minutes_up(late),
-                    note="resolved late without a replacement unit",
+                    note=_late_void_note(metric, definition),
                 )
         verdict = verdict_at(target, due, done, now, coverage, pauses)
         elapsed = (
             None
-            if done is None
-            else covered_between(reported, done, clock_for(target, coverage), pauses)
+            if done is None or start is None
+            else covered_between(start, done, clock_for(target, coverage), pauses)
         )
     except CalendarError as e:
         return Judgement(metric, text, SlaStatus.UNKNOWN, done_at=done, note=str(e))
@@ -184,15 +225,30 @@ def _judge(
     )
 
 
-def _why_not_applicable(metric: str, ticket: Ticket, due: datetime | None) -> str | None:
-    resolved = ticket.first_resolved_at
-    if metric == "arrive" and resolved is not None:
-        return "resolved before anyone arrived"
-    if metric == "replacement" and resolved is not None and (due is None or resolved <= due):
-        return "resolved before a replacement unit was due"
+def _why_not_applicable(
+    metric: str,
+    definition: MetricDef,
+    ticket: Ticket,
+    due: datetime | None,
+    *,
+    due_known: bool = True,
+) -> str | None:
+    """Why a metric not done did not apply, or ``None``. With ``due_known=False`` (the due
+    time needs an unknown year) only the reasons that need no due time are given."""
+    void = None if definition.void is None else moment_of(ticket, definition.void)
+    if void is not None and (
+        definition.void_until == "stop" or (due_known and (due is None or void <= due))
+    ):
+        return VOID_NOTES.get(metric) or f"{definition.void} before {definition.stop}"
     if ticket.cancelled_at is not None:
         return "ticket cancelled"
     return None
+
+
+def _late_void_note(metric: str, definition: MetricDef) -> str:
+    if metric == "replacement":
+        return "resolved late without a replacement unit"
+    return f"{definition.void} after the due time, without {definition.stop}"
 
 
 @dataclass(frozen=True)
@@ -212,18 +268,20 @@ def time_used(
     is left, on the target's own clock with pauses excluded (an hour left at 17:00 on a
     business-hours contract is tomorrow's first hour); ``None`` when the policy does not
     promise it or its due time cannot be known (an open pause, an unknown year)."""
-    target = dict(policy.targets.for_severity(ticket.severity).items()).get(metric)
-    if target is None:
+    target = dict(promised(policy, ticket.severity)).get(metric)
+    definition = policy.metric_definitions.get(metric)
+    if target is None or definition is None or not _applies(definition, ticket):
         return None
-    coverage = contract_coverage(policy, official)
-    pauses = ticket_pauses(ticket, policy)
+    coverage = metric_coverage(definition, contract_coverage(policy, official))
+    pauses = ticket_pauses(ticket, policy) if definition.pausing else ()
     clock = clock_for(target, coverage)
     try:
-        due = deadline(target, ticket.reported_at, coverage, pauses)
-        if due is None:
+        start = clock_start(definition, ticket, coverage, pauses)
+        due = None if start is None else deadline(target, start, coverage, pauses)
+        if start is None or due is None:
             return None
-        allowed = covered_between(ticket.reported_at, due, clock, pauses)
-        used = covered_between(ticket.reported_at, now, clock, pauses)
+        allowed = covered_between(start, due, clock, pauses)
+        used = covered_between(start, now, clock, pauses)
     except CalendarError:
         return None
     if allowed <= timedelta(0):

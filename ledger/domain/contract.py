@@ -18,10 +18,11 @@ from typing import Annotated, Literal, overload
 from uuid import UUID, uuid5
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import AfterValidator, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
 from ledger.domain.errors import RuleViolation, Unchanged
+from ledger.domain.metrics import BUILTIN_METRICS, MetricDef, MetricName
 from ledger.domain.model import (
     Aggregate,
     DomainEvent,
@@ -93,8 +94,9 @@ TargetText = Annotated[str, AfterValidator(_target_text)]
 ContractId = Annotated[str, AfterValidator(_contract_id)]
 ZoneName = Annotated[str, AfterValidator(_zone_name)]
 
-METRICS = ("respond", "arrive", "resolve", "replacement")
-"""The clocks a contract can promise, in the order a ticket meets them."""
+METRICS = tuple(BUILTIN_METRICS)
+"""The built-in clocks every contract knows, in the order a ticket meets them; a contract
+may declare more (``Policy.metrics``)."""
 
 
 class Warranty(Immutable):
@@ -148,7 +150,11 @@ class BusinessHours(Immutable):
 
 
 class Targets(Immutable):
-    """The promises for one severity; a missing metric is not promised."""
+    """The promises for one severity; a missing metric is not promised. Besides the four
+    built-in metrics, a key may name a metric the contract declares (``[metrics.<name>]``)."""
+
+    model_config = ConfigDict(extra="allow")
+    __pydantic_extra__: dict[MetricName, TargetText] = Field(init=False)
 
     respond: TargetText | None = None
     arrive: TargetText | None = None
@@ -157,13 +163,19 @@ class Targets(Immutable):
         default=None, description="a replacement unit is due if not resolved by then"
     )
 
+    def given(self) -> dict[str, str]:
+        """Every metric given a target here, built-in ones first."""
+        own = {m: t for m in METRICS if (t := getattr(self, m)) is not None}
+        return {**own, **(self.__pydantic_extra__ or {})}
+
     def merged_over(self, base: Targets) -> Targets:
         """These targets, falling back to ``base`` for the metrics not given here."""
-        return Targets(**{m: getattr(self, m) or getattr(base, m) for m in METRICS})
+        return Targets(**{**base.given(), **self.given()})
 
     def items(self) -> list[tuple[str, Target]]:
-        """The promised metrics with their parsed targets, in :data:`METRICS` order."""
-        return [(m, parse_target(t)) for m in METRICS if (t := getattr(self, m)) is not None]
+        """The promised metrics with their parsed targets: the built-in ones in
+        :data:`METRICS` order, then the declared ones as written."""
+        return [(m, parse_target(t)) for m, t in self.given().items()]
 
 
 class TargetTable(Immutable):
@@ -234,6 +246,8 @@ class Policy(Immutable):
     pausing: bool = Field(
         default=True, description="whether Suspended → Resumed intervals stop the clocks"
     )
+    metrics: dict[MetricName, MetricDef] = Field(default_factory=dict)
+    """Declared clocks (``[metrics.<name>]``); a built-in name redefines that metric."""
     targets: TargetTable
     escalation: Escalation = Field(default_factory=dict)
     notices: Notices = Notices()
@@ -251,6 +265,22 @@ class Policy(Immutable):
                 "business_hours",
                 'business_hours is only used with calendar = "business" (this contract is 24x7)',
             )
+        for name, metric in self.metrics.items():
+            if metric.start_after is not None:
+                try:
+                    parse_target(metric.start_after)
+                except ValueError as e:
+                    raise PydanticCustomError(
+                        "metric", f"metrics.{name}.start_after: {e}"
+                    ) from None
+        for severity in ("default", *(s.value for s in Severity)):
+            for name in getattr(self.targets, severity).given():
+                if name not in self.metric_definitions:
+                    raise PydanticCustomError(
+                        "metric",
+                        f'targets.{severity}.{name}: no metric "{name}" is built in or '
+                        f"declared (declare it in [metrics.{name}] with its start and stop)",
+                    )
         if not any(self.targets.for_severity(s).items() for s in Severity):
             raise PydanticCustomError("targets", "the contract promises no target at all")
         if EscalationLevel.ENGINEER in self.escalation:
@@ -262,6 +292,12 @@ class Policy(Immutable):
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def metric_definitions(self) -> dict[str, MetricDef]:
+        """Every clock of this policy: the built-in ones (as redefined here), then the
+        declared ones, in that order."""
+        return {**BUILTIN_METRICS, **self.metrics}
 
 
 # --------------------------------------------------------------------------- events

@@ -49,6 +49,8 @@ ALSO_ALLOWED: dict[str, frozenset[Role]] = {
     "resolve": DESK,
     # Seed 003: the engineer "updates the ticket until it is resolved and marked Close".
     "close": frozenset({Role.ENGINEER}),
+    # The hotline records the repair start an engineer phones in.
+    "start_repair": DESK,
 }
 """Roles allowed a ticket command though its audit norm does not expect them (besides
 ``admin``): ``ledger report audit`` lists each such entry."""

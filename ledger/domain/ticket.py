@@ -1,6 +1,8 @@
 """The Ticket aggregate (服务单): its events, its state and ``mutate``, which folds events
 into state. The rules that decide which event a command records are in
-:mod:`ledger.domain.ticket_rules`.
+:mod:`ledger.domain.ticket_rules` and :mod:`ledger.domain.ticket_progress`.
+
+Over 500 lines: the events, the state and ``mutate`` of one aggregate are read together.
 """
 
 from __future__ import annotations
@@ -21,10 +23,10 @@ from ledger.domain.model import (
     ShortText,
     Text,
     UtcDatetime,
+    evolve,
     fold,
     recorded_events,
 )
-from ledger.domain.model import evolve as _evolve
 from ledger.domain.values import (
     Category,
     Channel,
@@ -231,6 +233,52 @@ class EvidenceAttached(TicketEvent, EvidenceFacts):
     size, media type, name and kind; the bytes are in the evidence store."""
 
 
+class DiagnosisReported(TicketEvent):
+    """Seed 001: the fault diagnosis report (故障诊断报告) given to the customer."""
+
+    report: Text
+    """What was found, or where the report is kept."""
+
+
+class SolutionProposed(TicketEvent):
+    """Seed 001: a solution proposed (提出解决方案); for a consultation, the answer."""
+
+    solution: Text
+
+
+class RepairStarted(TicketEvent):
+    """Seed 004: the engineer starts the repair (检修); may coincide with the arrival."""
+
+    note: Text | None = None
+
+
+class TemporaryMeasureTaken(TicketEvent):
+    """Seed 003: a temporary measure (临时措施) while the fault is not yet solved."""
+
+    measure: Text
+
+
+Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+
+
+class ServiceFormFiled(TicketEvent):
+    """The service form signed by the customer, filed (服务记录单归档; seed 004: within 5
+    days). ``form`` references the paper or scanned form; ``evidence_sha256`` names the
+    attached evidence file once attachments are recorded (``EvidenceAttached``)."""
+
+    form: ShortText
+    evidence_sha256: Sha256 | None = None
+
+
+class ContactChanged(TicketEvent):
+    """Seed 000: the supplier notifies the customer that its contact person for the ticket
+    changed (联系人变更通知); ``occurred_at`` is the notice, ``changed_at`` the change."""
+
+    contact: Contact
+    changed_at: UtcDatetime
+    note: Text | None = None
+
+
 TICKET_EVENT_TYPES: tuple[type[TicketEvent], ...] = recorded_events(TicketEvent)
 """Every recorded event of TicketEvent: the classes register themselves."""
 
@@ -278,6 +326,13 @@ class Ticket(Aggregate):
     out_of_contract: bool = False
     contact_sheet: ContactSheet | None = None
     evidence: tuple[Evidence, ...] = ()
+    repair_started_at: datetime | None = None
+    service_form: str | None = None
+    supplier_contact: Contact | None = None
+    milestones: dict[str, datetime] = Field(default_factory=dict)
+    """The first moment of each event recorded after the report, by its name, and of each
+    such event's own time fields (``"ContactChanged.changed_at"``): where declared SLA
+    metrics start and stop (``ledger.domain.metrics``)."""
 
     @property
     def is_open(self) -> bool:
@@ -297,6 +352,23 @@ SUPERVISORS = (Role.SYSTEM, Role.QUALITY, Role.CHIEF_ENGINEER_OFFICE)
 
 
 # --------------------------------------------------------------------------- evolution
+
+
+def _evolve(ticket: Ticket | None, event: TicketEvent, **changes: object) -> Ticket:
+    """The ticket after ``event``, with the event's first moment kept in ``milestones``."""
+    assert ticket is not None
+    name = type(event).__name__
+    if name not in ticket.milestones:
+        moments = {name: event.occurred_at}
+        for field_name in type(event).model_fields:
+            value = getattr(event, field_name)
+            if isinstance(value, datetime) and field_name not in _ENVELOPE_TIMES:
+                moments[f"{name}.{field_name}"] = value
+        changes["milestones"] = {**ticket.milestones, **moments}
+    return evolve(ticket, event, **changes)
+
+
+_ENVELOPE_TIMES = frozenset(("occurred_at", "recorded_at", "timestamp"))
 
 
 @singledispatch
@@ -478,6 +550,36 @@ def _(event: WorkContactSheetRecorded, ticket: Ticket | None) -> Ticket:
 def _(event: EvidenceAttached, ticket: Ticket | None) -> Ticket:
     assert ticket is not None
     return _evolve(ticket, event, evidence=(*ticket.evidence, evidence_of(event)))
+
+
+@mutate.register
+def _(event: DiagnosisReported, ticket: Ticket | None) -> Ticket:
+    return _evolve(ticket, event)
+
+
+@mutate.register
+def _(event: SolutionProposed, ticket: Ticket | None) -> Ticket:
+    return _evolve(ticket, event)
+
+
+@mutate.register
+def _(event: RepairStarted, ticket: Ticket | None) -> Ticket:
+    return _evolve(ticket, event, repair_started_at=event.occurred_at)
+
+
+@mutate.register
+def _(event: TemporaryMeasureTaken, ticket: Ticket | None) -> Ticket:
+    return _evolve(ticket, event)
+
+
+@mutate.register
+def _(event: ServiceFormFiled, ticket: Ticket | None) -> Ticket:
+    return _evolve(ticket, event, service_form=event.form)
+
+
+@mutate.register
+def _(event: ContactChanged, ticket: Ticket | None) -> Ticket:
+    return _evolve(ticket, event, supplier_contact=event.contact)
 
 
 def _ended(ticket: Ticket | None, event: TicketEvent) -> tuple[Suspension, ...]:

@@ -462,3 +462,8 @@ def decide_warn_at_risk(
         due_at=due_at,
         left_minutes=left_minutes,
     )
+
+
+require_active = _require_active
+"""The common guard, for the rules of :mod:`ledger.domain.ticket_progress`."""
+require_own_engineer = _require_own_engineer

@@ -29,11 +29,21 @@ def local_day(policy: Policy, when: datetime) -> date:
 def severity_targets(policy: Policy) -> dict[str, dict[str, str | None]]:
     """The effective promise per severity and metric (``default`` filled in); ``None``: not
     promised, so not judged."""
+    names = [*METRICS, *(m for m in policy.metrics if m not in METRICS)]
     return {
         severity.value: {
-            metric: getattr(policy.targets.for_severity(severity), metric) for metric in METRICS
+            metric: policy.targets.for_severity(severity).given().get(metric) for metric in names
         }
         for severity in Severity
+    }
+
+
+def metric_definitions(policy: Policy) -> dict[str, dict[str, Any]]:
+    """Every clock of the policy (built-in ones as redefined, then declared ones): where it
+    starts and stops, what voids it, which categories it applies to."""
+    return {
+        name: definition.model_dump(mode="json")
+        for name, definition in policy.metric_definitions.items()
     }
 
 
@@ -86,6 +96,7 @@ def contract_view(contract: Contract, at: datetime, tz: tzinfo) -> dict[str, Any
         else None,
         "pausing": policy.pausing,
         "targets": severity_targets(policy),
+        "metrics": metric_definitions(policy),
         "escalation": dict(escalation_ladder(policy)),
         "notices": policy.notices.model_dump(mode="json"),
         "workdays": policy.workdays.model_dump(mode="json"),

@@ -33,6 +33,7 @@ from sqlalchemy import Connection, create_engine
 from sqlalchemy.pool import StaticPool
 
 from ledger.domain.contract import METRICS
+from ledger.domain.metrics import METRIC_WORDS_ZH, metric_rank
 from ledger.domain.sla import SlaStatus
 from ledger.domain.values import Severity
 from ledger.projections.sla import SlaProjection, TicketSla, load_contracts, ticket_slas
@@ -53,7 +54,8 @@ from ledger.storage.tables import metadata
 Grouping = Literal["contract", "customer", "engineer", "severity", "month"]
 GROUPINGS: tuple[Grouping, ...] = ("contract", "customer", "engineer", "severity", "month")
 TIMED = ("respond", "arrive", "resolve")
-"""The metrics whose covered times the report summarises (median, p90)."""
+"""The built-in metrics whose covered times the report summarises (median, p90); every
+declared metric's are summarised too, once a ticket of the report has it."""
 COUNTED = (
     SlaStatus.MET,
     SlaStatus.BREACHED,
@@ -141,13 +143,15 @@ class Group:
         for target in ticket.targets:
             self.all.add(target.status)
             self.metrics.setdefault(target.metric, Tally()).add(target.status)
+            if target.metric not in METRICS:
+                self.elapsed.setdefault(target.metric, [])
             done = target.status in (SlaStatus.MET, SlaStatus.BREACHED)
             if done and target.metric in self.elapsed and target.elapsed is not None:
                 self.elapsed[target.metric].append(target.elapsed.total_seconds() / 60)
 
     def minutes(self, metric: str) -> tuple[float | None, float | None]:
         """Median and p90 of the covered minutes to ``metric``, ``None`` when none done."""
-        values = self.elapsed[metric]
+        values = self.elapsed.get(metric, [])
         if not values:
             return None, None
         return round(statistics.median(values), 1), round(percentile(values, 90), 1)
@@ -161,7 +165,7 @@ class Group:
             "minutes": {
                 m: dict(zip(("median", "p90"), self.minutes(m), strict=True))
                 | {"count": len(self.elapsed[m])}
-                for m in TIMED
+                for m in self.elapsed
             },
             "metrics": {m: t.as_dict() for m, t in self.metrics.items()},
         }
@@ -193,6 +197,12 @@ class SlaReport:
     """Each contract's name by id, for the tables people read (JSON keeps the ids)."""
     out_of_contract: Group = field(default_factory=lambda: Group(""))
     """The out-of-contract tickets, apart from every other figure."""
+
+    @property
+    def metrics(self) -> list[str]:
+        """Every metric judged in the report (built-in ones first): a column each."""
+        seen = {m for g in (self.total, self.out_of_contract) for m, t in g.metrics.items()}
+        return sorted(seen, key=metric_rank)
 
     def contract_label(self, contract_id: str) -> str:
         """``禹州市看守所智慧监所项目 (seed-002)``; the bare id when the name is unknown."""
@@ -240,7 +250,7 @@ def summarise(
             for t in ticket.targets
             if t.status in BREACHES
         ]
-    breaches.sort(key=lambda b: (b.number, METRICS.index(b.metric)))
+    breaches.sort(key=lambda b: (b.number, metric_rank(b.metric)))
     ordered = [groups[k] for k in sorted(groups, key=partial(group_order, query.by))]
     return SlaReport(query, as_of, tz, ordered, total, breaches, out_of_contract=outside)
 
@@ -331,6 +341,9 @@ WORDS = Words(
         "en": {
             "median": "{metric} median (min)",
             "p90": "{metric} p90 (min)",
+            "per metric": "Per metric",
+            "median minutes": "median (min)",
+            "p90 minutes": "p90 (min)",
             "breaches": "Breaches",
             "title": "SLA compliance",
             "out of contract": "out of contract (not counted)",
@@ -357,10 +370,10 @@ WORDS = Words(
             "n/a": "不适用",
             "unknown": "无法判定",
             # metrics
-            "respond": "响应",
-            "arrive": "到场",
-            "resolve": "修复",
-            "replacement": "备用机",
+            **METRIC_WORDS_ZH,
+            "per metric": "分项达标情况",
+            "median minutes": "中位数(分钟)",
+            "p90 minutes": "P90(分钟)",
             # severities
             "emergency": "紧急",
             "critical": "重大",
@@ -428,6 +441,22 @@ def breach_table(report: SlaReport, lang: Lang) -> tuple[list[str], list[list[Ce
     return headers, rows
 
 
+def metric_table(report: SlaReport, lang: Lang) -> tuple[list[str], list[list[Cell]]]:
+    """One row per metric judged in the report (the built-in ones and every declared one),
+    over the total: its counts, met %, and the median and p90 of its covered minutes."""
+    keys = ("metric", "targets", *(s.value for s in (*COUNTED, SlaStatus.NOT_APPLICABLE)))
+    headers = [word(k, lang) for k in keys]
+    headers += [word("met %", lang), word("median minutes", lang), word("p90 minutes", lang)]
+    rows: list[list[Cell]] = []
+    for metric in report.metrics:
+        tally = report.total.metrics.get(metric, Tally())
+        cells: list[Cell] = [word(metric, lang), tally.targets]
+        cells += [tally.counts[s] for s in (*COUNTED, SlaStatus.NOT_APPLICABLE)]
+        cells += [tally.met_pct, *report.total.minutes(metric)]
+        rows.append(cells)
+    return headers, rows
+
+
 def title(report: SlaReport, lang: Lang) -> str:
     q = report.query
     scope = q.period.text() + (f" · {q.contract}" if q.contract else "")
@@ -438,9 +467,11 @@ def title(report: SlaReport, lang: Lang) -> str:
 
 
 def sheets(report: SlaReport, lang: Lang) -> list[Sheet]:
-    """The report's two tables: the summary, then the breaches."""
+    """The report's tables: the summary, the breaches, then one row per metric (a contract's
+    declared metrics too)."""
     summary, listed = summary_table(report, lang), breach_table(report, lang)
-    return report_sheets(WORDS, lang, summary, "breaches", "breaches", listed)
+    per_metric = Sheet("metrics", word("per metric", lang), *metric_table(report, lang))
+    return [*report_sheets(WORDS, lang, summary, "breaches", "breaches", listed), per_metric]
 
 
 def breaches_csv_path(path: Path) -> Path:

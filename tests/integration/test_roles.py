@@ -273,6 +273,17 @@ def _build_world(desk: Desk) -> dict[str, dict[str, Any]]:
         "attach": {"ticket": dispatched, **EVIDENCE},
         "visit_attach": {"visit": scheduled, **EVIDENCE},
         "action_attach": {"action": actions["action_close"], **EVIDENCE},
+        "diagnose": {"ticket": reported, "report": "主板故障"},
+        "propose": {"ticket": reported, "solution": "更换主板"},
+        "start_repair": {"ticket": reported},
+        "temporary_measure": {"ticket": reported, "measure": "启用备机"},
+        "file_form": {"ticket": signed, "form": "FWD-2026-001"},
+        "change_contact": {
+            "ticket": reported,
+            "contact_name": "刘工",
+            "contact_phone": "13900000000",
+            "changed_at": "2026-01-01T09:00",
+        },
         "visit_schedule": {"contract": "seed-002", "visitor": "周质检"},
         "visit_conduct": {"visit": scheduled, "content": "电话回访"},
         "visit_score": {

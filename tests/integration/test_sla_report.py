@@ -208,7 +208,15 @@ def breached_morning(desk: Desk) -> SlaReport:
 def test_csv_and_xlsx_files_are_written_and_readable(desk: Desk, tmp_path: Path) -> None:
     result = breached_morning(desk)
     summary = tmp_path / "sla.csv"
-    assert write_csv(result, summary, "en") == [summary, tmp_path / "sla.breaches.csv"]
+    assert write_csv(result, summary, "en") == [
+        summary,
+        tmp_path / "sla.breaches.csv",
+        tmp_path / "sla.metrics.csv",
+    ]
+    with (tmp_path / "sla.metrics.csv").open(encoding="utf-8-sig", newline="") as f:
+        per_metric = {row[0]: row for row in csv.reader(f)}
+    assert per_metric["metric"][:4] == ["metric", "targets", "met", "breached"]
+    assert per_metric["respond"][3] == "1"  # the emergency answered 4 minutes late
     with summary.open(encoding="utf-8-sig", newline="") as f:
         rows = list(csv.reader(f))
     assert rows[0][:4] == ["contract", "tickets", "targets", "met"]
@@ -228,7 +236,7 @@ def test_csv_and_xlsx_files_are_written_and_readable(desk: Desk, tmp_path: Path)
     book_path = tmp_path / "sla.xlsx"
     write_xlsx(result, book_path, "en")
     book = load_workbook(book_path)
-    assert book.sheetnames == ["Summary", "Breaches"]
+    assert book.sheetnames == ["Summary", "Breaches", "Per metric"]
     sheet = book["Breaches"]
     header = [c.value for c in sheet[1]]
     first = dict(zip(header, (c.value for c in sheet[2]), strict=True))
@@ -261,7 +269,7 @@ def test_chinese_labels(desk: Desk, tmp_path: Path) -> None:
     ]
     write_xlsx(result, tmp_path / "sla.xlsx", "zh")
     book = load_workbook(tmp_path / "sla.xlsx")
-    assert book.sheetnames == ["汇总", "超时明细"]
+    assert book.sheetnames == ["汇总", "超时明细", "分项达标情况"]
     for sheet in book.worksheets:
         # every header fits its column (a Chinese character is two widths wide)
         for cell in sheet[1]:
@@ -304,7 +312,7 @@ def test_cli_report_sla_outputs(cli: Cli, tmp_path: Path) -> None:
     result = cli.run("report", "sla", "--csv", str(out), "--xlsx", str(tmp_path / "out.xlsx"))
     assert f"wrote {out}" in result.stderr
     assert out.exists() and (tmp_path / "out.breaches.csv").exists()
-    assert load_workbook(tmp_path / "out.xlsx").sheetnames == ["Summary", "Breaches"]
+    assert load_workbook(tmp_path / "out.xlsx").sheetnames == ["Summary", "Breaches", "Per metric"]
 
     # --as-of: before the response was recorded (LEDGER_NOW 12:00 stamps every event).
     before = cli.json("report", "sla", "--as-of", "2026-10-08T11:00")

@@ -1,0 +1,107 @@
+"""The rules of the progress facts that declared SLA metrics start and stop on: a diagnosis
+report, a solution proposed, repair started, a temporary measure, the signed service form
+filed, a change of the supplier's contact person (``ledger.domain.metrics``). Each
+``decide_*`` returns the one event or raises :class:`RuleViolation`, like
+:mod:`ledger.domain.ticket_rules`."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from ledger.domain.errors import RuleViolation
+from ledger.domain.model import Stamp
+from ledger.domain.model import check_times as _check_times
+from ledger.domain.model import next_event as _next
+from ledger.domain.ticket import (
+    Contact,
+    ContactChanged,
+    DiagnosisReported,
+    RepairStarted,
+    ServiceFormFiled,
+    SolutionProposed,
+    TemporaryMeasureTaken,
+    Ticket,
+)
+from ledger.domain.ticket_rules import require_active, require_own_engineer
+from ledger.domain.values import TicketStatus
+
+
+def _require_unresolved(ticket: Ticket, action: str) -> None:
+    if ticket.is_resolved:
+        raise RuleViolation(
+            f"ticket {ticket.number} is resolved: cannot {action} (reopen it first)"
+        )
+
+
+def decide_diagnose(ticket: Ticket, stamp: Stamp, report: str) -> DiagnosisReported:
+    require_active(ticket, "report a diagnosis", allow_suspended=True)
+    require_own_engineer(ticket, stamp, "report a diagnosis")
+    _check_times(stamp, ticket.reported_at, "the report")
+    return _next(DiagnosisReported, ticket, stamp, report=report)
+
+
+def decide_propose(ticket: Ticket, stamp: Stamp, solution: str) -> SolutionProposed:
+    require_active(ticket, "propose a solution", allow_suspended=True)
+    require_own_engineer(ticket, stamp, "propose a solution")
+    _check_times(stamp, ticket.reported_at, "the report")
+    return _next(SolutionProposed, ticket, stamp, solution=solution)
+
+
+def decide_start_repair(ticket: Ticket, stamp: Stamp, note: str | None = None) -> RepairStarted:
+    require_active(ticket, "start the repair")
+    require_own_engineer(ticket, stamp, "start the repair")
+    _require_unresolved(ticket, "start the repair")
+    if ticket.repair_started_at is not None and ticket.reopen_count == 0:
+        raise RuleViolation(
+            f"the repair of ticket {ticket.number} already started at ", ticket.repair_started_at
+        )
+    _check_times(stamp, ticket.reported_at, "the report")
+    return _next(RepairStarted, ticket, stamp, note=note)
+
+
+def decide_temporary_measure(ticket: Ticket, stamp: Stamp, measure: str) -> TemporaryMeasureTaken:
+    require_active(ticket, "record a temporary measure")
+    require_own_engineer(ticket, stamp, "record a temporary measure")
+    _require_unresolved(ticket, "record a temporary measure")
+    _check_times(stamp, ticket.reported_at, "the report")
+    return _next(TemporaryMeasureTaken, ticket, stamp, measure=measure)
+
+
+def decide_file_form(
+    ticket: Ticket, stamp: Stamp, form: str, evidence_sha256: str | None = None
+) -> ServiceFormFiled:
+    """The signed form is filed after the signature, also once the ticket is closed."""
+    if ticket.status is TicketStatus.CANCELLED:
+        raise RuleViolation(f"ticket {ticket.number} is cancelled: cannot file its service form")
+    if ticket.signature is None:
+        raise RuleViolation(
+            f"ticket {ticket.number} has no customer signature: a service form without it "
+            "is invalid (record `sign` first)"
+        )
+    if ticket.service_form is not None:
+        raise RuleViolation(
+            f"the service form of ticket {ticket.number} is already filed ({ticket.service_form})"
+        )
+    _check_times(stamp, ticket.signature.signed_at, "the customer's signature")
+    return _next(ServiceFormFiled, ticket, stamp, form=form, evidence_sha256=evidence_sha256)
+
+
+def decide_change_contact(
+    ticket: Ticket,
+    stamp: Stamp,
+    contact: Contact,
+    changed_at: datetime,
+    note: str | None = None,
+) -> ContactChanged:
+    """The notice (``occurred_at``) comes at or after the change it notifies."""
+    require_active(ticket, "notify a contact change", allow_suspended=True)
+    if changed_at > stamp.occurred_at:
+        raise RuleViolation(
+            "the contact change (",
+            changed_at,
+            ") cannot come after its notice (",
+            stamp.occurred_at,
+            ")",
+        )
+    _check_times(stamp, ticket.reported_at, "the report")
+    return _next(ContactChanged, ticket, stamp, contact=contact, changed_at=changed_at, note=note)
