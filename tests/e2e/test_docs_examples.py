@@ -322,6 +322,8 @@ def test_api_md_write_example_runs(shell: Shell) -> None:
     responded = [e for e in events if e["actor"] == "调度-李娜"]
     assert len(reported) == 1 and len(responded) == 1  # the retried report: recorded once
     assert responded[0]["subject"] == reported[0]["subject"]
+
+
 def test_api_md_attachments_example_runs(shell: Shell) -> None:
     # needs the README's T-2026-000001, dispatched to 王工; the phone's picture is a JPEG
     shell.expect_ok("ledger ticket show T-2026-000001")
