@@ -28,7 +28,7 @@ COMMANDS: dict[str, Lazy] = {
     "relay": Lazy("ledger.cli.relay:relay", "Relay the event feed into a message broker, each event exactly once, in order."),  # noqa: E501
     "report": Lazy("ledger.cli.reports:report_group", "Reports from the read models (caught up with the log first)."),  # noqa: E501
     "schema": Lazy("ledger.cli.feed:schema", "JSON Schemas of the feed's events."),
-    "serve": Lazy("ledger.cli.serve:serve", "Serve the read-only HTTP API (event feed, tickets, SLA report; docs/api.md) and the supervisor dashboard (/dashboard; docs/dashboard.md) until Ctrl-C or SIGTERM."),  # noqa: E501
+    "serve": Lazy("ledger.cli.serve:serve", "Serve the HTTP API (event feed, tickets, SLA report, and every command as a write; docs/api.md) and the supervisor dashboard (/dashboard; docs/dashboard.md) until Ctrl-C or SIGTERM."),  # noqa: E501
     "sweep": Lazy("ledger.cli.sweep:sweep", "Escalate overdue tickets, flag owed replacement units, issue overdue notices."),  # noqa: E501
     "ticket": Lazy("ledger.cli.tickets:ticket", "Record and read service tickets (服务单)."),
     "user": Lazy("ledger.cli.serve:user", "API users (`ledger serve`): who may read the ledger over HTTP, with which token."),  # noqa: E501
