@@ -92,7 +92,7 @@ def _status(error: Exception) -> int:
     if isinstance(error, CommandError):
         return 422
     if isinstance(error, DomainError):
-        return 409  # the record's state refuses it (a file attached twice, another's ticket)
+        return 422  # the rules refuse it (a file attached twice, another's ticket), as a write's
     return 503  # the evidence store cannot be reached or written
 
 
@@ -212,10 +212,12 @@ _UPLOAD_ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"description": "No bearer token, or not a valid one."},
     403: {"description": "The user's role may not attach to this record."},
     404: {"description": "No such record."},
-    409: {"description": "The record refuses it (the same file again, another's ticket)."},
     413: {"description": "Over the evidence store's size limit."},
     415: {"description": "The bytes are of no allowed media type."},
-    422: {"description": "A bad field (kind, occurred_at)."},
+    422: {
+        "description": "A bad field (kind, occurred_at), or the rules refuse it (the same "
+        "file again, another's ticket)."
+    },
 }
 _READ_ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"description": "No bearer token, or not a valid one."},

@@ -306,7 +306,7 @@ def test_who_is_refused_and_why(api: Api) -> None:
     events = api.desk.ledger.event_count()
     cases = [
         (api.upload("审计", path, PHOTO), 403, "attach needs role"),  # auditors never write
-        (api.upload("赵工", path, PHOTO), 409, "is dispatched to 王工"),
+        (api.upload("赵工", path, PHOTO), 422, "is dispatched to 王工"),
         (api.upload("王工", path, b"MZ\x90\x00 binary"), 415, "of no allowed type"),
         (api.upload("王工", path, b"y" * 5000, "big.txt"), 413, "over the evidence limit of 4096"),
         (api.upload("王工", path, PHOTO, kind="selfie"), 422, ""),
