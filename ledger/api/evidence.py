@@ -16,6 +16,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, Response, UploadFile
 from fastapi.security import HTTPAuthorizationCredentials
 
+from ledger.api.problems import Problem
 from ledger.api.routes import LedgerDep, _bearer, _unauthorized
 from ledger.bootstrap import Ledger
 from ledger.commands.application import NotFound
@@ -96,11 +97,14 @@ def _status(error: Exception) -> int:
     return 503  # the evidence store cannot be reached or written
 
 
-def _refused(error: Exception, ledger: Ledger) -> HTTPException:
+def _refused(error: Exception, ledger: Ledger) -> Exception:
+    """The problem to answer; a rule's refusal has the write API's kind, ``rule-violation``."""
     if isinstance(error, CommandError):
         text = "invalid command: " + "; ".join(error.problems)
     else:
         text = show_error(error, ledger.tz).strip().splitlines()[0]
+    if isinstance(error, DomainError):
+        return Problem(422, text, kind="rule-violation")
     return HTTPException(_status(error), text)
 
 

@@ -315,6 +315,7 @@ def test_who_is_refused_and_why(api: Api) -> None:
     for answer, status, detail in cases:
         assert answer.status_code == status, answer.text
         assert detail in json.dumps(answer.json(), ensure_ascii=False)
+    assert cases[1][0].json()["type"].endswith("rule-violation")  # as every write's refusal
     assert api.desk.ledger.event_count() == events  # nothing recorded
     no_token = api.client.post(path, files={"file": ("a.png", PHOTO)}, data={"kind": "photo"})
     assert no_token.status_code == 401
