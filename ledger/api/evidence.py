@@ -103,9 +103,10 @@ def _refused(error: Exception, ledger: Ledger) -> Exception:
         text = "invalid command: " + "; ".join(error.problems)
     else:
         text = show_error(error, ledger.tz).strip().splitlines()[0]
-    if isinstance(error, DomainError):
+    status = _status(error)
+    if status == 422 and isinstance(error, DomainError):
         return Problem(422, text, kind="rule-violation")
-    return HTTPException(_status(error), text)
+    return HTTPException(status, text)
 
 
 def _person(name: str) -> str:
