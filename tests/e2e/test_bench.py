@@ -60,6 +60,13 @@ METRICS = (
     "notify.latency_ms.p50",
     "notify.latency_ms.p99",
     "notify.raw_post_ms.p50",
+    "workbench_pages.floor_ms.p50",
+    "workbench_pages.pages.queue.p99",
+    "workbench_pages.pages.search.p99",
+    "workbench_pages.pages.ticket.p99",
+    "workbench_pages.pages.phone_list.p99",
+    "workbench_pages.pages.quality_card.p99",
+    "workbench_pages.slowest_p99_ms",
 )
 PER_PROJECTION = (
     "rebuild_events_per_s",

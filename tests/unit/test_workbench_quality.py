@@ -12,8 +12,7 @@ from hypothesis import strategies as st
 
 from ledger.commands.registry import COMMANDS
 from ledger.domain.corrective_action import ActionStage
-from ledger.domain.return_visit import VisitForm, VisitStatus
-from ledger.domain.return_visit import ReturnVisit, Review
+from ledger.domain.return_visit import ReturnVisit, Review, VisitForm, VisitStatus
 from ledger.domain.satisfaction import SatisfactionBand, satisfaction_band, satisfaction_total
 from ledger.workbench.quality import (
     ACTION_BOXES,
@@ -47,11 +46,20 @@ def test_the_scale_is_the_seed_forms_bands_as_sums_of_four_scores() -> None:
 
 def test_the_live_total_of_hand_computed_cards() -> None:
     # docs/quality.md's example: 90, 80, 85, 70 → 325 / 4 = 81.25 → 很满意.
-    assert live_total(SCALE, [90, 80, 85, 70]) == (Decimal("81.25"), SatisfactionBand.VERY_SATISFIED)
+    assert live_total(SCALE, [90, 80, 85, 70]) == (
+        Decimal("81.25"),
+        SatisfactionBand.VERY_SATISFIED,
+    )
     # 40, 41, 40, 40 → 161 / 4 = 40.25 → 40 → 很不满意; one more point: 40.5 → 41 → 不太满意.
-    assert live_total(SCALE, [40, 41, 40, 40]) == (Decimal("40.25"), SatisfactionBand.VERY_DISSATISFIED)
+    assert live_total(SCALE, [40, 41, 40, 40]) == (
+        Decimal("40.25"),
+        SatisfactionBand.VERY_DISSATISFIED,
+    )
     assert live_total(SCALE, [40, 41, 41, 40]) == (Decimal("40.5"), SatisfactionBand.DISSATISFIED)
-    assert live_total(SCALE, [60, 60, 61, 61]) == (Decimal("60.5"), SatisfactionBand.FAIRLY_SATISFIED)
+    assert live_total(SCALE, [60, 60, 61, 61]) == (
+        Decimal("60.5"),
+        SatisfactionBand.FAIRLY_SATISFIED,
+    )
 
 
 @given(st.lists(st.integers(0, 100), min_size=4, max_size=4))
@@ -82,7 +90,12 @@ def test_every_form_names_fields_of_its_registry_command() -> None:
 def test_typed_values_become_the_commands_fields() -> None:
     assert command_fields(
         "visit_score",
-        {"engineering_quality": "90", "progress": " 80 ", "service": "八十", "correction_reason": ""},
+        {
+            "engineering_quality": "90",
+            "progress": " 80 ",
+            "service": "八十",
+            "correction_reason": "",
+        },
     ) == {"engineering_quality": 90, "progress": 80, "service": "八十"}
     assert command_fields("action_verify", {"effective": "false", "comment": "复查仍有问题"}) == {
         "effective": False,
@@ -119,10 +132,15 @@ def test_a_visit_offers_the_boxes_its_state_allows() -> None:
     conducted = _visit(status=VisitStatus.CONDUCTED, conducted_at=AT)
     assert visit_steps(conducted) == ["visit_score", "visit_sign", "visit_review"]
     reviewed = conducted.model_copy(
-        update={"manager_review": Review(opinion="好", reviewer="经理", reviewed_at=AT), "signer": "张三"}
+        update={
+            "manager_review": Review(opinion="好", reviewer="经理", reviewed_at=AT),
+            "signer": "张三",
+        }
     )
     assert visit_steps(reviewed) == ["visit_score", "visit_chief_review"]
-    audit = conducted.model_copy(update={"ticket_id": conducted.id, "ticket_number": "T-2026-000001"})
+    audit = conducted.model_copy(
+        update={"ticket_id": conducted.id, "ticket_number": "T-2026-000001"}
+    )
     assert visit_steps(audit)[-1] == "visit_audit"
     assert visit_steps(_visit(status=VisitStatus.CANCELLED)) == []
 
