@@ -9,7 +9,7 @@ ledger) — ``floor_ms``; each page's ``vs_floor`` is its p50 over the floor's.
 
 Pages: the hotline's queue (unassigned), a search by customer, a ticket, the engineer's
 phone list (the engineer with the most tickets), the quality department's return-visit
-card. Paths that the server does not serve (a page not built yet) are reported as
+card and its page of lists (visits to make, audits, open actions and complaints). Paths that the server does not serve (a page not built yet) are reported as
 ``missing`` rather than timed.
 
 ``python -m bench.workbench --size medium`` builds the bench's store of that size (the
@@ -91,6 +91,7 @@ def pages(subjects: dict[str, str]) -> dict[str, tuple[str, str]]:
         "ticket": ("dispatcher", f"/workbench/tickets/{subjects['ticket']}"),
         "phone_list": ("engineer", "/workbench/phone"),
         "quality_card": ("quality", f"/workbench/quality/visits/{subjects['visit']}"),
+        "quality_lists": ("quality", "/workbench/quality"),
     }
 
 

@@ -66,6 +66,7 @@ METRICS = (
     "workbench_pages.pages.ticket.p99",
     "workbench_pages.pages.phone_list.p99",
     "workbench_pages.pages.quality_card.p99",
+    "workbench_pages.pages.quality_lists.p99",
     "workbench_pages.slowest_p99_ms",
 )
 PER_PROJECTION = (
