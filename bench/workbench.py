@@ -9,8 +9,9 @@ ledger) — ``floor_ms``; each page's ``vs_floor`` is its p50 over the floor's.
 
 Pages: the hotline's queue (unassigned), a search by customer, a ticket, the engineer's
 phone list (the engineer with the most tickets), the quality department's return-visit
-card and its page of lists (visits to make, audits, open actions and complaints). Paths that the server does not serve (a page not built yet) are reported as
-``missing`` rather than timed.
+card and its page of lists (visits to make, audits, open actions and complaints). Paths
+that the server does not serve (a page not built yet) are reported as ``missing`` rather
+than timed.
 
 ``python -m bench.workbench --size medium`` builds the bench's store of that size (the
 history of ``bench.generate``, imported as ``bench.run`` does) and prints this module's
