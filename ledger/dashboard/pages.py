@@ -28,6 +28,9 @@ from ledger.dashboard.queries import (
     contract_names,
     period_of,
 )
+from ledger.dashboard.words import lang_of, word
+from ledger.reports.common import duration_text
+from ledger.reports.export import Lang
 from ledger.sessions import (
     CSRF_COOKIE,
     LANG_COOKIE,
@@ -35,9 +38,6 @@ from ledger.sessions import (
     Signer,
     session_user,
 )
-from ledger.dashboard.words import lang_of, word
-from ledger.reports.common import duration_text
-from ledger.reports.export import Lang
 from ledger.timeutil import show
 
 HERE = Path(__file__).parent

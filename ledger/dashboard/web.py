@@ -63,6 +63,9 @@ from ledger.dashboard.queries import (
     load_drill,
     load_overview,
 )
+from ledger.dashboard.words import LANGS
+from ledger.reports.dossier import build_dossier
+from ledger.reports.dossier_render import render_html
 from ledger.sessions import (
     CSRF_COOKIE,
     LANG_COOKIE,
@@ -70,9 +73,6 @@ from ledger.sessions import (
     SESSION_LIFETIME,
     Signer,
 )
-from ledger.dashboard.words import LANGS
-from ledger.reports.dossier import build_dossier
-from ledger.reports.dossier_render import render_html
 from ledger.storage.tables import LedgerNotInitialised
 
 # --------------------------------------------------------------------------- routes

@@ -25,11 +25,11 @@ from ledger.commands.application import ConcurrentChange, NotFound
 from ledger.commands.models import CommandError
 from ledger.commands.registry import COMMANDS
 from ledger.commands.users import User
+from ledger.dashboard.pages import lang
 from ledger.domain.errors import DomainError
 from ledger.domain.roles import Forbidden
 from ledger.reports.export import Lang
 from ledger.timeutil import show_error
-from ledger.workbench.pages import lang
 from ledger.workbench.words import word
 
 _MESSAGES: list[tuple[re.Pattern[str], str]] = [
