@@ -23,7 +23,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import (
-    DDL,
     BigInteger,
     Column,
     Connection,
@@ -74,10 +73,14 @@ _POSTGRES_TRGM = [
     "CREATE INDEX IF NOT EXISTS ticket_search_document_trgm "
     "ON ticket_search USING gin (document gin_trgm_ops)",
 ]
-for _statement in _SQLITE_FTS:
-    event.listen(ticket_search, "after_create", DDL(_statement).execute_if(dialect="sqlite"))
-for _statement in _POSTGRES_TRGM:
-    event.listen(ticket_search, "after_create", DDL(_statement).execute_if(dialect="postgresql"))
+
+
+@event.listens_for(ticket_search, "after_create")
+def _create_trigram_index(_: Table, conn: Connection, **__: Any) -> None:
+    """The database's trigram index, made with the table (``metadata.create_all``)."""
+    statements = _SQLITE_FTS if conn.dialect.name == "sqlite" else _POSTGRES_TRGM
+    for statement in statements:
+        conn.execute(text(statement))
 
 
 def document_of(ticket: Ticket, notes: str, phones: str) -> str:
@@ -136,12 +139,13 @@ class TicketSearchProjection(Projection):
             phones = "\n".join(x for x in (phones, *contacts) if x)
             current[event_.originator_id] = (ticket, notes, phones)
             positions[event_.originator_id] = position
-        rows = {tid: _row(*current[tid], pos) for tid, pos in positions.items()}
+        rows = {tid: _row(current[tid], pos) for tid, pos in positions.items()}
         update_rows(conn, t, "ticket_id", {k: v for k, v in rows.items() if k in existing})
         insert_rows(conn, t, [v for k, v in rows.items() if k not in existing])
 
 
-def _row(ticket: Ticket, notes: str, phones: str, position: int) -> dict[str, Any]:
+def _row(folded: tuple[Ticket, str, str], position: int) -> dict[str, Any]:
+    ticket, notes, phones = folded
     return {
         **ticket_values(ticket),
         "phones": phones,
