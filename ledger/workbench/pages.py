@@ -17,11 +17,12 @@ from fastapi.responses import Response
 from jinja2 import ChoiceLoader, FileSystemLoader
 from jinja2_fragments.fastapi import Jinja2Blocks
 
+from ledger.api.routes import READS_TICKETS
 from ledger.commands.registry import ALLOWED
 from ledger.commands.users import User
 from ledger.dashboard import pages as dashboard_pages
 from ledger.dashboard.charts import VENDOR_PREFIX
-from ledger.dashboard.pages import UserDep, lang, scope_of
+from ledger.dashboard.pages import UserDep, lang
 from ledger.domain.values import Role
 from ledger.workbench.words import word
 
@@ -48,8 +49,14 @@ def may(user: User, command_name: str) -> bool:
 
 
 def sees_all(user: User) -> bool:
-    """Whether ``user`` reads every ticket (else an engineer's own, the dashboard's scope)."""
-    return scope_of(user).engineer is None
+    """Whether ``user`` reads every ticket: the API's rule (``READS_TICKETS``: the readers,
+    the desk, the administrator); an engineer reads their own."""
+    return user.role in READS_TICKETS
+
+
+def engineer_scope(user: User) -> str | None:
+    """The engineer whose tickets ``user`` sees (their own), ``None`` for every ticket."""
+    return None if sees_all(user) else user.name
 
 
 @dataclass(frozen=True)

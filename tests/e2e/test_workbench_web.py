@@ -192,3 +192,154 @@ def test_a_form_write_records_once_and_says_what_is_wrong_by_field_in_chinese(
 
     refused = submit(request, _user(bench, "审计"), "dispatch", fields, bench.number)
     assert (refused.status, refused.message) == (403, "您的角色无权执行此操作。")
+
+
+# --------------------------------------------------------------------------- desk pages
+
+ACTION_FORM = re.compile(r'data-action="([a-z_]+)"')
+KEY_FIELD = re.compile(r'name="idempotency_key" value="([^"]+)"')
+
+
+def _form_post(bench: Bench, path: str, page: str, **fields: str) -> httpx.Response:
+    """Post a form as the page rendered it: its CSRF token and idempotency key."""
+    text = bench.page(page).text
+    csrf = CSRF_FIELD.search(text)
+    key = KEY_FIELD.search(text)
+    assert csrf is not None
+    form = {"csrf": csrf[1], "idempotency_key": key[1] if key else "posted-anyway", **fields}
+    return bench.client.post(path, data=form)
+
+
+def test_the_ticket_page_shows_only_what_the_role_may_do_now(bench: Bench) -> None:
+    bench.login_as("李娜")
+    page = bench.page(f"/workbench/tickets/{bench.number}").text
+    assert ACTION_FORM.findall(page) == [
+        "respond",
+        "dispatch",
+        "suspend",
+        "cancel",
+        "note",
+        "reply",
+    ]
+    bench.login_as("审计")
+    page = bench.page(f"/workbench/tickets/{bench.number}").text
+    assert ACTION_FORM.findall(page) == []
+    assert "您的角色目前不能对此工单进行任何操作。" in page
+    bench.login_as("质量部王")
+    page = bench.page(f"/workbench/tickets/{bench.number}").text
+    assert ACTION_FORM.findall(page) == ["note"]
+
+
+def test_a_forbidden_action_posted_anyway_is_refused(bench: Bench) -> None:
+    bench.login_as("审计")
+    path = f"/workbench/tickets/{bench.number}"
+    response = _form_post(bench, f"{path}/do/dispatch", path, engineer="王工")
+    assert response.status_code == 403
+    assert "您的角色无权执行此操作。" in response.text
+    assert bench.desk.ledger.tickets.get(bench.number).engineer is None
+
+
+def test_a_button_records_once_even_submitted_twice(bench: Bench) -> None:
+    bench.login_as("李娜")
+    path = f"/workbench/tickets/{bench.number}"
+    text = bench.page(path).text
+    form = {
+        "csrf": CSRF_FIELD.findall(text)[0],
+        "idempotency_key": KEY_FIELD.findall(text)[1],  # the dispatch form's
+        "engineer": "王工",
+    }
+    first = bench.client.post(f"{path}/do/dispatch", data=form)
+    second = bench.client.post(f"{path}/do/dispatch", data=form)
+    assert first.status_code == second.status_code == 303
+    assert first.headers["location"] == f"{path}?done=dispatch"
+    kinds = [type(e).__name__ for e in bench.desk.ledger.tickets.history(bench.number)]
+    assert kinds.count("Dispatched") == 1
+    page = bench.page(f"{path}?done=dispatch").text
+    assert "已完成：派工。" in page
+    assert 'data-type="Dispatched"' in page
+
+
+def test_notes_and_replies_are_events_with_their_roles(bench: Bench) -> None:
+    bench.login_as("质量部王")
+    path = f"/workbench/tickets/{bench.number}"
+    empty = _form_post(bench, f"{path}/do/note", path, text="")
+    assert empty.status_code == 422 and "必填。" in empty.text
+    done = _form_post(bench, f"{path}/do/note", path, text="用户机房需门禁卡")
+    assert done.status_code == 303
+    refused = _form_post(bench, f"{path}/do/reply", path, text="已处理")
+    assert refused.status_code == 403
+    bench.login_as("李娜")
+    assert _form_post(bench, f"{path}/do/reply", path, text="工程师已出发").status_code == 303
+    history = bench.desk.ledger.tickets.history(bench.number)
+    notes = [(type(e).__name__, e.role, getattr(e, "text", None)) for e in history[-2:]]
+    assert notes == [
+        ("WorkNoteAdded", Role.QUALITY, "用户机房需门禁卡"),
+        ("CustomerReplied", Role.DISPATCHER, "工程师已出发"),
+    ]
+    page = bench.page(path).text
+    assert "工作备注（内部）: 用户机房需门禁卡" in page and "已回复客户: 工程师已出发" in page
+
+
+def test_queues_show_the_unassigned_ticket_with_its_countdown(bench: Bench) -> None:
+    bench.login_as("李娜")
+    page = bench.page("/workbench/queues").text
+    assert f'data-number="{bench.number}"' in page
+    assert 'data-queue="unassigned"' in page
+    # seed-002 emergency: respond within 5 minutes of 09:00; the clock stands at 09:00.
+    assert 'data-deadline="2026-10-08T01:05:00+00:00"' in page
+    assert 'data-sla="at_risk"' in page
+    bench.desk.later(10)
+    page = bench.page("/workbench/queues?tab=breached").text
+    assert f'data-number="{bench.number}"' in page and 'data-sla="breached"' in page
+
+
+def test_search_finds_by_phone_and_chinese_text_with_the_sla_state(bench: Bench) -> None:
+    bench.login_as("李娜")
+    page = bench.page("/workbench/search?q=138001").text
+    assert f'data-number="{bench.number}"' in page and 'data-sla="at_risk"' in page
+    assert f'data-number="{bench.number}"' in bench.page("/workbench/search?q=无法开机").text
+    assert "没有找到工单。" in bench.page("/workbench/search?q=摄像机").text
+
+
+def test_intake_shows_the_promise_warranty_memory_and_open_tickets(bench: Bench) -> None:
+    bench.login_as("李娜")
+    found = bench.page("/workbench/intake?q=13800138001").text
+    assert 'data-contract="seed-002"' in found
+    assert 'data-contract="seed-002"' in bench.page("/workbench/intake?q=看守所").text
+    page = bench.page("/workbench/intake?contract=seed-002&severity=general").text
+    assert (
+        '<span class="promise" id="promise">响应 5 分钟 · 到场 30 分钟 · 修复 4 小时 · 备机 8 小时</span>'
+        in page
+    )
+    assert 'data-promise="响应 5 分钟 · 到场 20 分钟 · 修复 4 小时 · 备机 8 小时"' in page
+    assert "在保修期内" in page
+    assert '<option value="张三" data-phone="13800138001">' in page
+    assert f'data-number="{bench.number}"' in page  # the open ticket, before submitting
+
+
+def test_intake_says_what_is_wrong_by_field_and_records_once(bench: Bench) -> None:
+    bench.login_as("李娜")
+    page = "/workbench/intake?contract=seed-002"
+    bad = _form_post(
+        bench, "/workbench/intake", page, contract="seed-002", contact_phone="abc", site=""
+    )
+    assert bad.status_code == 422
+    assert "只能包含数字、空格和 + ( ) -（3 到 40 个字符）。" in bad.text
+    assert bad.text.count("必填。") == 4  # contact name, site, device, description
+    fields = {
+        "contract": "seed-002",
+        "severity": "major",
+        "contact_name": "张三",
+        "contact_phone": "13800138001",
+        "site": "看守所",
+        "device": "摄像机",
+        "description": "画面模糊",
+    }
+    text = bench.page(page).text
+    form = {"csrf": CSRF_FIELD.findall(text)[0], "idempotency_key": KEY_FIELD.findall(text)[0]}
+    first = bench.client.post("/workbench/intake", data=form | fields)
+    second = bench.client.post("/workbench/intake", data=form | fields)
+    assert first.status_code == second.status_code == 303
+    assert first.headers["location"] == second.headers["location"]
+    assert first.headers["location"].startswith("/workbench/tickets/T-2026-")
+    assert len(bench.desk.ledger.tickets.list()) == 2

@@ -73,9 +73,64 @@
   }
 
   window.Workbench = {post: post, upload: upload, csrfToken: csrfToken, newKey: newKey, tick: tick};
+  // The intake form: the promise follows the chosen severity; a remembered contact fills
+  // in their phone; the open tickets of the same device are marked (possible duplicates).
+  function intake() {
+    var severity = document.getElementById("severity");
+    var promise = document.getElementById("promise");
+    if (severity && promise) {
+      severity.addEventListener("change", function () {
+        var option = severity.options[severity.selectedIndex];
+        promise.textContent = option.getAttribute("data-promise") || "";
+      });
+    }
+    var name = document.querySelector('#report input[name="contact_name"]');
+    var phone = document.querySelector('#report input[name="contact_phone"]');
+    if (name && phone) {
+      name.addEventListener("change", function () {
+        document.querySelectorAll("#contacts option").forEach(function (option) {
+          if (option.value === name.value && !phone.value) phone.value = option.getAttribute("data-phone");
+        });
+      });
+    }
+    var device = document.querySelector('#report input[name="device"]');
+    if (device) {
+      device.addEventListener("input", function () {
+        document.querySelectorAll("#open-tickets li[data-device]").forEach(function (li) {
+          li.classList.toggle("sla-at_risk", !!device.value && li.getAttribute("data-device") === device.value);
+        });
+      });
+    }
+  }
+
+  // A ticket's attachment: sent to the write API's upload endpoint with the session and
+  // the CSRF header; the page reloads to show its preview in the list.
+  function uploads() {
+    var form = document.getElementById("upload");
+    if (!form) return;
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      var input = form.querySelector('input[type="file"]');
+      if (!input.files.length) return;
+      var data = new FormData();
+      data.append("file", input.files[0]);
+      upload(form.getAttribute("data-url"), data).then(function (answer) {
+        var result = document.getElementById("upload-result");
+        if (answer.ok) {
+          result.textContent = form.getAttribute("data-done");
+          window.location.reload();
+        } else {
+          result.textContent = answer.data.detail || String(answer.status);
+        }
+      });
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     tick();
     setInterval(tick, 15000);
+    intake();
+    uploads();
   });
   document.addEventListener("htmx:afterSwap", tick);
 })();
