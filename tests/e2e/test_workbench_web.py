@@ -14,6 +14,7 @@ import pytest
 from starlette.exceptions import StarletteDeprecationWarning
 from starlette.requests import Request
 
+from ledger.commands.application import TicketNotFound
 from ledger.commands.users import User, Users
 from ledger.domain.values import Role
 from ledger.sessions import CSRF_HEADER, SESSION_COOKIE
@@ -307,10 +308,8 @@ def test_intake_shows_the_promise_warranty_memory_and_open_tickets(bench: Bench)
     assert 'data-contract="seed-002"' in found
     assert 'data-contract="seed-002"' in bench.page("/workbench/intake?q=看守所").text
     page = bench.page("/workbench/intake?contract=seed-002&severity=general").text
-    assert (
-        '<span class="promise" id="promise">响应 5 分钟 · 到场 30 分钟 · 修复 4 小时 · 备机 8 小时</span>'
-        in page
-    )
+    general = "响应 5 分钟 · 到场 30 分钟 · 修复 4 小时 · 备机 8 小时"
+    assert f'<span class="promise" id="promise">{general}</span>' in page
     assert 'data-promise="响应 5 分钟 · 到场 20 分钟 · 修复 4 小时 · 备机 8 小时"' in page
     assert "在保修期内" in page
     assert '<option value="张三" data-phone="13800138001">' in page
@@ -342,4 +341,6 @@ def test_intake_says_what_is_wrong_by_field_and_records_once(bench: Bench) -> No
     assert first.status_code == second.status_code == 303
     assert first.headers["location"] == second.headers["location"]
     assert first.headers["location"].startswith("/workbench/tickets/T-2026-")
-    assert len(bench.desk.ledger.tickets.list()) == 2
+    assert first.headers["location"] == "/workbench/tickets/T-2026-000002?done=report"
+    with pytest.raises(TicketNotFound):
+        bench.desk.ledger.tickets.get("T-2026-000003")
