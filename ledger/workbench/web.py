@@ -23,6 +23,7 @@ from ledger.commands.application import TicketNotFound
 from ledger.commands.users import User
 from ledger.dashboard.pages import Forbidden, PageNotFound, lang, ledger_of, signer_of
 from ledger.dashboard.web import PageRoute
+from ledger.domain.evidence import EvidenceKind
 from ledger.domain.values import Role, Severity
 from ledger.presenters.tickets import history_view
 from ledger.sessions import CSRF_COOKIE
@@ -117,6 +118,7 @@ def _ticket_context(request: Request, user: User, number: str) -> dict[str, Any]
         "sla": None if sla is None else desk.sla_state(sla, now),
         "history": history,
         "may_attach": may(user, "attach"),
+        "evidence_kinds": sorted((k.value for k in EvidenceKind), key=lambda k: k != "photo"),
         "key": new_idempotency_key,
         "errors": {},
         "message": None,

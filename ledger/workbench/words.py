@@ -121,6 +121,12 @@ _EN: dict[str, str] = {
     "upload": "Upload",
     "uploaded": "Uploaded.",
     "status": "Status",
+    "kind:photo": "Photo",
+    "kind:signed-form": "Signed service form",
+    "kind:signature": "Signature",
+    "kind:fax": "Fax",
+    "kind:report": "Report",
+    "kind:other": "Other",
 }
 
 _ZH: dict[str, str] = {
@@ -236,6 +242,12 @@ _ZH: dict[str, str] = {
     "upload": "上传",
     "uploaded": "已上传。",
     "status": "状态",
+    "kind:photo": "照片",
+    "kind:signed-form": "签字服务单",
+    "kind:signature": "签名",
+    "kind:fax": "传真件",
+    "kind:report": "报告",
+    "kind:other": "其他",
 }
 
 WORDS = Words({"en": _EN, "zh": _ZH})

@@ -114,6 +114,7 @@
       if (!input.files.length) return;
       var data = new FormData();
       data.append("file", input.files[0]);
+      data.append("kind", form.querySelector('select[name="kind"]').value);
       upload(form.getAttribute("data-url"), data).then(function (answer) {
         var result = document.getElementById("upload-result");
         if (answer.ok) {
