@@ -15,12 +15,14 @@ from ledger.domain.model import next_event as _next
 from ledger.domain.ticket import (
     Contact,
     ContactChanged,
+    CustomerReplied,
     DiagnosisReported,
     RepairStarted,
     ServiceFormFiled,
     SolutionProposed,
     TemporaryMeasureTaken,
     Ticket,
+    WorkNoteAdded,
 )
 from ledger.domain.ticket_rules import require_active, require_own_engineer
 from ledger.domain.values import TicketStatus
@@ -105,3 +107,17 @@ def decide_change_contact(
         )
     _check_times(stamp, ticket.reported_at, "the report")
     return _next(ContactChanged, ticket, stamp, contact=contact, changed_at=changed_at, note=note)
+
+
+def decide_work_note(ticket: Ticket, stamp: Stamp, text: str) -> WorkNoteAdded:
+    """A note may be added at any time, also to a closed or cancelled ticket (what was
+    learnt afterwards), but not before the ticket was reported."""
+    _check_times(stamp, ticket.reported_at, "the report")
+    return _next(WorkNoteAdded, ticket, stamp, text=text)
+
+
+def decide_customer_reply(ticket: Ticket, stamp: Stamp, text: str) -> CustomerReplied:
+    """A reply to the customer: any time after the report (after closing too: a question
+    answered later)."""
+    _check_times(stamp, ticket.reported_at, "the report")
+    return _next(CustomerReplied, ticket, stamp, text=text)

@@ -304,6 +304,8 @@ EVENT_WORDS = Words(
             "TemporaryMeasureTaken": "temporary measure taken",
             "ServiceFormFiled": "service form filed",
             "ContactChanged": "contact person change notified",
+            "WorkNoteAdded": "work note (internal)",
+            "CustomerReplied": "replied to the customer",
             "version": "version",
         },
         "zh": {
@@ -333,6 +335,8 @@ EVENT_WORDS = Words(
             "TemporaryMeasureTaken": "已采取临时措施",
             "ServiceFormFiled": "服务记录单已归档",
             "ContactChanged": "已通知联系人变更",
+            "WorkNoteAdded": "工作备注（内部）",
+            "CustomerReplied": "已回复客户",
             "version": "版本",
         },
     }
