@@ -43,6 +43,7 @@ from ledger.domain.ticket import (
     CustomerSigned,
     DiagnosisReported,
     Dispatched,
+    EngineerSetOff,
     Escalated,
     EvidenceAttached,
     InspectionNoticeIssued,
@@ -187,6 +188,8 @@ NORMAL_ROLES: dict[type[TicketEvent], frozenset[Role]] = {
     # Seed 003: the quality department audits each returned service form.
     ServiceFormFiled: frozenset({*DESK, Role.QUALITY}),
     ContactChanged: DESK,
+    # The engineer on the way to the site ("on my way", from the phone).
+    EngineerSetOff: frozenset({Role.ENGINEER}),
 }
 """Who normally records each ticket event (the table in docs/integrity.md). Who *may* is
 the role matrix (``domain/roles.py``, docs/roles.md), a superset of this norm; the audit

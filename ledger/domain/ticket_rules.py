@@ -28,6 +28,7 @@ from ledger.domain.ticket import (
     Dispatched,
     Escalated,
     EvidenceAttached,
+    Geolocation,
     InspectionNoticeIssued,
     OutOfContractNoted,
     Reclassified,
@@ -229,7 +230,12 @@ def decide_dispatch(
     return _next(Dispatched, ticket, stamp, engineer=engineer, note=note)
 
 
-def decide_arrive(ticket: Ticket, stamp: Stamp, engineer: str | None = None) -> Arrived:
+def decide_arrive(
+    ticket: Ticket,
+    stamp: Stamp,
+    engineer: str | None = None,
+    location: Geolocation | None = None,
+) -> Arrived:
     _require_active(ticket, "record an arrival")
     if ticket.engineer is None or ticket.dispatched_at is None:
         raise RuleViolation(f"ticket {ticket.number} has not been dispatched: no arrival before it")
@@ -244,8 +250,11 @@ def decide_arrive(ticket: Ticket, stamp: Stamp, engineer: str | None = None) -> 
             f"ticket {ticket.number} is dispatched to {ticket.engineer}, not {who}: "
             "re-dispatch it first"
         )
-    _check_times(stamp, ticket.dispatched_at, "the dispatch")
-    return _next(Arrived, ticket, stamp, engineer=who)
+    if ticket.set_off_at is not None:
+        _check_times(stamp, ticket.set_off_at, "setting off")
+    else:
+        _check_times(stamp, ticket.dispatched_at, "the dispatch")
+    return _next(Arrived, ticket, stamp, engineer=who, location=location)
 
 
 def decide_resolve(ticket: Ticket, stamp: Stamp, summary: str, mode: ResolutionMode) -> Resolved:
@@ -264,9 +273,21 @@ def decide_resolve(ticket: Ticket, stamp: Stamp, summary: str, mode: ResolutionM
     return _next(Resolved, ticket, stamp, summary=summary, mode=mode)
 
 
+SIGNATURE_FILES = frozenset(
+    {evidence.EvidenceKind.SIGNATURE, evidence.EvidenceKind.SIGNED_FORM, evidence.EvidenceKind.FAX}
+)
+"""The evidence kinds a signature may name as its image."""
+
+
 def decide_sign(
-    ticket: Ticket, stamp: Stamp, signer: str, kind: SignatureKind = SignatureKind.CUSTOMER
+    ticket: Ticket,
+    stamp: Stamp,
+    signer: str,
+    kind: SignatureKind = SignatureKind.CUSTOMER,
+    evidence_sha256: str | None = None,
 ) -> CustomerSigned:
+    """``evidence_sha256``: the signature's image, a file already attached to the ticket as
+    a signature (or the signed form, or its fax)."""
     _require_active(ticket, "sign the service form")
     _require_own_engineer(ticket, stamp, "record the signed service form")
     if ticket.resolved_at is None:
@@ -275,8 +296,27 @@ def decide_sign(
         raise RuleViolation(
             f"ticket {ticket.number}'s service form is already signed by {ticket.signature.signer}"
         )
+    if evidence_sha256 is not None:
+        _require_signature_file(ticket, evidence_sha256)
     _check_times(stamp, ticket.resolved_at, "the resolution")
-    return _next(CustomerSigned, ticket, stamp, signer=signer, kind=kind)
+    return _next(
+        CustomerSigned, ticket, stamp, signer=signer, kind=kind, evidence_sha256=evidence_sha256
+    )
+
+
+def _require_signature_file(ticket: Ticket, sha256: str) -> None:
+    found = next((e for e in ticket.evidence if e.sha256 == sha256), None)
+    if found is None:
+        raise RuleViolation(
+            f"ticket {ticket.number} has no evidence file {sha256[:12]}…: attach the "
+            "signature image first"
+        )
+    if found.kind not in SIGNATURE_FILES:
+        kinds = ", ".join(sorted(k.value for k in SIGNATURE_FILES))
+        raise RuleViolation(
+            f"ticket {ticket.number}'s file {found.file_name} is a {found.kind.value}, "
+            f"not a signature ({kinds})"
+        )
 
 
 def decide_escalate(
