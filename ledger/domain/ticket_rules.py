@@ -273,12 +273,6 @@ def decide_resolve(ticket: Ticket, stamp: Stamp, summary: str, mode: ResolutionM
     return _next(Resolved, ticket, stamp, summary=summary, mode=mode)
 
 
-SIGNATURE_FILES = frozenset(
-    {evidence.EvidenceKind.SIGNATURE, evidence.EvidenceKind.SIGNED_FORM, evidence.EvidenceKind.FAX}
-)
-"""The evidence kinds a signature may name as its image."""
-
-
 def decide_sign(
     ticket: Ticket,
     stamp: Stamp,
@@ -297,26 +291,11 @@ def decide_sign(
             f"ticket {ticket.number}'s service form is already signed by {ticket.signature.signer}"
         )
     if evidence_sha256 is not None:
-        _require_signature_file(ticket, evidence_sha256)
+        evidence.require_signature_file(ticket.evidence, evidence_sha256, f"ticket {ticket.number}")
     _check_times(stamp, ticket.resolved_at, "the resolution")
     return _next(
         CustomerSigned, ticket, stamp, signer=signer, kind=kind, evidence_sha256=evidence_sha256
     )
-
-
-def _require_signature_file(ticket: Ticket, sha256: str) -> None:
-    found = next((e for e in ticket.evidence if e.sha256 == sha256), None)
-    if found is None:
-        raise RuleViolation(
-            f"ticket {ticket.number} has no evidence file {sha256[:12]}…: attach the "
-            "signature image first"
-        )
-    if found.kind not in SIGNATURE_FILES:
-        kinds = ", ".join(sorted(k.value for k in SIGNATURE_FILES))
-        raise RuleViolation(
-            f"ticket {ticket.number}'s file {found.file_name} is a {found.kind.value}, "
-            f"not a signature ({kinds})"
-        )
 
 
 def decide_escalate(
