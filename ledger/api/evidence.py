@@ -16,12 +16,12 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, Response, UploadFile
 from fastapi.security import HTTPAuthorizationCredentials
 
-from ledger.api.routes import LedgerDep, _bearer, _unauthorized
+from ledger.api.routes import LedgerDep, _bearer, authenticated
 from ledger.bootstrap import Ledger
 from ledger.commands.application import NotFound
 from ledger.commands.evidence import SERIES, EvidenceService
 from ledger.commands.models import CommandError
-from ledger.commands.users import API_ROLES, User, Users
+from ledger.commands.users import API_ROLES, User
 from ledger.domain.audit import DESK
 from ledger.domain.errors import DomainError
 from ledger.domain.evidence import Evidence, EvidenceKind
@@ -53,14 +53,11 @@ def acting_user(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> User:
     """The user the bearer token belongs to, in any role: what the user may do is the role
-    matrix's (uploads) or :func:`_may_see`'s (reads) to decide, not the token's."""
-    if credentials is None:
-        raise _unauthorized("missing bearer token: send `Authorization: Bearer <token>`")
-    users: Users = request.app.state.users
-    user = users.authenticate(credentials.credentials)
-    if user is None:
-        raise _unauthorized("invalid or revoked token", "invalid_token")
-    return user
+    matrix's (uploads) or :func:`_may_see`'s (reads) to decide, not the token's. A
+    workbench page's session with its CSRF header counts too (:func:`authenticated`)."""
+    return authenticated(
+        request, credentials, "missing bearer token: send `Authorization: Bearer <token>`"
+    )
 
 
 ActorDep = Annotated[User, Depends(acting_user)]

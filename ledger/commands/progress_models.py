@@ -107,3 +107,23 @@ class RecordSetOff(TicketCommand, LocationFields):
 
     def decide(self, ticket: Ticket, stamp: Stamp) -> rules.TicketEvent:
         return ticket_progress.decide_set_off(ticket, stamp, self.engineer, self.location())
+
+
+class AddWorkNote(TicketCommand):
+    """Add an internal work note (工作备注; never shown to the customer)."""
+
+    command: Literal["note"] = "note"
+    text: Text
+
+    def decide(self, ticket: Ticket, stamp: Stamp) -> rules.TicketEvent:
+        return ticket_progress.decide_work_note(ticket, stamp, self.text)
+
+
+class ReplyToCustomer(TicketCommand):
+    """Record a reply to the customer (回复客户; visible to them)."""
+
+    command: Literal["reply"] = "reply"
+    text: Text
+
+    def decide(self, ticket: Ticket, stamp: Stamp) -> rules.TicketEvent:
+        return ticket_progress.decide_customer_reply(ticket, stamp, self.text)

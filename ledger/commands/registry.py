@@ -102,6 +102,8 @@ TICKET_COMMANDS: Mapping[str, Entry] = {
     "file_form": _ticket(pm.FileServiceForm, tk.ServiceFormFiled),
     "change_contact": _ticket(pm.ChangeContact, tk.ContactChanged),
     "set_off": _ticket(pm.RecordSetOff, tk.EngineerSetOff),
+    "note": _ticket(pm.AddWorkNote, tk.WorkNoteAdded),
+    "reply": _ticket(pm.ReplyToCustomer, tk.CustomerReplied),
 }
 """The ticket commands (``ledger ticket ...``), in the order ``ledger import`` names them."""
 

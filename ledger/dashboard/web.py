@@ -4,7 +4,7 @@
 Server-rendered: Jinja2 templates, one per page, whose panels are blocks that
 ``jinja2-fragments`` renders alone for htmx (a panel refresh or a drill-down asks for its
 block, not for the page). Browsers log in with a user name and the token ``ledger user
-add`` issued (:mod:`ledger.dashboard.sessions`); auditors and supervisors see everything,
+add`` issued (:mod:`ledger.sessions`); auditors and supervisors see everything,
 engineers their own tickets. What every page needs is in :mod:`ledger.dashboard.pages`.
 """
 
@@ -63,16 +63,16 @@ from ledger.dashboard.queries import (
     load_drill,
     load_overview,
 )
-from ledger.dashboard.sessions import (
+from ledger.dashboard.words import LANGS
+from ledger.reports.dossier import build_dossier
+from ledger.reports.dossier_render import render_html
+from ledger.sessions import (
     CSRF_COOKIE,
     LANG_COOKIE,
     SESSION_COOKIE,
     SESSION_LIFETIME,
     Signer,
 )
-from ledger.dashboard.words import LANGS
-from ledger.reports.dossier import build_dossier
-from ledger.reports.dossier_render import render_html
 from ledger.storage.tables import LedgerNotInitialised
 
 # --------------------------------------------------------------------------- routes
@@ -122,6 +122,8 @@ class _PageRoute(APIRoute):
         return page
 
 
+PageRoute = _PageRoute
+"""For another adapter's pages (the workbench's): failures answered as pages too."""
 router = APIRouter(include_in_schema=False, route_class=_PageRoute)
 
 

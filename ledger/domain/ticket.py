@@ -316,6 +316,19 @@ class EngineerSetOff(TicketEvent):
     location: Geolocation | None = None
 
 
+class WorkNoteAdded(TicketEvent):
+    """An internal work note on the ticket (工作备注): for the people who work it, never
+    shown to the customer."""
+
+    text: Text
+
+
+class CustomerReplied(TicketEvent):
+    """A reply to the customer (回复客户), visible to them: what they were told, and when."""
+
+    text: Text
+
+
 TICKET_EVENT_TYPES: tuple[type[TicketEvent], ...] = recorded_events(TicketEvent)
 """Every recorded event of TicketEvent: the classes register themselves."""
 
@@ -646,3 +659,13 @@ def _ended(ticket: Ticket | None, event: TicketEvent) -> tuple[Suspension, ...]:
 def project_ticket(ticket: Ticket | None, events: object) -> Ticket | None:
     """Projector function for the library's ``Repository.get(projector_func=...)``."""
     return fold(mutate, ticket, events, TicketEvent)
+
+
+@mutate.register
+def _(event: WorkNoteAdded, ticket: Ticket | None) -> Ticket:
+    return _evolve(ticket, event)
+
+
+@mutate.register
+def _(event: CustomerReplied, ticket: Ticket | None) -> Ticket:
+    return _evolve(ticket, event)

@@ -16,6 +16,7 @@ from ledger.domain.model import next_event as _next
 from ledger.domain.ticket import (
     Contact,
     ContactChanged,
+    CustomerReplied,
     DiagnosisReported,
     EngineerSetOff,
     Geolocation,
@@ -24,6 +25,7 @@ from ledger.domain.ticket import (
     SolutionProposed,
     TemporaryMeasureTaken,
     Ticket,
+    WorkNoteAdded,
 )
 from ledger.domain.ticket_rules import require_active, require_own_engineer
 from ledger.domain.values import TicketStatus
@@ -138,3 +140,17 @@ def decide_set_off(
         )
     _check_times(stamp, ticket.dispatched_at, "the dispatch")
     return _next(EngineerSetOff, ticket, stamp, engineer=who, location=location)
+
+
+def decide_work_note(ticket: Ticket, stamp: Stamp, text: str) -> WorkNoteAdded:
+    """A note may be added at any time, also to a closed or cancelled ticket (what was
+    learnt afterwards), but not before the ticket was reported."""
+    _check_times(stamp, ticket.reported_at, "the report")
+    return _next(WorkNoteAdded, ticket, stamp, text=text)
+
+
+def decide_customer_reply(ticket: Ticket, stamp: Stamp, text: str) -> CustomerReplied:
+    """A reply to the customer: any time after the report (after closing too: a question
+    answered later)."""
+    _check_times(stamp, ticket.reported_at, "the report")
+    return _next(CustomerReplied, ticket, stamp, text=text)
