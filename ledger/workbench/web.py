@@ -27,3 +27,6 @@ def install(app: FastAPI) -> None:
     """Add the workbench to the app (after the dashboard: its login handles ours)."""
     app.mount(STATIC_PREFIX.rstrip("/"), StaticFiles(directory=HERE / "static"), "workbench")
     app.include_router(router)
+    from ledger.workbench import phone  # the engineer's phone pages (field)
+
+    app.include_router(phone.router)
