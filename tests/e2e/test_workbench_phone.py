@@ -209,7 +209,39 @@ def test_the_engineer_works_a_ticket_from_the_phone(
     assert (signed["signer"], signed["evidence_sha256"]) == ("张三", signature["sha256"])
     assert by_type["Resolved"]["data"]["summary"] == "更换电源模块"
     assert all(e["actor"] == ENGINEER and e["role"] == "engineer" for e in history[2:])
+
+    # The photo sent again under a key (a queue replayed): answered again, attached once.
+    again = page.evaluate(
+        """async ([number, bytes]) => {
+            const form = new FormData();
+            const blob = new Blob([new Uint8Array(bytes)], {type: "image/png"});
+            form.append("file", blob, "again.png");
+            form.append("kind", "photo");
+            const r = await fetch("/tickets/" + number + "/attachments", {method: "POST",
+              credentials: "same-origin", body: form,
+              headers: {"Idempotency-Key": "replayed-photo",
+                        "X-CSRF-Token": Workbench.csrfToken()}});
+            return {status: r.status, replayed: r.headers.get("Idempotent-Replayed"),
+                    sha256: (await r.json()).attachment.sha256};
+        }""",
+        [number, list(photo.read_bytes())],
+    )
+    assert again == {"status": 200, "replayed": "true", "sha256": photo_file["sha256"]}
+    assert len(served.history(number)) == len(history)
     served.cli.run("verify")
+
+
+def test_the_engineer_suspends_with_a_reason(served: Served, phone: Callable[[str], Page]) -> None:
+    number = served.ticket()
+    page = phone(ENGINEER)
+    page.goto(f"{served.origin}/workbench/phone/{number}")
+    page.fill("form[data-step=suspend] input[name=reason]", "等客户断电")
+    page.click("form[data-step=suspend] button[type=submit]")
+    expect(page.locator(".timeline li").first).to_have_attribute("data-type", "Suspended")
+    expect(page.locator("button[data-step=resume]")).to_be_visible()
+    expect(page.locator("button[data-step=arrive]")).to_have_count(0)
+    suspended = served.history(number)[-1]
+    assert (suspended["type"], suspended["data"]["reason"]) == ("Suspended", "等客户断电")
 
 
 def test_offline_steps_are_recorded_once_with_the_moments_they_happened(
