@@ -10,6 +10,7 @@ docs/roles.md); the bytes go into the evidence store before the event is recorde
 
 from __future__ import annotations
 
+import hashlib
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -148,6 +149,12 @@ def _upload(
     store = evidence_store(request, ledger)
     data = file.file.read(store.max_bytes + 1)
     name = (file.filename or "").replace("\\", "/").rsplit("/", 1)[-1] or "upload"
+    if request.headers.get("idempotency-key"):
+        again = _attached_before(kind, number, data, user, ledger)
+        if again is not None:  # a re-sent upload (the phone's queue): answered again
+            response.status_code = 200
+            response.headers["Idempotent-Replayed"] = "true"
+            return {kind: number, "attachment": evidence_view(again, ledger.tz)}
     service = EvidenceService(store, ledger.tickets, ledger.quality)
     try:
         done = service.attach(
@@ -167,6 +174,21 @@ def _upload(
         request.url_for(f"{kind}_attachment", **{kind: record_number}, sha256=done.evidence.sha256)
     )
     return {kind: record_number, "attachment": evidence_view(done.evidence, ledger.tz)}
+
+
+def _attached_before(
+    kind: str, number: str, data: bytes, user: User, ledger: Ledger
+) -> Evidence | None:
+    """The file these very bytes already are on the record, attached by ``user``: what a
+    keyed upload sent again finds (a file is attached to a record once, by its hash)."""
+    sha256 = hashlib.sha256(data).hexdigest()
+    try:
+        record = _visible(kind, number, user, ledger)
+    except HTTPException:
+        return None
+    return next(
+        (e for e in record.evidence if e.sha256 == sha256 and e.attached_by == user.name), None
+    )
 
 
 def _download(

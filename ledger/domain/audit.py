@@ -44,6 +44,7 @@ from ledger.domain.ticket import (
     CustomerSigned,
     DiagnosisReported,
     Dispatched,
+    EngineerSetOff,
     Escalated,
     EvidenceAttached,
     InspectionNoticeIssued,
@@ -189,6 +190,8 @@ NORMAL_ROLES: dict[type[TicketEvent], frozenset[Role]] = {
     # Seed 003: the quality department audits each returned service form.
     ServiceFormFiled: frozenset({*DESK, Role.QUALITY}),
     ContactChanged: DESK,
+    # The engineer on the way to the site ("on my way", from the phone).
+    EngineerSetOff: frozenset({Role.ENGINEER}),
     # The workbench's notes: everyone who works the ticket writes internal notes (the
     # quality department and 总工办 too); the desk and the engineer answer the customer.
     WorkNoteAdded: frozenset({*FIELD, Role.QUALITY, Role.CHIEF_ENGINEER_OFFICE}),

@@ -271,3 +271,9 @@ def install(app: FastAPI) -> None:
     """Add the workbench to the app (after the dashboard: its login handles ours)."""
     app.mount(STATIC_PREFIX.rstrip("/"), StaticFiles(directory=HERE / "static"), "workbench")
     app.include_router(router)
+    from ledger.workbench import phone  # the engineer's phone pages (field)
+
+    app.include_router(phone.router)
+    from ledger.workbench import quality_web  # the quality / 总工办 forms (quality)
+
+    app.include_router(quality_web.router)
