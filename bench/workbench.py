@@ -87,7 +87,7 @@ def _subjects(url: str) -> dict[str, str]:
 def pages(subjects: dict[str, str]) -> dict[str, tuple[str, str]]:
     """Page name → (who looks: dispatcher / engineer / quality, path)."""
     return {
-        "queue": ("dispatcher", "/workbench/queues/unassigned"),
+        "queue": ("dispatcher", "/workbench/queues?tab=unassigned"),
         "search": ("dispatcher", f"/workbench/search?q={quote(subjects['customer'])}"),
         "ticket": ("dispatcher", f"/workbench/tickets/{subjects['ticket']}"),
         "phone_list": ("engineer", "/workbench/phone"),

@@ -41,7 +41,8 @@ SCORE_FIELDS: tuple[str, ...] = tuple(SatisfactionScores.model_fields)
 
 def _score_max() -> int:
     meta = SatisfactionScores.model_fields[SCORE_FIELDS[0]].metadata
-    return next(int(m.le) for m in meta if isinstance(m, Le))
+    highest: int = next(m.le for m in meta if isinstance(m, Le))  # type: ignore[assignment]
+    return highest
 
 
 SCORE_MAX = _score_max()

@@ -93,10 +93,12 @@ def test_the_workbench_asks_for_a_login_and_comes_back(bench: Bench) -> None:
 @pytest.mark.parametrize(
     ("name", "nav"),
     [
-        ("李娜", ["intake", "queues", "search", "dashboard"]),
-        ("王工", ["intake", "queues", "search", "dashboard"]),
+        # the phone (field) for who may record an arrival, the quality forms (quality) for
+        # who may submit one of them: the hotline and engineers make visits, customers complain
+        ("李娜", ["intake", "queues", "search", "dashboard", "phone", "quality"]),
+        ("王工", ["intake", "queues", "search", "dashboard", "phone", "quality"]),
         ("审计", ["queues", "search", "dashboard"]),
-        ("客户", ["intake"]),
+        ("客户", ["intake", "quality"]),
     ],
 )
 def test_the_nav_shows_what_the_role_may_open(bench: Bench, name: str, nav: list[str]) -> None:
