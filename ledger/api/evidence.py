@@ -34,10 +34,10 @@ from ledger.storage.evidence import (
     EvidenceError,
     EvidenceMissing,
     EvidenceNotConfigured,
-    EvidenceSettings,
     EvidenceStore,
     TooLarge,
     UnsupportedMediaType,
+    served_store,
 )
 from ledger.timeutil import show_error
 
@@ -67,15 +67,10 @@ ActorDep = Annotated[User, Depends(acting_user)]
 def evidence_store(request: Request, ledger: Ledger) -> EvidenceStore:
     """The store ``ledger serve`` was given (``app.state.evidence_settings``), else the
     environment's (``LEDGER_EVIDENCE``), else the default beside a SQLite file; opened once."""
-    store: EvidenceStore | None = getattr(request.app.state, "evidence_store", None)
-    if store is None:
-        settings = getattr(request.app.state, "evidence_settings", None)
-        try:
-            store = (settings or EvidenceSettings.from_env()).open(ledger.location)
-        except EvidenceNotConfigured as e:
-            raise HTTPException(503, str(e)) from None
-        request.app.state.evidence_store = store
-    return store
+    try:
+        return served_store(request.app.state, ledger.location)
+    except EvidenceNotConfigured as e:
+        raise HTTPException(503, str(e)) from None
 
 
 def _status(error: Exception) -> int:

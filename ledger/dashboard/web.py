@@ -73,6 +73,7 @@ from ledger.sessions import (
     SESSION_LIFETIME,
     Signer,
 )
+from ledger.storage.evidence import EvidenceNotConfigured, served_store
 from ledger.storage.tables import LedgerNotInitialised
 
 # --------------------------------------------------------------------------- routes
@@ -300,11 +301,21 @@ def notifications(request: Request, user: UserDep) -> Response:
     )
 
 
-def _ticket_dossier(request: Request, user: User, ref: str) -> dict[str, Any]:
+def _ticket_dossier(
+    request: Request, user: User, ref: str, *, images: bool = False
+) -> dict[str, Any]:
     """The ticket's dossier, without where the database is (an auditor's export names it;
-    a page shown to engineers need not)."""
+    a page shown to engineers need not); ``images``: its files re-hashed and its pictures
+    (the customer's signature, photos) drawn, when the evidence store is at hand."""
+    ledger = ledger_of(request)
+    store = None
+    if images:
+        try:
+            store = served_store(request.app.state, ledger.location)
+        except EvidenceNotConfigured:
+            store = None
     try:
-        dossier = build_dossier(ledger_of(request), ref)
+        dossier = build_dossier(ledger, ref, evidence=store, images=store is not None)
     except TicketNotFound:
         raise PageNotFound from None
     if not scope_of(user).allows(dossier["ticket"]["engineer"]):
@@ -321,13 +332,15 @@ def ticket_page(request: Request, user: UserDep, ref: str) -> Response:
 
 @router.get("/dashboard/tickets/{ref}/dossier.html")
 def ticket_dossier(request: Request, user: UserDep, language: LangDep, ref: str) -> Response:
-    dossier = _ticket_dossier(request, user, ref)
+    dossier = _ticket_dossier(request, user, ref, images=True)
     number = quote(dossier["ticket"]["number"])
     page = HTMLResponse(
         render_html(dossier, language),
         headers={"Content-Disposition": f'inline; filename="dossier-{number}.html"'},
     )
-    return secured(page, "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'")
+    # its pictures are data: URIs of bytes re-hashed against the chain
+    csp = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'"
+    return secured(page, csp)
 
 
 # --------------------------------------------------------------------------- wiring
