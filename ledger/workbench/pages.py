@@ -23,6 +23,7 @@ from ledger.commands.users import User
 from ledger.dashboard import pages as dashboard_pages
 from ledger.dashboard.charts import VENDOR_PREFIX
 from ledger.dashboard.pages import UserDep, lang
+from ledger.domain.sla import target_zh
 from ledger.domain.values import Role
 from ledger.workbench.words import word
 
@@ -105,6 +106,8 @@ def render(
         "nav": nav_for(user) if isinstance(user, User) else [],
         "may": (lambda name: may(user, name)) if isinstance(user, User) else (lambda _: False),
         "wb_static": STATIC_PREFIX,
+        "now": dashboard_pages.ledger_of(request).clock.now(),
+        "target_text": lambda text: target_zh(text) if language == "zh" else text,
         "htmx": HTMX,
         **context,
     }
