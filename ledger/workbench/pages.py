@@ -60,6 +60,12 @@ def engineer_scope(user: User) -> str | None:
     return None if sees_all(user) else user.name
 
 
+def takes_calls(user: User) -> bool:
+    """Whether ``user`` opens the hotline's intake: a role that may ``report``, but not a
+    customer (the intake lists every contract and what earlier tickets remember)."""
+    return may(user, "report") and user.role is not Role.CUSTOMER
+
+
 @dataclass(frozen=True)
 class NavItem:
     key: str
@@ -71,7 +77,7 @@ class NavItem:
 _READS_QUEUES = frozenset(Role) - {Role.CUSTOMER, Role.SYSTEM}
 
 NAV: list[NavItem] = [
-    NavItem("intake", "/workbench/intake", lambda user: may(user, "report")),
+    NavItem("intake", "/workbench/intake", lambda user: takes_calls(user)),
     NavItem("queues", "/workbench/queues", lambda user: user.role in _READS_QUEUES),
     NavItem("search", "/workbench/search", lambda user: user.role in _READS_QUEUES),
     NavItem("dashboard", "/dashboard", lambda user: user.role is not Role.CUSTOMER),
