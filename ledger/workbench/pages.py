@@ -23,6 +23,7 @@ from ledger.commands.users import User
 from ledger.dashboard import pages as dashboard_pages
 from ledger.dashboard.charts import VENDOR_PREFIX
 from ledger.dashboard.pages import UserDep, lang
+from ledger.domain.sla import target_zh
 from ledger.domain.values import Role
 from ledger.workbench.words import word
 
@@ -59,6 +60,12 @@ def engineer_scope(user: User) -> str | None:
     return None if sees_all(user) else user.name
 
 
+def takes_calls(user: User) -> bool:
+    """Whether ``user`` opens the hotline's intake: a role that may ``report``, but not a
+    customer (the intake lists every contract and what earlier tickets remember)."""
+    return may(user, "report") and user.role is not Role.CUSTOMER
+
+
 @dataclass(frozen=True)
 class NavItem:
     key: str
@@ -70,7 +77,7 @@ class NavItem:
 _READS_QUEUES = frozenset(Role) - {Role.CUSTOMER, Role.SYSTEM}
 
 NAV: list[NavItem] = [
-    NavItem("intake", "/workbench/intake", lambda user: may(user, "report")),
+    NavItem("intake", "/workbench/intake", lambda user: takes_calls(user)),
     NavItem("queues", "/workbench/queues", lambda user: user.role in _READS_QUEUES),
     NavItem("search", "/workbench/search", lambda user: user.role in _READS_QUEUES),
     NavItem("dashboard", "/dashboard", lambda user: user.role is not Role.CUSTOMER),
@@ -105,6 +112,8 @@ def render(
         "nav": nav_for(user) if isinstance(user, User) else [],
         "may": (lambda name: may(user, name)) if isinstance(user, User) else (lambda _: False),
         "wb_static": STATIC_PREFIX,
+        "now": dashboard_pages.ledger_of(request).clock.now(),
+        "target_text": lambda text: target_zh(text) if language == "zh" else text,
         "htmx": HTMX,
         **context,
     }

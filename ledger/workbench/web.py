@@ -37,6 +37,7 @@ from ledger.workbench.pages import (
     new_idempotency_key,
     render,
     sees_all,
+    takes_calls,
 )
 from ledger.workbench.submit import Submitted, submit
 from ledger.workbench.words import word
@@ -225,7 +226,7 @@ def intake_page(
     contract: TextQ = None,
     severity: TextQ = None,
 ) -> Response:
-    if not may(user, "report"):
+    if not takes_calls(user):
         raise Forbidden
     context = _intake_context(request, user, q or "", contract, severity)
     return render(request, "workbench/intake.html", context)
@@ -248,7 +249,7 @@ INTAKE_FIELDS = (
 
 @router.post("/intake")
 async def intake_submit(request: Request, user: WorkbenchUserDep) -> Response:
-    if not may(user, "report"):
+    if not takes_calls(user):
         raise Forbidden
     fields, csrf_ok, key = await _form(request)
     if not csrf_ok:

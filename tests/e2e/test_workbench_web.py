@@ -98,7 +98,7 @@ def test_the_workbench_asks_for_a_login_and_comes_back(bench: Bench) -> None:
         ("李娜", ["intake", "queues", "search", "dashboard", "phone", "quality"]),
         ("王工", ["intake", "queues", "search", "dashboard", "phone", "quality"]),
         ("审计", ["queues", "search", "dashboard"]),
-        ("客户", ["intake", "quality"]),
+        ("客户", ["quality"]),  # the complaint form; the intake lists every contract
     ],
 )
 def test_the_nav_shows_what_the_role_may_open(bench: Bench, name: str, nav: list[str]) -> None:
@@ -346,3 +346,10 @@ def test_intake_says_what_is_wrong_by_field_and_records_once(bench: Bench) -> No
     assert first.headers["location"] == "/workbench/tickets/T-2026-000002?done=report"
     with pytest.raises(TicketNotFound):
         bench.desk.ledger.tickets.get("T-2026-000003")
+
+
+def test_a_customer_opens_neither_the_intake_nor_the_queues(bench: Bench) -> None:
+    bench.login_as("客户")
+    for path in ("/workbench/intake", "/workbench/queues", "/workbench/search?q=门禁"):
+        assert bench.client.get(path).status_code == 403
+    assert bench.client.get(f"/workbench/tickets/{bench.number}").status_code == 404

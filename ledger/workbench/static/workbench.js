@@ -61,8 +61,13 @@
     return late ? "已超时 " + span : "剩余 " + span;
   }
 
+  // The server's clock when the page was rendered (body data-now): countdowns run from it,
+  // so a page agrees with the ledger's clock even when the browser's is off.
+  var serverNow = document.body ? Date.parse(document.body.getAttribute("data-now")) : NaN;
+  var skew = isNaN(serverNow) ? 0 : serverNow - Date.now();
+
   function tick() {
-    var now = Date.now();
+    var now = Date.now() + skew;
     document.querySelectorAll("[data-deadline]").forEach(function (el) {
       var deadline = Date.parse(el.getAttribute("data-deadline"));
       if (isNaN(deadline)) return;
