@@ -93,7 +93,7 @@ def test_the_workbench_asks_for_a_login_and_comes_back(bench: Bench) -> None:
     ("name", "nav"),
     [
         ("李娜", ["intake", "queues", "search", "dashboard"]),
-        ("王工", ["intake", "queues", "search", "dashboard"]),
+        ("王工", ["intake", "queues", "search", "dashboard", "phone"]),
         ("审计", ["queues", "search", "dashboard"]),
         ("客户", ["intake"]),
     ],
