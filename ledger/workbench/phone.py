@@ -22,7 +22,7 @@ from ledger.commands.users import User
 from ledger.dashboard.pages import ledger_of, scope_of
 from ledger.dashboard.web import PageRoute
 from ledger.domain.ticket import Ticket
-from ledger.domain.values import Severity, TicketStatus
+from ledger.domain.values import Role, Severity, TicketStatus
 from ledger.presenters.tickets import event_view
 from ledger.projections.tickets import list_tickets
 from ledger.reports.common import caught_up
@@ -31,7 +31,7 @@ from ledger.workbench.pages import HERE, NAV, NavItem, WorkbenchUserDep, may, re
 
 router = APIRouter(prefix="/workbench", include_in_schema=False, route_class=PageRoute)
 
-NAV.append(NavItem("phone", "/workbench/phone", lambda user: may(user, "arrive")))
+NAV.append(NavItem("phone", "/workbench/phone", lambda user: user.role is Role.ENGINEER))
 
 URGENCY = {s: rank for rank, s in enumerate(Severity)}
 """Emergency first, then critical, major, general (:class:`Severity`'s order)."""

@@ -93,9 +93,9 @@ def test_the_workbench_asks_for_a_login_and_comes_back(bench: Bench) -> None:
 @pytest.mark.parametrize(
     ("name", "nav"),
     [
-        # the phone (field) for who may record an arrival, the quality forms (quality) for
-        # who may submit one of them: the hotline and engineers make visits, customers complain
-        ("李娜", ["intake", "queues", "search", "dashboard", "phone", "quality"]),
+        # the phone (field) for engineers, the quality forms (quality) for who may submit one
+        # of them: the hotline and engineers make visits, customers complain
+        ("李娜", ["intake", "queues", "search", "dashboard", "quality"]),
         ("王工", ["intake", "queues", "search", "dashboard", "phone", "quality"]),
         ("审计", ["queues", "search", "dashboard"]),
         ("客户", ["quality"]),  # the complaint form; the intake lists every contract
