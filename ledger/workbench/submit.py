@@ -39,6 +39,11 @@ _MESSAGES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"^String should have at least (?P<n>\d+) characters"), "err:too short"),
     (re.compile(r"^String should have at most (?P<n>\d+) characters?"), "err:too long"),
     (re.compile(r"^String should match pattern '\^\[0-9\+\(\)\\- \]\+\$'"), "err:phone"),
+    # the quality forms' numbers and dates (quality), before any other "Input should be"
+    (re.compile(r"^Input should be less than or equal to (?P<n>[\d.]+)"), "err:at most"),
+    (re.compile(r"^Input should be greater than or equal to (?P<n>[\d.]+)"), "err:at least"),
+    (re.compile(r"^Input should be a valid integer"), "err:whole number"),
+    (re.compile(r"^Input should be a valid date"), "err:date"),
     (re.compile(r"^Input should be "), "err:choice"),
     (re.compile(r"datetime|time zone|not a time|Input should be a valid date", re.I), "err:time"),
 ]

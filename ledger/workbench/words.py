@@ -279,6 +279,10 @@ _EN: dict[str, str] = {
     "qc:category:quality": "quality",
     "qc:category:non_quality": "not quality (human factor)",
     "qc:category:other": "other",
+    "err:at most": "At most {n}.",
+    "err:at least": "At least {n}.",
+    "err:whole number": "A whole number.",
+    "err:date": "Not a date; e.g. 2026-10-20.",
 }
 
 _ZH: dict[str, str] = {
@@ -552,6 +556,10 @@ _ZH: dict[str, str] = {
     "qc:category:quality": "质量异常",
     "qc:category:non_quality": "非质量（人为因素）",
     "qc:category:other": "其他",
+    "err:at most": "不能大于 {n}。",
+    "err:at least": "不能小于 {n}。",
+    "err:whole number": "请填写整数。",
+    "err:date": "日期格式不对，例如 2026-10-20。",
 }
 
 WORDS = Words({"en": _EN, "zh": _ZH})

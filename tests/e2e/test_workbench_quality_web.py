@@ -186,6 +186,7 @@ def test_errors_are_shown_by_field_in_chinese_and_nothing_is_recorded(site: Site
         assert f'data-error-for="{name}"' in text, name
     assert 'data-error-for="service"' not in text
     assert "必填" in text  # D was left out
+    assert "不能大于 100。" in text and "请填写整数。" in text
     assert 'value="101"' in text and 'value="八十"' in text  # what was typed stays
     assert site.history(number) == ["VisitScheduled", "VisitConducted"]
 
