@@ -40,9 +40,11 @@ from ledger.domain.ticket import (
     Cancelled,
     Closed,
     ContactChanged,
+    CustomerReplied,
     CustomerSigned,
     DiagnosisReported,
     Dispatched,
+    EngineerSetOff,
     Escalated,
     EvidenceAttached,
     InspectionNoticeIssued,
@@ -64,6 +66,7 @@ from ledger.domain.ticket import (
     Ticket,
     TicketEvent,
     WorkContactSheetRecorded,
+    WorkNoteAdded,
     mutate,
     project_ticket,
 )
@@ -187,6 +190,12 @@ NORMAL_ROLES: dict[type[TicketEvent], frozenset[Role]] = {
     # Seed 003: the quality department audits each returned service form.
     ServiceFormFiled: frozenset({*DESK, Role.QUALITY}),
     ContactChanged: DESK,
+    # The engineer on the way to the site ("on my way", from the phone).
+    EngineerSetOff: frozenset({Role.ENGINEER}),
+    # The workbench's notes: everyone who works the ticket writes internal notes (the
+    # quality department and 总工办 too); the desk and the engineer answer the customer.
+    WorkNoteAdded: frozenset({*FIELD, Role.QUALITY, Role.CHIEF_ENGINEER_OFFICE}),
+    CustomerReplied: FIELD,
 }
 """Who normally records each ticket event (the table in docs/integrity.md). Who *may* is
 the role matrix (``domain/roles.py``, docs/roles.md), a superset of this norm; the audit

@@ -39,6 +39,7 @@ from ledger.domain.values import (
 )
 
 Phone = Annotated[str, Field(min_length=3, max_length=40, pattern=r"^[0-9+()\- ]+$")]
+Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 
 
 class Contact(Immutable):
@@ -50,6 +51,8 @@ class Signature(Immutable):
     kind: SignatureKind
     signer: ShortText
     signed_at: UtcDatetime
+    evidence_sha256: str | None = None
+    """The signature image among the ticket's evidence, when it was captured on a screen."""
 
 
 class Suspension(Immutable):
@@ -76,6 +79,16 @@ class ReplacementUnit(Immutable):
     unit: ShortText
     provided_at: UtcDatetime
     note: str | None = None
+
+
+class Geolocation(Immutable):
+    """Where the engineer's phone said it was (WGS 84, as the browser's geolocation gives
+    it): recorded with setting off and arriving when the phone gives it, never required."""
+
+    latitude: float = Field(ge=-90, le=90)
+    longitude: float = Field(ge=-180, le=180)
+    accuracy_m: float | None = Field(default=None, ge=0, le=100_000)
+    """The radius of 95% confidence in metres, as the phone reported it."""
 
 
 # --------------------------------------------------------------------------- events
@@ -111,7 +124,16 @@ class Dispatched(TicketEvent):
 
 
 class Arrived(TicketEvent):
+    """Version 2 adds ``location`` (``None`` on every version-1 arrival)."""
+
+    class_version = 2
+
     engineer: ShortText
+    location: Geolocation | None = None
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, object]) -> None:
+        state["location"] = None
 
 
 class Resolved(TicketEvent):
@@ -120,8 +142,18 @@ class Resolved(TicketEvent):
 
 
 class CustomerSigned(TicketEvent):
+    """Version 2 adds ``evidence_sha256``: the signature captured on the screen (an
+    attached evidence file of the ticket), ``None`` for a signature on paper."""
+
+    class_version = 2
+
     kind: SignatureKind
     signer: ShortText
+    evidence_sha256: Sha256 | None = None
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, object]) -> None:
+        state["evidence_sha256"] = None
 
 
 class Escalated(TicketEvent):
@@ -258,9 +290,6 @@ class TemporaryMeasureTaken(TicketEvent):
     measure: Text
 
 
-Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
-
-
 class ServiceFormFiled(TicketEvent):
     """The service form signed by the customer, filed (服务记录单归档; seed 004: within 5
     days). ``form`` references the paper or scanned form; ``evidence_sha256`` names the
@@ -277,6 +306,27 @@ class ContactChanged(TicketEvent):
     contact: Contact
     changed_at: UtcDatetime
     note: Text | None = None
+
+
+class EngineerSetOff(TicketEvent):
+    """在途: the dispatched engineer set off for the site ("on my way"), with where the
+    phone was when it gives it. Stops no clock: the arrival does."""
+
+    engineer: ShortText
+    location: Geolocation | None = None
+
+
+class WorkNoteAdded(TicketEvent):
+    """An internal work note on the ticket (工作备注): for the people who work it, never
+    shown to the customer."""
+
+    text: Text
+
+
+class CustomerReplied(TicketEvent):
+    """A reply to the customer (回复客户), visible to them: what they were told, and when."""
+
+    text: Text
 
 
 TICKET_EVENT_TYPES: tuple[type[TicketEvent], ...] = recorded_events(TicketEvent)
@@ -329,6 +379,9 @@ class Ticket(Aggregate):
     repair_started_at: datetime | None = None
     service_form: str | None = None
     supplier_contact: Contact | None = None
+    set_off_at: datetime | None = None
+    """When the engineer of the current dispatch set off (``None``: not yet, or dispatched
+    again since)."""
     milestones: dict[str, datetime] = Field(default_factory=dict)
     """The first moment of each event recorded after the report, by its name, and of each
     such event's own time fields (``"ContactChanged.changed_at"``): where declared SLA
@@ -400,6 +453,7 @@ def _(event: Dispatched, ticket: Ticket | None) -> Ticket:
         engineer=event.engineer,
         dispatched_at=event.occurred_at,
         on_site=False,
+        set_off_at=None,
         status=TicketStatus.DISPATCHED,
     )
 
@@ -433,7 +487,12 @@ def _(event: Resolved, ticket: Ticket | None) -> Ticket:
 
 @mutate.register
 def _(event: CustomerSigned, ticket: Ticket | None) -> Ticket:
-    signature = Signature(kind=event.kind, signer=event.signer, signed_at=event.occurred_at)
+    signature = Signature(
+        kind=event.kind,
+        signer=event.signer,
+        signed_at=event.occurred_at,
+        evidence_sha256=event.evidence_sha256,
+    )
     return _evolve(ticket, event, signature=signature)
 
 
@@ -489,6 +548,7 @@ def _(event: Reopened, ticket: Ticket | None) -> Ticket:
         signature=None,
         closed_at=None,
         on_site=False,
+        set_off_at=None,
         reopen_count=ticket.reopen_count + 1,
     )
 
@@ -582,6 +642,11 @@ def _(event: ContactChanged, ticket: Ticket | None) -> Ticket:
     return _evolve(ticket, event, supplier_contact=event.contact)
 
 
+@mutate.register
+def _(event: EngineerSetOff, ticket: Ticket | None) -> Ticket:
+    return _evolve(ticket, event, set_off_at=event.occurred_at)
+
+
 def _ended(ticket: Ticket | None, event: TicketEvent) -> tuple[Suspension, ...]:
     """The suspensions with the open one (if any) ended at ``event``."""
     assert ticket is not None
@@ -594,3 +659,13 @@ def _ended(ticket: Ticket | None, event: TicketEvent) -> tuple[Suspension, ...]:
 def project_ticket(ticket: Ticket | None, events: object) -> Ticket | None:
     """Projector function for the library's ``Repository.get(projector_func=...)``."""
     return fold(mutate, ticket, events, TicketEvent)
+
+
+@mutate.register
+def _(event: WorkNoteAdded, ticket: Ticket | None) -> Ticket:
+    return _evolve(ticket, event)
+
+
+@mutate.register
+def _(event: CustomerReplied, ticket: Ticket | None) -> Ticket:
+    return _evolve(ticket, event)

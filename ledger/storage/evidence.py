@@ -443,3 +443,16 @@ def open_setting(setting: str, max_bytes: int = DEFAULT_MAX_BYTES) -> EvidenceSt
         region=query.get("region", [None])[0],
         max_bytes=max_bytes,
     )
+
+
+def served_store(state: Any, location: Location) -> EvidenceStore:
+    """The evidence store of a served app: the settings ``ledger serve`` put on its
+    ``state`` (``evidence_settings``), else the environment's; opened once and kept on
+    ``state`` (``evidence_store``) for the API's files and the dashboard's dossier alike.
+    ``EvidenceNotConfigured`` when there is none."""
+    store: EvidenceStore | None = getattr(state, "evidence_store", None)
+    if store is None:
+        settings = getattr(state, "evidence_settings", None)
+        store = (settings or EvidenceSettings.from_env()).open(location)
+        state.evidence_store = store
+    return store
