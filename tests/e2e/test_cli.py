@@ -138,6 +138,7 @@ def test_ticket_lifecycle_through_the_cli(cli: Cli) -> None:
         "kind": "fax_copy",
         "signer": "张三",
         "signed_at": "2026-10-08T12:00:00+08:00",
+        "evidence_sha256": None,
     }
     assert shown["replacements"][0]["unit"] == "备用门禁控制器 B-101"
     assert shown["first_arrived_at"] == "2026-10-08T09:24:00+08:00"
