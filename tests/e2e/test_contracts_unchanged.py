@@ -26,7 +26,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import pytest
 from click.testing import CliRunner
 from sqlalchemy import create_engine, select
 
@@ -76,8 +75,10 @@ def _verdicts(db_url: str) -> list[list[object]]:
     finally:
         engine.dispose()
     return sorted(
-        [str(r.ticket_id), r.metric, r.target, r.status, _utc(r.due_at), _utc(r.done_at)]
-        + [r.breach_minutes, r.elapsed_seconds, r.note]
+        [
+            *(str(r.ticket_id), r.metric, r.target, r.status, _utc(r.due_at), _utc(r.done_at)),
+            *(r.breach_minutes, r.elapsed_seconds, r.note),
+        ]
         for r in rows
     )
 
