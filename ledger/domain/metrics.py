@@ -107,6 +107,9 @@ class MetricDef(Immutable):
     the hotline keeps office hours, but "30 minutes after we hear of it" does not)."""
     categories: tuple[Category, ...] = Field(default=(), max_length=2)
     """The ticket categories it applies to; empty: every category."""
+    escalate: bool = False
+    """Whether this clock, once past due, climbs the contract's ``[escalation]`` ladder as an
+    unanswered call does (``respond`` always does); otherwise the sweep notes it overdue."""
 
     @model_validator(mode="after")
     def _has_stop(self) -> MetricDef:

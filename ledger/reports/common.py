@@ -304,6 +304,7 @@ EVENT_WORDS = Words(
             "TemporaryMeasureTaken": "temporary measure taken",
             "ServiceFormFiled": "service form filed",
             "ContactChanged": "contact person change notified",
+            "MetricOverdueNoted": "noted overdue",
             "version": "version",
         },
         "zh": {
@@ -333,6 +334,7 @@ EVENT_WORDS = Words(
             "TemporaryMeasureTaken": "已采取临时措施",
             "ServiceFormFiled": "服务记录单已归档",
             "ContactChanged": "已通知联系人变更",
+            "MetricOverdueNoted": "已记逾期",
             "version": "版本",
         },
     }

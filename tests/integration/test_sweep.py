@@ -66,15 +66,17 @@ def at(minutes: float) -> datetime:
 
 
 def test_seed_003_ladder_climbs_on_the_contract_clock(desk: Desk) -> None:
-    """Respond 5m; department manager 5m after that, project general manager 10m after."""
+    """Seed 003: respond 5m; the department manager is told once the answer is overdue (1m
+    after its due time) and has 5 minutes, then the project general manager (6m after it).
+    Reported 09:00: the answer is due 09:05, the manager at 09:06, the general manager 09:11."""
     t = desk.report(**SEED_003)
     assert sweep_at(desk, 5).done == []  # the response is just due
-    assert sweep_at(desk, 9.9).done == []
-    report = sweep_at(desk, 10)
+    assert sweep_at(desk, 5.9).done == []
+    report = sweep_at(desk, 6)
     assert [(d.number, d.action.kind.value) for d in report.done] == [(t.number, "escalated")]
     assert levels(desk, t) == ["department_manager"]
-    assert sweep_at(desk, 14).done == []
-    sweep_at(desk, 15)
+    assert sweep_at(desk, 10.9).done == []
+    sweep_at(desk, 11)
     assert levels(desk, t) == ["department_manager", "project_general_manager"]
 
     first, second = supervision(desk, t)
@@ -83,10 +85,10 @@ def test_seed_003_ladder_climbs_on_the_contract_clock(desk: Desk) -> None:
         EscalationLevel.ENGINEER,
         EscalationLevel.DEPARTMENT_MANAGER,
     )
-    assert first.reason.startswith("响应超时 5 分钟：自动升级至部门经理")
+    assert first.reason.startswith("响应超时 1 分钟：自动升级至部门经理")
     assert second.from_level is EscalationLevel.DEPARTMENT_MANAGER
-    assert "响应超时 10 分钟" in second.reason and "(response overdue by 10m)" in second.reason
-    assert (first.occurred_at, second.occurred_at) == (at(10), at(15))
+    assert "响应超时 6 分钟" in second.reason and "(response overdue by 6m)" in second.reason
+    assert (first.occurred_at, second.occurred_at) == (at(6), at(11))
     assert {(e.actor, e.role) for e in (first, second)} == {(SWEEP_ACTOR, Role.SYSTEM)}
     assert sweep_at(desk, 60).done == []  # at the top of this contract's ladder
 
@@ -113,10 +115,10 @@ def test_a_responded_or_resolved_ticket_is_never_escalated(desk: Desk) -> None:
 
 def test_a_manual_escalation_is_not_repeated(desk: Desk) -> None:
     t = desk.report(**SEED_003)
-    desk.later(7)
+    desk.later(5.5)
     desk.do("escalate", ticket=t.number, to="department_manager", reason="客户来电催促")
-    assert sweep_at(desk, 10).done == []
-    sweep_at(desk, 15)
+    assert sweep_at(desk, 10).done == []  # the department manager's time (09:06) passed
+    sweep_at(desk, 11)  # the general manager's: 6m after the 09:05 due time
     assert levels(desk, t) == ["department_manager", "project_general_manager"]
 
 
@@ -125,9 +127,9 @@ def test_a_suspension_stops_the_ladder_clock(desk: Desk) -> None:
     desk.later(2)
     desk.do("suspend", ticket=t.number, reason="客户要求暂停")
     assert sweep_at(desk, 60).done == []
-    desk.do("resume", ticket=t.number)  # at 60: 3 minutes of the response left
-    assert sweep_at(desk, 67).done == []
-    sweep_at(desk, 68)
+    desk.do("resume", ticket=t.number)  # at 60: 3 minutes of the response left, due 63
+    assert sweep_at(desk, 63.9).done == []
+    sweep_at(desk, 64)  # 1 minute overdue: the department manager
     assert levels(desk, t) == ["department_manager"]
 
 
@@ -135,7 +137,13 @@ def test_contracts_without_a_ladder_never_escalate(desk: Desk) -> None:
     for contract in ("seed-000", "seed-001", "seed-004"):
         desk.report(contract=contract, customer="客户")
     report = sweep_at(desk, 3 * DAY)
-    assert [d.action.kind.value for d in report.done] == ["replacement_flagged"]  # seed 004
+    # Seed 001's defect owes a diagnosis report (3h) and a solution (24h): both noted
+    # overdue. Seed 004's unit is owed from 8 h after a repair start that never came: no flag.
+    assert sorted((d.number, d.action.kind.value) for d in report.done) == [
+        ("T-2026-000002", "metric_overdue"),
+        ("T-2026-000002", "metric_overdue"),
+    ]
+    assert [d.action.event.metric for d in report.done] == ["diagnose", "fault_solution"]
 
 
 def _load_contract_with_chief_engineer(desk: Desk) -> None:
@@ -240,7 +248,9 @@ def test_no_notices_on_contracts_without_them(desk: Desk) -> None:
 
 
 def test_seed_002_flags_a_replacement_unit_after_8_hours(desk: Desk) -> None:
-    owed = desk.report(contract="seed-002", severity="major")  # resolve 8h, replacement 8h
+    # Seed 002: not fixed 8 h after the report (09:00 → 17:00) a unit is owed, "at once" read
+    # as the 30-minute on-site time: due 17:30, flagged by the first sweep after it.
+    owed = desk.report(contract="seed-002", severity="major")  # resolve 4h, unit 8h + 30m
     given = desk.report(contract="seed-002", severity="major")
     fixed = desk.report(contract="seed-002", severity="major")
     desk.later(2)
@@ -248,15 +258,17 @@ def test_seed_002_flags_a_replacement_unit_after_8_hours(desk: Desk) -> None:
         desk.do("respond", ticket=t.number)
     desk.do("replace", ticket=given.number, unit="备用门禁控制器 B-101")
     desk.do("resolve", ticket=fixed.number, summary="更换电源", mode="remote")
-    assert sweep_at(desk, 8 * 60).done == []  # just due: not overdue yet
-    report = sweep_at(desk, 8 * 60 + 1)
+    assert sweep_at(desk, 8 * 60 + 30).done == []  # just due: not overdue yet
+    report = sweep_at(desk, 8 * 60 + 31)
     assert [(d.number, d.action.kind.value) for d in report.done] == [
         (owed.number, "replacement_flagged")
     ]
     (flag,) = supervision(desk, owed)
     assert isinstance(flag, ReplacementFlagged)
-    assert (flag.target, flag.due_at, flag.occurred_at) == ("8h", at(8 * 60), at(8 * 60 + 1))
-    assert report.done[0].action.since == at(8 * 60)
+    due = at(8 * 60 + 30)
+    assert (flag.target, flag.due_at, flag.occurred_at) == ("30m", due, at(8 * 60 + 31))
+    assert report.done[0].action.since == due
+    assert report.done[0].action.why.startswith("备用设备应于 30 分钟内提供，已超时")
     assert sweep_at(desk, 20 * 60).done == []
     assert supervision(desk, given) == supervision(desk, fixed) == []
 
@@ -398,7 +410,7 @@ def test_sweep_through_the_cli(db_url: str) -> None:
     out = cli.run("sweep").stdout.splitlines()
     assert out[0] == (
         f"{number}  escalated engineer → department_manager: "
-        "响应超时 5 分钟：自动升级至部门经理 (response overdue by 5m)"
+        "响应超时 1 分钟：自动升级至部门经理 (response overdue by 1m)"
     )
     assert out[1].startswith(f"{number}  escalated department_manager → project_general_manager")
     assert out[2] == (
@@ -411,14 +423,15 @@ def test_sweep_through_the_cli(db_url: str) -> None:
     assert again["actions"] == [] and again["checked"] == 1
     assert cli.event_count() == count + 2
 
-    assert cli.json("sweep", LEDGER_NOW="2026-10-08T17:00+08:00")["actions"] == []  # just due
-    later = cli.json("sweep", LEDGER_NOW="2026-10-08T17:01+08:00")
+    # The unit: owed from 17:00 (8 h), due 17:30 (seed 002's "立即" read as 30 minutes).
+    assert cli.json("sweep", LEDGER_NOW="2026-10-08T17:30+08:00")["actions"] == []  # just due
+    later = cli.json("sweep", LEDGER_NOW="2026-10-08T17:31+08:00")
     (flag,) = later["actions"]
     assert flag["action"] == "replacement_flagged"
-    assert flag["since"] == "2026-10-08T17:00:00+08:00"
+    assert flag["since"] == "2026-10-08T17:30:00+08:00"
     assert flag["event"]["type"] == "ReplacementFlagged"
     assert flag["event"]["actor"] == SWEEP_ACTOR and flag["event"]["role"] == "system"
-    assert flag["event"]["data"] == {"target": "8h", "due_at": "2026-10-08T09:00:00Z"}
+    assert flag["event"]["data"] == {"target": "30m", "due_at": "2026-10-08T09:30:00Z"}
     assert later["counts"]["replacement_flagged"] == 1
 
     past = cli.json("sweep", "--now", "2026-10-08T10:00", LEDGER_NOW="2026-10-08T18:00+08:00")
