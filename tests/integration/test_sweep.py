@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import multiprocessing
 import threading
+import tomllib
 from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -14,11 +15,14 @@ from typing import Any
 import pytest
 
 from ledger.commands.contracts import parse_contract, read_toml
+from ledger.commands.notify_rules import NotificationRules, parse_rules
 from ledger.commands.sweep import SWEEP_ACTOR, SweepReport
 from ledger.domain.errors import RuleViolation
 from ledger.domain.ticket import (
+    AtRiskWarned,
     Escalated,
     InspectionNoticeIssued,
+    MetricOverdueNoted,
     RectificationNoticeIssued,
     ReplacementFlagged,
     Ticket,
@@ -189,6 +193,13 @@ def test_seed_003_notices_at_7_and_14_days(desk: Desk) -> None:
     t = desk.report(**SEED_003)
     desk.later(2)
     desk.do("respond", ticket=t.number)
+    # First the temporary measure: reported Thursday 2026-10-08 09:00, the 2nd working day
+    # after is Saturday 10-10 (a make-up day, 调休); its clock starts at 24:00 of it, the
+    # measure is due 10-11 01:00 and noted overdue by the first sweep after.
+    (temporary,) = sweep_at(desk, 3 * DAY).done
+    assert temporary.action.kind.value == "metric_overdue"
+    assert temporary.action.event.metric == "temporary"
+    assert temporary.action.since == datetime(2026, 10, 10, 17, 0, tzinfo=START.tzinfo)
     assert sweep_at(desk, 7 * DAY - 1).done == []
     report = sweep_at(desk, 7 * DAY)
     assert [d.action.kind.value for d in report.done] == ["inspection_notice"]
@@ -273,6 +284,101 @@ def test_seed_002_flags_a_replacement_unit_after_8_hours(desk: Desk) -> None:
     assert supervision(desk, given) == supervision(desk, fixed) == []
 
 
+# --------------------------------------------------------------------------- declared metrics
+
+SEED_001 = {"contract": "seed-001", "customer": "某区政务服务中心", "severity": "general"}
+
+
+def test_a_declared_metric_overdue_is_noted_once(desk: Desk) -> None:
+    """Seed 001: a fault owes its diagnosis report within 3 h. Reported 09:00 and answered,
+    not diagnosed: due 12:00, noted overdue by the first sweep after; a ticket diagnosed at
+    11:00 owes nothing."""
+    late = desk.report(**SEED_001)
+    on_time = desk.report(**SEED_001)
+    desk.later(10)
+    for t in (late, on_time):
+        desk.do("respond", ticket=t.number)
+    desk.do("dispatch", ticket=on_time.number, engineer="王工")
+    desk.clock.set(at(120))
+    desk.do("diagnose", ticket=on_time.number, report="主板故障", actor="王工", role="engineer")
+    assert sweep_at(desk, 180).done == []  # just due
+    (noted,) = sweep_at(desk, 181).done
+    assert (noted.number, noted.action.kind.value) == (late.number, "metric_overdue")
+    event = noted.action.event
+    assert isinstance(event, MetricOverdueNoted)
+    assert (event.metric, event.target, event.due_at) == ("diagnose", "3h", at(180))
+    assert (event.occurred_at, event.actor, event.role) == (at(181), SWEEP_ACTOR, Role.SYSTEM)
+    assert noted.action.why == "诊断报告超时（时限 3 小时）(the diagnose target 3h is overdue)"
+    assert sweep_at(desk, 240).done == []  # once per metric
+    # Seed 001's fault solution (24 h, due 09:00 the next day) is its own metric: neither
+    # ticket has proposed one, both are noted once it is overdue.
+    solutions = sweep_at(desk, 24 * 60 + 1).done
+    assert [(d.number, d.action.event.metric) for d in solutions] == [
+        (late.number, "fault_solution"),
+        (on_time.number, "fault_solution"),
+    ]
+
+
+def test_a_metric_declared_escalate_climbs_the_ladder(desk: Desk) -> None:
+    """Seed 001 with ``escalate = true`` on its diagnosis and a ladder of 30 min: a fault
+    answered in time but not diagnosed by 12:00 (09:00 + 3 h) climbs to the department
+    manager at 12:30; a consultation (no diagnosis owed; its solution does not escalate)
+    does not."""
+    data = read_toml(next(p for p in SEED_CONTRACTS if p.stem == "seed-001"))
+    data["id"] = "lab-001"
+    data["metrics"]["diagnose"]["escalate"] = True
+    data["escalation"] = {"department_manager": "30m"}
+    desk.ledger.contracts.load(parse_contract(data), actor="admin", role=Role.ADMIN)
+    fault = desk.report(**{**SEED_001, "contract": "lab-001"})
+    question = desk.report(**{**SEED_001, "contract": "lab-001", "category": "consultation"})
+    desk.later(10)
+    for t in (fault, question):
+        desk.do("respond", ticket=t.number)
+    # 12:01: the fault's diagnosis and the consultation's 3-hour solution are noted overdue.
+    noted = sweep_at(desk, 181).done
+    assert [(d.number, d.action.event.metric) for d in noted] == [
+        (fault.number, "diagnose"),
+        (question.number, "consult_solution"),
+    ]
+    assert sweep_at(desk, 209).done == []
+    assert levels(desk, fault) == [] and levels(desk, question) == []
+    report = sweep_at(desk, 210)
+    assert [(d.number, d.action.kind.value) for d in report.done] == [(fault.number, "escalated")]
+    assert levels(desk, fault) == ["department_manager"]
+    (escalated,) = [e for e in supervision(desk, fault) if isinstance(e, Escalated)]
+    assert escalated.reason == "诊断报告超时 30 分钟：自动升级至部门经理 (diagnose overdue by 30m)"
+    assert levels(desk, question) == []
+
+
+def test_an_at_risk_warning_for_a_declared_metric(desk: Desk) -> None:
+    """With notification rules asking for 50 %: seed 001's 3-hour diagnosis reported 09:00
+    has used half its time at 10:30; a sweep at 10:31 warns (91 of 180 min: 50 %, 89 min
+    left, due 12:00). The response (1 h) is already past due: the ladder's, not a warning."""
+    rules = (
+        '[channels.ops]\nkind = "wecom"\nurl = "https://qyapi.weixin.qq.com/x"\n'
+        '[people."张经理"]\n[[rules]]\nname = "临近超时"\n'
+        'events = ["ledger.ticket.at_risk_warned.*"]\nat_risk = 50\nchannels = ["ops"]\n'
+        'notify = ["张经理"]\n'
+    )
+    NotificationRules(desk.ledger.app, desk.ledger.clock).load(
+        parse_rules(tomllib.loads(rules)), actor="系统管理员", role=Role.ADMIN
+    )
+    t = desk.report(**SEED_001)
+    assert sweep_at(desk, 89).done == []
+    (warned,) = sweep_at(desk, 91).done
+    event = warned.action.event
+    assert isinstance(event, AtRiskWarned)
+    assert (event.metric, event.target, event.at_percent, event.used_percent) == (
+        "diagnose",
+        "3h",
+        50,
+        50,
+    )
+    assert (event.left_minutes, event.due_at) == (89, at(180))
+    assert warned.number == t.number
+    assert sweep_at(desk, 120).done == []  # once per metric and threshold
+
+
 # --------------------------------------------------------------------------- safety
 
 
@@ -280,7 +386,9 @@ def test_a_second_sweep_at_the_same_time_appends_nothing(desk: Desk) -> None:
     desk.report(**SEED_003)
     desk.report(contract="seed-002")
     first = sweep_at(desk, 15 * DAY)
-    assert len(first.done) == 7  # 2 + 2 notices on seed 003; 2 + replacement on seed 002
+    # Seed 003: 2 escalations, 2 notices, the temporary measure overdue; seed 002: 2
+    # escalations and the replacement unit.
+    assert len(first.done) == 8
     count = desk.ledger.event_count()
     again = sweep_at(desk, 15 * DAY)
     assert again.done == [] and again.checked == 2
@@ -365,7 +473,7 @@ def test_concurrent_sweeps_in_threads_record_each_fact_once(db_url: str) -> None
         thread.join(timeout=120)
     try:
         assert len(reports) == 3 and all(r.problems == [] for r in reports)
-        assert sum(len(r.done) for r in reports) == 8 * 4
+        assert sum(len(r.done) for r in reports) == 8 * 5  # 2 levels, 2 notices, temporary
         _check_no_duplicates(sweepers[0], tickets)
         assert sweepers[0].ledger.sweep.run().done == []
     finally:
@@ -387,7 +495,7 @@ def test_concurrent_sweeps_in_processes_record_each_fact_once(db_url: str) -> No
     tickets = [desk.report(**SEED_003) for _ in range(6)]
     results = run_in_processes(_sweep_in_process, (db_url,), 2)
     try:
-        assert sum(done for done, _ in results) == 6 * 4
+        assert sum(done for done, _ in results) == 6 * 5
         assert all(problems == 0 for _, problems in results)
         _check_no_duplicates(desk, tickets)
     finally:
