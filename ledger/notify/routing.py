@@ -33,7 +33,6 @@ from ledger.domain.ticket import (
 from ledger.domain.values import EscalationLevel
 from ledger.timeutil import show
 
-METRIC_ZH = {"respond": "响应", "arrive": "到场", "resolve": "修复", "replacement": "备用设备"}
 SEVERITY_ZH = {"emergency": "紧急", "critical": "重大", "major": "较大", "general": "一般"}
 
 
@@ -156,7 +155,7 @@ def _what(event: DomainEvent, event_type: str, tz: tzinfo) -> tuple[str, list[st
     if isinstance(event, Escalated):
         return f"升级至{_level(event.to_level)}", [f"原因：{event.reason}"]
     if isinstance(event, AtRiskWarned):
-        metric = METRIC_ZH.get(event.metric, event.metric)
+        metric = METRIC_WORDS_ZH.get(event.metric, event.metric)
         return f"临近超时·{metric}", [
             f"{metric}时限（{target_zh(event.target)}）已用 {event.used_percent}%，"
             f"剩余 {_minutes(event.left_minutes)}",
