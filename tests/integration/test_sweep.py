@@ -551,3 +551,29 @@ def test_sweep_through_the_cli(db_url: str) -> None:
     bad = cli.run("sweep", "--now", "tomorrow", ok=False)
     assert bad.returncode == 2 and "--now" in bad.stderr
     assert cli.event_count() == count + 3
+
+
+def test_a_declared_metric_overdue_through_the_cli(db_url: str) -> None:
+    """Seed 001's fault reported 09:00: its diagnosis report (3 h) is due at 12:00 (the
+    clock's now: nothing yet); a sweep at 12:01 notes it, in the lines, the summary and the
+    JSON; a second sweep notes nothing more."""
+    cli = make_cli(db_url)
+    swap = {"seed-002": "seed-001", "禹州市公安局": "某区政务服务中心", "emergency": "general"}
+    number = cli.json(*(swap.get(a, a) for a in REPORT_ARGS))["number"]
+    cli.run("ticket", "respond", number, "--at", "2026-10-08T09:10")
+    assert cli.json("sweep")["actions"] == []  # 12:00: just due
+    out = cli.run("sweep", LEDGER_NOW="2026-10-08T12:01+08:00").stdout.splitlines()
+    assert out == [
+        f"{number}  overdue noted (逾期): 诊断报告超时（时限 3 小时）(the diagnose target 3h "
+        "is overdue)",
+        "sweep as of 2026-10-08T12:01:00+08:00: 1 open ticket checked, recorded 1 action "
+        "(0 escalations, 0 replacement flags, 0 inspection notices, 0 rectification notices, "
+        "1 overdue note)",
+    ]
+    again = cli.json("sweep", LEDGER_NOW="2026-10-08T12:30+08:00")
+    assert again["actions"] == [] and "metric_overdue" not in again["counts"]
+    (noted,) = [
+        e for e in cli.json("ticket", "history", number) if e["type"] == "MetricOverdueNoted"
+    ]
+    assert (noted["actor"], noted["role"]) == (SWEEP_ACTOR, "system")
+    assert noted["data"] == {"metric": "diagnose", "target": "3h", "due_at": "2026-10-08T04:00:00Z"}
