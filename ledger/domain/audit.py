@@ -48,6 +48,7 @@ from ledger.domain.ticket import (
     Escalated,
     EvidenceAttached,
     InspectionNoticeIssued,
+    MetricOverdueNoted,
     OutOfContractNoted,
     Reclassified,
     RectificationNoticeIssued,
@@ -173,6 +174,7 @@ NORMAL_ROLES: dict[type[TicketEvent], frozenset[Role]] = {
     RectificationNoticeIssued: frozenset(SUPERVISORS),
     ReplacementFlagged: frozenset(SUPERVISORS),
     AtRiskWarned: frozenset({Role.SYSTEM}),
+    MetricOverdueNoted: frozenset({Role.SYSTEM}),
     # Recorded with the report, under its stamp: the report's own role is judged on Reported.
     OutOfContractNoted: frozenset(
         {Role.DISPATCHER, Role.CUSTOMER, Role.SYSTEM, Role.ENGINEER, *MANAGERS, Role.QUALITY}

@@ -329,6 +329,16 @@ class CustomerReplied(TicketEvent):
     text: Text
 
 
+class MetricOverdueNoted(TicketEvent):
+    """逾期: a metric the contract declares passed its due time without its stop event
+    (recorded by the sweep, once per metric; the built-in four have the ladder and
+    ``ReplacementFlagged``)."""
+
+    metric: ShortText
+    target: ShortText
+    due_at: UtcDatetime
+
+
 TICKET_EVENT_TYPES: tuple[type[TicketEvent], ...] = recorded_events(TicketEvent)
 """Every recorded event of TicketEvent: the classes register themselves."""
 
@@ -386,6 +396,8 @@ class Ticket(Aggregate):
     """The first moment of each event recorded after the report, by its name, and of each
     such event's own time fields (``"ContactChanged.changed_at"``): where declared SLA
     metrics start and stop (``ledger.domain.metrics``)."""
+    overdue_noted: tuple[str, ...] = ()
+    """The declared metrics the sweep noted overdue (``MetricOverdueNoted``)."""
 
     @property
     def is_open(self) -> bool:
@@ -645,6 +657,12 @@ def _(event: ContactChanged, ticket: Ticket | None) -> Ticket:
 @mutate.register
 def _(event: EngineerSetOff, ticket: Ticket | None) -> Ticket:
     return _evolve(ticket, event, set_off_at=event.occurred_at)
+
+
+@mutate.register
+def _(event: MetricOverdueNoted, ticket: Ticket | None) -> Ticket:
+    noted = (*ticket.overdue_noted, event.metric) if ticket else ()
+    return _evolve(ticket, event, overdue_noted=noted)
 
 
 def _ended(ticket: Ticket | None, event: TicketEvent) -> tuple[Suspension, ...]:

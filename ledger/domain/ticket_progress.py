@@ -1,7 +1,8 @@
 """The rules of the progress facts that declared SLA metrics start and stop on: a diagnosis
 report, a solution proposed, repair started, a temporary measure, the signed service form
 filed, a change of the supplier's contact person (``ledger.domain.metrics``), and the
-engineer setting off for the site (from the phone: issue 16). Each
+engineer setting off for the site (from the phone: issue 16), and the sweep's note that a
+declared metric is overdue. Each
 ``decide_*`` returns the one event or raises :class:`RuleViolation`, like
 :mod:`ledger.domain.ticket_rules`."""
 
@@ -10,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from ledger.domain.errors import RuleViolation
-from ledger.domain.model import Stamp
+from ledger.domain.model import Stamp, require_role
 from ledger.domain.model import check_times as _check_times
 from ledger.domain.model import next_event as _next
 from ledger.domain.ticket import (
@@ -20,6 +21,7 @@ from ledger.domain.ticket import (
     DiagnosisReported,
     EngineerSetOff,
     Geolocation,
+    MetricOverdueNoted,
     RepairStarted,
     ServiceFormFiled,
     SolutionProposed,
@@ -28,7 +30,7 @@ from ledger.domain.ticket import (
     WorkNoteAdded,
 )
 from ledger.domain.ticket_rules import require_active, require_own_engineer
-from ledger.domain.values import TicketStatus
+from ledger.domain.values import Role, TicketStatus
 
 
 def _require_unresolved(ticket: Ticket, action: str) -> None:
@@ -154,3 +156,15 @@ def decide_customer_reply(ticket: Ticket, stamp: Stamp, text: str) -> CustomerRe
     answered later)."""
     _check_times(stamp, ticket.reported_at, "the report")
     return _next(CustomerReplied, ticket, stamp, text=text)
+
+
+def decide_note_overdue(
+    ticket: Ticket, stamp: Stamp, *, metric: str, target: str, due_at: datetime
+) -> MetricOverdueNoted:
+    """逾期: a declared metric past its due time, noted once, only by the system (the sweep)."""
+    require_role(stamp, (Role.SYSTEM,), "note that a target is overdue")
+    require_active(ticket, "note that a target is overdue", allow_suspended=True)
+    if metric in ticket.overdue_noted:
+        raise RuleViolation(f"ticket {ticket.number}: {metric} is already noted overdue")
+    _check_times(stamp, due_at, "the due time")
+    return _next(MetricOverdueNoted, ticket, stamp, metric=metric, target=target, due_at=due_at)

@@ -307,6 +307,7 @@ EVENT_WORDS = Words(
             "EngineerSetOff": "engineer on the way",
             "WorkNoteAdded": "work note (internal)",
             "CustomerReplied": "replied to the customer",
+            "MetricOverdueNoted": "noted overdue",
             "version": "version",
         },
         "zh": {
@@ -339,6 +340,7 @@ EVENT_WORDS = Words(
             "EngineerSetOff": "工程师已出发",
             "WorkNoteAdded": "工作备注（内部）",
             "CustomerReplied": "已回复客户",
+            "MetricOverdueNoted": "已记逾期",
             "version": "版本",
         },
     }

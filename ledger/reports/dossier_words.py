@@ -270,6 +270,7 @@ TERMS: dict[Lang, dict[str, str]] = {
         "event:RectificationNoticeIssued": "发出整改通知单",
         "event:ReplacementFlagged": "应提供备用设备",
         "event:AtRiskWarned": "临近超时预警",
+        "event:MetricOverdueNoted": "逾期记录",
         # the events' fields
         "field:number": "编号",
         "field:contract_id": "合同",
