@@ -23,6 +23,7 @@ from ledger.storage.api_users import api_users  # noqa: F401 (init creates its t
 from ledger.storage.append_only import install_append_only
 from ledger.storage.clock_mode import declare_fixed_clock, fixed_clock_since
 from ledger.storage.location import Location, LocationError, parse_location, resolve_url
+from ledger.storage.privacy import FieldCipher, KeyStore
 from ledger.storage.recorders import chain_unchained
 from ledger.storage.tables import LedgerNotInitialised
 from ledger.timeutil import zone
@@ -82,6 +83,9 @@ class Ledger:
                 declare_fixed_clock(self.engine, location.events_table, self.clock.now())
         self.fixed_clock_since = fixed_clock_since(self.engine)
         """When the ledger was declared to record a fixed clock's time; ``None``: real time."""
+        self.keys = KeyStore(self.engine, deterministic=self.fixed_clock_since is not None)
+        """The data subjects' keys (docs/privacy.md): the mapper encrypts personal fields."""
+        self.app.mapper.privacy = FieldCipher(self.keys)  # type: ignore[attr-defined]
 
     @classmethod
     def open(cls, url: str | None = None, **kwargs: Any) -> Ledger:

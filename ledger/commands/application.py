@@ -63,6 +63,9 @@ class LedgerApplication(Application[UUID]):
         saved themselves); anything else still goes the library's way."""
         if not all(isinstance(obj, DomainEvent) for obj in objs):
             return super().save(*objs, **kwargs)
+        privacy = getattr(self.mapper, "privacy", None)
+        if privacy is not None:
+            privacy.prepare(objs)
         processing_event: ProcessingEvent[UUID] = ProcessingEvent()
         processing_event.events.extend(objs)
         processing_event.saved_kwargs.update(kwargs)
