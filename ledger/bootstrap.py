@@ -13,6 +13,7 @@ from sqlalchemy import Engine, create_engine, func, inspect, select, table
 from ledger.clock import Clock, FixedClock, SystemClock
 from ledger.commands.application import LedgerApplication
 from ledger.commands.contracts import ContractService
+from ledger.commands.privacy import PrivacyService
 from ledger.commands.quality import QualityService
 from ledger.commands.sweep import SweepService
 from ledger.commands.tickets import TicketService
@@ -86,6 +87,9 @@ class Ledger:
         self.keys = KeyStore(self.engine, deterministic=self.fixed_clock_since is not None)
         """The data subjects' keys (docs/privacy.md): the mapper encrypts personal fields."""
         self.app.mapper.privacy = FieldCipher(self.keys)  # type: ignore[attr-defined]
+        self.privacy = PrivacyService(
+            self.app, self.keys, self.clock, self.projections, self.engine
+        )
 
     @classmethod
     def open(cls, url: str | None = None, **kwargs: Any) -> Ledger:

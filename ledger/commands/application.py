@@ -83,6 +83,13 @@ class LedgerApplication(Application[UUID]):
     def read(self, aggregate_id: UUID, *, limit: int | None = None) -> Sequence[DomainEvent]:
         return cast(list[DomainEvent], list(self.events.get(aggregate_id, limit=limit)))
 
+    def read_version(self, aggregate_id: UUID, version: int) -> DomainEvent:
+        """One event of an aggregate, by its version."""
+        found = list(self.events.get(aggregate_id, gt=version - 1, lte=version))
+        if not found:
+            raise LookupError(f"no event {version} of {aggregate_id}")
+        return cast(DomainEvent, found[0])
+
     def last_version(self, aggregate_id: UUID) -> int | None:
         last = self.recorder.select_events(aggregate_id, desc=True, limit=1)
         return last[0].originator_version if last else None
