@@ -67,7 +67,7 @@ def subjects(settings: Settings, name: str | None, phone: str | None, as_json: b
     with settings.open() as ledger:
         ids = ledger.privacy.subject_ids(name=name, phone=phone)
         index = ledger.privacy.index()
-        rows = [
+        rows: list[dict[str, Any]] = [
             {
                 "subject_id": subject_id,
                 "key": ledger.keys.state(subject_id),

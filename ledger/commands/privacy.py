@@ -40,8 +40,8 @@ from ledger.domain.privacy import (
     subject_aggregate_id,
 )
 from ledger.domain.return_visit import ReturnVisit, VisitStatus, project_visit
-from ledger.domain.ticket import Ticket, TicketStatus, project_ticket
-from ledger.domain.values import Role
+from ledger.domain.ticket import Ticket, project_ticket
+from ledger.domain.values import Role, TicketStatus
 from ledger.projections import ProjectionRunner
 from ledger.storage.evidence import EvidenceStore
 from ledger.storage.privacy import PII, KeyStore, privacy_keys
@@ -312,6 +312,19 @@ class PrivacyService:
         finished: dict[UUID, datetime | None] = {}
         for subject_id in list(index.appearances):
             if self.subject(subject_id) is not None:
+                if self.keys.state(subject_id) == "active" and not dry_run:
+                    # erased, but its key is back (a key store restored from a backup)
+                    erased.append(
+                        self.erase(
+                            subject_id,
+                            "",
+                            actor=actor,
+                            role=role,
+                            basis="retention",
+                            evidence=evidence,
+                            index=index,
+                        )
+                    )
                 continue
             ends = [
                 finished.setdefault(aggregate, self._finished_at(aggregate))
@@ -384,4 +397,3 @@ def _record_number(app: LedgerApplication, aggregate: UUID) -> str | None:
     first = app.read_version(aggregate, 1)
     number = getattr(first, "number", None)
     return str(number) if number is not None else None
-

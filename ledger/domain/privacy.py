@@ -19,7 +19,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import cache
 from typing import Any, get_args, get_origin
 from uuid import UUID, uuid5
 
@@ -85,9 +84,19 @@ class PersonalField:
         return ".".join(self.path)
 
 
-@cache
-def personal_fields(cls: type[BaseModel]) -> tuple[PersonalField, ...]:
-    """The personal fields of a model (nested models included), read from its annotations."""
+_FIELDS: dict[type[Any], tuple[PersonalField, ...]] = {}
+
+
+def personal_fields(cls: type[Any]) -> tuple[PersonalField, ...]:
+    """The personal fields of a model (nested models included), read from its annotations
+    once per class."""
+    known = _FIELDS.get(cls)
+    if known is None:
+        known = _FIELDS[cls] = _find_fields(cls)
+    return known
+
+
+def _find_fields(cls: type[BaseModel]) -> tuple[PersonalField, ...]:
     found: list[PersonalField] = []
     for name, info in cls.model_fields.items():
         marks = [m for m in info.metadata if isinstance(m, Personal)]

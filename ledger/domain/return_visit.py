@@ -45,8 +45,8 @@ from ledger.domain.model import (
     recorded_events,
     require_role,
 )
-from ledger.domain.privacy import Personal
 from ledger.domain.numbering import Reference, Series, new_link, reference_in
+from ledger.domain.privacy import Personal
 from ledger.domain.satisfaction import SatisfactionScores
 from ledger.domain.values import Role
 

@@ -146,7 +146,6 @@ class PydanticMapper(Mapper[Any]):
                 stored_event.topic, stored_event.originator_id, stored_event.originator_version, e
             ) from e
 
-
     def _open_personal(self, cls: type[DomainEvent], state: dict[str, Any]) -> None:
         if self.privacy is None:
             if orjson.dumps(state).find(PII_BYTES) >= 0:

@@ -194,9 +194,13 @@ class KeyStore:
                 .where(privacy_keys.c.subject_id == subject, privacy_keys.c.key.is_not(None))
                 .values(key=None, erased_at=at)
             )
-            if result.rowcount == 0 and conn.scalar(
-                select(privacy_keys.c.subject_id).where(privacy_keys.c.subject_id == subject)
-            ) is None:
+            if (
+                result.rowcount == 0
+                and conn.scalar(
+                    select(privacy_keys.c.subject_id).where(privacy_keys.c.subject_id == subject)
+                )
+                is None
+            ):
                 # a subject never keyed (its events are plaintext): the tombstone alone
                 conn.execute(
                     privacy_keys.insert().values(
