@@ -22,9 +22,8 @@ from eventsourcing.utils import get_topic
 from sqlalchemy import Engine, text
 
 from ledger.clock import Clock
-from ledger.commands.application import LedgerApplication
+from ledger.commands.application import LedgerApplication, NotFound
 from ledger.commands.registry import authorise
-from ledger.domain.errors import DomainError
 from ledger.domain.evidence import EvidenceFacts, EvidenceKind
 from ledger.domain.model import DomainEvent, Stamp, recorded_events
 from ledger.domain.privacy import (
@@ -51,7 +50,7 @@ DEFAULT_KEEP_YEARS = 3
 unless ``--keep-years`` (or ``LEDGER_PRIVACY_KEEP_YEARS``) says otherwise."""
 
 
-class UnknownSubject(DomainError):
+class UnknownSubject(NotFound):
     """No data subject by that id (or name, or phone) is in the ledger."""
 
 

@@ -35,6 +35,7 @@ from ledger.dashboard.sessions import (
     Signer,
 )
 from ledger.dashboard.words import lang_of, word
+from ledger.domain.privacy import ERASED, ERASED_EN
 from ledger.reports.common import duration_text
 from ledger.reports.export import Lang
 from ledger.timeutil import show
@@ -149,6 +150,7 @@ def render(
         "lang": language,
         "other_lang": "en" if language == "zh" else "zh",
         "t": lambda key, **values: word(key, language, **values),
+        "personal": lambda value: ERASED_EN if value == ERASED and language == "en" else value,
         "duration": lambda minutes: duration_text(minutes, language),
         "contract_name": _contract_names(request),
         "csrf": signer_of(request).csrf_token(cookie),

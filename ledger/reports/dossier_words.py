@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from ledger.dashboard.words import WORDS as KNOWN_WORDS
+from ledger.domain.privacy import ERASED, ERASED_EN
 from ledger.reports import actions, complaints, satisfaction, sla
 from ledger.reports.export import Lang
 
@@ -418,6 +419,8 @@ class Shown:
             return minute(value)
         if isinstance(value, float) and value.is_integer():
             return str(int(value))
+        if value == ERASED and self.lang == "en":
+            return ERASED_EN
         return str(value)
 
     def target(self, text: str | None) -> str:
@@ -469,9 +472,8 @@ class Shown:
         if not signature:
             return self.label("unsigned")
         kind = self.word(f"kind:{signature['kind']}")
-        return " · ".join(
-            p for p in (kind, signature["signer"], minute(signature["signed_at"])) if p
-        )
+        signer = self.value(signature["signer"])
+        return " · ".join(p for p in (kind, signer, minute(signature["signed_at"])) if p)
 
     def ticket_value(self, key: str, value: Any) -> str:
         if key in ("status", "severity") and value:
