@@ -80,7 +80,7 @@ def subjects(
         {
             "subject_id": s,
             "key": ledger.keys.state(s),
-            "events": len(index.appearances.get(s, [])),
+            "events": index.events(s),
         }
         for s in ledger.privacy.subject_ids(name=name, phone=phone)
     ]

@@ -71,7 +71,7 @@ def subjects(settings: Settings, name: str | None, phone: str | None, as_json: b
             {
                 "subject_id": subject_id,
                 "key": ledger.keys.state(subject_id),
-                "events": len(index.appearances.get(subject_id, [])),
+                "events": index.events(subject_id),
                 "records": len(index.aggregates(subject_id)),
             }
             for subject_id in ids

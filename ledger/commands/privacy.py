@@ -76,6 +76,10 @@ class SubjectIndex:
         default_factory=lambda: defaultdict(list)
     )
 
+    def events(self, subject: str) -> int:
+        """How many events name the subject (a contact's name and phone: one event)."""
+        return len({(a.aggregate_id, a.version) for a in self.appearances.get(subject, [])})
+
     def aggregates(self, subject: str) -> list[UUID]:
         return list(dict.fromkeys(a.aggregate_id for a in self.appearances.get(subject, [])))
 
