@@ -16,12 +16,13 @@ from typing import Any
 
 import orjson
 from eventsourcing.utils import get_topic
-from sqlalchemy import Engine, inspect, select
+from sqlalchemy import Connection, Engine, inspect, select
 
 from ledger.domain import return_visit, ticket  # noqa: F401 (registers their events)
 from ledger.domain.privacy import SubjectErased, personal_events, personal_fields
 from ledger.integrity.findings import KEYS, Findings, Problem
 from ledger.storage.privacy import privacy_keys, sealed_subjects
+from ledger.storage.reads import read_chain
 
 PERSONAL_TOPICS = {get_topic(cls): cls for cls in personal_events()}
 """The stored topics of the events with personal fields."""
@@ -42,6 +43,18 @@ class ErasedFacts:
             self.files.update(str(sha) for sha in data.get("evidence_erased", ()))
         except (orjson.JSONDecodeError, KeyError, TypeError):
             pass  # an unreadable event: the hashes check reports the edit
+
+
+def erased_facts(conn: Connection, events_table: str) -> ErasedFacts:
+    """The ``SubjectErased`` events of the log (a dossier's files erased, not missing)."""
+    facts = ErasedFacts()
+    after = 0
+    while page := read_chain(conn, events_table, after=after, topics=[ERASED_TOPIC]):
+        after = page[-1].position
+        for link in page:
+            if link.state is not None:
+                facts.add(link.state)
+    return facts
 
 
 def check_keys(
