@@ -112,7 +112,9 @@ def outside_bytes(cli: Cli, tmp_path: Path, number: str) -> bytes:
 
 
 def erase(cli: Cli, *how: str) -> Any:
-    return cli.json("privacy", "erase", *how, "--reason", "本人要求删除（个人信息保护法第四十七条）", **ADMIN)
+    return cli.json(
+        "privacy", "erase", *how, "--reason", "本人要求删除（个人信息保护法第四十七条）", **ADMIN
+    )
 
 
 def without_erased(data: Any) -> Any:
