@@ -28,6 +28,10 @@ from ledger.storage.location import Location
 
 KEEP_YEARS_ENV = "LEDGER_PRIVACY_KEEP_YEARS"
 
+lang_option = click.option(
+    "--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True
+)
+
 
 @click.group("privacy")
 def privacy() -> None:
@@ -124,6 +128,7 @@ def export(
 @click.option("--reason", required=True, help="Why (the person's request, PIPL art. 47 ...).")
 @who_options
 @json_option
+@lang_option
 @pass_settings
 def erase(
     settings: Settings,
@@ -134,6 +139,7 @@ def erase(
     actor: str,
     role: str,
     as_json: bool,
+    lang: str,
 ) -> None:
     """Erase a data subject: record SubjectErased, destroy its key, delete its evidence files.
 
@@ -160,7 +166,7 @@ def erase(
         print_json([_view(e) for e in done])
         return
     for erasure in done:
-        click.echo(_line(erasure))
+        click.echo(_line(erasure, lang))
 
 
 def _view(erasure: Any) -> dict[str, Any]:
@@ -172,11 +178,16 @@ def _view(erasure: Any) -> dict[str, Any]:
     }
 
 
-def _line(erasure: Any) -> str:
-    if erasure.event is None and not erasure.key_destroyed and not erasure.files_deleted:
-        return f"{erasure.subject_id}: already erased, nothing to do"
-    files = plural(len(erasure.files_deleted), "evidence file")
-    return f"{erasure.subject_id}: erased (key destroyed, {files} deleted)"
+def _line(erasure: Any, lang: str) -> str:
+    files = len(erasure.files_deleted)
+    if erasure.event is None and not erasure.key_destroyed and not files:
+        if lang == "en":
+            return f"{erasure.subject_id}: already erased, nothing to do"
+        return f"{erasure.subject_id}：已删除过，无需处理"
+    if lang == "en":
+        deleted = plural(files, "evidence file")
+        return f"{erasure.subject_id}: erased (key destroyed, {deleted} deleted)"
+    return f"{erasure.subject_id}：已删除（密钥已销毁，删除证据文件 {files} 个）"
 
 
 @privacy.command("sweep")
@@ -190,6 +201,7 @@ def _line(erasure: Any) -> str:
 @click.option("--dry-run", is_flag=True, help="List who is due, erase nothing.")
 @who_options
 @json_option
+@lang_option
 @pass_settings
 def sweep(
     settings: Settings,
@@ -199,6 +211,7 @@ def sweep(
     actor: str,
     role: str,
     as_json: bool,
+    lang: str,
 ) -> None:
     """Erase the personal information whose retention period has ended (safe to repeat)."""
     years = keep_years if keep_years is not None else _env_years(DEFAULT_KEEP_YEARS)
@@ -223,12 +236,22 @@ def sweep(
         )
         return
     for erasure in result.erased:
-        click.echo(f"{erasure.subject_id}: due" if dry_run else _line(erasure))
-    verb = "due" if dry_run else "erased"
-    click.echo(
-        f"{plural(len(result.erased), 'subject')} {verb}, {result.kept} kept "
-        f"(retention {years} years after finishing)"
-    )
+        if dry_run:
+            click.echo(
+                f"{erasure.subject_id}: due" if lang == "en" else f"{erasure.subject_id}：到期"
+            )
+        else:
+            click.echo(_line(erasure, lang))
+    count = len(result.erased)
+    if lang == "en":
+        verb = "due" if dry_run else "erased"
+        click.echo(
+            f"{plural(count, 'subject')} {verb}, {result.kept} kept "
+            f"(retention {years} years after finishing)"
+        )
+    else:
+        verb = "到期" if dry_run else "已删除"
+        click.echo(f"{verb} {count} 个主体，保留 {result.kept} 个（办结后保存 {years} 年）")
 
 
 def _env_years(default: int) -> int:
