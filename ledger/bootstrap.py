@@ -84,7 +84,9 @@ class Ledger:
                 declare_fixed_clock(self.engine, location.events_table, self.clock.now())
         self.fixed_clock_since = fixed_clock_since(self.engine)
         """When the ledger was declared to record a fixed clock's time; ``None``: real time."""
-        self.keys = KeyStore(self.engine, deterministic=self.fixed_clock_since is not None)
+        self.keys = KeyStore(
+            self.engine, self.clock, deterministic=self.fixed_clock_since is not None
+        )
         """The data subjects' keys (docs/privacy.md): the mapper encrypts personal fields."""
         self.app.mapper.privacy = FieldCipher(self.keys)  # type: ignore[attr-defined]
         self.privacy = PrivacyService(

@@ -44,6 +44,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
+from ledger.clock import Clock
 from ledger.domain.privacy import ERASED, PersonalField, personal_fields
 from ledger.storage.tables import metadata
 
@@ -83,8 +84,9 @@ class SubjectKeyLost(PrivacyKeyError):
 class KeyStore:
     """The ``privacy_keys`` table, with a short-lived in-process cache."""
 
-    def __init__(self, engine: Engine, *, deterministic: bool = False) -> None:
+    def __init__(self, engine: Engine, clock: Clock, *, deterministic: bool = False) -> None:
         self.engine = engine
+        self.clock = clock
         self.deterministic = deterministic
         self._present: bool | None = None
         self._keys: dict[str, bytes | None] = {}
@@ -136,7 +138,7 @@ class KeyStore:
         found = self._read(subjects)
         absent = [s for s in subjects if s not in found]
         if absent:
-            now = datetime.now().astimezone()
+            now = self.clock.now()
             with self.engine.begin() as conn:
                 for subject in absent:
                     try:
