@@ -85,7 +85,10 @@ class Ledger:
         self.fixed_clock_since = fixed_clock_since(self.engine)
         """When the ledger was declared to record a fixed clock's time; ``None``: real time."""
         self.keys = KeyStore(
-            self.engine, self.clock, deterministic=self.fixed_clock_since is not None
+            self.engine,
+            self.clock,
+            events_table=location.events_table,
+            deterministic=self.fixed_clock_since is not None,
         )
         """The data subjects' keys (docs/privacy.md): the mapper encrypts personal fields."""
         self.app.mapper.privacy = FieldCipher(self.keys)  # type: ignore[attr-defined]

@@ -40,6 +40,7 @@ from sqlalchemy import (
     Table,
     inspect,
     select,
+    text,
     update,
 )
 from sqlalchemy.exc import IntegrityError
@@ -84,11 +85,20 @@ class SubjectKeyLost(PrivacyKeyError):
 class KeyStore:
     """The ``privacy_keys`` table, with a short-lived in-process cache."""
 
-    def __init__(self, engine: Engine, clock: Clock, *, deterministic: bool = False) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        clock: Clock,
+        *,
+        events_table: str = "stored_events",
+        deterministic: bool = False,
+    ) -> None:
         self.engine = engine
         self.clock = clock
+        self.events_table = events_table
         self.deterministic = deterministic
         self._present: bool | None = None
+        self._log_sealed: bool | None = None
         self._keys: dict[str, bytes | None] = {}
         self._identity_secret: bytes | None = None
         self._loaded = time.monotonic()
@@ -101,6 +111,23 @@ class KeyStore:
         if self._present is None:
             self._present = inspect(self.engine).has_table(privacy_keys.name)
         return self._present
+
+    def require_for_writing(self) -> bool:
+        """Whether new personal fields are encrypted: the key store is there. Without it
+        (a ledger made before privacy) they are written in plaintext, unless the log already
+        holds encrypted fields: then the key store was lost, and writing is refused rather
+        than silently storing plaintext or keys that no backup has."""
+        if self.present():
+            return True
+        if self._log_sealed is None:
+            self._log_sealed = _log_holds_sealed(self.engine, self.events_table)
+        if self._log_sealed:
+            raise KeyStoreMissing(
+                "the privacy key store (table privacy_keys) is missing but the log holds "
+                "encrypted personal fields: restore it from its backup (docs/privacy.md) "
+                "before recording anything"
+            )
+        return False
 
     def _fresh(self) -> None:
         if time.monotonic() - self._loaded > CACHE_SECONDS:
@@ -232,7 +259,7 @@ class FieldCipher:
         self.keys = keys
 
     def enabled(self) -> bool:
-        return self.keys.present()
+        return self.keys.require_for_writing()
 
     def subjects(self, cls: type[Any], state: dict[str, Any]) -> Iterator[tuple[str, str]]:
         """(field name, subject id) of each personal field with a value in a plain state."""
@@ -311,6 +338,21 @@ def sealed_subjects(state: dict[str, Any], fields: Iterable[PersonalField]) -> I
         sealed = parent.get(field.path[-1]) if parent is not None else None
         if isinstance(sealed, dict) and PII in sealed:
             yield str(sealed[PII])
+
+
+def _log_holds_sealed(engine: Engine, events_table: str) -> bool:
+    """Whether any stored event holds an encrypted field (one scan, only when the key store
+    is missing)."""
+    find = (
+        "instr(state, :mark) > 0"
+        if engine.dialect.name == "sqlite"
+        else "position(:mark in state) > 0"
+    )
+    with engine.connect() as conn:
+        found = conn.execute(
+            text(f"SELECT 1 FROM {events_table} WHERE {find} LIMIT 1"), {"mark": PII_BYTES}
+        ).first()
+    return found is not None
 
 
 def _parent(state: dict[str, Any], field: PersonalField) -> dict[str, Any] | None:

@@ -19,7 +19,7 @@ from ledger.commands.users import Users
 from ledger.domain.privacy import ERASED, ERASED_EN
 from ledger.domain.values import Role
 from ledger.storage.evidence import EvidenceSettings
-from tests.e2e.test_cli import ADMIN, Cli, make_cli
+from tests.e2e.test_cli import ADMIN, REPORT_ARGS, Cli, make_cli
 from tests.evidence_stores import png
 from tests.support import SHANGHAI, USER_ADMIN, open_desk
 
@@ -201,6 +201,10 @@ def test_a_lost_key_store_is_reported_not_read_as_erased(cli: Cli, tmp_path: Pat
     assert shown.returncode != 0
     assert "restore it from its backup" in shown.stderr
     assert ERASED not in shown.stdout
+    events = cli.event_count()
+    another = cli.run(*REPORT_ARGS, ok=False)  # no plaintext written, no key made anew
+    assert another.returncode != 0 and "before recording anything" in another.stderr
+    assert cli.event_count() == events
 
 
 def test_the_retention_sweep_erases_what_is_due_once(cli: Cli, tmp_path: Path) -> None:
