@@ -38,6 +38,7 @@ from sqlalchemy import (
     LargeBinary,
     String,
     Table,
+    func,
     inspect,
     select,
     text,
@@ -57,6 +58,8 @@ IDENTITY_ROW = "~identity"
 CACHE_SECONDS = 2.0
 """How long a process trusts the keys it read: an erasure by another process (the CLI while
 ``ledger serve`` runs) shows within this time."""
+WHOLE_STORE_ROWS = 200_000
+"""Up to this many subjects, a key missed in the cache reloads the whole store."""
 _FIXED_SEED = b"ledger fixed-clock demo keys: never for real personal data"
 
 privacy_keys = Table(
@@ -99,6 +102,7 @@ class KeyStore:
         self.deterministic = deterministic
         self._present: bool | None = None
         self._log_sealed: bool | None = None
+        self._rows: int | None = None
         self._keys: dict[str, bytes | None] = {}
         self._identity_secret: bytes | None = None
         self._loaded = time.monotonic()
@@ -205,7 +209,7 @@ class KeyStore:
                 "encrypted personal fields: restore it from its backup (docs/privacy.md); "
                 "nothing was erased"
             )
-        found = self._read([subject])
+        found = self._read_all() if self._whole else self._read([subject])
         if subject not in found:
             raise SubjectKeyLost(
                 f"the key of data subject {subject} is missing from the privacy key store "
@@ -214,6 +218,30 @@ class KeyStore:
             )
         self._keys[subject] = found[subject]
         return found[subject]
+
+    @property
+    def _whole(self) -> bool:
+        """Read every key at once on a miss (a read of the log needs most of them: one query
+        instead of one per subject) while the store is of a size to hold in memory."""
+        return self._size() <= WHOLE_STORE_ROWS
+
+    def _size(self) -> int:
+        if self._rows is None:
+            with self.engine.connect() as conn:
+                self._rows = conn.scalar(select(func.count()).select_from(privacy_keys)) or 0
+        return self._rows
+
+    def _read_all(self) -> dict[str, bytes | None]:
+        with self.engine.connect() as conn:
+            found = {
+                subject: bytes(key) if key is not None else None
+                for subject, key in conn.execute(
+                    select(privacy_keys.c.subject_id, privacy_keys.c.key)
+                )
+            }
+        self._keys.update(found)
+        self._rows = len(found)
+        return found
 
     def destroy(self, subject: str, at: datetime) -> bool:
         """Destroy the subject's key, leaving the tombstone; ``False``: already destroyed."""
@@ -257,6 +285,17 @@ class FieldCipher:
 
     def __init__(self, keys: KeyStore) -> None:
         self.keys = keys
+        self._ciphers: dict[bytes, Any] = {}
+
+    def _cipher(self, key: bytes) -> Any:
+        """The AES-GCM object of a key, made once (its key schedule is most of a short
+        field's cost)."""
+        cipher = self._ciphers.get(key)
+        if cipher is None:
+            if len(self._ciphers) > 10_000:
+                self._ciphers.clear()
+            cipher = self._ciphers[key] = _aesgcm()(key)
+        return cipher
 
     def enabled(self) -> bool:
         return self.keys.require_for_writing()
@@ -290,7 +329,6 @@ class FieldCipher:
         if not found:
             return
         self.keys.ensure_keys(subject for _, subject in found)
-        aesgcm = _aesgcm()
         fields = {f.name: f for f in personal_fields(cls)}
         for name, subject in found:
             field = fields[name]
@@ -301,7 +339,7 @@ class FieldCipher:
             plaintext = parent[field.path[-1]].encode()
             aad = f"{subject}|{name}".encode()
             nonce = hmac.new(key, aad + b"\0" + plaintext, hashlib.sha256).digest()[:12]
-            sealed = nonce + aesgcm(key).encrypt(nonce, plaintext, aad)
+            sealed = nonce + self._cipher(key).encrypt(nonce, plaintext, aad)
             parent[field.path[-1]] = {PII: subject, "c": base64.b64encode(sealed).decode()}
 
     def decrypt(self, cls: type[Any], state: dict[str, Any]) -> None:
@@ -321,7 +359,9 @@ class FieldCipher:
 
         raw = base64.b64decode(text)
         try:
-            plain: bytes = _aesgcm()(key).decrypt(raw[:12], raw[12:], f"{subject}|{name}".encode())
+            plain: bytes = self._cipher(key).decrypt(
+                raw[:12], raw[12:], f"{subject}|{name}".encode()
+            )
         except InvalidTag as e:
             raise PrivacyKeyError(
                 f"the personal field {name} of subject {subject} does not decrypt with its "
