@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import singledispatch
 from typing import Any, get_args, get_origin
 from uuid import UUID, uuid5
 
@@ -153,12 +154,16 @@ class PrivacySubject(Aggregate):
     reason: str = ""
 
 
+@singledispatch
 def mutate(event: DomainEvent, subject: PrivacySubject | None) -> PrivacySubject:
-    if isinstance(event, SubjectErased):
-        if subject is None:
-            return PrivacySubject.started_by(event, erased_at=event.occurred_at)
-        return evolve(subject, event, erased_at=event.occurred_at, reason=event.reason)
-    raise TypeError(f"unknown event {type(event).__name__}")  # pragma: no cover
+    raise NotImplementedError(type(event).__name__)  # pragma: no cover
+
+
+@mutate.register
+def _(event: SubjectErased, subject: PrivacySubject | None) -> PrivacySubject:
+    if subject is None:
+        return PrivacySubject.started_by(event, erased_at=event.occurred_at)
+    return evolve(subject, event, erased_at=event.occurred_at, reason=event.reason)
 
 
 def project_subject(state: PrivacySubject | None, events: object) -> PrivacySubject | None:
