@@ -31,6 +31,7 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
+from pydantic import BaseModel
 from sqlalchemy import (
     Column,
     DateTime,
@@ -103,6 +104,7 @@ class KeyStore:
         self._present: bool | None = None
         self._log_sealed: bool | None = None
         self._rows: int | None = None
+        self._subject_ids: dict[str, str] = {}
         self._keys: dict[str, bytes | None] = {}
         self._identity_secret: bytes | None = None
         self._loaded = time.monotonic()
@@ -142,9 +144,13 @@ class KeyStore:
 
     def subject_id(self, identity: str) -> str:
         """The opaque id of the subject ``identity`` names (``phone:138...``)."""
-        secret = self._secret()
-        digest = hmac.new(secret, identity.encode(), hashlib.sha256).hexdigest()
-        return "s-" + digest[:24]
+        known = self._subject_ids.get(identity)
+        if known is None:
+            if len(self._subject_ids) > 100_000:
+                self._subject_ids.clear()
+            digest = hmac.new(self._secret(), identity.encode(), hashlib.sha256).hexdigest()
+            known = self._subject_ids[identity] = "s-" + digest[:24]
+        return known
 
     def _secret(self) -> bytes:
         if self._identity_secret is None:
@@ -319,7 +325,7 @@ class FieldCipher:
             subject
             for event in events
             if personal_fields(type(event))
-            for _, subject in self.subjects(type(event), event.model_dump(mode="json"))
+            for _, subject in self.subjects(type(event), vars(event))
         ]
         if subjects:
             self.keys.ensure_keys(subjects)
@@ -399,6 +405,8 @@ def _parent(state: dict[str, Any], field: PersonalField) -> dict[str, Any] | Non
     node: Any = state
     for part in field.path[:-1]:
         node = node.get(part) if isinstance(node, dict) else None
+        if isinstance(node, BaseModel):  # an event's own values (``vars(event)``)
+            node = vars(node)
     return node if isinstance(node, dict) else None
 
 
