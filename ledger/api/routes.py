@@ -423,6 +423,9 @@ def install(app: FastAPI, stream: StreamSettings | None = None) -> None:
     from ledger.api import evidence  # it builds on this module's dependencies
 
     app.include_router(evidence.router)
+    from ledger.api import privacy
+
+    app.include_router(privacy.router)
 
 
 def _read_page(

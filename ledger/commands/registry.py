@@ -163,6 +163,8 @@ OTHER_WRITES: Mapping[str, frozenset[Role]] = {
     "user_grant": ADMIN,
     "user_reissue": ADMIN,
     "user_revoke": ADMIN,
+    "privacy_erase": ADMIN,
+    "privacy_sweep": frozenset({Role.SYSTEM, Role.ADMIN}),
 }
 """The writes that are no import line: reference data and API users are administration,
 the sweep is the system's."""

@@ -38,6 +38,7 @@ from ledger.sessions import (
     Signer,
     session_user,
 )
+from ledger.domain.privacy import ERASED, ERASED_EN
 from ledger.timeutil import show
 
 HERE = Path(__file__).parent
@@ -146,6 +147,7 @@ def render(
         "lang": language,
         "other_lang": "en" if language == "zh" else "zh",
         "t": lambda key, **values: word(key, language, **values),
+        "personal": lambda value: ERASED_EN if value == ERASED and language == "en" else value,
         "duration": lambda minutes: duration_text(minutes, language),
         "contract_name": _contract_names(request),
         "csrf": signer_of(request).csrf_token(cookie),

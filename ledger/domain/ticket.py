@@ -7,6 +7,7 @@ Over 500 lines: the events, the state and ``mutate`` of one aggregate are read t
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from decimal import Decimal
 from functools import singledispatch
@@ -27,6 +28,7 @@ from ledger.domain.model import (
     fold,
     recorded_events,
 )
+from ledger.domain.privacy import ERASED, Personal
 from ledger.domain.values import (
     Category,
     Channel,
@@ -38,13 +40,18 @@ from ledger.domain.values import (
     TicketStatus,
 )
 
-Phone = Annotated[str, Field(min_length=3, max_length=40, pattern=r"^[0-9+()\- ]+$")]
+Phone = Annotated[
+    str, Field(min_length=3, max_length=40, pattern=rf"^(?:[0-9+()\- ]+|{re.escape(ERASED)})$")
+]
+"""A phone number; reads as ``[已删除]`` once its subject is erased (docs/privacy.md)."""
 Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 
 
 class Contact(Immutable):
-    name: ShortText
-    phone: Phone
+    """A person to call: personal information of the subject its phone number identifies."""
+
+    name: Annotated[ShortText, Personal(by="phone")]
+    phone: Annotated[Phone, Personal(by="phone")]
 
 
 class Signature(Immutable):
@@ -148,7 +155,7 @@ class CustomerSigned(TicketEvent):
     class_version = 2
 
     kind: SignatureKind
-    signer: ShortText
+    signer: Annotated[ShortText, Personal()]
     evidence_sha256: Sha256 | None = None
 
     @staticmethod
@@ -255,7 +262,7 @@ class WorkContactSheetRecorded(TicketEvent):
     sheet: ShortText
     """The sheet's number or reference."""
     fee: Fee
-    confirmed_by: ShortText
+    confirmed_by: Annotated[ShortText, Personal()]
     """Who confirmed the fee for the customer."""
     note: Text | None = None
 

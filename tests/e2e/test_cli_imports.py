@@ -93,7 +93,9 @@ def test_ticket_show_on_sqlite_imports_no_heavy_library(sqlite_url: str) -> None
     number = c.json(*REPORT_ARGS)["number"]
     modules = modules_after("ticket", "show", number, "--json", env=c.env)
     assert "ledger.bootstrap" in modules  # the command did run
-    assert loaded(modules, HEAVY) == []
+    # The ticket's contact is personal information stored encrypted (docs/privacy.md):
+    # showing it decrypts it, so AES-GCM (cryptography) is the one heavy library it needs.
+    assert loaded(modules, tuple(h for h in HEAVY if h != "cryptography")) == []
 
 
 @pytest.mark.parametrize("name", sorted(COMMANDS))

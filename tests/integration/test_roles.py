@@ -51,6 +51,8 @@ OTHER_WRITES = (
     "user_grant",
     "user_reissue",
     "user_revoke",
+    "privacy_erase",
+    "privacy_sweep",
 )
 EVERY_COMMAND = (*COMMAND_NAMES, *QUALITY_COMMAND_NAMES, *OTHER_WRITES)
 ACTOR = "王五"
