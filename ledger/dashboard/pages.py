@@ -29,6 +29,7 @@ from ledger.dashboard.queries import (
     period_of,
 )
 from ledger.dashboard.words import lang_of, word
+from ledger.domain.privacy import ERASED, ERASED_EN
 from ledger.reports.common import duration_text
 from ledger.reports.export import Lang
 from ledger.sessions import (
@@ -38,7 +39,6 @@ from ledger.sessions import (
     Signer,
     session_user,
 )
-from ledger.domain.privacy import ERASED, ERASED_EN
 from ledger.timeutil import show
 
 HERE = Path(__file__).parent
