@@ -253,6 +253,10 @@ def promise_text(policy: Policy, severity: Severity, words: dict[str, str], lang
     parts = []
     for metric, text in policy.targets.for_severity(severity).given().items():
         shown = target_zh(text) if lang == "zh" else text
+        declared = policy.metrics.get(metric)
+        if declared is not None and declared.start_after:  # a clock that starts later
+            after = declared.start_after
+            shown = f"{target_zh(after)}后再 {shown}" if lang == "zh" else f"{shown} after {after}"
         parts.append(f"{words.get(metric, metric)} {shown}")
     return " · ".join(parts)
 

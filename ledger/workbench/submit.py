@@ -38,7 +38,7 @@ _MESSAGES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"^String should have at least 1 character"), "err:empty"),
     (re.compile(r"^String should have at least (?P<n>\d+) characters"), "err:too short"),
     (re.compile(r"^String should have at most (?P<n>\d+) characters?"), "err:too long"),
-    (re.compile(r"^String should match pattern '\^\[0-9\+\(\)\\- \]\+\$'"), "err:phone"),
+    (re.compile(r"^String should match pattern '\^(?:\(\?:)?\[0-9\+\(\)\\- \]\+"), "err:phone"),
     # the quality forms' numbers and dates (quality), before any other "Input should be"
     (re.compile(r"^Input should be less than or equal to (?P<n>[\d.]+)"), "err:at most"),
     (re.compile(r"^Input should be greater than or equal to (?P<n>[\d.]+)"), "err:at least"),

@@ -1,6 +1,9 @@
 """The workbench's words, Chinese by default, English on request. Each page's keys are in a
 section of its own (append a section; do not reorder another's); a key missing here falls
-back to the dashboard's words (roles, statuses, event names)."""
+back to the dashboard's words (roles, statuses, event names).
+
+Over 500 lines: a table of words, one per line in two languages, kept whole so that every
+page's words are found in one place."""
 
 from __future__ import annotations
 

@@ -126,7 +126,7 @@ def test_the_hotline_reports_dispatches_attaches_and_notes(
     expect(page.locator("#warranty")).to_have_text("在保修期内")
     page.select_option("#severity", "emergency")
     expect(page.locator("#promise")).to_have_text(
-        "响应 5 分钟 · 到场 20 分钟 · 修复 4 小时 · 备机 8 小时"
+        "响应 5 分钟 · 到场 20 分钟 · 修复 4 小时 · 备机 8 小时后再 30 分钟"
     )
     page.fill("#report input[name=contact_name]", "张三")
     page.fill("#report input[name=contact_phone]", "abc")

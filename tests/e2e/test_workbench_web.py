@@ -310,9 +310,10 @@ def test_intake_shows_the_promise_warranty_memory_and_open_tickets(bench: Bench)
     assert 'data-contract="seed-002"' in found
     assert 'data-contract="seed-002"' in bench.page("/workbench/intake?q=看守所").text
     page = bench.page("/workbench/intake?contract=seed-002&severity=general").text
-    general = "响应 5 分钟 · 到场 30 分钟 · 修复 4 小时 · 备机 8 小时"
+    general = "响应 5 分钟 · 到场 30 分钟 · 修复 4 小时 · 备机 8 小时后再 30 分钟"
     assert f'<span class="promise" id="promise">{general}</span>' in page
-    assert 'data-promise="响应 5 分钟 · 到场 20 分钟 · 修复 4 小时 · 备机 8 小时"' in page
+    emergency = "响应 5 分钟 · 到场 20 分钟 · 修复 4 小时 · 备机 8 小时后再 30 分钟"
+    assert f'data-promise="{emergency}"' in page
     assert "在保修期内" in page
     assert '<option value="张三" data-phone="13800138001">' in page
     assert f'data-number="{bench.number}"' in page  # the open ticket, before submitting

@@ -83,16 +83,17 @@ def _seed(contract_id: str) -> ContractFile:
 
 def test_the_promise_as_the_hotline_reads_it() -> None:
     policy = _seed("seed-002").policy
-    # seed-002: default respond 5m, arrive 30m, resolve 4h, replacement 8h; emergency
-    # arrives in 20m; major is fixed in 8h.
+    # seed-002 (re-encoded, issue 21): respond 5m, arrive 30m, resolve 4h; the unit is owed
+    # once the fix has failed 8h after the report, within 30m of that (a clock starting 8h
+    # later); emergency arrives in 20m; major (较大, not named by the seed) is fixed in 4h.
     assert promise_text(policy, Severity.GENERAL, WORDS, "zh") == (
-        "响应 5 分钟 · 到场 30 分钟 · 修复 4 小时 · 备机 8 小时"
+        "响应 5 分钟 · 到场 30 分钟 · 修复 4 小时 · 备机 8 小时后再 30 分钟"
     )
     assert promise_text(policy, Severity.EMERGENCY, WORDS, "zh") == (
-        "响应 5 分钟 · 到场 20 分钟 · 修复 4 小时 · 备机 8 小时"
+        "响应 5 分钟 · 到场 20 分钟 · 修复 4 小时 · 备机 8 小时后再 30 分钟"
     )
     assert promise_text(policy, Severity.MAJOR, WORDS, "en") == (
-        "响应 5m · 到场 30m · 修复 8h · 备机 8h"
+        "响应 5m · 到场 30m · 修复 4h · 备机 30m after 8h"
     )
     # warranty = { start = 2024-06-01, years = 3 }: the last covered day is 2027-05-31
     assert in_warranty(policy, date(2027, 5, 31))
