@@ -180,6 +180,8 @@ def test_the_return_visit_card_live_total_and_signature(browse: Browse) -> None:
     expect(page.locator("#recorded-signer")).to_have_text("张三")
     signature = page.locator("img[data-signature]")
     expect(signature).to_be_visible()
+    # the image is decoded after it is shown: wait for it, then read its size
+    page.wait_for_function("document.querySelector('img[data-signature]').complete")
     assert page.evaluate("document.querySelector('img[data-signature]').naturalWidth") == 600
     assert visit_events(site, number)[-2:] == ["EvidenceAttached", "VisitCustomerSigned"]
     attached = site.cli.json("visit", "show", number)["evidence"]
