@@ -87,6 +87,8 @@ def summary_line(report: SweepReport, tz: tzinfo) -> str:
         f"sweep as of {show(report.now, tz)}: {plural(report.checked, 'open ticket')} checked, "
         f"{verb} {plural(len(report.done), 'action')} ({counts})"
     )
+    if report.closed_checked:  # a promise that runs on after closing (a form to file)
+        line += f"; {plural(report.closed_checked, 'closed ticket')} with a promise running"
     return line + (" — dry run, nothing recorded" if report.dry_run else "")
 
 
@@ -95,6 +97,7 @@ def report_view(report: SweepReport, tz: tzinfo) -> dict[str, Any]:
         "now": show(report.now, tz),
         "dry_run": report.dry_run,
         "checked": report.checked,
+        "closed_checked": report.closed_checked,
         "counts": report.counts(),
         "actions": [
             {

@@ -26,11 +26,13 @@ from ledger.commands.tickets import TicketService
 from ledger.domain.calendar import WorkCalendar
 from ledger.domain.contract import Contract, policy_for_ticket
 from ledger.domain.errors import DomainError, RuleViolation
+from ledger.domain.metrics import BUILTIN_METRICS
 from ledger.domain.model import Stamp, check_times
 from ledger.domain.sweep import SweepAction, SweepKind, sweep_ticket
 from ledger.domain.ticket import Ticket
 from ledger.domain.values import Role
 from ledger.projections.base import ProjectionRunner
+from ledger.projections.sla import closed_with_promises_running
 from ledger.projections.tickets import list_tickets
 
 SWEEP_ACTOR = "system:sweep"
@@ -60,6 +62,8 @@ class SweepReport:
     now: datetime
     dry_run: bool
     checked: int = 0
+    closed_checked: int = 0
+    """Closed tickets looked at for a promise that runs on after closing."""
     done: list[Done] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     retries: int = 0
@@ -112,8 +116,9 @@ class SweepService:
                 contracts[ticket.contract_id] = self.contracts.find(ticket.contract_id)
             return contracts[ticket.contract_id]
 
-        for ticket_id, number in self._open_tickets():
-            report.checked += 1
+        open_tickets, closed = self._open_tickets(), self._closed_with_promises_running()
+        report.checked, report.closed_checked = len(open_tickets), len(closed)
+        for ticket_id, number in open_tickets + closed:
             try:
                 self._sweep_one(
                     ticket_id, number, sweep_now, official, contract_of, report, attempts, at_risk
@@ -128,6 +133,13 @@ class SweepService:
         with self.engine.connect() as conn:
             rows = list_tickets(conn, state="open")
         return sorted(((row["ticket_id"], row["number"]) for row in rows), key=lambda r: r[1])
+
+    def _closed_with_promises_running(self) -> list[tuple[UUID, str]]:
+        """Closed tickets a declared promise still runs on (the ``sla`` read model, caught
+        up first); the built-in four end with the ticket."""
+        self.projections.catch_up(["sla"])
+        with self.engine.connect() as conn:
+            return closed_with_promises_running(conn, BUILTIN_METRICS)
 
     def _stamp(self, now: datetime) -> Stamp:
         return Stamp(

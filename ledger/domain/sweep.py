@@ -63,7 +63,7 @@ from ledger.domain.ticket_rules import (
     decide_rectification_notice,
     decide_warn_at_risk,
 )
-from ledger.domain.values import Category, EscalationLevel
+from ledger.domain.values import Category, EscalationLevel, TicketStatus
 
 LEVEL_NAMES_ZH = {
     EscalationLevel.ENGINEER: "工程师",
@@ -140,10 +140,15 @@ def sweep_ticket(
     """The events the sweep owes ``ticket`` at ``stamp.occurred_at``, in order (each at
     the next version); empty when it owes nothing. Raises ``RuleViolation`` only when the
     stamp itself is refused (e.g. a time in the future)."""
-    if not ticket.is_open:
+    if ticket.status is TicketStatus.CANCELLED:
         return []
     plan = _Plan(ticket, stamp, contract_coverage(policy, official), ticket_pauses(ticket, policy))
     judged = {j.metric: j for j in judge_ticket(ticket, policy, official, plan.now)}
+    if not ticket.is_open:
+        # Some promises run on after the ticket is closed (seed 004: the signed form filed
+        # within 5 days of the signature); nothing else is owed to a closed ticket.
+        _note_overdue(plan, judged)
+        return plan.actions
     _climb_ladder(plan, policy, judged)
     _flag_replacement(plan, judged.get("replacement"), policy)
     _note_overdue(plan, judged)

@@ -163,7 +163,8 @@ def decide_note_overdue(
 ) -> MetricOverdueNoted:
     """逾期: a declared metric past its due time, noted once, only by the system (the sweep)."""
     require_role(stamp, (Role.SYSTEM,), "note that a target is overdue")
-    require_active(ticket, "note that a target is overdue", allow_suspended=True)
+    if ticket.status is TicketStatus.CANCELLED:  # a closed ticket may still owe a promise
+        raise RuleViolation(f"ticket {ticket.number} is cancelled: cannot note a target overdue")
     if metric in ticket.overdue_noted:
         raise RuleViolation(f"ticket {ticket.number}: {metric} is already noted overdue")
     _check_times(stamp, due_at, "the due time")

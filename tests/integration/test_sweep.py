@@ -319,6 +319,38 @@ def test_a_declared_metric_overdue_is_noted_once(desk: Desk) -> None:
     ]
 
 
+SEED_004 = {"contract": "seed-004", "customer": "某市财政局", "severity": "general"}
+
+
+def test_a_declared_metric_is_noted_overdue_after_the_ticket_is_closed(desk: Desk) -> None:
+    """Seed 004: the service record signed by the customer is filed within 5 days of the
+    signature — a promise that runs on after the ticket is closed. Both tickets are fixed,
+    signed at 10:00 and closed at 10:05; one files its form on day 2, the other never does:
+    due 5 days after 10:00, noted once by the first sweep after, the closed ticket included."""
+    filed, unfiled = desk.report(**SEED_004), desk.report(**SEED_004)
+    desk.later(10)
+    for t in (filed, unfiled):
+        desk.do("respond", ticket=t.number)
+        desk.do("resolve", ticket=t.number, summary="更换硒鼓", mode="remote")
+    desk.clock.set(at(60))
+    for t in (filed, unfiled):
+        desk.do("sign", ticket=t.number, signer="张三")
+    desk.clock.set(at(65))
+    for t in (filed, unfiled):
+        desk.do("close", ticket=t.number)
+    desk.clock.set(at(2 * DAY))
+    desk.do("file_form", ticket=filed.number, form="FW-2026-001")
+    due = 60 + 5 * DAY
+    assert sweep_at(desk, due).done == []  # just due
+    (noted,) = sweep_at(desk, due + 1).done
+    assert (noted.number, noted.action.kind.value) == (unfiled.number, "metric_overdue")
+    event = noted.action.event
+    assert isinstance(event, MetricOverdueNoted)
+    assert (event.metric, event.target, event.due_at) == ("form_filed", "5 days", at(due))
+    assert desk.ledger.tickets.get(unfiled.id).status.value == "closed"  # still closed
+    assert sweep_at(desk, due + DAY).done == []  # once
+
+
 def test_a_metric_declared_escalate_climbs_the_ladder(desk: Desk) -> None:
     """Seed 001 with ``escalate = true`` on its diagnosis and a ladder of 30 min: a fault
     answered in time but not diagnosed by 12:00 (09:00 + 3 h) climbs to the department
