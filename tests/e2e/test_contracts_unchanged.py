@@ -91,7 +91,12 @@ def observe(db_url: str, name: str, workdir: Path) -> dict[str, Any]:
     contracts = [str(p) for p in sorted(FIXTURES.glob("seed-*.toml"))]
     _run(db_url, "contract", "load", "--actor", "系统管理员", "--role", "admin", *contracts)
     _run(db_url, "import", str(_history_file(name, workdir)))
-    seen: dict[str, Any] = {"sweep": json.loads(_run(db_url, "sweep", "--json"))}
+    sweep = json.loads(_run(db_url, "sweep", "--json"))
+    # A count the sweep gained after the golden answers were written (the closed tickets
+    # with a declared promise still running, a9f4f8c); none of the old contracts declares
+    # one, so it is 0, and the decisions the sweep reports are compared in full.
+    assert sweep.pop("closed_checked") == 0
+    seen: dict[str, Any] = {"sweep": sweep}
     for by in ("contract", "severity", "month"):
         report = _run(db_url, "report", "sla", "--from", first, "--to", last, "--by", by, "--json")
         seen[f"report_by_{by}"] = json.loads(report)
