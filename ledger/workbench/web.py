@@ -175,7 +175,7 @@ async def ticket_action(
 def ticket_file(request: Request, user: WorkbenchUserDep, number: str, sha256: str) -> Response:
     """An attachment for the page's preview (the API's download, with the session)."""
     ledger = ledger_of(request)
-    return api_evidence._download("ticket", ledger, request, user, number, sha256)
+    return api_evidence.download("ticket", ledger, request, user, number, sha256)
 
 
 # --------------------------------------------------------------------------- intake
