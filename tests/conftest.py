@@ -10,7 +10,8 @@ Layout (by scope)
                         the dashboard over HTTP and in Chromium.
 Helpers shared by all three stay here: tests/support.py, tests/histories.py (``from
 tests.support import ...``); the PostgreSQL server and its fixtures are the plugin
-tests/pg_server.py.
+tests/pg_server.py; the browser (Debian's Chromium) is launched by tests/e2e/conftest.py,
+and the browser tests' shared moves (login, screenshot, signature) are tests/e2e/browser.py.
 
 Fixtures
 --------

@@ -191,9 +191,14 @@ def _attached_before(
     )
 
 
-def _download(
+def download(
     kind: str, ledger: Ledger, request: Request, user: User, number: str, sha256: str
 ) -> Response:
+    """The bytes of file ``sha256`` of record ``number`` (a ``ticket``, ``visit`` or
+    ``action``), for a ``user`` who may see them: re-hashed by the store before they are
+    sent, ``ETag`` = the hash (``304`` when it matches ``If-None-Match``), the recorded media
+    type and name. The API's downloads and the workbench's previews (with the page's
+    session) both answer with it."""
     record = _visible(kind, number, user, ledger)
     found: Evidence | None = next((e for e in record.evidence if e.sha256 == sha256), None)
     if found is None:
@@ -278,7 +283,7 @@ def ticket_attachment(
 ) -> Response:
     """The bytes of a ticket's evidence file, re-hashed before they are sent: its recorded
     media type, its name in `Content-Disposition`, `ETag` = its SHA-256."""
-    return _download("ticket", ledger, request, user, ticket, sha256)
+    return download("ticket", ledger, request, user, ticket, sha256)
 
 
 @router.post("/visits/{visit}/attachments", name="visit_attach", **_UPLOAD)  # type: ignore[arg-type]
@@ -307,7 +312,7 @@ def visit_attachment(
     request: Request, ledger: LedgerDep, user: ActorDep, visit: str, sha256: str
 ) -> Response:
     """The bytes of a return visit's evidence file."""
-    return _download("visit", ledger, request, user, visit, sha256)
+    return download("visit", ledger, request, user, visit, sha256)
 
 
 @router.post("/actions/{action}/attachments", name="action_attach", **_UPLOAD)  # type: ignore[arg-type]
@@ -336,7 +341,7 @@ def action_attachment(
     request: Request, ledger: LedgerDep, user: ActorDep, action: str, sha256: str
 ) -> Response:
     """The bytes of a corrective action's evidence file."""
-    return _download("action", ledger, request, user, action, sha256)
+    return download("action", ledger, request, user, action, sha256)
 
 
 def _listing(kind: str, ledger: Ledger, user: User, number: str) -> list[dict[str, Any]]:

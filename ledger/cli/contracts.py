@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
+from typing import Literal
 
 import click
 from rich.table import Table
@@ -14,6 +15,7 @@ from ledger.cli.support import (
     console,
     file_problems,
     json_option,
+    lang_option,
     pass_settings,
     plural,
     print_facts,
@@ -24,13 +26,16 @@ from ledger.cli.support import (
 from ledger.commands.contracts import parse_holiday_table, read_contract_files, read_file
 from ledger.commands.models import CommandError
 from ledger.domain.errors import Unchanged
+from ledger.domain.metrics import METRIC_WORDS_ZH
 from ledger.domain.values import (
     Role,
+    Severity,
 )
 from ledger.presenters.contracts import (
     contract_row_view,
     contract_view,
     loaded_view,
+    promise_text,
     year_table_view,
 )
 
@@ -122,15 +127,18 @@ def contract_list(settings: Settings, as_json: bool) -> None:
     "--at",
     help="Show the revision in force then (ISO 8601; naive = configured zone). Default: now.",
 )
+@lang_option("The language of the promises as the hotline reads them out (not of --json).")
 @json_option
 @pass_settings
-def contract_show(settings: Settings, contract_id: str, at: str | None, as_json: bool) -> None:
+def contract_show(
+    settings: Settings, contract_id: str, at: str | None, lang: Literal["zh", "en"], as_json: bool
+) -> None:
     """A contract's promises (the revision in force at --at) and its revisions."""
     when = time_option("--at", at, settings.tz)
     with settings.open() as ledger:
-        view = contract_view(
-            ledger.contracts.get(contract_id), when or ledger.clock.now(), settings.tz
-        )
+        contract = ledger.contracts.get(contract_id)
+        shown_at = when or ledger.clock.now()
+    view = contract_view(contract, shown_at, settings.tz)
     if as_json:
         print_json(view)
         return
@@ -166,6 +174,12 @@ def contract_show(settings: Settings, contract_id: str, at: str | None, as_json:
     for severity, promised in view["targets"].items():
         targets.add_row(severity, *(promised[m] or "—" for m in names))
     console().print(targets)
+    policy = contract.revision_at(shown_at).policy
+    words = METRIC_WORDS_ZH if lang == "zh" else {}
+    print_facts(
+        "承诺（接报时读给客户）" if lang == "zh" else "promises (as the hotline reads them out)",
+        {severity.value: promise_text(policy, severity, words, lang) for severity in Severity},
+    )
     clocks = Table(title="metrics: from start to stop")
     for column in ("metric", "start", "stop", "void", "applies to"):
         clocks.add_column(column)

@@ -204,6 +204,13 @@ def json_option(f: F) -> F:
     return click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")(f)
 
 
+def lang_option(help_text: str) -> Callable[[F], F]:
+    """``--lang zh|en``: Chinese by default, English on request."""
+    return click.option(
+        "--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True, help=help_text
+    )
+
+
 def choices(enum: Any) -> click.Choice[str]:
     return click.Choice([m.value for m in enum])
 

@@ -176,9 +176,10 @@ class DispatchEngineer(TicketCommand):
         return ticket_rules.decide_dispatch(ticket, stamp, self.engineer, self.note)
 
 
-class LocationFields(BaseModel):
-    """Where the phone was (optional): latitude and longitude together, the accuracy only
-    with them; flat fields, so the CLI has an option for each."""
+class LocationFields(Command):
+    """The fields every step on the way to the site has (setting off, arriving): where the
+    phone was, optional; latitude and longitude together, the accuracy only with them; flat
+    fields, so the CLI has an option for each."""
 
     latitude: float | None = Field(
         default=None, ge=-90, le=90, description="Where the phone was: degrees north (WGS 84)."
@@ -200,6 +201,7 @@ class LocationFields(BaseModel):
         return self
 
     def location(self) -> Geolocation | None:
+        """The position as the events record it (``None`` when the phone gave none)."""
         if self.latitude is None or self.longitude is None:
             return None
         return Geolocation(

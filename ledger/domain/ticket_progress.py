@@ -29,7 +29,7 @@ from ledger.domain.ticket import (
     Ticket,
     WorkNoteAdded,
 )
-from ledger.domain.ticket_rules import require_active, require_own_engineer
+from ledger.domain.ticket_rules import require_active, require_on_the_way, require_own_engineer
 from ledger.domain.values import Role, TicketStatus
 
 
@@ -122,20 +122,7 @@ def decide_set_off(
 ) -> EngineerSetOff:
     """在途: the dispatched engineer sets off for the site, once per dispatch, before the
     arrival."""
-    require_active(ticket, "set off for the site")
-    if ticket.engineer is None or ticket.dispatched_at is None:
-        raise RuleViolation(f"ticket {ticket.number} has not been dispatched: no one sets off")
-    if ticket.status is TicketStatus.RESOLVED:
-        raise RuleViolation(f"ticket {ticket.number} is already resolved")
-    if ticket.on_site:
-        raise RuleViolation(f"{ticket.engineer} is already on site for ticket {ticket.number}")
-    require_own_engineer(ticket, stamp, "set off for it")
-    who = (engineer or ticket.engineer).strip()
-    if who != ticket.engineer:
-        raise RuleViolation(
-            f"ticket {ticket.number} is dispatched to {ticket.engineer}, not {who}: "
-            "re-dispatch it first"
-        )
+    who = require_on_the_way(ticket, stamp, engineer, "set off for it", "no one sets off")
     if ticket.set_off_at is not None:
         raise RuleViolation(
             f"{ticket.engineer} already set off for ticket {ticket.number} at ", ticket.set_off_at

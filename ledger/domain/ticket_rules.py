@@ -230,26 +230,37 @@ def decide_dispatch(
     return _next(Dispatched, ticket, stamp, engineer=engineer, note=note)
 
 
-def decide_arrive(
-    ticket: Ticket,
-    stamp: Stamp,
-    engineer: str | None = None,
-    location: Geolocation | None = None,
-) -> Arrived:
-    _require_active(ticket, "record an arrival")
+def _require_on_the_way(
+    ticket: Ticket, stamp: Stamp, engineer: str | None, action: str, undispatched: str
+) -> str:
+    """The guard of the engineer's way to the site (setting off, arriving): an active,
+    dispatched, unresolved ticket whose engineer is not on site yet, the step taken by that
+    engineer (or the desk on their behalf). Returns the engineer's name; ``undispatched``
+    says what cannot happen before a dispatch."""
+    _require_active(ticket, action)
     if ticket.engineer is None or ticket.dispatched_at is None:
-        raise RuleViolation(f"ticket {ticket.number} has not been dispatched: no arrival before it")
+        raise RuleViolation(f"ticket {ticket.number} has not been dispatched: {undispatched}")
     if ticket.status is TicketStatus.RESOLVED:
         raise RuleViolation(f"ticket {ticket.number} is already resolved")
     if ticket.on_site:
         raise RuleViolation(f"{ticket.engineer} is already on site for ticket {ticket.number}")
-    _require_own_engineer(ticket, stamp, "record an arrival")
+    _require_own_engineer(ticket, stamp, action)
     who = (engineer or ticket.engineer).strip()
     if who != ticket.engineer:
         raise RuleViolation(
             f"ticket {ticket.number} is dispatched to {ticket.engineer}, not {who}: "
             "re-dispatch it first"
         )
+    return who
+
+
+def decide_arrive(
+    ticket: Ticket,
+    stamp: Stamp,
+    engineer: str | None = None,
+    location: Geolocation | None = None,
+) -> Arrived:
+    who = _require_on_the_way(ticket, stamp, engineer, "record an arrival", "no arrival before it")
     if ticket.set_off_at is not None:
         _check_times(stamp, ticket.set_off_at, "setting off")
     else:
@@ -486,3 +497,4 @@ def decide_warn_at_risk(
 require_active = _require_active
 """The common guard, for the rules of :mod:`ledger.domain.ticket_progress`."""
 require_own_engineer = _require_own_engineer
+require_on_the_way = _require_on_the_way

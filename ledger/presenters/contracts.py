@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, datetime, timedelta, tzinfo
-from typing import Any
+from typing import Any, Literal
 
 from ledger.commands.contracts import Loaded, YearTable
 from ledger.domain.contract import METRICS, Contract, Policy, Revision
+from ledger.domain.sla import target_zh
 from ledger.domain.values import EscalationLevel, Severity
 from ledger.timeutil import as_utc, show
 
@@ -36,6 +38,24 @@ def severity_targets(policy: Policy) -> dict[str, dict[str, str | None]]:
         }
         for severity in Severity
     }
+
+
+def promise_text(
+    policy: Policy, severity: Severity, words: Mapping[str, str], lang: Literal["en", "zh"]
+) -> str:
+    """What the contract promises for ``severity``, as the hotline reads it out and
+    ``contract show`` prints it: ``响应 5 分钟 · 到场 30 分钟 · 修复 4 小时``; a clock that
+    starts later than its start event says so (``备机 8 小时后再 30 分钟``). ``words``: each
+    metric's name (a metric without one shows its own)."""
+    parts = []
+    for metric, text in policy.targets.for_severity(severity).given().items():
+        shown = target_zh(text) if lang == "zh" else text
+        declared = policy.metrics.get(metric)
+        if declared is not None and declared.start_after:  # a clock that starts later
+            after = declared.start_after
+            shown = f"{target_zh(after)}后再 {shown}" if lang == "zh" else f"{shown} after {after}"
+        parts.append(f"{words.get(metric, metric)} {shown}")
+    return " · ".join(parts)
 
 
 def metric_definitions(policy: Policy) -> dict[str, dict[str, Any]]:

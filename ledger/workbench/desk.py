@@ -1,7 +1,7 @@
 """The desk's pages as view models: the queues, search results, a ticket's actions and SLA
 clocks, and the hotline's intake (a contract's promises, its warranty, what earlier tickets
 remember). The pure parts (:func:`sla_state`, :func:`queue_row`, :func:`queues`,
-:func:`promise_text`, :func:`in_warranty`) take what they need and a ``now``; the loaders
+:func:`in_warranty`) take what they need and a ``now``; the loaders
 read the read models (caught up first, as the dashboard's do)."""
 
 from __future__ import annotations
@@ -21,13 +21,11 @@ from ledger.commands.registry import authorise, parse_command
 from ledger.commands.users import User
 from ledger.domain.contract import Contract, Policy
 from ledger.domain.errors import DomainError
-from ledger.domain.sla import SlaStatus, target_zh
+from ledger.domain.sla import SlaStatus
 from ledger.domain.ticket import Ticket
-from ledger.domain.values import Severity
 from ledger.projections.search import search_tickets, ticket_search
 from ledger.projections.sla import TicketSla, load_contracts, ticket_slas
 from ledger.reports.common import caught_up
-from ledger.reports.export import Lang
 
 AT_RISK_LEFT = timedelta(hours=1)
 """A pending promise with less than this left before it is due is at risk (the
@@ -245,20 +243,6 @@ class ContractChoice:
     contract_id: str
     name: str
     customer: str
-
-
-def promise_text(policy: Policy, severity: Severity, words: dict[str, str], lang: Lang) -> str:
-    """What the contract promises for ``severity``, as the hotline reads it out:
-    ``响应 5 分钟 · 到场 30 分钟 · 修复 4 小时`` (``words``: each metric's name)."""
-    parts = []
-    for metric, text in policy.targets.for_severity(severity).given().items():
-        shown = target_zh(text) if lang == "zh" else text
-        declared = policy.metrics.get(metric)
-        if declared is not None and declared.start_after:  # a clock that starts later
-            after = declared.start_after
-            shown = f"{target_zh(after)}后再 {shown}" if lang == "zh" else f"{shown} after {after}"
-        parts.append(f"{words.get(metric, metric)} {shown}")
-    return " · ".join(parts)
 
 
 def in_warranty(policy: Policy, today: date) -> bool:

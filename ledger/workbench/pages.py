@@ -37,7 +37,7 @@ templates.env.loader = ChoiceLoader(
     [FileSystemLoader(HERE / "templates"), FileSystemLoader(dashboard_pages.HERE / "templates")]
 )
 """The workbench's templates (``workbench/*.html``), which may import the dashboard's
-macros."""
+macros and include its partials (``meta.html``, ``account.html``: one header for both)."""
 
 WorkbenchUserDep = UserDep
 """The logged-in user of a workbench page: the dashboard's session login (no session: a

@@ -23,7 +23,7 @@ import anyio
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 
-from ledger.api.evidence import _download
+from ledger.api.evidence import download
 from ledger.bootstrap import Ledger
 from ledger.commands.application import NotFound
 from ledger.commands.registry import QUALITY_COMMANDS
@@ -267,7 +267,7 @@ def record_file(
         raise PageNotFound
     ledger = ledger_of(request)
     try:
-        return _download(EVIDENCE_KINDS[kind_path], ledger, request, user, number, sha256)
+        return download(EVIDENCE_KINDS[kind_path], ledger, request, user, number, sha256)
     except HTTPException as e:
         if e.status_code in (403, 404):
             raise PageNotFound from None

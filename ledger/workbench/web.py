@@ -25,6 +25,7 @@ from ledger.dashboard.pages import Forbidden, PageNotFound, lang, ledger_of, sig
 from ledger.dashboard.web import PageRoute
 from ledger.domain.evidence import EvidenceKind
 from ledger.domain.values import Role, Severity
+from ledger.presenters.contracts import promise_text
 from ledger.presenters.tickets import history_view
 from ledger.sessions import CSRF_COOKIE
 from ledger.workbench import desk
@@ -175,7 +176,7 @@ async def ticket_action(
 def ticket_file(request: Request, user: WorkbenchUserDep, number: str, sha256: str) -> Response:
     """An attachment for the page's preview (the API's download, with the session)."""
     ledger = ledger_of(request)
-    return api_evidence._download("ticket", ledger, request, user, number, sha256)
+    return api_evidence.download("ticket", ledger, request, user, number, sha256)
 
 
 # --------------------------------------------------------------------------- intake
@@ -210,7 +211,7 @@ def _intake_context(
         context |= {
             "policy": policy,
             "promises": {
-                s.value: desk.promise_text(policy, s, metric_words, language) for s in Severity
+                s.value: promise_text(policy, s, metric_words, language) for s in Severity
             },
             "in_warranty": desk.in_warranty(policy, today),
             "remembered": desk.remembered(desk.contract_tickets(ledger, chosen.contract_id)),

@@ -3,6 +3,7 @@ real databases, plus the contract service's revision rules."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -289,6 +290,34 @@ def test_contract_show_json_and_revisions(db_url: str, tmp_path: Path) -> None:
     missing = cli.run("contract", "show", "seed-999", ok=False)
     assert missing.returncode == 2
     assert "no contract seed-999: load it with `ledger contract load FILE.toml`" in missing.stderr
+
+
+def test_contract_show_prints_each_severitys_promise_as_the_hotline_reads_it(
+    sqlite_url: str,
+) -> None:
+    """The intake form's words (presenters.contracts.promise_text), Chinese by default: seed
+    002's unit is owed 30 minutes after its own clock starts, 8 h after the report."""
+    cli = make_cli(sqlite_url)
+    zh = cli.run("contract", "show", "seed-002").stdout
+    assert "承诺（接报时读给客户）" in zh
+    for severity, arrive, resolve in (
+        ("emergency", "20 分钟", "4 小时"),
+        ("critical", "30 分钟", "8 小时"),
+        ("general", "30 分钟", "4 小时"),
+    ):
+        promise = f"响应 5 分钟 · 到场 {arrive} · 修复 {resolve} · 备用机 8 小时后再 30 分钟"
+        assert re.search(rf"{severity}\W+{re.escape(promise)}", zh), zh
+    en = cli.run("contract", "show", "seed-002", "--lang", "en").stdout
+    assert "promises (as the hotline reads them out)" in en and "承诺" not in en
+    assert re.search(
+        r"emergency\W+respond 5m · arrive 20m · resolve 4h · replacement 30m after 8h", en
+    ), en
+    # seed 001 promises no fix: not read out; its declared clocks by their Chinese names
+    seed_001 = cli.run("contract", "show", "seed-001").stdout
+    assert "响应 1 小时 · 到场 8 小时 · 诊断报告 3 小时" in seed_001
+    assert "修复" not in seed_001
+    refused = cli.run("contract", "show", "seed-002", "--lang", "fr", ok=False)
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
 
 
 def test_a_report_without_customer_takes_the_contracts(sqlite_url: str) -> None:

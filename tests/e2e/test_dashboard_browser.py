@@ -5,55 +5,32 @@ What a user sees and clicks: the login, the overview's tiles and drawn charts, t
 behind a tile and behind a chart bar, a ticket's timeline, the language switch, an
 engineer's narrowed view, the logout. Every test also checks that the browser asked
 nothing of any host but the server (the page must work with no internet access) and that
-the console stayed free of errors.
-
-Chromium is ``/usr/bin/chromium`` (Debian's ``chromium`` package; never ``playwright
-install``). Without it these tests are skipped, unless ``LEDGER_REQUIRE_BROWSER=1`` (CI),
-in which case they fail. Screenshots go to ``test-artifacts/`` and, for the README, to
-``docs/img/``.
+the console stayed free of errors. The browser, the login and the screenshots:
+tests/e2e/browser.py.
 """
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-from playwright.sync_api import BrowserContext, ConsoleMessage, Page, Request, expect
+from playwright.sync_api import BrowserContext, Page, expect
 
 from ledger.dashboard.charts import METRIC_COLOURS
 from ledger.dashboard.words import word
 from ledger.reports.common import EVENT_WORDS
 from ledger.sessions import LANG_COOKIE, SESSION_COOKIE
+from tests.e2e.browser import REPO, Browse, screenshot
+from tests.e2e.serving import add_users, served
 from tests.e2e.test_cli import ADMIN, Cli
 from tests.support import SEED_CONTRACTS
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-REQUIRE_BROWSER_ENV = "LEDGER_REQUIRE_BROWSER"
-REPO = Path(__file__).resolve().parents[2]
-ARTIFACTS = REPO / "test-artifacts"
-DOCS_IMG = REPO / "docs" / "img"
 DEMO_NOW = "2026-11-20T18:00+08:00"
 """The demo's "now" (examples/demo.sh): October's tickets are in this quarter."""
 OVERVIEW = "/dashboard?period=quarter"
@@ -63,35 +40,6 @@ OTHER_ENGINEER = "周工"
 VIEWPORT = {"width": 1400, "height": 1000}
 MISSED_STATUSES = {"breached", "overdue"}
 METRICS = ("respond", "arrive", "resolve")
-
-
-# --------------------------------------------------------------------------- the browser
-
-
-def _browser_required() -> bool:
-    return os.environ.get(REQUIRE_BROWSER_ENV, "").strip().lower() in ("1", "true", "yes", "on")
-
-
-@pytest.fixture(scope="session")
-def base_url() -> None:
-    """No session-wide base URL (each module's server has its own port); this also keeps
-    pytest-playwright's own fallback fixture, deprecated by pytest, from running."""
-    return None
-
-
-@pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
-    """Debian's Chromium, headless, with nothing of its own phoning home. Without it the
-    tests skip (or, with LEDGER_REQUIRE_BROWSER=1, fail) before any ledger is built: this
-    session fixture is set up before the module's server."""
-    if not os.access(CHROMIUM, os.X_OK):
-        message = f"{CHROMIUM} not found; install Debian's `chromium` package"
-        if _browser_required():
-            pytest.fail(
-                f"a browser is required ({REQUIRE_BROWSER_ENV}=1): {message}", pytrace=False
-            )
-        pytest.skip(message)
-    return {**browser_type_launch_args, "executable_path": str(CHROMIUM), "args": CHROMIUM_ARGS}
 
 
 # --------------------------------------------------------------------------- the server
@@ -108,12 +56,6 @@ class Demo:
 
     def tickets_of(self, engineer: str) -> set[str]:
         return {number for number, name in self.engineer_of.items() if name == engineer}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _fill_like_make_demo(cli: Cli, workdir: Path) -> None:
@@ -138,122 +80,14 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     _fill_like_make_demo(cli, workdir)
     engineer_of = {t["number"]: t["engineer"] for t in cli.json("ticket", "list", "--all")}
     assert {ENGINEER, OTHER_ENGINEER} <= set(engineer_of.values())
-    tokens = {
-        name: cli.json("user", "add", name, "--role", role, **ADMIN)["token"]
-        for name, role in ((QUALITY, "quality"), (ENGINEER, "engineer"))
-    }
-    port = _free_port()
-    log = (workdir / "serve.log").open("w+", encoding="utf-8")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "ledger", "serve", "--port", str(port), "--log-level", "warning"],
-        env=cli.env,
-        stdin=subprocess.DEVNULL,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    origin = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert server.poll() is None, f"ledger serve exited: {_read(log)}"
-            try:
-                if httpx.get(f"{origin}/login", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, f"ledger serve did not start: {_read(log)}"
-            time.sleep(0.1)
+    tokens = add_users(cli, {QUALITY: "quality", ENGINEER: "engineer"})
+    with served(cli.env, workdir / "serve.log") as origin:
         yield Demo(origin, tokens, engineer_of, cli)
-    finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-        output = _read(log)
-        log.close()
-    assert server.returncode == 0, output
-    assert "Traceback" not in output, output
-
-
-def _read(log: Any) -> str:
-    log.flush()
-    log.seek(0)
-    return str(log.read())
-
-
-# --------------------------------------------------------------------------- watching the browser
-
-
-@dataclass
-class Browse:
-    """Logged-in browser contexts whose every request, console error and page error is
-    recorded, so a test can assert that nothing left the server and nothing went wrong."""
-
-    demo: Demo
-    new_context: Callable[..., BrowserContext]
-    requests: list[str] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
-    refused: set[str] = field(default_factory=set)
-    """Page URLs a test asks for expecting an error status (their console line is due)."""
-
-    def context(self) -> BrowserContext:
-        context = self.new_context(viewport=VIEWPORT, locale="zh-CN", timezone_id="Asia/Shanghai")
-        context.on("request", self._request)
-        context.on("requestfailed", lambda r: self.problems.append(f"failed: {r.url} {r.failure}"))
-        context.on("console", self._console)
-        context.on("weberror", lambda e: self.problems.append(f"page error: {e.error}"))
-        return context
-
-    def _request(self, request: Request) -> None:
-        self.requests.append(request.url)
-
-    def _console(self, message: ConsoleMessage) -> None:
-        if message.type not in ("error", "warning"):
-            return
-        url = message.location.get("url", "")
-        if url in self.refused and "the server responded with a status of" in message.text:
-            return
-        if "willReadFrequently" in message.text:  # the tests' own pixel reads, not the page's
-            return
-        self.problems.append(f"console {message.type}: {message.text} ({url})")
-
-    def login(self, name: str, target: str = OVERVIEW) -> Page:
-        """A new context whose user logs in through the form the dashboard redirects to."""
-        page = self.context().new_page()
-        page.goto(self.url(target))
-        expect(page).to_have_url(re.compile(r"/login\?next="))
-        page.fill("input[name=name]", name)
-        page.fill("input[name=token]", self.demo.tokens[name])
-        page.click("form[action='/login'] button[type=submit]")
-        expect(page).to_have_url(self.url(target))
-        return page
-
-    def url(self, path: str) -> str:
-        return self.demo.origin + path
-
-    def refuse(self, path: str) -> str:
-        """The URL of a page expected to answer with an error status."""
-        url = self.url(path)
-        self.refused.add(url)
-        return url
-
-    def assert_clean(self) -> None:
-        """Every request went to the server itself, and nothing went wrong on the way.
-
-        Only ``http://127.0.0.1:<port>/`` is allowed: no CDN, no font service, no other
-        scheme. (``data:`` and ``blob:`` URLs never reach the ``request`` event, Chromium
-        reports network fetches only; they are read in the page and leave nothing.)"""
-        assert self.requests, "no request was recorded"
-        elsewhere = [url for url in self.requests if not url.startswith(self.demo.origin + "/")]
-        assert elsewhere == []
-        assert self.problems == []
 
 
 @pytest.fixture
 def browse(demo: Demo, new_context: Callable[..., BrowserContext]) -> Browse:
-    return Browse(demo, new_context)
+    return Browse(demo.origin, demo.tokens, new_context, viewport=VIEWPORT)
 
 
 # --------------------------------------------------------------------------- page helpers
@@ -316,21 +150,11 @@ def _ticket_numbers(page: Page) -> set[str]:
     return set(numbers)
 
 
-def _screenshot(page: Page, name: str) -> None:
-    """A full-page screenshot in test-artifacts/, copied to docs/img/ for the README."""
-    ARTIFACTS.mkdir(exist_ok=True)
-    shot = ARTIFACTS / name
-    page.screenshot(path=str(shot), full_page=True)
-    assert shot.stat().st_size > 10_000
-    DOCS_IMG.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(shot, DOCS_IMG / name)
-
-
 # --------------------------------------------------------------------------- tests
 
 
 def test_overview_shows_tiles_and_drawn_charts(browse: Browse) -> None:
-    page = browse.login(QUALITY)
+    page = browse.login(QUALITY, OVERVIEW)
     session = next(c for c in page.context.cookies() if c["name"] == SESSION_COOKIE)
     assert session["httpOnly"] and session["sameSite"] == "Lax"
     expect(page.locator("html")).to_have_attribute("lang", "zh-CN")
@@ -345,12 +169,12 @@ def test_overview_shows_tiles_and_drawn_charts(browse: Browse) -> None:
     box = page.locator("#chart-daily canvas").bounding_box()
     assert box is not None and box["width"] > 300 and box["height"] > 100
     expect(page.locator("#list .help")).to_have_text(word("list help", "zh"))
-    _screenshot(page, "dashboard-overview.png")
+    screenshot(page, "dashboard-overview.png")
     browse.assert_clean()
 
 
 def test_a_missed_tile_lists_its_tickets(browse: Browse) -> None:
-    page = browse.login(QUALITY)
+    page = browse.login(QUALITY, OVERVIEW)
     listed_any = False
     for metric in METRICS:
         _, missed = _tile_counts(page, metric)
@@ -374,7 +198,7 @@ def test_a_missed_tile_lists_its_tickets(browse: Browse) -> None:
 
 
 def test_clicking_a_chart_bar_lists_its_tickets(browse: Browse) -> None:
-    page = browse.login(QUALITY)
+    page = browse.login(QUALITY, OVERVIEW)
     _wait_drawn(page, "chart-engineers")
     page.locator("#chart-engineers").scroll_into_view_if_needed()
     bar: dict[str, Any] = page.evaluate(
@@ -411,7 +235,7 @@ def test_clicking_a_chart_bar_lists_its_tickets(browse: Browse) -> None:
 
 
 def test_a_ticket_page_shows_its_timeline(browse: Browse, demo: Demo) -> None:
-    page = browse.login(QUALITY)
+    page = browse.login(QUALITY, OVERVIEW)
     link = page.locator("#breaches tbody a").first
     number = link.inner_text()
     link.click()
@@ -427,12 +251,12 @@ def test_a_ticket_page_shows_its_timeline(browse: Browse, demo: Demo) -> None:
     expect(page.locator("#sla tbody tr").first).to_be_visible()
     expect(page.locator("#sla span.status.breached, #sla span.status.overdue")).not_to_have_count(0)
     expect(page.locator("#integrity")).to_have_class("ok")
-    _screenshot(page, "dashboard-ticket.png")
+    screenshot(page, "dashboard-ticket.png")
     browse.assert_clean()
 
 
 def test_the_language_switch_turns_labels_to_english_and_back(browse: Browse) -> None:
-    page = browse.login(QUALITY)
+    page = browse.login(QUALITY, OVERVIEW)
     heading = page.locator("#tile-respond h2")
     expect(heading).to_have_text(word("compliance", "zh", metric=word("respond", "zh")))
     page.click("#lang-switch")
@@ -449,7 +273,7 @@ def test_the_language_switch_turns_labels_to_english_and_back(browse: Browse) ->
 
 def test_an_engineer_sees_only_their_own_tickets(browse: Browse, demo: Demo) -> None:
     own = demo.tickets_of(ENGINEER)
-    page = browse.login(ENGINEER)
+    page = browse.login(ENGINEER, OVERVIEW)
     expect(page.locator("header nav a[href='/dashboard/quality']")).to_have_count(0)
     assert _ticket_numbers(page) <= own
     listed = set()
@@ -475,7 +299,7 @@ def test_an_engineer_sees_only_their_own_tickets(browse: Browse, demo: Demo) -> 
 
 
 def test_logout_ends_the_session(browse: Browse) -> None:
-    page = browse.login(QUALITY)
+    page = browse.login(QUALITY, OVERVIEW)
     page.click("form[action='/logout'] button[type=submit]")
     expect(page).to_have_url(browse.url("/login"))
     assert SESSION_COOKIE not in {c["name"] for c in page.context.cookies()}

@@ -18,26 +18,15 @@ import json
 import re
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
-from playwright.sync_api import BrowserContext, Page, expect
+from playwright.sync_api import BrowserContext, expect
 
-from tests.e2e.serving import served
-from tests.e2e.test_cli import ADMIN, Cli
-from tests.e2e.test_dashboard_browser import (  # noqa: F401  (the browser fixtures)
-    ARTIFACTS,
-    DOCS_IMG,
-    base_url,
-    browser_type_launch_args,
-)
+from tests.e2e.browser import Browse, draw_signature, on_a_phone, screenshot, work_to_resolved
+from tests.e2e.serving import Site, real_clock_cli, site
 from tests.evidence_stores import png
-from tests.support import SEED_CONTRACTS
 
-DESKTOP = {"width": 1280, "height": 800}
-PHONE = {"width": 375, "height": 812}
 SITE = {"latitude": 34.1557, "longitude": 113.4703}
 HOTLINE = "李娜"
 DISPATCHER = "张调度"
@@ -53,93 +42,21 @@ USERS = {
 }
 
 
-@dataclass(frozen=True)
-class Day:
-    origin: str
-    cli: Cli
-    tokens: dict[str, str]
-
-    def history(self, number: str) -> list[dict[str, Any]]:
-        events: list[dict[str, Any]] = self.cli.json("ticket", "history", number)
-        return events
-
-
 @pytest.fixture(scope="module")
-def day(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Day]:
+def day(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     workdir = tmp_path_factory.mktemp("day")
-    cli = Cli(f"sqlite:///{workdir}/ledger.db")
-    cli.env.pop("LEDGER_NOW", None)  # the real clock: the day as it happens
-    cli.run("init")
-    cli.run("contract", "load", *(str(path) for path in SEED_CONTRACTS), **ADMIN)
-    tokens = {
-        name: cli.json("user", "add", name, "--role", role, **ADMIN)["token"]
-        for name, role in USERS.items()
-    }
-    with served(cli.env, workdir / "serve.log") as origin:
-        yield Day(origin, cli, tokens)
-
-
-@dataclass
-class People:
-    day: Day
-    new_context: Callable[..., BrowserContext]
-    errors: list[str]
-    requests: list[str]
-
-    def login(self, name: str, path: str, *, phone: bool = False) -> Page:
-        options: dict[str, Any] = {"locale": "zh-CN", "timezone_id": "Asia/Shanghai"}
-        if phone:
-            options |= {
-                "viewport": PHONE,
-                "is_mobile": True,
-                "has_touch": True,
-                "geolocation": SITE,
-                "permissions": ["geolocation"],
-            }
-        else:
-            options["viewport"] = DESKTOP
-        context = self.new_context(**options)
-        context.on("request", lambda r: self.requests.append(r.url))
-        context.on("weberror", lambda e: self.errors.append(str(e.error)))
-        page = context.new_page()
-        page.goto(self.day.origin + path)
-        expect(page).to_have_url(re.compile(r"/login\?next="))
-        page.fill("input[name=name]", name)
-        page.fill("input[name=token]", self.day.tokens[name])
-        page.click("form[action='/login'] button[type=submit]")
-        expect(page).to_have_url(self.day.origin + path)
-        return page
+    with site(real_clock_cli(workdir), workdir, USERS) as served:  # the day as it happens
+        yield served
 
 
 @pytest.fixture
-def people(day: Day, new_context: Callable[..., BrowserContext]) -> People:
-    return People(day, new_context, [], [])
+def people(day: Site, new_context: Callable[..., BrowserContext]) -> Browse:
+    return Browse(day.origin, day.tokens, new_context)
 
 
-def _tap(page: Page, step: str, recorded: str) -> None:
-    """One tap on the phone; the page shows the step once the phone's queue has sent it."""
-    page.click(f"button[data-step={step}]")
-    expect(page.locator(".timeline li").first).to_have_attribute("data-type", recorded)
-    expect(page.locator("#queue-status")).to_have_text(re.compile("全部已发送"))
-
-
-def _draw(page: Page) -> None:
-    pad = page.locator("#signature-pad")
-    pad.scroll_into_view_if_needed()
-    box = pad.bounding_box()
-    assert box is not None
-    page.mouse.move(box["x"] + 30, box["y"] + 0.6 * box["height"])
-    page.mouse.down()
-    for step in range(1, 9):
-        x = box["x"] + 30 + step * 0.1 * box["width"]
-        y = box["y"] + (0.3 if step % 2 else 0.7) * box["height"]
-        page.mouse.move(x, y, steps=4)
-    page.mouse.up()
-
-
-def test_a_service_departments_day_in_the_browser(people: People, tmp_path: Path) -> None:
-    day = people.day
-
+def test_a_service_departments_day_in_the_browser(
+    day: Site, people: Browse, tmp_path: Path
+) -> None:
     # 1. The hotline takes the call, on a desktop.
     hotline = people.login(HOTLINE, "/workbench/intake")
     hotline.fill("#find-contract input[name=q]", "看守所")
@@ -166,20 +83,14 @@ def test_a_service_departments_day_in_the_browser(people: People, tmp_path: Path
     expect(desk.locator("#timeline tr[data-type=Dispatched]")).to_have_count(1)
 
     # 3. The engineer works it on the phone; the customer signs on the screen.
-    phone = people.login(ENGINEER, "/workbench/phone", phone=True)
+    phone = people.login(ENGINEER, "/workbench/phone", **on_a_phone(SITE))
     expect(phone.locator(".phone-tickets")).to_contain_text(number)
     phone.click(f"text={number}")
     expect(phone.locator("h1")).to_contain_text(number)
-    _tap(phone, "respond", "Responded")
-    _tap(phone, "set_off", "EngineerSetOff")
-    _tap(phone, "arrive", "Arrived")
     photo = tmp_path / "现场照片.png"
     photo.write_bytes(png(red=10, size=8))
-    phone.fill("form[data-step=resolve] textarea[name=summary]", "更换电源模块，设备恢复正常")
-    phone.set_input_files("form[data-step=resolve] input[name=photos]", str(photo))
-    phone.click("form[data-step=resolve] button[type=submit]")
-    expect(phone.locator(".timeline li").first).to_have_attribute("data-type", "Resolved")
-    _draw(phone)
+    work_to_resolved(phone, "更换电源模块，设备恢复正常", photo)
+    draw_signature(phone)
     phone.fill("form[data-step=sign] input[name=signer]", "张三")
     phone.click("form[data-step=sign] button[type=submit]")
     expect(phone.locator(".timeline li").first).to_have_attribute("data-type", "CustomerSigned")
@@ -249,8 +160,5 @@ def test_a_service_departments_day_in_the_browser(people: People, tmp_path: Path
     signature = figures.filter(has_text="signature").locator("img")
     expect(signature).to_be_visible()
     assert chief.evaluate("img => img.naturalWidth", signature.element_handle()) > 0
-    ARTIFACTS.mkdir(exist_ok=True)
-    chief.screenshot(path=str(ARTIFACTS / "workbench-day-dossier.png"), full_page=True)
-
-    assert [url for url in people.requests if not url.startswith(day.origin + "/")] == []
-    assert people.errors == []
+    screenshot(chief, "workbench-day-dossier.png", docs=False)
+    people.assert_clean()

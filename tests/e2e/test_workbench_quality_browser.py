@@ -9,26 +9,18 @@ docs/workbench.md. Nothing is asked of any host but the server, and no page scri
 from __future__ import annotations
 
 import re
-import shutil
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 
 import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 
 from ledger.domain.satisfaction import satisfaction_band, satisfaction_total
-from tests.e2e.serving import served
-from tests.e2e.test_cli import ADMIN, Cli, make_cli
-from tests.e2e.test_dashboard_browser import (  # noqa: F401  (the browser fixtures)
-    ARTIFACTS,
-    DOCS_IMG,
-    base_url,
-    browser_type_launch_args,
-)
+from tests.e2e.browser import PHONE, Browse, draw_signature, screenshot
+from tests.e2e.serving import add_users, served
+from tests.e2e.test_cli import Cli, make_cli
 
-DESKTOP = {"width": 1280, "height": 800}
-PHONE = {"width": 375, "height": 812}
 QUALITY = "质量部王"
 DISPATCHER = "李娜"
 CUSTOMER = "禹州市公安局-张三"
@@ -52,52 +44,14 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         "--contact-name", "张三", "--contact-phone", "13800138001", "--site", "看守所监控中心",
         "--device", "门禁控制器", "--severity", "emergency", "--description", "门禁控制器无法开机",
     )["number"]  # fmt: skip
-    tokens = {
-        name: cli.json("user", "add", name, "--role", role, **ADMIN)["token"]
-        for name, role in USERS.items()
-    }
+    tokens = add_users(cli, USERS)
     with served(cli.env, workdir / "serve.log") as origin:
         yield Site(origin, cli, ticket, tokens)
 
 
-@dataclass
-class Browse:
-    site: Site
-    new_context: Callable[..., BrowserContext]
-    requests: list[str] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
-
-    def login(self, name: str, path: str, viewport: dict[str, int] = DESKTOP) -> Page:
-        context = self.new_context(viewport=viewport, locale="zh-CN", timezone_id="Asia/Shanghai")
-        context.on("request", lambda r: self.requests.append(r.url))
-        context.on("weberror", lambda e: self.errors.append(str(e.error)))
-        page = context.new_page()
-        page.goto(self.site.origin + path)
-        expect(page).to_have_url(re.compile(r"/login\?next="))
-        page.fill("input[name=name]", name)
-        page.fill("input[name=token]", self.site.tokens[name])
-        page.click("form[action='/login'] button[type=submit]")
-        expect(page).to_have_url(self.site.origin + path)
-        return page
-
-    def assert_clean(self) -> None:
-        assert self.requests
-        assert [u for u in self.requests if not u.startswith(self.site.origin + "/")] == []
-        assert self.errors == []
-
-
 @pytest.fixture
 def browse(site: Site, new_context: Callable[..., BrowserContext]) -> Browse:
-    return Browse(site, new_context)
-
-
-def screenshot(page: Page, name: str) -> None:
-    """A full-page screenshot in test-artifacts/, copied to docs/img/ for docs/workbench.md."""
-    ARTIFACTS.mkdir(exist_ok=True)
-    shot = ARTIFACTS / name
-    page.screenshot(path=str(shot), full_page=True)
-    DOCS_IMG.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(shot, DOCS_IMG / name)
+    return Browse(site.origin, site.tokens, new_context)
 
 
 def submit(page: Page, command: str) -> None:
@@ -122,22 +76,7 @@ def shown(total: Decimal) -> str:
     return f"{total.normalize():f}"
 
 
-def draw_signature(page: Page) -> None:
-    """A few strokes across the pad, with the mouse (in the viewport: scrolled to first)."""
-    pad = page.locator("#signature-pad")
-    pad.scroll_into_view_if_needed()
-    box = pad.bounding_box()
-    assert box is not None
-    x, y, w, h = box["x"], box["y"], box["width"], box["height"]
-    page.mouse.move(x + 0.1 * w, y + 0.6 * h)
-    page.mouse.down()
-    for step in range(1, 21):
-        page.mouse.move(x + (0.1 + 0.04 * step) * w, y + (0.6 - 0.3 * (step % 2)) * h)
-    page.mouse.up()
-
-
-def test_the_return_visit_card_live_total_and_signature(browse: Browse) -> None:
-    site = browse.site
+def test_the_return_visit_card_live_total_and_signature(site: Site, browse: Browse) -> None:
     page = browse.login(QUALITY, "/workbench/quality")
     number = schedule_visit(page, site)
     page.fill("#form-visit_conduct [name=content]", "现场回访：门禁已修复，运行正常")
@@ -187,16 +126,16 @@ def test_the_return_visit_card_live_total_and_signature(browse: Browse) -> None:
     attached = site.cli.json("visit", "show", number)["evidence"]
     assert [(e["kind"], e["media_type"]) for e in attached] == [("signature", "image/png")]
 
-    phone = browse.login(QUALITY, f"/workbench/quality/visits/{number}", PHONE)
+    phone = browse.login(QUALITY, f"/workbench/quality/visits/{number}", viewport=PHONE)
     expect(phone.locator("#recorded-band")).to_have_text("很满意")
     screenshot(phone, "workbench-quality-visit-phone.png")
     browse.assert_clean()
 
 
-def test_errors_by_field_and_a_double_click_recording_once(browse: Browse) -> None:
-    site = browse.site
+def test_errors_by_field_and_a_double_click_recording_once(site: Site, browse: Browse) -> None:
     page = browse.login(QUALITY, "/workbench/quality")
     number = schedule_visit(page, site)
+    browse.refuse(f"/workbench/quality/visits/{number}/visit_conduct")  # answers 422
     submit(page, "visit_conduct")  # nothing typed
     error = page.locator("#form-visit_conduct [data-error-for=content]")
     expect(error).to_have_text("必填。")
@@ -210,8 +149,7 @@ def test_errors_by_field_and_a_double_click_recording_once(browse: Browse) -> No
     browse.assert_clean()
 
 
-def test_a_forbidden_form_is_not_drawn_and_refused_if_posted(browse: Browse) -> None:
-    site = browse.site
+def test_a_forbidden_form_is_not_drawn_and_refused_if_posted(site: Site, browse: Browse) -> None:
     quality = browse.login(QUALITY, "/workbench/quality")
     number = schedule_visit(quality, site)
     quality.fill("#form-visit_conduct [name=content]", "电话回访")
@@ -233,8 +171,7 @@ def test_a_forbidden_form_is_not_drawn_and_refused_if_posted(browse: Browse) -> 
     assert visit_events(site, number) == ["VisitScheduled", "VisitConducted"]
 
 
-def test_the_action_card_and_the_complaint_form(browse: Browse) -> None:
-    site = browse.site
+def test_the_action_card_and_the_complaint_form(site: Site, browse: Browse) -> None:
     page = browse.login(QUALITY, "/workbench/quality/actions/new")
     page.select_option("#form-action_raise [name=source]", "ticket")
     page.fill("#form-action_raise [name=links]", site.ticket)
@@ -247,10 +184,10 @@ def test_the_action_card_and_the_complaint_form(browse: Browse) -> None:
     expect(page.locator("#form-action_plan")).to_be_visible()
     expect(page.locator("[data-box=action_analyse].done")).to_be_visible()
     screenshot(page, "workbench-quality-action.png")
-    phone = browse.login(QUALITY, page.url.split("?")[0].removeprefix(site.origin), PHONE)
+    phone = browse.login(QUALITY, page.url.split("?")[0].removeprefix(site.origin), viewport=PHONE)
     screenshot(phone, "workbench-quality-action-phone.png")
 
-    customer = browse.login(CUSTOMER, "/workbench/quality/complaints/new", PHONE)
+    customer = browse.login(CUSTOMER, "/workbench/quality/complaints/new", viewport=PHONE)
     customer.select_option("#form-complaint_receive [name=about]", "ticket")
     customer.fill("#form-complaint_receive [name=reference]", site.ticket)
     customer.select_option("#form-complaint_receive [name=category]", "non_quality")

@@ -11,8 +11,9 @@ from ledger.commands.contracts import ContractFile, parse_contract, read_toml
 from ledger.domain.compliance import Judgement
 from ledger.domain.sla import SlaStatus
 from ledger.domain.values import Severity
+from ledger.presenters.contracts import promise_text
 from ledger.projections.sla import TicketSla
-from ledger.workbench.desk import in_warranty, promise_text, queue_row, queues, sla_state
+from ledger.workbench.desk import in_warranty, queue_row, queues, sla_state
 from tests.support import SEED_CONTRACTS
 
 NOW = datetime(2026, 10, 8, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai

@@ -208,9 +208,8 @@
       items.push(entry(ticket, "resolve", label, {summary: form.summary.value}));
     }
     if (step === "sign") {
-      if (!pad.drawn) { document.getElementById("signature-error").hidden = false; return; }
-      var blob = dataUrlBlob(pad.canvas.toDataURL("image/png"));
-      items.push(uploadEntry(ticket, blob, "signature-" + ticket + ".png", "signature", label));
+      if (!pad || !pad.drawn) { document.getElementById("signature-error").hidden = false; return; }
+      items.push(uploadEntry(ticket, pad.png(), "signature-" + ticket + ".png", "signature", label));
       var sign = entry(ticket, "sign", label, {signer: form.signer.value});
       sign.linkIndex = 0;
       items.push(sign);
@@ -219,40 +218,12 @@
     queue(items);
   }
 
-  function dataUrlBlob(url) {
-    var bytes = atob(url.split(",")[1]), array = new Uint8Array(bytes.length);
-    for (var i = 0; i < bytes.length; i++) array[i] = bytes.charCodeAt(i);
-    return new Blob([array], {type: "image/png"});
-  }
-
-  var pad = {canvas: null, drawn: false};
+  var pad = null;
 
   function setUpPad() {
-    // A signature pad: pointer strokes on a canvas, kept as a PNG.
+    // The customer signs on the screen (static/signature.js).
     var canvas = document.getElementById("signature-pad");
-    if (!canvas) return;
-    pad.canvas = canvas;
-    var ctx = canvas.getContext("2d"), drawing = false;
-    ctx.fillStyle = "#fff"; ctx.fillRect(0, 0, canvas.width, canvas.height);
-    ctx.lineWidth = 2.5; ctx.lineCap = "round"; ctx.strokeStyle = "#111";
-    function at(e) {
-      var r = canvas.getBoundingClientRect();
-      return {x: (e.clientX - r.left) * canvas.width / r.width, y: (e.clientY - r.top) * canvas.height / r.height};
-    }
-    canvas.addEventListener("pointerdown", function (e) {
-      drawing = true; canvas.setPointerCapture(e.pointerId);
-      var p = at(e); ctx.beginPath(); ctx.moveTo(p.x, p.y);
-    });
-    canvas.addEventListener("pointermove", function (e) {
-      if (!drawing) return;
-      var p = at(e); ctx.lineTo(p.x, p.y); ctx.stroke(); pad.drawn = true;
-    });
-    ["pointerup", "pointercancel"].forEach(function (name) {
-      canvas.addEventListener(name, function () { drawing = false; });
-    });
-    document.getElementById("signature-clear").addEventListener("click", function () {
-      ctx.fillRect(0, 0, canvas.width, canvas.height); pad.drawn = false;
-    });
+    if (canvas) pad = new SignaturePad(canvas, document.getElementById("signature-clear"));
   }
 
   window.Phone = {flush: flush, all: all, queue: queue};

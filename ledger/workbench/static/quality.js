@@ -3,9 +3,9 @@
 //   the band whose range of sums holds it. The ranges are the page's data (data-bands),
 //   computed on the server from the domain's rule (ledger/workbench/quality.py), so this
 //   script holds no copy of the bands; the server's answer after posting is the authority.
-// - The customer's signature: a canvas pad; on submit its PNG goes to the visit's evidence
-//   (POST /visits/{V}/attachments, kind signature, with the session and the CSRF token)
-//   before the form records who signed.
+// - The customer's signature: the pad of static/signature.js; on submit its PNG goes to the
+//   visit's evidence (POST /visits/{V}/attachments, kind signature, with the session and the
+//   CSRF token) before the form records who signed.
 (function () {
   "use strict";
 
@@ -44,62 +44,28 @@
 
   function signaturePad(form) {
     var box = form.querySelector(".signature");
-    var canvas = document.getElementById("signature-pad");
     var error = document.getElementById("signature-error");
-    var context = canvas.getContext("2d");
-    var drawing = false;
-    var drawn = false;
-    context.lineWidth = 2.5;
-    context.lineCap = "round";
-    context.strokeStyle = "#111";
-
-    function point(event) {
-      var rect = canvas.getBoundingClientRect();
-      return {
-        x: (event.clientX - rect.left) * (canvas.width / rect.width),
-        y: (event.clientY - rect.top) * (canvas.height / rect.height),
-      };
-    }
-    canvas.addEventListener("pointerdown", function (event) {
-      drawing = true;
-      canvas.setPointerCapture(event.pointerId);
-      var p = point(event);
-      context.beginPath();
-      context.moveTo(p.x, p.y);
-    });
-    canvas.addEventListener("pointermove", function (event) {
-      if (!drawing) return;
-      var p = point(event);
-      context.lineTo(p.x, p.y);
-      context.stroke();
-      drawn = true;
-    });
-    canvas.addEventListener("pointerup", function () { drawing = false; });
-    document.getElementById("signature-clear").addEventListener("click", function () {
-      context.clearRect(0, 0, canvas.width, canvas.height);
-      drawn = false;
-    });
+    var pad = new SignaturePad(
+      document.getElementById("signature-pad"), document.getElementById("signature-clear"));
 
     form.addEventListener("submit", function (event) {
-      if (!drawn) return; // a signature typed by name only (a phone visit signed later)
+      if (!pad.drawn) return; // a signature typed by name only (a phone visit signed later)
       event.preventDefault();
       var key = form.querySelector("[name=idempotency_key]").value + "-signature";
-      canvas.toBlob(function (blob) {
-        var data = new FormData();
-        data.append("file", blob, "signature.png");
-        data.append("kind", "signature");
-        window.Workbench.upload(box.getAttribute("data-upload"), data, {idempotencyKey: key})
-          .then(function (answer) {
-            // 409: this very picture is already on the card (a submit sent again)
-            if (answer.ok || answer.status === 409) {
-              drawn = false;
-              HTMLFormElement.prototype.submit.call(form);
-            } else {
-              error.textContent = (answer.data && (answer.data.detail || answer.data.title)) || String(answer.status);
-              error.hidden = false;
-            }
-          });
-      }, "image/png");
+      var data = new FormData();
+      data.append("file", pad.png(), "signature.png");
+      data.append("kind", "signature");
+      window.Workbench.upload(box.getAttribute("data-upload"), data, {idempotencyKey: key})
+        .then(function (answer) {
+          // 409: this very picture is already on the card (a submit sent again)
+          if (answer.ok || answer.status === 409) {
+            pad.drawn = false;
+            HTMLFormElement.prototype.submit.call(form);
+          } else {
+            error.textContent = (answer.data && (answer.data.detail || answer.data.title)) || String(answer.status);
+            error.hidden = false;
+          }
+        });
     });
   }
 
