@@ -1,5 +1,5 @@
-"""The desk's pages as view models: the queues, search results, a ticket's actions and SLA
-clocks, and the hotline's intake (a contract's promises, its warranty, what earlier tickets
+"""The desk's pages as view models: the queues, search results, a ticket's SLA clocks (its
+buttons: :mod:`ledger.workbench.actions`), and the hotline's intake (a contract's promises, its warranty, what earlier tickets
 remember). The pure parts (:func:`sla_state`, :func:`queue_row`, :func:`queues`,
 :func:`promise_text`, :func:`in_warranty`) take what they need and a ``now``; the loaders
 read the read models (caught up first, as the dashboard's do)."""
@@ -15,12 +15,8 @@ from typing import Any, Literal
 from sqlalchemy import select
 
 from ledger.bootstrap import Ledger
-from ledger.commands.application import stamp_command
-from ledger.commands.models import CommandError, TicketCommand
-from ledger.commands.registry import authorise, parse_command
 from ledger.commands.users import User
 from ledger.domain.contract import Contract, Policy
-from ledger.domain.errors import DomainError
 from ledger.domain.sla import SlaStatus, target_zh
 from ledger.domain.ticket import Ticket
 from ledger.domain.values import Severity
@@ -158,47 +154,6 @@ def load_search(ledger: Ledger, query: str, engineer_scope: str | None) -> list[
 
 
 # --------------------------------------------------------------------------- the ticket
-
-
-ACTION_FIELDS: dict[str, tuple[str, ...]] = {
-    "respond": ("note",),
-    "dispatch": ("engineer",),
-    "arrive": (),
-    "resolve": ("summary",),
-    "sign": ("signer",),
-    "suspend": ("reason",),
-    "resume": ("reason",),
-    "close": ("note",),
-    "reopen": ("reason",),
-    "cancel": ("reason",),
-}
-"""The ticket's buttons: each command and the fields its small form asks for."""
-_PROBE = "x"
-"""What a button's required fields are filled with to ask the decider whether the command
-would be accepted now (the decision is made, never saved)."""
-NOTE_COMMANDS = ("note", "reply")
-
-
-def available_actions(ledger: Ledger, user: User, ticket: Ticket) -> list[str]:
-    """The commands of :data:`ACTION_FIELDS` that ``user`` may issue on ``ticket`` now:
-    the role matrix allows it and the ticket's decider accepts it (asked with placeholder
-    fields, nothing saved). A page shows these and nothing else."""
-    found = []
-    stamp_base = {"actor": user.name, "role": user.role.value, "ticket": ticket.number}
-    for name, fields in ACTION_FIELDS.items():
-        data: dict[str, Any] = {"command": name, **stamp_base}
-        data |= {f: (user.name if f == "engineer" else _PROBE) for f in fields if f != "note"}
-        if name == "resume":
-            data.pop("reason", None)
-        try:
-            command = parse_command(data, ledger.tz)
-            authorise(name, user.role, actor=user.name)
-            assert isinstance(command, TicketCommand)
-            command.decide(ticket, stamp_command(command, ledger.clock))
-        except (DomainError, CommandError):
-            continue
-        found.append(name)
-    return found
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,9 @@ _MESSAGES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"^Input should be greater than or equal to (?P<n>[\d.]+)"), "err:at least"),
     (re.compile(r"^Input should be a valid integer"), "err:whole number"),
     (re.compile(r"^Input should be a valid date"), "err:date"),
+    # the ticket page's derived forms (desk2): amounts, coordinates, times typed
+    (re.compile(r"^(?:Input should be a valid (?:decimal|number)|Decimal input)"), "err:number"),
+    (re.compile(r"is not an ISO 8601 time"), "err:time"),
     (re.compile(r"^Input should be "), "err:choice"),
     (re.compile(r"datetime|time zone|not a time|Input should be a valid date", re.I), "err:time"),
 ]

@@ -27,7 +27,7 @@ from ledger.domain.evidence import EvidenceKind
 from ledger.domain.values import Role, Severity
 from ledger.presenters.tickets import history_view
 from ledger.sessions import CSRF_COOKIE
-from ledger.workbench import desk
+from ledger.workbench import actions, desk
 from ledger.workbench.pages import (
     HERE,
     STATIC_PREFIX,
@@ -112,9 +112,8 @@ def _ticket_context(request: Request, user: User, number: str) -> dict[str, Any]
         "user": user,
         "page": "ticket",
         "ticket": ticket,
-        "actions": desk.available_actions(ledger, user, ticket),
-        "action_fields": desk.ACTION_FIELDS,
-        "notes": [c for c in desk.NOTE_COMMANDS if may(user, c)],
+        "actions": actions.available_actions(ledger, user, ticket),
+        "notes": [c for c in actions.NOTE_COMMANDS if may(user, c)],
         "clocks": desk.ticket_clocks(sla, now),
         "sla": None if sla is None else desk.sla_state(sla, now),
         "history": history,
@@ -125,6 +124,7 @@ def _ticket_context(request: Request, user: User, number: str) -> dict[str, Any]
         "message": None,
         "failed": None,
         "values": {},
+        "local_now": now.astimezone(ledger.tz).strftime("%Y-%m-%dT%H:%M"),
     }
 
 
@@ -132,7 +132,7 @@ def _ticket_context(request: Request, user: User, number: str) -> dict[str, Any]
 def ticket_page(request: Request, user: WorkbenchUserDep, number: str) -> Response:
     context = _ticket_context(request, user, number)
     done = request.query_params.get("done")
-    context["done"] = done if done in (*desk.ACTION_FIELDS, *desk.NOTE_COMMANDS) else None
+    context["done"] = done if done in (*actions.ACTIONS, *actions.NOTE_COMMANDS) else None
     return render(request, "workbench/ticket.html", context)
 
 
@@ -153,12 +153,12 @@ async def ticket_action(
 ) -> Response:
     """One button's (or a note's) form: written as the write API writes it; back to the
     page, or the page again with the form's errors beside its fields."""
-    if command not in (*desk.ACTION_FIELDS, *desk.NOTE_COMMANDS):
+    if command not in (*actions.ACTIONS, *actions.NOTE_COMMANDS):
         raise PageNotFound
     fields, csrf_ok, key = await _form(request)
     if not csrf_ok:
         raise Forbidden
-    allowed = set(desk.ACTION_FIELDS.get(command, ("text",)))
+    allowed = {f.name for f in actions.form_fields(command)}
     fields = {k: v for k, v in fields.items() if k in allowed}
     done: Submitted = await anyio.to_thread.run_sync(
         lambda: submit(request, user, command, fields, number, key)
