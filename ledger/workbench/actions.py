@@ -147,7 +147,7 @@ def _samples(command: str, field: FormField, now: datetime) -> list[Any]:
 @cache
 def _text_sample(command: str, name: str) -> str:
     info = TICKET_COMMANDS[command].model.model_fields[name]
-    adapter: TypeAdapter[Any] = TypeAdapter(Annotated[info.annotation, info])
+    adapter: TypeAdapter[Any] = TypeAdapter(Annotated[info.annotation, info])  # type: ignore[arg-type]
     for text in _TEXT_SAMPLES:
         try:
             adapter.validate_python(text)
@@ -186,7 +186,9 @@ def offered(ledger: Ledger, user: User, ticket: Ticket, command: str) -> Action 
             accepted.append(values)
     if not accepted:
         return None
-    return Action(command, tuple(_narrowed(f, [v[i] for v in accepted]) for i, f in enumerate(fields)))
+    return Action(
+        command, tuple(_narrowed(f, [v[i] for v in accepted]) for i, f in enumerate(fields))
+    )
 
 
 def _narrowed(field: FormField, accepted: list[Any]) -> FormField:

@@ -24,9 +24,11 @@ from ledger.dashboard.web import PageRoute
 from ledger.domain.ticket import Ticket
 from ledger.domain.values import Role, Severity, TicketStatus
 from ledger.presenters.tickets import event_view
+from ledger.projections.sla import ticket_slas
 from ledger.projections.tickets import list_tickets
 from ledger.reports.common import caught_up
 from ledger.timeutil import show
+from ledger.workbench import desk
 from ledger.workbench.pages import HERE, NAV, NavItem, WorkbenchUserDep, may, render
 
 router = APIRouter(prefix="/workbench", include_in_schema=False, route_class=PageRoute)
@@ -43,13 +45,20 @@ state lets it."""
 
 def my_tickets(request: Request, user: User) -> list[dict[str, Any]]:
     """The user's open tickets (an engineer's own; the desk's every open one), most urgent
-    first, then oldest report first."""
+    first, then oldest report first; each with its next due promise (``clock``: the
+    queues' row, whose countdown the page runs)."""
     ledger = ledger_of(request)
-    with caught_up(ledger, ("tickets",)) as (conn, _):
+    with caught_up(ledger, ("tickets", "sla")) as (conn, now):
         rows = list_tickets(conn, state="open", engineer=scope_of(user).engineer)
+        numbers = [row["number"] for row in rows]
+        clocks = {t.number: desk.queue_row(t, now) for t in ticket_slas(conn, now, numbers=numbers)}
     rows.sort(key=lambda r: (URGENCY.get(Severity(r["severity"]), 9), r["reported_at"]))
     return [
-        row | {"reported_local": show(row["reported_at"], ledger.tz)[:16].replace("T", " ")}
+        row
+        | {
+            "reported_local": show(row["reported_at"], ledger.tz)[:16].replace("T", " "),
+            "clock": clocks.get(row["number"]),
+        }
         for row in rows
     ]
 
@@ -103,10 +112,12 @@ def phone_ticket(request: Request, user: WorkbenchUserDep, number: str) -> Respo
         item["occurred_local"] = _local(item["occurred_at"])
         item["recorded_local"] = _local(item["recorded_at"])
         item["late"] = item["occurred_local"] != item["recorded_local"]
+    sla, now = desk.load_ticket_sla(ledger, ticket.number)
     context = {
         "user": user,
         "page": "phone",
         "ticket": ticket,
+        "clock": None if sla is None else desk.queue_row(sla, now),
         "steps": [s for s in steps_now(ticket) if may(user, s)],
         "may_attach": may(user, "attach"),
         "timeline": timeline,

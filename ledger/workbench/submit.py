@@ -20,7 +20,7 @@ import orjson
 from fastapi import Request
 
 from ledger.api.problems import Problem, invalid
-from ledger.api.writes import WriteRoute, execute, write_route
+from ledger.api.writes import WriteRoute, command_of, execute, write_route
 from ledger.commands.application import ConcurrentChange, NotFound
 from ledger.commands.models import CommandError
 from ledger.commands.registry import COMMANDS
@@ -138,6 +138,24 @@ def submit(
     record = orjson.loads(bytes(response.body))
     replayed = response.headers.get("Idempotent-Replayed") == "true"
     return Submitted(response.status_code, record=record, replayed=replayed)
+
+
+def check(
+    request: Request, user: User, command: str, fields: dict[str, Any], subject: str | None = None
+) -> Submitted | None:
+    """The form's field errors as :func:`submit` would answer them, nothing written (the
+    write API reads the fields as :func:`submit` does): ``None`` when they read as
+    ``command``. For a form that asks something first (the intake: "not a duplicate?")
+    and shows every field's error together with its question."""
+    language = lang(request)
+    body = form_body(fields)
+    try:
+        command_of(route_of(command), user, body, subject, request.app.state.ledger)
+    except CommandError as e:
+        return _field_problem(invalid(e.problems), language)
+    except Problem as e:
+        return _field_problem(e, language) if e.errors else None
+    return None
 
 
 def _field_problem(problem: Problem, language: Lang) -> Submitted:

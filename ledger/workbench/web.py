@@ -39,7 +39,7 @@ from ledger.workbench.pages import (
     sees_all,
     takes_calls,
 )
-from ledger.workbench.submit import Submitted, submit
+from ledger.workbench.submit import Submitted, check, submit
 from ledger.workbench.words import word
 
 router = APIRouter(prefix="/workbench", include_in_schema=False, route_class=PageRoute)
@@ -214,6 +214,7 @@ def _intake_context(
             },
             "in_warranty": desk.in_warranty(policy, today),
             "remembered": desk.remembered(desk.contract_tickets(ledger, chosen.contract_id)),
+            "duplicates": desk.find_duplicates(ledger, chosen.contract_id, policy.customer, ""),
         }
     return context
 
@@ -230,6 +231,41 @@ def intake_page(
         raise Forbidden
     context = _intake_context(request, user, q or "", contract, severity)
     return render(request, "workbench/intake.html", context)
+
+
+@router.get("/intake/duplicates")
+def intake_duplicates(
+    request: Request,
+    user: WorkbenchUserDep,
+    contract: TextQ = None,
+    customer: TextQ = None,
+    device: TextQ = None,
+    not_duplicate: TextQ = None,
+) -> Response:
+    """The open tickets the report being typed may repeat (an htmx fragment of the intake:
+    asked again when the customer or the device changes)."""
+    if not takes_calls(user):
+        raise Forbidden
+    context = _intake_context(request, user, "", contract, None)
+    if context["contract"] is None:
+        raise PageNotFound
+    values = {"customer": customer or "", "device": device or ""}
+    context |= {
+        "duplicates": _duplicates_of(request, values | {"contract": contract or ""}),
+        "values": values | ({"not_duplicate": "1"} if not_duplicate else {}),
+    }
+    return render(request, "workbench/intake.html", context, block="duplicates")
+
+
+def _duplicates_of(request: Request, fields: dict[str, str]) -> list[desk.Duplicate]:
+    """The open tickets a report with these form ``fields`` may repeat (its customer: the
+    contract's when left blank)."""
+    ledger = ledger_of(request)
+    contract = ledger.contracts.find(fields.get("contract", ""))
+    if contract is None:
+        return []
+    customer = fields.get("customer", "").strip() or contract.latest.policy.customer
+    return desk.find_duplicates(ledger, contract.contract_id, customer, fields.get("device", ""))
 
 
 INTAKE_FIELDS = (
@@ -254,16 +290,36 @@ async def intake_submit(request: Request, user: WorkbenchUserDep) -> Response:
     fields, csrf_ok, key = await _form(request)
     if not csrf_ok:
         raise Forbidden
+    confirmed = bool(fields.get("not_duplicate"))
     fields = {k: v for k, v in fields.items() if k in INTAKE_FIELDS}
-    done: Submitted = await anyio.to_thread.run_sync(
-        lambda: submit(request, user, "report", fields, None, key)
-    )
+    language = lang(request)
+    if confirmed:
+        repeats = []
+    else:
+        repeats = await anyio.to_thread.run_sync(lambda: _duplicates_of(request, fields))
+    if repeats:  # open tickets it may repeat: said so (with any field's error), not recorded
+        wrong = await anyio.to_thread.run_sync(lambda: check(request, user, "report", fields))
+        done = Submitted(
+            422,
+            errors={**(wrong.errors if wrong else {}), "not_duplicate": word("dup:tick", language)},
+            message=word("dup:confirm", language),
+        )
+    else:
+        done = await anyio.to_thread.run_sync(
+            lambda: submit(request, user, "report", fields, None, key)
+        )
     if done.ok:
         return RedirectResponse(f"/workbench/tickets/{quote(done.number or '')}?done=report", 303)
     context = await anyio.to_thread.run_sync(
         lambda: _intake_context(request, user, "", fields.get("contract"), fields.get("severity"))
     )
     context |= {"errors": done.errors, "message": done.message, "values": fields}
+    if context["contract"] is not None:
+        context["duplicates"] = repeats or await anyio.to_thread.run_sync(
+            lambda: _duplicates_of(request, fields)
+        )
+    if confirmed:
+        context["values"] = fields | {"not_duplicate": "1"}
     context["key"] = key or context["key"]
     return render(request, "workbench/intake.html", context, status_code=done.status)
 

@@ -53,8 +53,6 @@ _EN: dict[str, str] = {
     "promise": "Promised",
     "in warranty": "In warranty",
     "out of warranty": "Out of warranty",
-    "open same customer": "Open tickets of this contract (possible duplicates)",
-    "no open": "No open ticket of this contract.",
     "contact_name": "Contact",
     "contact_phone": "Contact phone",
     "site": "Site",
@@ -342,7 +340,10 @@ _EN: dict[str, str] = {
     "dup:none": "No open ticket of this customer or device.",
     "dup:same device": "same device",
     "dup:not duplicate": "Not a duplicate",
-    "dup:confirm": "Open tickets of this customer or device exist. Check them; to record a new ticket anyway, tick “Not a duplicate”.",
+    "dup:confirm": (
+        "Open tickets of this customer or device exist. Check them; "
+        "to record a new ticket anyway, tick “Not a duplicate”."
+    ),
     "dup:tick": "Tick to record a new ticket anyway.",
     "phone:no clock": "No promise running.",
 }
@@ -389,8 +390,6 @@ _ZH: dict[str, str] = {
     "promise": "合同承诺",
     "in warranty": "在保修期内",
     "out of warranty": "已过保修期",
-    "open same customer": "该合同未关闭的工单（可能重复）",
-    "no open": "该合同没有未关闭的工单。",
     "contact_name": "联系人",
     "contact_phone": "联系电话",
     "site": "地点",
@@ -678,7 +677,9 @@ _ZH: dict[str, str] = {
     "dup:none": "该客户或该设备没有未关闭的工单。",
     "dup:same device": "同一设备",
     "dup:not duplicate": "不是重复",
-    "dup:confirm": "该客户或该设备已有未关闭的工单。请先查看；确认不是重复后，勾选“不是重复”再提交。",
+    "dup:confirm": (
+        "该客户或该设备已有未关闭的工单。请先查看；确认不是重复后，勾选“不是重复”再提交。"
+    ),
     "dup:tick": "如确需新建工单，请勾选。",
     "phone:no clock": "没有进行中的时限。",
 }
