@@ -309,3 +309,28 @@ def test_a_step_the_role_may_not_take_is_not_shown_and_refused_if_posted(
     assert refused["status"] == 403
     assert "arrive needs role" in refused["body"]
     assert served.history(number)[-1]["type"] == "Dispatched"
+
+
+def test_the_phone_counts_down_to_each_tickets_next_due_promise(
+    served: Served, phone: Callable[[str], Page]
+) -> None:
+    """The list and the ticket show the next promise (what, due when, minutes left) and the
+    desktop's countdown runs it in the page: the page's clock run on past the due time
+    turns it overdue without a reload."""
+    number = served.ticket()  # an emergency: respond within 5 minutes of the report
+    page = phone(ENGINEER)
+    page.clock.install()
+    page.reload()
+    due = page.locator(f".phone-tickets li:has-text('{number}') .due[data-metric=respond]")
+    expect(due).to_contain_text(re.compile(r"响应 · 期限 \d{4}-\d\d-\d\d \d\d:\d\d"))
+    expect(due.locator(".countdown")).to_have_text(re.compile(r"^剩余 [0-5] 分钟$"))
+    page.clock.fast_forward("10:00")
+    expect(due.locator(".countdown")).to_have_text(re.compile(r"^已超时 [4-9] 分钟$"))
+
+    page.goto(f"{served.origin}/workbench/phone/{number}")
+    clock = page.locator("#sla-clock .due[data-metric=respond] .countdown")
+    expect(clock).to_have_text(re.compile(r"^剩余 [0-5] 分钟$"))
+    page.screenshot(path=str(DOCS_IMG / "workbench-phone-countdown.png"))
+    page.clock.fast_forward("10:00")
+    expect(clock).to_have_text(re.compile(r"^已超时 [4-9] 分钟$"))
+    expect(clock).to_have_class(re.compile(r"\blate\b"))
