@@ -246,24 +246,27 @@ def intake_duplicates(
     asked again when the customer or the device changes)."""
     if not takes_calls(user):
         raise Forbidden
-    context = _intake_context(request, user, "", contract, None)
-    if context["contract"] is None:
+    values = {"contract": contract or "", "customer": customer or "", "device": device or ""}
+    found = _duplicates_of(request, values)
+    if found is None:
         raise PageNotFound
-    values = {"customer": customer or "", "device": device or ""}
-    context |= {
-        "duplicates": _duplicates_of(request, values | {"contract": contract or ""}),
+    context = {
+        "user": user,
+        "page": "intake",
+        "duplicates": found,
+        "errors": {},
         "values": values | ({"not_duplicate": "1"} if not_duplicate else {}),
     }
     return render(request, "workbench/intake.html", context, block="duplicates")
 
 
-def _duplicates_of(request: Request, fields: dict[str, str]) -> list[desk.Duplicate]:
+def _duplicates_of(request: Request, fields: dict[str, str]) -> list[desk.Duplicate] | None:
     """The open tickets a report with these form ``fields`` may repeat (its customer: the
-    contract's when left blank)."""
+    contract's when left blank); ``None`` when there is no such contract."""
     ledger = ledger_of(request)
     contract = ledger.contracts.find(fields.get("contract", ""))
     if contract is None:
-        return []
+        return None
     customer = fields.get("customer", "").strip() or contract.latest.policy.customer
     return desk.find_duplicates(ledger, contract.contract_id, customer, fields.get("device", ""))
 
@@ -293,9 +296,8 @@ async def intake_submit(request: Request, user: WorkbenchUserDep) -> Response:
     confirmed = bool(fields.get("not_duplicate"))
     fields = {k: v for k, v in fields.items() if k in INTAKE_FIELDS}
     language = lang(request)
-    if confirmed:
-        repeats = []
-    else:
+    repeats: list[desk.Duplicate] | None = []
+    if not confirmed:
         repeats = await anyio.to_thread.run_sync(lambda: _duplicates_of(request, fields))
     if repeats:  # open tickets it may repeat: said so (with any field's error), not recorded
         wrong = await anyio.to_thread.run_sync(lambda: check(request, user, "report", fields))
