@@ -578,3 +578,16 @@ def test_a_report_while_duplicates_are_open_asks_for_a_confirmation(bench: Bench
     assert first.headers["location"] == "/workbench/tickets/T-2026-000002?done=report"
     with pytest.raises(TicketNotFound):
         bench.desk.ledger.tickets.get("T-2026-000003")
+
+
+def test_the_buttons_and_their_fields_speak_english_on_request(bench: Bench) -> None:
+    bench.login_as("李娜")
+    path = f"/workbench/tickets/{bench.number}"
+    assert bench.client.get("/lang/en", params={"next": path}).status_code in (302, 303, 307)
+    page = bench.page(path).text
+    for words in ("Escalate to", "Department manager", "Reclassify", "Consultation", "More"):
+        assert words in page, words
+    assert "升级至" not in page and "重新分类" not in page
+    refused = _do(bench, "change_contact", contact_name="赵工", contact_phone="电话号码")
+    assert "Digits, spaces and + ( ) - only (3 to 40)." in refused.text
+    assert "changed_at" in refused.text and "Required." in refused.text
