@@ -176,8 +176,12 @@ def offered(ledger: Ledger, user: User, ticket: Ticket, command: str) -> Action 
         return None
     fields = form_fields(command)
     now = ledger.clock.now()
-    base = {"command": command, "actor": user.name, "role": user.role.value}
-    base["ticket"] = ticket.number
+    base = {
+        "command": command,
+        "actor": user.name,
+        "role": user.role.value,
+        "ticket": ticket.number,
+    }
     choices = [_samples(command, f, now) for f in fields]
     accepted: list[tuple[Any, ...]] = []
     for values in itertools.islice(itertools.product(*choices), MAX_PROBES):
