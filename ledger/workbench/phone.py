@@ -47,10 +47,11 @@ def my_tickets(request: Request, user: User) -> list[dict[str, Any]]:
     first, then oldest report first; each with its next due promise (``clock``: the
     queues' row, whose countdown the page runs)."""
     ledger = ledger_of(request)
+    engineer = scope_of(user).engineer
     with caught_up(ledger, ("tickets", "sla")) as (conn, now):
-        rows = list_tickets(conn, state="open", engineer=scope_of(user).engineer)
-        numbers = [row["number"] for row in rows]
-        clocks = {t.number: desk.queue_row(t, now) for t in ticket_slas(conn, now, numbers=numbers)}
+        rows = list_tickets(conn, state="open", engineer=engineer)
+        judged = ticket_slas(conn, now, only_open=True, engineer=engineer)
+        clocks = {t.number: desk.queue_row(t, now) for t in judged}
     rows.sort(key=lambda r: (URGENCY.get(Severity(r["severity"]), 9), r["reported_at"]))
     return [
         row
