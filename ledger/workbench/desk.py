@@ -1,6 +1,7 @@
-"""The desk's pages as view models: the queues, search results, a ticket's actions and SLA
-clocks, and the hotline's intake (a contract's promises, its warranty, what earlier tickets
-remember). The pure parts (:func:`sla_state`, :func:`queue_row`, :func:`queues`,
+"""The desk's pages as view models: the queues, search results, a ticket's SLA clocks (its
+buttons: :mod:`ledger.workbench.actions`), and the hotline's intake (a contract's promises,
+its warranty, what earlier tickets remember, the open tickets a report may repeat). The
+pure parts (:func:`sla_state`, :func:`queue_row`, :func:`queues`,
 :func:`in_warranty`) take what they need and a ``now``; the loaders
 read the read models (caught up first, as the dashboard's do)."""
 
@@ -12,19 +13,16 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from ledger.bootstrap import Ledger
-from ledger.commands.application import stamp_command
-from ledger.commands.models import CommandError, TicketCommand
-from ledger.commands.registry import authorise, parse_command
 from ledger.commands.users import User
 from ledger.domain.contract import Contract, Policy
-from ledger.domain.errors import DomainError
 from ledger.domain.sla import SlaStatus
 from ledger.domain.ticket import Ticket
 from ledger.projections.search import search_tickets, ticket_search
 from ledger.projections.sla import TicketSla, load_contracts, ticket_slas
+from ledger.projections.tickets import ticket_summary
 from ledger.reports.common import caught_up
 
 AT_RISK_LEFT = timedelta(hours=1)
@@ -158,47 +156,6 @@ def load_search(ledger: Ledger, query: str, engineer_scope: str | None) -> list[
 # --------------------------------------------------------------------------- the ticket
 
 
-ACTION_FIELDS: dict[str, tuple[str, ...]] = {
-    "respond": ("note",),
-    "dispatch": ("engineer",),
-    "arrive": (),
-    "resolve": ("summary",),
-    "sign": ("signer",),
-    "suspend": ("reason",),
-    "resume": ("reason",),
-    "close": ("note",),
-    "reopen": ("reason",),
-    "cancel": ("reason",),
-}
-"""The ticket's buttons: each command and the fields its small form asks for."""
-_PROBE = "x"
-"""What a button's required fields are filled with to ask the decider whether the command
-would be accepted now (the decision is made, never saved)."""
-NOTE_COMMANDS = ("note", "reply")
-
-
-def available_actions(ledger: Ledger, user: User, ticket: Ticket) -> list[str]:
-    """The commands of :data:`ACTION_FIELDS` that ``user`` may issue on ``ticket`` now:
-    the role matrix allows it and the ticket's decider accepts it (asked with placeholder
-    fields, nothing saved). A page shows these and nothing else."""
-    found = []
-    stamp_base = {"actor": user.name, "role": user.role.value, "ticket": ticket.number}
-    for name, fields in ACTION_FIELDS.items():
-        data: dict[str, Any] = {"command": name, **stamp_base}
-        data |= {f: (user.name if f == "engineer" else _PROBE) for f in fields if f != "note"}
-        if name == "resume":
-            data.pop("reason", None)
-        try:
-            command = parse_command(data, ledger.tz)
-            authorise(name, user.role, actor=user.name)
-            assert isinstance(command, TicketCommand)
-            command.decide(ticket, stamp_command(command, ledger.clock))
-        except (DomainError, CommandError):
-            continue
-        found.append(name)
-    return found
-
-
 @dataclass(frozen=True)
 class Clock:
     """One SLA promise of the ticket, as the page shows it."""
@@ -273,26 +230,20 @@ class Remembered:
     sites: list[str]
     devices: list[str]
     contacts: list[tuple[str, str]]
-    open_tickets: list[dict[str, str]]
 
 
 def remembered(tickets: Iterable[Ticket]) -> Remembered:
     """From a contract's earlier tickets: customers, sites, devices and contacts (name,
-    phone), most often used first, and the tickets still open (possible duplicates)."""
+    phone), most often used first (the open ones among them: :func:`find_duplicates`)."""
     customers: Counter[str] = Counter()
     sites: Counter[str] = Counter()
     devices: Counter[str] = Counter()
     contacts: Counter[tuple[str, str]] = Counter()
-    still_open = []
     for t in tickets:
         customers[t.customer] += 1
         sites[t.site] += 1
         devices[t.device] += 1
         contacts[(t.contact.name, t.contact.phone)] += 1
-        if t.is_open:
-            still_open.append(
-                {"number": t.number, "site": t.site, "device": t.device, "status": t.status.value}
-            )
 
     def ranked(counter: Counter[Any]) -> list[Any]:
         return [k for k, _ in sorted(counter.items(), key=lambda kv: (-kv[1], str(kv[0])))]
@@ -302,7 +253,6 @@ def remembered(tickets: Iterable[Ticket]) -> Remembered:
         ranked(sites),
         ranked(devices),
         ranked(contacts),
-        sorted(still_open, key=lambda r: r["number"], reverse=True),
     )
 
 
@@ -340,3 +290,57 @@ def contract_tickets(ledger: Ledger, contract_id: str, limit: int = 500) -> list
             .limit(limit)
         )
         return [Ticket.model_validate_json(r.state) for r in rows]
+
+
+@dataclass(frozen=True)
+class Duplicate:
+    """An open ticket a new report may repeat."""
+
+    number: str
+    customer: str
+    site: str
+    device: str
+    status: str
+    same_device: bool
+
+
+def _same(a: str, b: str) -> bool:
+    return a.strip().casefold() == b.strip().casefold()
+
+
+def duplicates(tickets: Iterable[Ticket], customer: str, device: str) -> list[Duplicate]:
+    """Among ``tickets``, the open ones of ``customer`` or of ``device`` (case and the
+    spaces around ignored): the same device first, then the newest."""
+    given = device.strip()
+    found = [
+        Duplicate(
+            t.number,
+            t.customer,
+            t.site,
+            t.device,
+            t.status.value,
+            same_device=bool(given) and _same(t.device, given),
+        )
+        for t in tickets
+        if t.is_open and (_same(t.customer, customer) or (given and _same(t.device, given)))
+    ]
+    found.sort(key=lambda d: d.number, reverse=True)
+    return sorted(found, key=lambda d: not d.same_device)
+
+
+def find_duplicates(
+    ledger: Ledger, contract_id: str, customer: str, device: str
+) -> list[Duplicate]:
+    """The open tickets a report on ``contract_id`` may repeat: those of the same customer
+    (any contract of theirs) and, on the contract, those of the same device (the tickets
+    read model, caught up first)."""
+    t = ticket_summary
+    with caught_up(ledger, ("tickets",)) as (conn, _):
+        rows = conn.execute(
+            select(t.c.state).where(
+                t.c.is_open.is_(True),
+                or_(t.c.customer == customer.strip(), t.c.contract_id == contract_id),
+            )
+        )
+        tickets = [Ticket.model_validate_json(r.state) for r in rows]
+    return duplicates(tickets, customer, device)

@@ -21,12 +21,13 @@ from ledger.commands.application import NotFound
 from ledger.commands.users import User
 from ledger.dashboard.pages import ledger_of, scope_of
 from ledger.dashboard.web import PageRoute
-from ledger.domain.ticket import Ticket
-from ledger.domain.values import Role, Severity, TicketStatus
+from ledger.domain.values import Role, Severity
 from ledger.presenters.tickets import event_view
+from ledger.projections.sla import ticket_slas
 from ledger.projections.tickets import list_tickets
 from ledger.reports.common import caught_up
 from ledger.timeutil import show
+from ledger.workbench import actions, desk
 from ledger.workbench.pages import HERE, NAV, NavItem, WorkbenchUserDep, may, render
 
 router = APIRouter(prefix="/workbench", include_in_schema=False, route_class=PageRoute)
@@ -38,41 +39,28 @@ URGENCY = {s: rank for rank, s in enumerate(Severity)}
 
 STEPS = ("respond", "set_off", "arrive", "suspend", "resume", "resolve", "sign")
 """The steps the phone offers, each shown only when the role may issue it and the ticket's
-state lets it."""
+decider accepts it now (the ticket page's buttons: :func:`actions.offered`)."""
 
 
 def my_tickets(request: Request, user: User) -> list[dict[str, Any]]:
     """The user's open tickets (an engineer's own; the desk's every open one), most urgent
-    first, then oldest report first."""
+    first, then oldest report first; each with its next due promise (``clock``: the
+    queues' row, whose countdown the page runs)."""
     ledger = ledger_of(request)
-    with caught_up(ledger, ("tickets",)) as (conn, _):
-        rows = list_tickets(conn, state="open", engineer=scope_of(user).engineer)
+    engineer = scope_of(user).engineer
+    with caught_up(ledger, ("tickets", "sla")) as (conn, now):
+        rows = list_tickets(conn, state="open", engineer=engineer)
+        judged = ticket_slas(conn, now, only_open=True, engineer=engineer)
+        clocks = {t.number: desk.queue_row(t, now) for t in judged}
     rows.sort(key=lambda r: (URGENCY.get(Severity(r["severity"]), 9), r["reported_at"]))
     return [
-        row | {"reported_local": show(row["reported_at"], ledger.tz)[:16].replace("T", " ")}
+        row
+        | {
+            "reported_local": show(row["reported_at"], ledger.tz)[:16].replace("T", " "),
+            "clock": clocks.get(row["number"]),
+        }
         for row in rows
     ]
-
-
-def steps_now(ticket: Ticket) -> list[str]:
-    """The steps the ticket's state allows now (the deciders have the last word)."""
-    if not ticket.is_open:
-        return []
-    if ticket.is_suspended:
-        return ["resume"]
-    steps = []
-    if ticket.responded_at is None:
-        steps.append("respond")
-    dispatched = ticket.engineer is not None and ticket.dispatched_at is not None
-    if dispatched and not ticket.is_resolved and not ticket.on_site:
-        if ticket.set_off_at is None:
-            steps.append("set_off")
-        steps.append("arrive")
-    if not ticket.is_resolved:
-        steps += ["suspend", "resolve"]
-    elif ticket.signature is None and ticket.status is TicketStatus.RESOLVED:
-        steps.append("sign")
-    return steps
 
 
 def _local(value: str) -> str:
@@ -103,11 +91,13 @@ def phone_ticket(request: Request, user: WorkbenchUserDep, number: str) -> Respo
         item["occurred_local"] = _local(item["occurred_at"])
         item["recorded_local"] = _local(item["recorded_at"])
         item["late"] = item["occurred_local"] != item["recorded_local"]
+    sla, now = desk.load_ticket_sla(ledger, ticket.number)
     context = {
         "user": user,
         "page": "phone",
         "ticket": ticket,
-        "steps": [s for s in steps_now(ticket) if may(user, s)],
+        "clock": None if sla is None else desk.queue_row(sla, now),
+        "steps": [s for s in STEPS if actions.offered(ledger, user, ticket, s) is not None],
         "may_attach": may(user, "attach"),
         "timeline": timeline,
     }

@@ -20,7 +20,7 @@ import orjson
 from fastapi import Request
 
 from ledger.api.problems import Problem, invalid
-from ledger.api.writes import WriteRoute, execute, write_route
+from ledger.api.writes import WriteRoute, command_of, execute, write_route
 from ledger.commands.application import ConcurrentChange, NotFound
 from ledger.commands.models import CommandError
 from ledger.commands.registry import COMMANDS
@@ -44,6 +44,9 @@ _MESSAGES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"^Input should be greater than or equal to (?P<n>[\d.]+)"), "err:at least"),
     (re.compile(r"^Input should be a valid integer"), "err:whole number"),
     (re.compile(r"^Input should be a valid date"), "err:date"),
+    # the ticket page's derived forms (desk2): amounts, coordinates, times typed
+    (re.compile(r"^(?:Input should be a valid (?:decimal|number)|Decimal input)"), "err:number"),
+    (re.compile(r"is not an ISO 8601 time"), "err:time"),
     (re.compile(r"^Input should be "), "err:choice"),
     (re.compile(r"datetime|time zone|not a time|Input should be a valid date", re.I), "err:time"),
 ]
@@ -135,6 +138,24 @@ def submit(
     record = orjson.loads(bytes(response.body))
     replayed = response.headers.get("Idempotent-Replayed") == "true"
     return Submitted(response.status_code, record=record, replayed=replayed)
+
+
+def check(
+    request: Request, user: User, command: str, fields: dict[str, Any], subject: str | None = None
+) -> Submitted | None:
+    """The form's field errors as :func:`submit` would answer them, nothing written (the
+    write API reads the fields as :func:`submit` does): ``None`` when they read as
+    ``command``. For a form that asks something first (the intake: "not a duplicate?")
+    and shows every field's error together with its question."""
+    language = lang(request)
+    body = form_body(fields)
+    try:
+        command_of(route_of(command), user, body, subject, request.app.state.ledger)
+    except CommandError as e:
+        return _field_problem(invalid(e.problems), language)
+    except Problem as e:
+        return _field_problem(e, language) if e.errors else None
+    return None
 
 
 def _field_problem(problem: Problem, language: Lang) -> Submitted:

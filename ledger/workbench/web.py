@@ -28,7 +28,7 @@ from ledger.domain.values import Role, Severity
 from ledger.presenters.contracts import promise_text
 from ledger.presenters.tickets import history_view
 from ledger.sessions import CSRF_COOKIE
-from ledger.workbench import desk
+from ledger.workbench import actions, desk
 from ledger.workbench.pages import (
     HERE,
     STATIC_PREFIX,
@@ -40,7 +40,7 @@ from ledger.workbench.pages import (
     sees_all,
     takes_calls,
 )
-from ledger.workbench.submit import Submitted, submit
+from ledger.workbench.submit import Submitted, check, submit
 from ledger.workbench.words import word
 
 router = APIRouter(prefix="/workbench", include_in_schema=False, route_class=PageRoute)
@@ -113,9 +113,8 @@ def _ticket_context(request: Request, user: User, number: str) -> dict[str, Any]
         "user": user,
         "page": "ticket",
         "ticket": ticket,
-        "actions": desk.available_actions(ledger, user, ticket),
-        "action_fields": desk.ACTION_FIELDS,
-        "notes": [c for c in desk.NOTE_COMMANDS if may(user, c)],
+        "actions": actions.available_actions(ledger, user, ticket),
+        "notes": [c for c in actions.NOTE_COMMANDS if may(user, c)],
         "clocks": desk.ticket_clocks(sla, now),
         "sla": None if sla is None else desk.sla_state(sla, now),
         "history": history,
@@ -126,6 +125,7 @@ def _ticket_context(request: Request, user: User, number: str) -> dict[str, Any]
         "message": None,
         "failed": None,
         "values": {},
+        "local_now": now.astimezone(ledger.tz).strftime("%Y-%m-%dT%H:%M"),
     }
 
 
@@ -133,7 +133,7 @@ def _ticket_context(request: Request, user: User, number: str) -> dict[str, Any]
 def ticket_page(request: Request, user: WorkbenchUserDep, number: str) -> Response:
     context = _ticket_context(request, user, number)
     done = request.query_params.get("done")
-    context["done"] = done if done in (*desk.ACTION_FIELDS, *desk.NOTE_COMMANDS) else None
+    context["done"] = done if done in (*actions.ACTIONS, *actions.NOTE_COMMANDS) else None
     return render(request, "workbench/ticket.html", context)
 
 
@@ -154,12 +154,12 @@ async def ticket_action(
 ) -> Response:
     """One button's (or a note's) form: written as the write API writes it; back to the
     page, or the page again with the form's errors beside its fields."""
-    if command not in (*desk.ACTION_FIELDS, *desk.NOTE_COMMANDS):
+    if command not in (*actions.ACTIONS, *actions.NOTE_COMMANDS):
         raise PageNotFound
     fields, csrf_ok, key = await _form(request)
     if not csrf_ok:
         raise Forbidden
-    allowed = set(desk.ACTION_FIELDS.get(command, ("text",)))
+    allowed = {f.name for f in actions.form_fields(command)}
     fields = {k: v for k, v in fields.items() if k in allowed}
     done: Submitted = await anyio.to_thread.run_sync(
         lambda: submit(request, user, command, fields, number, key)
@@ -215,6 +215,7 @@ def _intake_context(
             },
             "in_warranty": desk.in_warranty(policy, today),
             "remembered": desk.remembered(desk.contract_tickets(ledger, chosen.contract_id)),
+            "duplicates": desk.find_duplicates(ledger, chosen.contract_id, policy.customer, ""),
         }
     return context
 
@@ -231,6 +232,44 @@ def intake_page(
         raise Forbidden
     context = _intake_context(request, user, q or "", contract, severity)
     return render(request, "workbench/intake.html", context)
+
+
+@router.get("/intake/duplicates")
+def intake_duplicates(
+    request: Request,
+    user: WorkbenchUserDep,
+    contract: TextQ = None,
+    customer: TextQ = None,
+    device: TextQ = None,
+    not_duplicate: TextQ = None,
+) -> Response:
+    """The open tickets the report being typed may repeat (an htmx fragment of the intake:
+    asked again when the customer or the device changes)."""
+    if not takes_calls(user):
+        raise Forbidden
+    values = {"contract": contract or "", "customer": customer or "", "device": device or ""}
+    found = _duplicates_of(request, values)
+    if found is None:
+        raise PageNotFound
+    context = {
+        "user": user,
+        "page": "intake",
+        "duplicates": found,
+        "errors": {},
+        "values": values | ({"not_duplicate": "1"} if not_duplicate else {}),
+    }
+    return render(request, "workbench/intake.html", context, block="duplicates")
+
+
+def _duplicates_of(request: Request, fields: dict[str, str]) -> list[desk.Duplicate] | None:
+    """The open tickets a report with these form ``fields`` may repeat (its customer: the
+    contract's when left blank); ``None`` when there is no such contract."""
+    ledger = ledger_of(request)
+    contract = ledger.contracts.find(fields.get("contract", ""))
+    if contract is None:
+        return None
+    customer = fields.get("customer", "").strip() or contract.latest.policy.customer
+    return desk.find_duplicates(ledger, contract.contract_id, customer, fields.get("device", ""))
 
 
 INTAKE_FIELDS = (
@@ -255,16 +294,35 @@ async def intake_submit(request: Request, user: WorkbenchUserDep) -> Response:
     fields, csrf_ok, key = await _form(request)
     if not csrf_ok:
         raise Forbidden
+    confirmed = bool(fields.get("not_duplicate"))
     fields = {k: v for k, v in fields.items() if k in INTAKE_FIELDS}
-    done: Submitted = await anyio.to_thread.run_sync(
-        lambda: submit(request, user, "report", fields, None, key)
-    )
+    language = lang(request)
+    repeats: list[desk.Duplicate] | None = []
+    if not confirmed:
+        repeats = await anyio.to_thread.run_sync(lambda: _duplicates_of(request, fields))
+    if repeats:  # open tickets it may repeat: said so (with any field's error), not recorded
+        wrong = await anyio.to_thread.run_sync(lambda: check(request, user, "report", fields))
+        done = Submitted(
+            422,
+            errors={**(wrong.errors if wrong else {}), "not_duplicate": word("dup:tick", language)},
+            message=word("dup:confirm", language),
+        )
+    else:
+        done = await anyio.to_thread.run_sync(
+            lambda: submit(request, user, "report", fields, None, key)
+        )
     if done.ok:
         return RedirectResponse(f"/workbench/tickets/{quote(done.number or '')}?done=report", 303)
     context = await anyio.to_thread.run_sync(
         lambda: _intake_context(request, user, "", fields.get("contract"), fields.get("severity"))
     )
     context |= {"errors": done.errors, "message": done.message, "values": fields}
+    if context["contract"] is not None:
+        context["duplicates"] = repeats or await anyio.to_thread.run_sync(
+            lambda: _duplicates_of(request, fields)
+        )
+    if confirmed:
+        context["values"] = fields | {"not_duplicate": "1"}
     context["key"] = key or context["key"]
     return render(request, "workbench/intake.html", context, status_code=done.status)
 

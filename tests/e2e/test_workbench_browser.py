@@ -104,3 +104,30 @@ def test_an_auditor_sees_no_button(browse: Browse) -> None:
     expect(page.locator("#actions form")).to_have_count(0)
     expect(page.locator("#actions")).to_contain_text("您的角色目前不能对此工单进行任何操作。")
     expect(page.locator("#wb-nav a[data-nav=intake]")).to_have_count(0)
+
+
+def test_the_intake_warns_of_duplicates_from_the_server_and_asks_to_confirm(
+    browse: Browse,
+) -> None:
+    browse.refuse("/workbench/intake")  # the unconfirmed duplicate answers 422 on purpose
+    page = browse.login("李娜", "/workbench/intake?contract=seed-002")
+    listed = page.locator("#open-tickets li[data-number='T-2026-000001']")
+    expect(listed).to_be_visible()  # the same customer's open ticket, before typing
+    expect(listed.locator("[data-same-device]")).to_have_count(0)
+    page.fill("#report input[name=contact_name]", "张三")
+    page.fill("#report input[name=site]", "禹州市看守所监控中心")
+    phone = page.locator("#report input[name=contact_phone]")
+    expect(phone).to_have_value("13800138001")  # the remembered contact's
+    page.fill("#report input[name=device]", "门禁控制器")
+    page.fill("#report textarea[name=description]", "门禁控制器又无法开机")  # device: change
+    expect(listed.locator("[data-same-device]")).to_have_text("同一设备")  # the fragment
+    page.click("#report button[type=submit]")
+    expect(page.locator("#form-message")).to_contain_text("勾选“不是重复”再提交")
+    error = page.locator("label[data-field=not_duplicate] .field-error")
+    expect(error).to_have_text("如确需新建工单，请勾选。")
+    expect(page.locator("#report input[name=device]")).to_have_value("门禁控制器")
+    screenshot(page, "workbench-intake-duplicates.png")
+    page.check("#open-tickets input[name=not_duplicate]")
+    page.click("#report button[type=submit]")
+    expect(page).to_have_url(re.compile(r"/workbench/tickets/T-2026-000002\?done=report"))
+    browse.assert_clean()

@@ -13,6 +13,7 @@ it anyway. Screenshots go to docs/img/; the browser and its shared moves: tests/
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
@@ -207,3 +208,28 @@ def test_a_step_the_role_may_not_take_is_not_shown_and_refused_if_posted(
     assert refused["status"] == 403
     assert "arrive needs role" in refused["body"]
     assert ledger.history(number)[-1]["type"] == "Dispatched"
+
+
+def test_the_phone_counts_down_to_each_tickets_next_due_promise(
+    ledger: Site, phone: Callable[[str], Page]
+) -> None:
+    """The list and the ticket show the next promise (what, due when, minutes left) and the
+    desktop's countdown runs it in the page: the page's clock run on past the due time
+    turns it overdue without a reload."""
+    number = _dispatched_ticket(ledger)  # an emergency: respond within 5 minutes of the report
+    page = phone(ENGINEER)
+    page.clock.install()
+    page.reload()
+    due = page.locator(f".phone-tickets li:has-text('{number}') .due[data-metric=respond]")
+    expect(due).to_contain_text(re.compile(r"响应 · 期限 \d{4}-\d\d-\d\d \d\d:\d\d"))
+    expect(due.locator(".countdown")).to_have_text(re.compile(r"^剩余 [0-5] 分钟$"))
+    page.clock.fast_forward("10:00")
+    expect(due.locator(".countdown")).to_have_text(re.compile(r"^已超时 [4-9] 分钟$"))
+
+    page.goto(f"{ledger.origin}/workbench/phone/{number}")
+    clock = page.locator("#sla-clock .due[data-metric=respond] .countdown")
+    expect(clock).to_have_text(re.compile(r"^剩余 [0-5] 分钟$"))
+    screenshot(page, "workbench-phone-countdown.png", full_page=False)
+    page.clock.fast_forward("10:00")
+    expect(clock).to_have_text(re.compile(r"^已超时 [4-9] 分钟$"))
+    expect(clock).to_have_class(re.compile(r"\blate\b"))

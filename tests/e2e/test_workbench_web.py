@@ -216,11 +216,22 @@ def _form_post(bench: Bench, path: str, page: str, **fields: str) -> httpx.Respo
 def test_the_ticket_page_shows_only_what_the_role_may_do_now(bench: Bench) -> None:
     bench.login_as("李娜")
     page = bench.page(f"/workbench/tickets/{bench.number}").text
+    # every ticket command of the registry the dispatcher may issue and the new ticket's
+    # state allows (a remote fix, a loaner, the progress facts), not arrive, sign, close ...
     assert ACTION_FORM.findall(page) == [
         "respond",
         "dispatch",
+        "resolve",
+        "escalate",
         "suspend",
+        "replace",
+        "reclassify",
         "cancel",
+        "diagnose",
+        "propose",
+        "start_repair",
+        "temporary_measure",
+        "change_contact",
         "note",
         "reply",
     ]
@@ -230,7 +241,7 @@ def test_the_ticket_page_shows_only_what_the_role_may_do_now(bench: Bench) -> No
     assert "您的角色目前不能对此工单进行任何操作。" in page
     bench.login_as("质量部王")
     page = bench.page(f"/workbench/tickets/{bench.number}").text
-    assert ACTION_FORM.findall(page) == ["note"]
+    assert ACTION_FORM.findall(page) == ["reclassify", "note"]
 
 
 def test_a_forbidden_action_posted_anyway_is_refused(bench: Bench) -> None:
@@ -317,6 +328,7 @@ def test_intake_shows_the_promise_warranty_memory_and_open_tickets(bench: Bench)
     assert "在保修期内" in page
     assert '<option value="张三" data-phone="13800138001">' in page
     assert f'data-number="{bench.number}"' in page  # the open ticket, before submitting
+    assert "该客户或该设备未关闭的工单（可能重复）" in page
 
 
 def test_intake_says_what_is_wrong_by_field_and_records_once(bench: Bench) -> None:
@@ -337,6 +349,7 @@ def test_intake_says_what_is_wrong_by_field_and_records_once(bench: Bench) -> No
         "device": "摄像机",
         "description": "画面模糊",
     }
+    fields["not_duplicate"] = "1"  # the open ticket of the same customer, seen
     text = bench.page(page).text
     form = {"csrf": CSRF_FIELD.findall(text)[0], "idempotency_key": KEY_FIELD.findall(text)[0]}
     first = bench.client.post("/workbench/intake", data=form | fields)
@@ -354,3 +367,227 @@ def test_a_customer_opens_neither_the_intake_nor_the_queues(bench: Bench) -> Non
     for path in ("/workbench/intake", "/workbench/queues", "/workbench/search?q=门禁"):
         assert bench.client.get(path).status_code == 403
     assert bench.client.get(f"/workbench/tickets/{bench.number}").status_code == 404
+
+
+# --------------------------------------------------------------------------- every button
+
+OPTIONS = re.compile(r'<select name="([a-z_]+)">(.*?)</select>', re.S)
+OPTION = re.compile(r'<option value="([^"]*)"')
+FIELD_ERROR = re.compile(
+    r'data-field="([a-z_]+)">(?:(?!</label>).)*?<span class="field-error">([^<]+)</span>', re.S
+)
+
+
+def _actions(bench: Bench) -> list[str]:
+    return ACTION_FORM.findall(bench.page(f"/workbench/tickets/{bench.number}").text)
+
+
+def _do(bench: Bench, command: str, **fields: str) -> httpx.Response:
+    """Post the ticket page's ``command`` form with its own idempotency key."""
+    path = f"/workbench/tickets/{bench.number}"
+    text = bench.page(path).text
+    form = re.search(rf'data-action="{command}".*?</form>', text, re.S)
+    key = KEY_FIELD.search(form[0]) if form else None
+    csrf = CSRF_FIELD.search(text)
+    assert csrf is not None
+    data = {"csrf": csrf[1], "idempotency_key": key[1] if key else f"posted-{command}", **fields}
+    return bench.client.post(f"{path}/do/{command}", data=data)
+
+
+def _form_options(bench: Bench, command: str) -> dict[str, list[str]]:
+    text = bench.page(f"/workbench/tickets/{bench.number}").text
+    form = re.search(rf'data-action="{command}".*?</form>', text, re.S)
+    assert form is not None, command
+    return {name: OPTION.findall(body) for name, body in OPTIONS.findall(form[0])}
+
+
+def _events(bench: Bench) -> list[str]:
+    return [type(e).__name__ for e in bench.desk.ledger.tickets.history(bench.number)]
+
+
+def test_the_buttons_follow_the_ticket_through_its_states(bench: Bench) -> None:
+    """Suspend → only resume; a fix before anyone arrived must be remote; resolved →
+    the signature; signed → close and file the form; closed → reopen."""
+    bench.login_as("李娜")
+    assert _do(bench, "suspend", reason="等客户确认停机时间").status_code == 303
+    assert "suspend" not in _actions(bench) and "resume" in _actions(bench)
+    assert "dispatch" not in _actions(bench)  # a suspended ticket is not dispatched
+    assert _do(bench, "resume").status_code == 303
+    assert _form_options(bench, "resolve") == {"mode": ["remote"]}  # nobody on site
+    assert _do(bench, "resolve", summary="远程重启控制器", mode="remote").status_code == 303
+    shown = _actions(bench)
+    assert {"sign", "reopen"} <= set(shown)
+    assert not {"resolve", "close", "suspend", "file_form"} & set(shown)
+    assert _do(bench, "sign", signer="张三").status_code == 303
+    assert {"close", "file_form"} <= set(_actions(bench))
+    assert _do(bench, "file_form", form="FW-2026-001").status_code == 303
+    assert _do(bench, "close").status_code == 303
+    assert _actions(bench) == ["reopen", "note", "reply"]
+    assert _events(bench)[1:] == [
+        "Suspended",
+        "Resumed",
+        "Resolved",
+        "CustomerSigned",
+        "ServiceFormFiled",
+        "Closed",
+    ]
+
+
+def test_a_select_offers_what_the_decider_accepts_and_a_double_submit_records_once(
+    bench: Bench,
+) -> None:
+    bench.login_as("李娜")
+    assert _form_options(bench, "escalate") == {
+        "to": ["department_manager", "project_general_manager", "chief_engineer_office"]
+    }
+    assert _form_options(bench, "reclassify") == {
+        "severity": ["", "emergency", "critical", "major", "general"],
+        "category": ["", "consultation", "defect"],
+    }
+    text = bench.page(f"/workbench/tickets/{bench.number}").text
+    assert "<option>" not in text and "升级至" in text and "部门经理" in text
+    # not offered (the ticket is at the engineer's rung): refused by the rule, beside nothing
+    lower = _do(bench, "escalate", to="engineer", reason="试试")
+    assert lower.status_code == 422 and "账本规则拒绝了此操作" in lower.text
+    path = f"/workbench/tickets/{bench.number}"
+    form = re.search(r'data-action="escalate".*?</form>', bench.page(path).text, re.S)
+    assert form is not None
+    key = KEY_FIELD.search(form[0])
+    csrf = CSRF_FIELD.search(form[0])
+    assert key is not None and csrf is not None
+    data = {"csrf": csrf[1], "idempotency_key": key[1], "to": "department_manager"}
+    data["reason"] = "客户要求部门经理到场"
+    first = bench.client.post(f"{path}/do/escalate", data=data)
+    second = bench.client.post(f"{path}/do/escalate", data=data)
+    assert first.status_code == second.status_code == 303
+    assert _events(bench).count("Escalated") == 1
+    assert _form_options(bench, "escalate") == {
+        "to": ["project_general_manager", "chief_engineer_office"]
+    }
+    assert _do(bench, "reclassify", category="consultation", reason="只是咨询").status_code == 303
+    ticket = bench.desk.ledger.tickets.get(bench.number)
+    assert (ticket.category.value, ticket.escalation_level.value) == (
+        "consultation",
+        "department_manager",
+    )
+    assert "已完成：重新分类。" in bench.page(f"{path}?done=reclassify").text
+
+
+def test_a_derived_form_says_what_is_wrong_by_field_in_chinese(bench: Bench) -> None:
+    bench.login_as("李娜")
+    bad = _do(bench, "change_contact", contact_name="", contact_phone="电话号码", changed_at="昨天")
+    assert bad.status_code == 422
+    errors = dict(FIELD_ERROR.findall(bad.text))
+    assert errors == {
+        "contact_name": "必填。",
+        "contact_phone": "只能包含数字、空格和 + ( ) -（3 到 40 个字符）。",
+        "changed_at": "时间格式不对，例如 2026-10-08 09:00。",
+    }
+    assert "ContactChanged" not in _events(bench)
+    done = _do(
+        bench,
+        "change_contact",
+        contact_name="赵工",
+        contact_phone="13900139000",
+        changed_at="2026-10-08T08:30",
+    )
+    assert done.status_code == 303
+    changed = bench.desk.ledger.tickets.history(bench.number)[-1]
+    assert changed.changed_at.isoformat() == "2026-10-08T00:30:00+00:00"  # local 08:30
+    request = _request(bench)
+    fee = submit(request, _user(bench, "李娜"), "contact_sheet", {"sheet": "L-1", "fee": "八百"})
+    assert fee.errors["fee"] == "请填写数字，例如 800 或 1200.50。"
+
+
+def test_a_forbidden_button_is_not_shown_and_refused_if_posted(bench: Bench) -> None:
+    bench.login_as("质量部王")
+    assert "escalate" not in _actions(bench) and "dispatch" not in _actions(bench)
+    for command, fields in (
+        ("escalate", {"to": "department_manager", "reason": "越权"}),
+        ("cancel", {"reason": "越权"}),
+    ):
+        refused = _do(bench, command, **fields)
+        assert refused.status_code == 403, command
+        assert "您的角色无权执行此操作。" in refused.text
+    assert _events(bench) == ["Reported"]
+    assert bench.client.post(f"/workbench/tickets/{bench.number}/do/report").status_code == 404
+
+
+def test_the_phone_shows_each_tickets_next_due_promise_with_its_countdown(bench: Bench) -> None:
+    bench.desk.do("dispatch", ticket=bench.number, engineer="王工")
+    bench.login_as("王工")
+    listed = bench.page("/workbench/phone").text
+    # seed-002 emergency reported at 09:00 local: respond within 5 minutes
+    countdown = 'class="countdown" data-deadline="2026-10-08T01:05:00+00:00"'
+    assert countdown in listed
+    assert '<span class="due" data-metric="respond">响应 · 期限 2026-10-08 09:05' in listed
+    page = bench.page(f"/workbench/phone/{bench.number}").text
+    assert countdown in page and 'id="sla-clock" class="sla-at_risk"' in page
+    bench.desk.later(10)
+    late = bench.page(f"/workbench/phone/{bench.number}").text
+    assert 'id="sla-clock" class="sla-breached"' in late
+
+
+# --------------------------------------------------------------------------- duplicates
+
+
+def test_the_intake_finds_open_tickets_of_the_customer_or_device_on_the_server(
+    bench: Bench,
+) -> None:
+    bench.login_as("李娜")
+    url = "/workbench/intake/duplicates?contract=seed-002"
+    same_device = bench.page(f"{url}&customer=其他单位&device=门禁控制器").text
+    assert same_device.lstrip().startswith('<section class="card" id="open-tickets"')
+    assert f'data-number="{bench.number}"' in same_device and "同一设备" in same_device
+    assert 'name="not_duplicate"' in same_device
+    customer = bench.page(f"{url}&customer=禹州市公安局&device=摄像机").text
+    assert f'data-number="{bench.number}"' in customer and "同一设备" not in customer
+    neither = bench.page(f"{url}&customer=其他单位&device=摄像机").text
+    assert "该客户或该设备没有未关闭的工单。" in neither
+    assert 'name="not_duplicate"' not in neither
+    assert bench.client.get("/workbench/intake/duplicates?contract=nope").status_code == 404
+    bench.login_as("客户")
+    assert bench.client.get(url).status_code == 403
+
+
+def test_a_report_while_duplicates_are_open_asks_for_a_confirmation(bench: Bench) -> None:
+    bench.login_as("李娜")
+    fields = {
+        "contract": "seed-002",
+        "contact_name": "张三",
+        "contact_phone": "13800138001",
+        "site": "禹州市看守所监控中心",
+        "device": "门禁控制器",
+        "description": "门禁控制器又无法开机",
+    }
+    text = bench.page("/workbench/intake?contract=seed-002").text
+    form = {"csrf": CSRF_FIELD.findall(text)[0], "idempotency_key": KEY_FIELD.findall(text)[0]}
+    asked = bench.client.post("/workbench/intake", data=form | fields)
+    assert asked.status_code == 422
+    assert "确认不是重复后，勾选“不是重复”再提交。" in asked.text
+    assert "如确需新建工单，请勾选。" in asked.text
+    assert f'data-number="{bench.number}"' in asked.text and "同一设备" in asked.text
+    assert f'name="idempotency_key" value="{form["idempotency_key"]}"' in asked.text
+    with pytest.raises(TicketNotFound):
+        bench.desk.ledger.tickets.get("T-2026-000002")
+    confirmed = form | fields | {"not_duplicate": "1"}
+    first = bench.client.post("/workbench/intake", data=confirmed)
+    again = bench.client.post("/workbench/intake", data=confirmed)
+    assert first.status_code == again.status_code == 303
+    assert first.headers["location"] == again.headers["location"]
+    assert first.headers["location"] == "/workbench/tickets/T-2026-000002?done=report"
+    with pytest.raises(TicketNotFound):
+        bench.desk.ledger.tickets.get("T-2026-000003")
+
+
+def test_the_buttons_and_their_fields_speak_english_on_request(bench: Bench) -> None:
+    bench.login_as("李娜")
+    path = f"/workbench/tickets/{bench.number}"
+    assert bench.client.get("/lang/en", params={"next": path}).status_code in (302, 303, 307)
+    page = bench.page(path).text
+    for words in ("Escalate to", "Department manager", "Reclassify", "Consultation", "More"):
+        assert words in page, words
+    assert "升级至" not in page and "重新分类" not in page
+    refused = _do(bench, "change_contact", contact_name="赵工", contact_phone="电话号码")
+    assert "Digits, spaces and + ( ) - only (3 to 40)." in refused.text
+    assert "changed_at" in refused.text and "Required." in refused.text

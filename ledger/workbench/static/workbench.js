@@ -79,7 +79,7 @@
 
   window.Workbench = {post: post, upload: upload, csrfToken: csrfToken, newKey: newKey, tick: tick};
   // The intake form: the promise follows the chosen severity; a remembered contact fills
-  // in their phone; the open tickets of the same device are marked (possible duplicates).
+  // in their phone. (The open tickets it may repeat come from the server: htmx.)
   function intake() {
     var severity = document.getElementById("severity");
     var promise = document.getElementById("promise");
@@ -95,14 +95,6 @@
       name.addEventListener("change", function () {
         document.querySelectorAll("#contacts option").forEach(function (option) {
           if (option.value === name.value && !phone.value) phone.value = option.getAttribute("data-phone");
-        });
-      });
-    }
-    var device = document.querySelector('#report input[name="device"]');
-    if (device) {
-      device.addEventListener("input", function () {
-        document.querySelectorAll("#open-tickets li[data-device]").forEach(function (li) {
-          li.classList.toggle("sla-at_risk", !!device.value && li.getAttribute("data-device") === device.value);
         });
       });
     }
