@@ -43,6 +43,7 @@ PNG = base64.b64decode(
 class Served:
     origin: str
     tokens: dict[str, str]
+    cli: Cli
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +78,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
                 pass
             assert time.monotonic() < deadline, "ledger serve did not start"
             time.sleep(0.1)
-        yield Served(origin, tokens)
+        yield Served(origin, tokens, cli)
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
@@ -161,10 +162,19 @@ def test_the_hotline_reports_dispatches_attaches_and_notes(
     )
     _shot(page, "workbench-ticket.png")
 
+    # A call taken at 08:55:30, entered now (09:00): 90 % of its 5 minutes to answer used,
+    # at risk (the sweep's 80 %), its countdown running.
+    late = served.cli.json(
+        "ticket", "report", "--contract", "seed-002", "--customer", "禹州市公安局",
+        "--contact-name", "王五", "--contact-phone", "13900139002", "--site", "禹州市看守所",
+        "--device", "对讲主机", "--severity", "emergency", "--description", "对讲主机无声音",
+        "--at", "2026-10-08T08:55:30+08:00",
+    )["number"]  # fmt: skip
     page.goto(served.origin + "/workbench/queues?tab=at_risk")
-    row = page.locator("tr[data-number='T-2026-000001']")
-    expect(row.locator("[data-sla]")).to_have_attribute("data-sla", re.compile("at_risk|breached"))
+    row = page.locator(f"tr[data-number='{late}']")
+    expect(row.locator("[data-sla]")).to_have_attribute("data-sla", "at_risk")
     expect(row.locator(".countdown")).to_contain_text("分钟")  # the page script's countdown
+    expect(page.locator("tr[data-number='T-2026-000001']")).to_have_count(0)  # 0 % used
     _shot(page, "workbench-queues.png")
 
     page.goto(served.origin + "/workbench/search?q=无法开机")
