@@ -13,7 +13,9 @@ phone and by free text of the descriptions, a ticket, the engineer's phone list 
 engineer with the most tickets), the quality department's return-visit card and its page
 of lists (visits to make, audits, open actions and complaints). Paths that the server does
 not serve (a page not built yet) are reported as ``missing`` rather than timed. The load
-average and the server's CPU seconds are recorded with each run (the machine is shared).
+average and the server's CPU seconds are recorded with each run, and each page's CPU per
+answer (``server_cpu_ms``: the server process's, not the database's), which is what the
+page costs whatever else a shared machine is running.
 
 ``python -m bench.workbench --size medium [--db sqlite|postgres]`` builds the bench's store
 of that size (the history of ``bench.generate``, imported as ``bench.run`` does; SQLite in
@@ -239,11 +241,19 @@ def measure_workbench_pages(
         slowest = 0.0
         timed: dict[str, Any] = {}
         for name, (who, path) in pages(subjects).items():
+            cpu_start = _cpu_seconds(server.pid)
             samples = _timed(clients[who], path, repeats)
+            cpu_end = _cpu_seconds(server.pid)
             if isinstance(samples, int):
                 timed[name] = {"path": path, "missing": samples}
                 continue
             figures = distribution(samples)
+            if cpu_start is not None and cpu_end is not None:
+                # the server's CPU per answer (its own process: PostgreSQL's is not in it),
+                # what a page costs whatever else the shared machine is running
+                figures["server_cpu_ms"] = round(
+                    (cpu_end - cpu_start) * 1000 / (repeats + WARM_UP), 1
+                )
             if floor_p50:
                 figures["vs_floor"] = round(figures["p50"] / floor_p50, 1)
             timed[name] = {"path": path, **figures}
