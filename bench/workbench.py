@@ -7,15 +7,22 @@ The raw baseline, in the same run and the same server: the workbench's styleshee
 file: the HTTP round trip, the server's routing and its security headers, nothing of the
 ledger) — ``floor_ms``; each page's ``vs_floor`` is its p50 over the floor's.
 
-Pages: the hotline's queue (unassigned), a search by customer, a ticket, the engineer's
-phone list (the engineer with the most tickets), the quality department's return-visit
-card and its page of lists (visits to make, audits, open actions and complaints). Paths
-that the server does not serve (a page not built yet) are reported as ``missing`` rather
-than timed.
+Pages: every queue tab (unassigned, at risk, breached, mine — the busiest engineer's —
+and by engineer with the workload), a search by customer, by ticket number, by contact
+phone and by free text of the descriptions, a ticket, the engineer's phone list (the
+engineer with the most tickets), the quality department's return-visit card and its page
+of lists (visits to make, audits, open actions and complaints). Paths that the server does
+not serve (a page not built yet) are reported as ``missing`` rather than timed. The load
+average and the server's CPU seconds are recorded with each run, and each page's CPU per
+answer (``server_cpu_ms``: the server process's, not the database's), which is what the
+page costs whatever else a shared machine is running.
 
-``python -m bench.workbench --size medium`` builds the bench's store of that size (the
-history of ``bench.generate``, imported as ``bench.run`` does) and prints this module's
-JSON alone; ``bench.run`` includes it for each database (``workbench_pages``).
+``python -m bench.workbench --size medium [--db sqlite|postgres]`` builds the bench's store
+of that size (the history of ``bench.generate``, imported as ``bench.run`` does; SQLite in
+``--workdir``, reused when present, or a throwaway PostgreSQL database as ``bench.run``
+makes one) and prints this module's JSON alone; ``--url URL`` measures (and first builds,
+when it holds no events) the store at ``URL`` instead. ``bench.run`` includes it for each
+database (``workbench_pages``).
 """
 
 from __future__ import annotations
@@ -64,9 +71,15 @@ def _env(url: str, now: str | None) -> dict[str, str]:
     return env
 
 
+FREE_TEXT = "无法读取"
+"""A search of the descriptions' words (a third of the medium store's tickets hold
+"无法", a tenth "无法读取")."""
+
+
 def _subjects(url: str) -> dict[str, str]:
     """What the pages are asked about, read from the store: a ticket, the busiest
-    engineer, a customer, a conducted return visit."""
+    engineer, a customer, a conducted return visit, an early ticket's number (a search
+    for it) and its contact's phone."""
     with Ledger.open(url) as ledger, ledger.engine.connect() as conn:
         ledger.projections.catch_up()
         engineer, ticket, customer = conn.execute(
@@ -81,14 +94,33 @@ def _subjects(url: str) -> dict[str, str]:
                 "ORDER BY number DESC LIMIT 1"
             )
         ).scalar_one()
-    return {"engineer": engineer, "ticket": ticket, "customer": customer, "visit": visit}
+        early, phones = conn.execute(
+            text("SELECT number, phones FROM ticket_search ORDER BY number LIMIT 1 OFFSET 100")
+        ).one()
+    phone = phones.split("\n")[0].split()[-1]
+    return {
+        "engineer": engineer,
+        "ticket": ticket,
+        "customer": customer,
+        "visit": visit,
+        "number": early,
+        "phone": phone,
+        "text": FREE_TEXT,
+    }
 
 
 def pages(subjects: dict[str, str]) -> dict[str, tuple[str, str]]:
     """Page name → (who looks: dispatcher / engineer / quality, path)."""
     return {
         "queue": ("dispatcher", "/workbench/queues?tab=unassigned"),
+        "queue_at_risk": ("dispatcher", "/workbench/queues?tab=at_risk"),
+        "queue_breached": ("dispatcher", "/workbench/queues?tab=breached"),
+        "queue_mine": ("engineer", "/workbench/queues?tab=mine"),
+        "queue_engineers": ("dispatcher", "/workbench/queues?tab=engineers"),
         "search": ("dispatcher", f"/workbench/search?q={quote(subjects['customer'])}"),
+        "search_number": ("dispatcher", f"/workbench/search?q={quote(subjects['number'])}"),
+        "search_phone": ("dispatcher", f"/workbench/search?q={quote(subjects['phone'])}"),
+        "search_text": ("dispatcher", f"/workbench/search?q={quote(subjects['text'])}"),
         "ticket": ("dispatcher", f"/workbench/tickets/{subjects['ticket']}"),
         "phone_list": ("engineer", "/workbench/phone"),
         "quality_card": ("quality", f"/workbench/quality/visits/{subjects['visit']}"),
@@ -115,6 +147,15 @@ def _users(url: str, engineer: str) -> dict[str, tuple[str, str]]:
                 token = users.reissue(name, actor="bench", actor_role="admin")[1]
             found[who] = (name, token)
     return found
+
+
+def _cpu_seconds(pid: int) -> float | None:
+    """The user + system CPU seconds process ``pid`` has used (Linux's /proc), or None."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _log_in(client: httpx.Client, name: str, token: str) -> None:
@@ -185,7 +226,12 @@ def measure_workbench_pages(
             _log_in(client, name, token)
             clients[who] = client
         floor = _timed(clients["dispatcher"], FLOOR, repeats)
-        results: dict[str, Any] = {"repeats": repeats, "subjects": subjects}
+        results: dict[str, Any] = {
+            "repeats": repeats,
+            "subjects": subjects,
+            "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+        }
+        cpu_before, wall_before = _cpu_seconds(server.pid), perf_counter()
         floor_p50 = None
         if isinstance(floor, list):
             results["floor_ms"] = distribution(floor)
@@ -195,17 +241,31 @@ def measure_workbench_pages(
         slowest = 0.0
         timed: dict[str, Any] = {}
         for name, (who, path) in pages(subjects).items():
+            cpu_start = _cpu_seconds(server.pid)
             samples = _timed(clients[who], path, repeats)
+            cpu_end = _cpu_seconds(server.pid)
             if isinstance(samples, int):
                 timed[name] = {"path": path, "missing": samples}
                 continue
             figures = distribution(samples)
+            if cpu_start is not None and cpu_end is not None:
+                # the server's CPU per answer (its own process: PostgreSQL's is not in it),
+                # what a page costs whatever else the shared machine is running
+                figures["server_cpu_ms"] = round(
+                    (cpu_end - cpu_start) * 1000 / (repeats + WARM_UP), 1
+                )
             if floor_p50:
                 figures["vs_floor"] = round(figures["p50"] / floor_p50, 1)
             timed[name] = {"path": path, **figures}
             slowest = max(slowest, figures["p99"])
         for client in clients.values():
             client.close()
+        cpu_after, wall = _cpu_seconds(server.pid), perf_counter() - wall_before
+        results["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+        if cpu_before is not None and cpu_after is not None:
+            # the server's share of one core while the pages were asked (1.0: a core busy)
+            results["server_cpu_seconds"] = round(cpu_after - cpu_before, 2)
+            results["server_cpu_share"] = round((cpu_after - cpu_before) / wall, 2)
         results["pages"] = timed
         results["slowest_p99_ms"] = round(slowest, 1)
         results["target_ms"] = TARGET_MS
@@ -222,37 +282,69 @@ def measure_workbench_pages(
             server.wait()
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Build a store of ``--size`` (SQLite) as ``bench.run`` does and measure the pages."""
+def build(url: str, size_name: str, seed: int, workdir: Path) -> None:
+    """The bench's store of ``size_name`` at ``url``, as ``bench.run`` makes it: the
+    generated history imported, then the sweep at the import's now."""
     from bench import run as bench_run
-    from bench.generate import DEFAULT_SEED, NOW, SIZES, generate_file
+    from bench.generate import SIZES, generate_file
+
+    size = SIZES[size_name]
+    history = workdir / f"history-{size.name}-{seed}.jsonl"
+    if not history.exists():
+        bench_run.progress(f"generating the {size.name} history into {history}")
+        generate_file(history, size, seed)
+    lines = sum(1 for _ in history.open(encoding="utf-8"))
+    bench_run.set_up(url)
+    bench_run.progress(f"ledger import ({lines} lines)")
+    bench_run.measure_import(url, history, lines)
+    bench_run.measure_sweep(url)
+
+
+def _has_events(url: str) -> bool:
+    try:
+        with Ledger.open(url) as ledger:
+            return ledger.event_count() > 0
+    except Exception:  # no ledger there yet
+        return False
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Build a store of ``--size`` as ``bench.run`` does and measure the pages."""
+    from bench import run as bench_run
+    from bench.generate import DEFAULT_SEED, NOW, SIZES
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", choices=sorted(SIZES), default="medium")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    parser.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite")
     parser.add_argument("--workdir", type=Path, help="Keep the store here (reused if present).")
+    parser.add_argument("--url", help="Measure the store at this URL (built if it is empty).")
     args = parser.parse_args(argv)
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="ledger-bench-workbench-"))
     workdir.mkdir(parents=True, exist_ok=True)
-    url = f"sqlite:///{workdir / 'ledger.db'}"
-    if not (workdir / "ledger.db").exists():
-        size = SIZES[args.size]
-        history = workdir / f"history-{size.name}-{args.seed}.jsonl"
-        bench_run.progress(f"generating the {size.name} history into {history}")
-        summary = generate_file(history, size, args.seed)
-        bench_run.set_up(url)
-        bench_run.progress(f"ledger import ({summary.lines} lines)")
-        bench_run.measure_import(url, history, summary.lines)
-        bench_run.measure_sweep(url)
-    bench_run.progress("workbench pages")
-    document = {
-        "benchmark": "ledger workbench pages (issue 16)",
-        "size": args.size,
-        "machine": bench_run.machine(workdir),
-        "workbench_pages": measure_workbench_pages(url, args.size, bench_run.distribution, now=NOW),
-    }
-    print(json.dumps(document, ensure_ascii=False, indent=2))
-    return 0
+
+    def measure(url: str) -> int:
+        if not _has_events(url):
+            build(url, args.size, args.seed, workdir)
+        bench_run.progress("workbench pages")
+        document = {
+            "benchmark": "ledger workbench pages (issue 16)",
+            "size": args.size,
+            "database": url.split(":", 1)[0].split("+", 1)[0],
+            "machine": bench_run.machine(workdir),
+            "workbench_pages": measure_workbench_pages(
+                url, args.size, bench_run.distribution, now=NOW
+            ),
+        }
+        print(json.dumps(document, ensure_ascii=False, indent=2))
+        return 0
+
+    if args.url:
+        return measure(args.url)
+    if args.db == "postgres":
+        with bench_run.postgres_database() as url:
+            return measure(url)
+    return measure(f"sqlite:///{workdir / 'ledger.db'}")
 
 
 if __name__ == "__main__":

@@ -324,3 +324,10 @@ def time_used(
     if allowed <= timedelta(0):
         return None
     return TimeUsed(used / allowed, allowed - used)
+
+
+def is_at_risk(used: TimeUsed | None, threshold: int) -> bool:
+    """临近超时: a target not yet due has used ``threshold`` % of its covered time (its
+    :func:`time_used`). The one rule of the sweep's at-risk warning and the workbench's
+    at-risk queue."""
+    return used is not None and used.share * 100 >= threshold and used.share < 1

@@ -41,6 +41,7 @@ from ledger.domain.calendar import CalendarError, WorkCalendar
 from ledger.domain.compliance import (
     Judgement,
     contract_coverage,
+    is_at_risk,
     judge_ticket,
     ticket_pauses,
     time_used,
@@ -325,7 +326,7 @@ def _warn_at_risk(
             if at_risk_key(metric, threshold) in plan.ticket.at_risk_warned:
                 continue
             used = used or time_used(plan.ticket, policy, official, metric, plan.now)
-            if used is None or used.share * 100 < threshold or used.share >= 1:
+            if used is None or not is_at_risk(used, threshold):
                 continue
             due, target = judgement.due_at, judgement.target
             percent, left = int(used.share * 100), int(used.left.total_seconds() // 60)

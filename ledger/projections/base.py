@@ -132,6 +132,9 @@ class ProjectionRunner:
     def create_tables(self) -> None:
         metadata.create_all(self.engine)
         with self.engine.begin() as conn:
+            for table in metadata.sorted_tables:  # an index added since the table was made
+                for index in table.indexes:
+                    index.create(conn, checkfirst=True)
             known = set(conn.scalars(select(projection_positions.c.name)))
             for name in self.projections:
                 if name not in known:

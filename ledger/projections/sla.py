@@ -21,7 +21,7 @@ minutes are exact at read time, while final verdicts come straight from the tabl
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -34,15 +34,19 @@ from sqlalchemy import (
     Connection,
     DateTime,
     Float,
+    Index,
     Integer,
     String,
     Table,
     Text,
     Uuid,
     and_,
+    case,
     exists,
+    func,
     or_,
     select,
+    true,
 )
 
 from ledger.adapters.chinese_calendar import china_official_calendar
@@ -106,6 +110,10 @@ sla_tickets = Table(
     Column("last_position", BigInteger, nullable=False),
     Column("state", Text, nullable=False),
 )
+
+Index("ix_sla_tickets_open_engineer", sla_tickets.c.is_open, sla_tickets.c.engineer)
+"""The workbench's queues: the open tickets, everyone's or one engineer's
+(:func:`open_standings`). Made by ``ledger init`` on a ledger created before it."""
 
 sla_out_of_contract = Table(
     "sla_out_of_contract",
@@ -392,11 +400,18 @@ def ticket_slas(
     customer: str | None = None,
     engineer: str | None = None,
     numbers: Sequence[str] | None = None,
+    late_minutes: bool = True,
 ) -> list[TicketSla]:
     """Tickets reported in ``[reported_from, reported_before)`` with their verdicts at
     ``now``, by report time then number. Cancelled tickets are left out unless asked for;
     ``only_open`` keeps the open ones; ``customer`` and ``engineer`` keep that one's;
-    ``numbers`` those tickets (the workbench's search results, its ticket page)."""
+    ``numbers`` those tickets (the workbench's search results, its ticket page).
+
+    ``late_minutes=False``: nothing is re-judged — the stored verdicts are read as of
+    ``now`` (:func:`as_of`), every status and due time exact but an overdue target's
+    ``breach_minutes`` not counted (0): counting them walks the contract's clock from the
+    due time to ``now``, long for a ticket overdue for months (the workbench's rows show
+    the due time, not the minutes)."""
     where: list[ColumnElement[bool]] = []
     if numbers is not None:
         where.append(sla_tickets.c.number.in_(list(numbers)))
@@ -430,7 +445,10 @@ def ticket_slas(
     stale = [
         tid for tid, verdicts in stored.items() if any(not v.status.is_final for v in verdicts)
     ]
-    fresh = _rejudge(conn, stale, now)
+    if late_minutes:
+        fresh = _rejudge(conn, stale, now)
+    else:
+        fresh = {tid: [as_of(v, now) for v in stored[tid]] for tid in stale}
     known = set(conn.scalars(select(sla_contracts.c.contract_id)))
     outside = set(
         conn.scalars(
@@ -475,6 +493,16 @@ def closed_with_promises_running(
     return [(row.ticket_id, row.number) for row in rows]
 
 
+def as_of(verdict: Judgement, now: datetime) -> Judgement:
+    """A stored verdict (judged at the report) as of ``now``, without judging: a pending
+    target whose due time has passed is overdue (``verdict_at``: late once ``now`` is past
+    the due time; nothing else about a target changes with ``now``), its minutes late not
+    counted. :func:`open_standings` applies the same rule in SQL."""
+    if verdict.status is SlaStatus.PENDING and verdict.due_at is not None and now > verdict.due_at:
+        return replace(verdict, status=SlaStatus.OVERDUE)
+    return verdict
+
+
 def _rejudge(conn: Connection, ids: list[UUID], now: datetime) -> dict[UUID, list[Judgement]]:
     if not ids:
         return {}
@@ -503,3 +531,87 @@ def _stored_verdict(row: Any) -> Judgement:
 
 def _metric_order(j: Judgement) -> int:
     return METRICS.index(j.metric) if j.metric in METRICS else len(METRICS)
+
+
+@dataclass(frozen=True)
+class Standing:
+    """An open ticket's promises at ``now`` as its stored verdicts give them, without
+    judging (:func:`as_of`'s rule: a ``pending`` target whose due time has passed by
+    ``now`` is overdue)."""
+
+    ticket_id: UUID
+    number: str
+    engineer: str | None
+    missed: bool
+    """A promise overdue at ``now``, or kept late."""
+    running: bool
+    """A promise not done, its due time still ahead: it may be at risk."""
+    kept: bool
+    """A promise met."""
+    soonest_due: datetime | None
+    """The soonest due time of the promises not done (overdue ones included)."""
+
+
+def open_standings(
+    conn: Connection, now: datetime, *, engineer: str | None = None
+) -> list[Standing]:
+    """Every open ticket (or ``engineer``'s) with its :class:`Standing` at ``now``: one
+    query over ``sla_tickets`` (by its open/engineer index) and their stored targets."""
+    s, t = sla_tickets.c, sla_targets.c
+    at = now.astimezone(UTC)
+    pending, met = SlaStatus.PENDING.value, SlaStatus.MET.value
+    not_done = (pending, SlaStatus.OVERDUE.value)
+    missed = or_(
+        t.status.in_((SlaStatus.OVERDUE.value, SlaStatus.BREACHED.value)),
+        and_(t.status == pending, t.due_at < at),
+    )
+
+    def any_(condition: ColumnElement[bool]) -> Any:
+        return func.max(case((condition, 1), else_=0))
+
+    query = (
+        select(
+            s.ticket_id,
+            s.number,
+            s.engineer,
+            any_(missed).label("missed"),
+            any_(and_(t.status == pending, t.due_at >= at)).label("running"),
+            any_(t.status == met).label("kept"),
+            func.min(case((t.status.in_(not_done), t.due_at))).label("soonest_due"),
+        )
+        .select_from(sla_tickets.outerjoin(sla_targets, t.ticket_id == s.ticket_id))
+        .where(s.is_open == true(), s.cancelled.is_(False))
+        .group_by(s.ticket_id, s.number, s.engineer)
+    )
+    if engineer is not None:
+        query = query.where(s.engineer == engineer)
+    return [
+        Standing(
+            row.ticket_id,
+            row.number,
+            row.engineer,
+            bool(row.missed),
+            bool(row.running),
+            bool(row.kept),
+            None if row.soonest_due is None else as_utc(row.soonest_due),
+        )
+        for row in conn.execute(query)
+    ]
+
+
+def running_targets(conn: Connection, ids: Iterable[UUID], now: datetime) -> dict[UUID, list[str]]:
+    """The metrics of the tickets ``ids`` that are not done and not yet due at ``now``
+    (from the stored verdicts, as :func:`open_standings`)."""
+    at = now.astimezone(UTC)
+    found: dict[UUID, list[str]] = {}
+    for chunk in chunks(list(ids)):
+        rows = conn.execute(
+            select(sla_targets.c.ticket_id, sla_targets.c.metric).where(
+                sla_targets.c.ticket_id.in_(chunk),
+                sla_targets.c.status == SlaStatus.PENDING.value,
+                sla_targets.c.due_at >= at,
+            )
+        )
+        for row in rows:
+            found.setdefault(row.ticket_id, []).append(row.metric)
+    return found

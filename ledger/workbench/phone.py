@@ -48,10 +48,13 @@ def my_tickets(request: Request, user: User) -> list[dict[str, Any]]:
     queues' row, whose countdown the page runs)."""
     ledger = ledger_of(request)
     engineer = scope_of(user).engineer
+    threshold = desk.at_risk_threshold(ledger)
     with caught_up(ledger, ("tickets", "sla")) as (conn, now):
         rows = list_tickets(conn, state="open", engineer=engineer)
-        judged = ticket_slas(conn, now, only_open=True, engineer=engineer)
-        clocks = {t.number: desk.queue_row(t, now) for t in judged}
+        judged = ticket_slas(conn, now, only_open=True, engineer=engineer, late_minutes=False)
+        running = {t.ticket_id: desk.running(t) for t in judged}
+        risky = desk.targets_at_risk(conn, running, now, threshold)
+        clocks = {t.number: desk.queue_row(t, now, t.ticket_id in risky) for t in judged}
     rows.sort(key=lambda r: (URGENCY.get(Severity(r["severity"]), 9), r["reported_at"]))
     return [
         row
@@ -91,12 +94,12 @@ def phone_ticket(request: Request, user: WorkbenchUserDep, number: str) -> Respo
         item["occurred_local"] = _local(item["occurred_at"])
         item["recorded_local"] = _local(item["recorded_at"])
         item["late"] = item["occurred_local"] != item["recorded_local"]
-    sla, now = desk.load_ticket_sla(ledger, ticket.number)
+    sla, now, at_risk = desk.load_ticket_sla(ledger, ticket.number)
     context = {
         "user": user,
         "page": "phone",
         "ticket": ticket,
-        "clock": None if sla is None else desk.queue_row(sla, now),
+        "clock": None if sla is None else desk.queue_row(sla, now, at_risk),
         "steps": [s for s in STEPS if actions.offered(ledger, user, ticket, s) is not None],
         "may_attach": may(user, "attach"),
         "timeline": timeline,

@@ -64,10 +64,17 @@ def _scope(user: User) -> str | None:
 
 
 @router.get("/queues")
-def queues_page(request: Request, user: WorkbenchUserDep, tab: TextQ = None) -> Response:
+def queues_page(
+    request: Request,
+    user: WorkbenchUserDep,
+    tab: TextQ = None,
+    page: TextQ = None,
+    engineer: TextQ = None,
+) -> Response:
     scope = _scope(user)
     chosen = tab if tab in desk.QUEUE_TABS else ("mine" if scope else "unassigned")
-    view = desk.load_queues(ledger_of(request), user, scope)
+    number = int(page) if page and page.isdigit() else 1  # past the last: the last
+    view = desk.load_queue(ledger_of(request), user, scope, chosen, page=number, engineer=engineer)
     engineers = [name for name, _ in view.workload]
     return render(
         request,
@@ -88,11 +95,11 @@ def queues_page(request: Request, user: WorkbenchUserDep, tab: TextQ = None) -> 
 @router.get("/search")
 def search_page(request: Request, user: WorkbenchUserDep, q: TextQ = None) -> Response:
     scope = _scope(user)
-    rows = desk.load_search(ledger_of(request), q or "", scope) if q else []
+    found = desk.load_search(ledger_of(request), q or "", scope) if q else desk.Found([], 0)
     return render(
         request,
         "workbench/search.html",
-        {"user": user, "page": "search", "q": q or "", "rows": rows},
+        {"user": user, "page": "search", "q": q or "", "rows": found.rows, "found": found},
     )
 
 
@@ -107,7 +114,7 @@ def _ticket_context(request: Request, user: User, number: str) -> dict[str, Any]
         raise PageNotFound from None
     if not sees_all(user) and (ticket.engineer or "").strip() != user.name:
         raise PageNotFound
-    sla, now = desk.load_ticket_sla(ledger, ticket.number)
+    sla, now, at_risk = desk.load_ticket_sla(ledger, ticket.number)
     history = history_view(ledger.tickets.history(ticket.id), None, ledger.tz)
     return {
         "user": user,
@@ -116,7 +123,7 @@ def _ticket_context(request: Request, user: User, number: str) -> dict[str, Any]
         "actions": actions.available_actions(ledger, user, ticket),
         "notes": [c for c in actions.NOTE_COMMANDS if may(user, c)],
         "clocks": desk.ticket_clocks(sla, now),
-        "sla": None if sla is None else desk.sla_state(sla, now),
+        "sla": None if sla is None else desk.sla_state(sla, at_risk),
         "history": history,
         "may_attach": may(user, "attach"),
         "evidence_kinds": sorted((k.value for k in EvidenceKind), key=lambda k: k != "photo"),

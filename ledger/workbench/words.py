@@ -106,6 +106,14 @@ _EN: dict[str, str] = {
     "workload": "Open tickets",
     "dispatch to": "Dispatch to",
     "empty queue": "Nothing here.",
+    "rows shown": "{first}–{last} of {total}",
+    "previous page": "Previous",
+    "next page": "Next",
+    "at risk rule": (
+        "A promise not yet due that has used {threshold}% or more of its time on the "
+        "contract's clock (the sweep's at-risk warning)."
+    ),
+    "search shown": "{total} tickets found; the {shown} newest numbers are shown.",
     "sla:breached": "Breached",
     "sla:at_risk": "At risk",
     "sla:ok": "On time",
@@ -416,6 +424,13 @@ _ZH: dict[str, str] = {
     "workload": "未关闭工单",
     "dispatch to": "派给",
     "empty queue": "没有工单。",
+    "rows shown": "第 {first}–{last} 条，共 {total} 条",
+    "previous page": "上一页",
+    "next page": "下一页",
+    "at risk rule": (
+        "尚未到期、按合同时钟已用时限 {threshold}% 以上的承诺（与巡检的临近超时预警相同）。"
+    ),
+    "search shown": "找到 {total} 张工单，显示单号最新的 {shown} 张。",
     "sla:breached": "已超时",
     "sla:at_risk": "即将超时",
     "sla:ok": "正常",

@@ -15,10 +15,12 @@ from starlette.exceptions import StarletteDeprecationWarning
 from starlette.requests import Request
 
 from ledger.commands.application import TicketNotFound
+from ledger.commands.notify_rules import NotificationRules, parse_rules
 from ledger.commands.users import User, Users
 from ledger.domain.values import Role
 from ledger.sessions import CSRF_HEADER, SESSION_COOKIE
 from ledger.web import create_app
+from ledger.workbench import desk
 from ledger.workbench.submit import submit
 from tests.support import SHANGHAI, USER_ADMIN, Desk, open_desk
 
@@ -294,6 +296,17 @@ def test_notes_and_replies_are_events_with_their_roles(bench: Bench) -> None:
     assert "工作备注（内部）: 用户机房需门禁卡" in page and "已回复客户: 工程师已出发" in page
 
 
+ROW = re.compile(r'<tr data-number="([^"]+)">')
+ROW_STATE = re.compile(r'<tr data-number="([^"]+)">.*?data-sla="([a-z_]+)"', re.S)
+WORKLOAD = re.compile(r'<tr data-engineer="([^"]+)" class="([a-z]*)">.*?</td><td>(\d+)</td>')
+TAB_COUNT = re.compile(r'data-count="([a-z_]+)">\((\d+)\)')
+
+
+def _rows(page: str) -> list[tuple[str, str]]:
+    """(number, SLA state) of each row of a page's table, in order."""
+    return ROW_STATE.findall(page)
+
+
 def test_queues_show_the_unassigned_ticket_with_its_countdown(bench: Bench) -> None:
     bench.login_as("李娜")
     page = bench.page("/workbench/queues").text
@@ -301,18 +314,155 @@ def test_queues_show_the_unassigned_ticket_with_its_countdown(bench: Bench) -> N
     assert 'data-queue="unassigned"' in page
     # seed-002 emergency: respond within 5 minutes of 09:00; the clock stands at 09:00.
     assert 'data-deadline="2026-10-08T01:05:00+00:00"' in page
-    assert 'data-sla="at_risk"' in page
-    bench.desk.later(10)
+    assert _rows(page) == [(bench.number, "ok")]  # 0 % of its 5 minutes used
+    bench.desk.later(4)  # 80 % used: at risk, the countdown still running
+    page = bench.page("/workbench/queues?tab=at_risk").text
+    assert _rows(page) == [(bench.number, "at_risk")]
+    assert 'data-deadline="2026-10-08T01:05:00+00:00"' in page
+    bench.desk.later(6)
     page = bench.page("/workbench/queues?tab=breached").text
-    assert f'data-number="{bench.number}"' in page and 'data-sla="breached"' in page
+    assert _rows(page) == [(bench.number, "breached")]
+    assert dict(TAB_COUNT.findall(page)) == {
+        "unassigned": "1",
+        "at_risk": "0",
+        "breached": "1",
+        "mine": "0",
+    }
+
+
+def test_at_risk_is_the_sweeps_share_of_the_covered_time(bench: Bench) -> None:
+    """The at-risk queue is the sweep's at-risk warning: a promise not yet due that has
+    used 80 % of its covered time (by default; the notification rules' lowest
+    ``at_risk``), not a fixed time left. seed-002 answers within 5 minutes, round the
+    clock: at 09:04:15 the ticket reported at 09:00 has used 85 % of it, the one reported
+    at 09:01:45 50 %."""
+    bench.desk.later(1.75)
+    half = bench.desk.report(description="摄像机无画面").number
+    bench.desk.later(2.5)
+    bench.login_as("李娜")
+    at_risk = bench.page("/workbench/queues?tab=at_risk").text
+    assert _rows(at_risk) == [(bench.number, "at_risk")]
+    assert "已用时限 80% 以上" in at_risk
+    unassigned = bench.page("/workbench/queues?tab=unassigned").text
+    assert _rows(unassigned) == [(bench.number, "at_risk"), (half, "ok")]  # at risk first
+    # the same state wherever the ticket is shown: search, its page
+    assert _rows(bench.page("/workbench/search?q=摄像机无画面").text) == [(half, "ok")]
+    found = bench.page("/workbench/search?q=禹州市公安局").text
+    assert _rows(found) == [(half, "ok"), (bench.number, "at_risk")]  # newest number first
+    assert 'data-sla="at_risk"' in bench.page(f"/workbench/tickets/{bench.number}").text
+    assert 'data-sla="at_risk"' not in bench.page(f"/workbench/tickets/{half}").text
+
+    # rules that warn at 50 % (and 90 %) put the second ticket at risk too
+    rules = {
+        "channels": {
+            "desk": {"kind": "webhook", "url": "http://127.0.0.1:9/hook", "secret_env": "X"}
+        },
+        "rules": [
+            {
+                "name": "半程",
+                "events": ["ledger.ticket.at_risk_warned.*"],
+                "at_risk": 50,
+                "channels": ["desk"],
+            },
+            {
+                "name": "临近",
+                "events": ["ledger.ticket.at_risk_warned.*"],
+                "at_risk": 90,
+                "channels": ["desk"],
+            },
+        ],
+    }
+    NotificationRules(bench.desk.ledger.app, bench.desk.clock).load(
+        parse_rules(rules), actor="系统管理员", role=Role.ADMIN
+    )
+    at_risk = bench.page("/workbench/queues?tab=at_risk").text
+    assert _rows(at_risk) == [(bench.number, "at_risk"), (half, "at_risk")]
+    assert "已用时限 50% 以上" in at_risk
+
+
+def test_every_tab_is_right_when_it_holds_more_than_a_page(
+    bench: Bench, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Eight open tickets reported a minute apart from 09:00 (each to be answered within 5
+    minutes), pages of three, at 09:07:30: the three first are overdue, the fourth has
+    used 90 % of its time, the four latest (dispatched to 王工) are on time. Every tab
+    lists its tickets most urgent first across its pages and counts them all."""
+    monkeypatch.setattr(desk, "PAGE_SIZE", 3)
+    n = [bench.number]
+    for minute in range(1, 8):
+        bench.desk.later(1)
+        n.append(bench.desk.report(description=f"第 {minute} 号摄像机无画面").number)
+    for number in n[4:]:
+        bench.desk.do("dispatch", ticket=number, engineer="王工")
+    bench.desk.later(0.5)
+    bench.login_as("李娜")
+
+    def tab(query: str) -> str:
+        return bench.page(f"/workbench/queues?{query}").text
+
+    first = tab("tab=unassigned")
+    assert _rows(first) == [(n[0], "breached"), (n[1], "breached"), (n[2], "breached")]
+    assert dict(TAB_COUNT.findall(first)) == {
+        "unassigned": "4",
+        "at_risk": "1",
+        "breached": "3",
+        "mine": "0",
+    }
+    assert "第 1–3 条，共 4 条" in first
+    assert 'rel="next" href="/workbench/queues?tab=unassigned&amp;page=2"' in first
+    second = tab("tab=unassigned&page=2")
+    assert _rows(second) == [(n[3], "at_risk")]
+    assert "第 4–4 条，共 4 条" in second and 'rel="next"' not in second
+    assert _rows(tab("tab=unassigned&page=9")) == [(n[3], "at_risk")]  # the last page
+    assert _rows(tab("tab=breached")) == [
+        (n[0], "breached"),
+        (n[1], "breached"),
+        (n[2], "breached"),
+    ]
+    assert _rows(tab("tab=at_risk")) == [(n[3], "at_risk")]
+    assert _rows(tab("tab=mine")) == []
+
+    engineers = tab("tab=engineers")
+    assert WORKLOAD.findall(engineers) == [("王工", "here", "4")]  # the busiest, shown
+    assert _rows(engineers) == [(n[4], "ok"), (n[5], "ok"), (n[6], "ok")]
+    assert _rows(tab("tab=engineers&engineer=王工&page=2")) == [(n[7], "ok")]
+
+    bench.login_as("王工")  # an engineer sees their own tickets: mine, by default
+    mine = tab("")
+    assert 'data-queue="mine"' in mine
+    assert _rows(mine) == [(n[4], "ok"), (n[5], "ok"), (n[6], "ok")]
+    assert _rows(tab("tab=mine&page=2")) == [(n[7], "ok")]
+    assert dict(TAB_COUNT.findall(mine)) == {
+        "unassigned": "0",
+        "at_risk": "0",
+        "breached": "0",
+        "mine": "4",
+    }
+
+
+def test_search_lists_the_newest_and_counts_the_rest(
+    bench: Bench, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(desk, "SEARCH_LIMIT", 2)
+    later = [bench.desk.report(description=f"{name}号门禁控制器无法开机").number for name in "甲乙"]
+    bench.login_as("李娜")
+    page = bench.page("/workbench/search?q=无法开机").text
+    assert [number for number, _ in _rows(page)] == [later[1], later[0]]
+    assert "找到 3 张工单，显示单号最新的 2 张。" in page
+    alone = bench.page("/workbench/search?q=乙号门禁").text
+    assert [number for number, _ in _rows(alone)] == [later[1]] and "找到" not in alone
 
 
 def test_search_finds_by_phone_and_chinese_text_with_the_sla_state(bench: Bench) -> None:
     bench.login_as("李娜")
     page = bench.page("/workbench/search?q=138001").text
-    assert f'data-number="{bench.number}"' in page and 'data-sla="at_risk"' in page
+    assert _rows(page) == [(bench.number, "ok")]
     assert f'data-number="{bench.number}"' in bench.page("/workbench/search?q=无法开机").text
     assert "没有找到工单。" in bench.page("/workbench/search?q=摄像机").text
+    bench.login_as("王工")  # an engineer finds their own tickets only
+    assert "没有找到工单。" in bench.page("/workbench/search?q=138001").text
+    bench.desk.do("dispatch", ticket=bench.number, engineer="王工")
+    assert _rows(bench.page("/workbench/search?q=138001").text) == [(bench.number, "ok")]
 
 
 def test_intake_shows_the_promise_warranty_memory_and_open_tickets(bench: Bench) -> None:
@@ -522,8 +672,11 @@ def test_the_phone_shows_each_tickets_next_due_promise_with_its_countdown(bench:
     assert countdown in listed
     assert '<span class="due" data-metric="respond">响应 · 期限 2026-10-08 09:05' in listed
     page = bench.page(f"/workbench/phone/{bench.number}").text
-    assert countdown in page and 'id="sla-clock" class="sla-at_risk"' in page
-    bench.desk.later(10)
+    assert countdown in page and 'id="sla-clock" class="sla-ok"' in page
+    bench.desk.later(4)  # 80 % of the 5 minutes used: at risk (the sweep's threshold)
+    risky = bench.page(f"/workbench/phone/{bench.number}").text
+    assert 'id="sla-clock" class="sla-at_risk"' in risky
+    bench.desk.later(6)
     late = bench.page(f"/workbench/phone/{bench.number}").text
     assert 'id="sla-clock" class="sla-breached"' in late
 

@@ -4,10 +4,12 @@ in step as tickets change; rebuilt to the same answers."""
 
 from __future__ import annotations
 
-import pytest
-from sqlalchemy import text
+from typing import Any
 
-from ledger.projections.search import search_terms, search_tickets
+import pytest
+from sqlalchemy import event, text
+
+from ledger.projections.search import count_tickets, search_terms, search_tickets
 from tests.support import Desk, open_desk
 
 
@@ -82,6 +84,40 @@ def test_the_index_is_the_databases_trigram_index(desk: Desk) -> None:
                 )
             )
             assert "gin_trgm_ops" in index
+
+
+def test_a_search_is_answered_from_the_trigram_index_and_counted(desk: Desk) -> None:
+    """The statement a search runs (caught as the driver gets it) is answered from the
+    trigram index: on SQLite the FTS5 table (``MATCH``), on PostgreSQL the GIN index
+    (the planner's choice on a table of three rows is a scan, of the table or of the
+    numbers, so the count, which needs no order, is asked with the table's scan ruled out
+    to see that the index answers it)."""
+    numbers = [desk.report(description=f"{name}号摄像机画面模糊").number for name in "甲乙丙"]
+    desk.ledger.projections.catch_up(["search", "sla"])
+    statements: list[tuple[str, Any]] = []
+
+    def caught(conn: Any, cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        if "ticket_search" in statement and not statement.startswith("EXPLAIN"):
+            statements.append((statement, parameters))
+
+    event.listen(desk.ledger.engine, "before_cursor_execute", caught)
+    try:
+        with desk.ledger.engine.connect() as conn:
+            assert search_tickets(conn, "摄像机 画面", limit=2) == numbers[:0:-1]
+            assert count_tickets(conn, "摄像机 画面") == 3
+            assert count_tickets(conn, '乙号 "x') == 0  # a double quote is text
+            assert search_tickets(conn, "乙号") == [numbers[1]]
+            if conn.dialect.name == "sqlite":
+                for statement, parameters in statements[:2]:  # the search, the count
+                    plan = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)
+                    assert any("VIRTUAL TABLE INDEX" in row[-1] for row in plan)
+            else:
+                conn.exec_driver_sql("SET enable_seqscan = off")
+                statement, parameters = statements[1]
+                plan = conn.exec_driver_sql(f"EXPLAIN {statement}", parameters)
+                assert "ticket_search_document_trgm" in "\n".join(row[0] for row in plan)
+    finally:
+        event.remove(desk.ledger.engine, "before_cursor_execute", caught)
 
 
 def test_terms_are_text_not_patterns() -> None:

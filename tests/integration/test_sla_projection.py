@@ -17,7 +17,7 @@ from ledger.domain.holidays import HolidayTable
 from ledger.domain.model import Stamp
 from ledger.domain.sla import SlaStatus
 from ledger.domain.values import Role
-from ledger.projections.sla import SlaProjection, sla_targets, ticket_slas
+from ledger.projections.sla import SlaProjection, open_standings, sla_targets, ticket_slas
 from ledger.reports.sla import ReportQuery, report_json, sla_report
 from tests.support import SEED_CONTRACTS, SHANGHAI, Desk, open_desk
 
@@ -274,3 +274,38 @@ def test_a_ticket_of_an_unknown_contract_is_unjudged_until_the_contract_arrives(
         ("respond", SlaStatus.OVERDUE),
         ("arrive", SlaStatus.PENDING),
     ]
+
+
+def test_the_stored_verdicts_read_as_of_now_are_the_judgement(desk: Desk) -> None:
+    """The workbench's queues read the open tickets' verdicts without judging them
+    (``open_standings`` in SQL, ``late_minutes=False``): at any later now every status,
+    due and done time is the judgement's; only the minutes late are not counted."""
+    busy_morning(desk)
+    held = desk.report(severity="general")
+    desk.do("suspend", ticket=held.number, reason="等待备件")  # an open pause: no due time
+    desk.ledger.projections.catch_up([SlaProjection.name])
+    start = desk.clock.now()
+    for now in (start, start + timedelta(minutes=1), start + timedelta(days=3)):
+        with desk.ledger.engine.connect() as conn:
+            judged = {t.number: t for t in ticket_slas(conn, now, include_cancelled=True)}
+            read = ticket_slas(conn, now, include_cancelled=True, late_minutes=False)
+            standings = {s.number: s for s in open_standings(conn, now)}
+        for ticket in read:
+            assert [(j.metric, j.status, j.due_at, j.done_at) for j in ticket.targets] == [
+                (j.metric, j.status, j.due_at, j.done_at) for j in judged[ticket.number].targets
+            ]
+        assert set(standings) == {n for n, t in judged.items() if t.is_open}
+        for number, standing in standings.items():
+            targets = judged[number].targets
+            assert standing.missed == any(
+                j.status in (SlaStatus.OVERDUE, SlaStatus.BREACHED) for j in targets
+            )
+            assert standing.running == any(
+                j.status is SlaStatus.PENDING and j.due_at for j in targets
+            )
+            assert standing.kept == any(j.status is SlaStatus.MET for j in targets)
+            not_done = (SlaStatus.PENDING, SlaStatus.OVERDUE)
+            assert standing.soonest_due == min(
+                (j.due_at for j in targets if j.status in not_done and j.due_at), default=None
+            )
+    assert {s.missed for s in standings.values()} == {True, False}  # both kinds were seen
