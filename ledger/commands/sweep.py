@@ -32,7 +32,7 @@ from ledger.domain.sweep import SweepAction, SweepKind, sweep_ticket
 from ledger.domain.ticket import Ticket
 from ledger.domain.values import Role
 from ledger.projections.base import ProjectionRunner
-from ledger.projections.sla import closed_with_promises_running
+from ledger.projections.sla_queries import closed_with_promises_running
 from ledger.projections.tickets import list_tickets
 
 SWEEP_ACTOR = "system:sweep"

@@ -22,7 +22,7 @@ from datetime import date, datetime, timedelta, tzinfo
 from ledger.domain.compliance import Judgement
 from ledger.domain.metrics import BUILTIN_METRICS, METRIC_NAME, metric_rank
 from ledger.domain.sla import SlaStatus
-from ledger.projections.sla import TicketSla
+from ledger.projections.sla_queries import TicketSla
 from ledger.projections.supervision import SupervisionFact, SupervisionKind
 from ledger.reports.common import Period
 from ledger.reports.sla import Tally

@@ -28,16 +28,15 @@ from ledger.domain.compliance import time_used
 from ledger.domain.contract import policy_for_ticket
 from ledger.domain.sla import SlaStatus
 from ledger.projections.sla import (
-    TicketSla,
     by_contract_id,
     load_contracts,
     load_holidays,
     load_tickets,
     sla_contracts,
     sla_tickets,
-    ticket_slas,
     work_calendar,
 )
+from ledger.projections.sla_queries import TicketSla, ticket_slas
 from ledger.projections.supervision import (
     SupervisionFact,
     SupervisionKind,

@@ -11,10 +11,7 @@ from uuid import UUID
 
 from ledger.domain import evidence
 from ledger.domain.errors import RuleViolation
-from ledger.domain.model import (
-    Stamp,
-    require_role,
-)
+from ledger.domain.model import Stamp, require_role
 from ledger.domain.model import check_times as _check_times
 from ledger.domain.model import next_event as _next
 from ledger.domain.ticket import (

@@ -13,15 +13,15 @@ applies to earlier reports); and, when a holiday table is loaded, every ticket w
 ran into that year (or could not be judged). A ticket whose contract the projection does
 not know gets no target rows.
 
-The queries (:func:`ticket_slas`) take ``now``: they re-judge, at ``now``, only the tickets
-that still have non-final targets (``pending`` / ``unknown``), so ``overdue`` and its breach
-minutes are exact at read time, while final verdicts come straight from the table.
+The queries (:mod:`ledger.projections.sla_queries`) take ``now``: they re-judge, at
+``now``, only the tickets that still have non-final targets (``pending`` / ``unknown``), so
+``overdue`` and its breach minutes are exact at read time, while final verdicts come
+straight from the table.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -41,12 +41,9 @@ from sqlalchemy import (
     Text,
     Uuid,
     and_,
-    case,
     exists,
-    func,
     or_,
     select,
-    true,
 )
 
 from ledger.adapters.chinese_calendar import china_official_calendar
@@ -54,7 +51,6 @@ from ledger.domain.calendar import WorkCalendar
 from ledger.domain.compliance import Judgement, judge_ticket
 from ledger.domain.contract import (
     CONTRACT_EVENT_TYPES,
-    METRICS,
     Contract,
     ContractEvent,
     PolicyRevised,
@@ -79,7 +75,6 @@ from ledger.domain.values import TicketStatus
 from ledger.projections.base import Projection, chunks, insert_rows, update_rows
 from ledger.projections.tickets import ticket_columns, ticket_values
 from ledger.storage.tables import metadata
-from ledger.timeutil import as_utc
 
 
 def _state_table(name: str, *columns: Column[Any]) -> Table:
@@ -361,257 +356,3 @@ def _target_row(ticket_id: UUID, j: Judgement) -> dict[str, Any]:
         "elapsed_seconds": None if j.elapsed is None else j.elapsed.total_seconds(),
         "note": j.note,
     }
-
-
-# --------------------------------------------------------------------------- queries
-
-
-@dataclass(frozen=True)
-class TicketSla:
-    """A ticket with its verdicts. ``judged`` is false when its contract is unknown."""
-
-    ticket_id: UUID
-    number: str
-    contract_id: str
-    customer: str
-    severity: str
-    engineer: str | None
-    reported_at: datetime
-    is_open: bool
-    judged: bool
-    targets: tuple[Judgement, ...]
-    out_of_contract: bool = False
-    """Reported outside the contract's coverage: judged, but in no met %."""
-
-
-_PLAIN = ("ticket_id", "number", "contract_id", "customer", "severity", "engineer", "is_open")
-"""The columns of ``sla_tickets`` that are :class:`TicketSla` fields as they are."""
-
-
-def ticket_slas(
-    conn: Connection,
-    now: datetime,
-    *,
-    reported_from: datetime | None = None,
-    reported_before: datetime | None = None,
-    contract: str | None = None,
-    include_cancelled: bool = False,
-    only_open: bool = False,
-    customer: str | None = None,
-    engineer: str | None = None,
-    numbers: Sequence[str] | None = None,
-    late_minutes: bool = True,
-) -> list[TicketSla]:
-    """Tickets reported in ``[reported_from, reported_before)`` with their verdicts at
-    ``now``, by report time then number. Cancelled tickets are left out unless asked for;
-    ``only_open`` keeps the open ones; ``customer`` and ``engineer`` keep that one's;
-    ``numbers`` those tickets (the workbench's search results, its ticket page).
-
-    ``late_minutes=False``: nothing is re-judged — the stored verdicts are read as of
-    ``now`` (:func:`as_of`), every status and due time exact but an overdue target's
-    ``breach_minutes`` not counted (0): counting them walks the contract's clock from the
-    due time to ``now``, long for a ticket overdue for months (the workbench's rows show
-    the due time, not the minutes)."""
-    where: list[ColumnElement[bool]] = []
-    if numbers is not None:
-        where.append(sla_tickets.c.number.in_(list(numbers)))
-    if only_open:
-        where.append(sla_tickets.c.is_open.is_(True))
-    if customer is not None:
-        where.append(sla_tickets.c.customer == customer)
-    if engineer is not None:
-        where.append(sla_tickets.c.engineer == engineer)
-    if reported_from is not None:
-        where.append(sla_tickets.c.reported_at >= reported_from.astimezone(UTC))
-    if reported_before is not None:
-        where.append(sla_tickets.c.reported_at < reported_before.astimezone(UTC))
-    if contract:
-        where.append(sla_tickets.c.contract_id == contract)
-    if not include_cancelled:
-        where.append(sla_tickets.c.cancelled.is_(False))
-    tickets = conn.execute(
-        select(*(sla_tickets.c[name] for name in (*_PLAIN, "reported_at")))
-        .where(*where)
-        .order_by(sla_tickets.c.reported_at, sla_tickets.c.number)
-    ).all()
-    stored: dict[UUID, list[Judgement]] = {}
-    targets = conn.execute(
-        select(sla_targets)
-        .join(sla_tickets, sla_tickets.c.ticket_id == sla_targets.c.ticket_id)
-        .where(*where)
-    )
-    for target in targets.mappings():
-        stored.setdefault(target["ticket_id"], []).append(_stored_verdict(target))
-    stale = [
-        tid for tid, verdicts in stored.items() if any(not v.status.is_final for v in verdicts)
-    ]
-    if late_minutes:
-        fresh = _rejudge(conn, stale, now)
-    else:
-        fresh = {tid: [as_of(v, now) for v in stored[tid]] for tid in stale}
-    known = set(conn.scalars(select(sla_contracts.c.contract_id)))
-    outside = set(
-        conn.scalars(
-            select(sla_out_of_contract.c.ticket_id)
-            .join(sla_tickets, sla_tickets.c.ticket_id == sla_out_of_contract.c.ticket_id)
-            .where(*where)
-        )
-    )
-    result = []
-    for row in tickets:
-        verdicts = fresh.get(row.ticket_id, stored.get(row.ticket_id, []))
-        result.append(
-            TicketSla(
-                **{name: row._mapping[name] for name in _PLAIN},
-                reported_at=as_utc(row.reported_at),
-                judged=row.contract_id in known,
-                targets=tuple(sorted(verdicts, key=_metric_order)),
-                out_of_contract=row.ticket_id in outside,
-            )
-        )
-    return result
-
-
-def closed_with_promises_running(
-    conn: Connection, leave_out: Collection[str]
-) -> list[tuple[UUID, str]]:
-    """Closed tickets (not cancelled) with a promise not kept when last judged, other than
-    ``leave_out``'s metrics: a promise that runs on after closing (seed 004's signed form
-    filed within 5 days) is still the sweep's business. By number."""
-    rows = conn.execute(
-        select(sla_tickets.c.ticket_id, sla_tickets.c.number)
-        .distinct()
-        .join(sla_targets, sla_targets.c.ticket_id == sla_tickets.c.ticket_id)
-        .where(
-            sla_tickets.c.is_open.is_(False),
-            sla_tickets.c.cancelled.is_(False),
-            sla_targets.c.status.in_([SlaStatus.PENDING.value, SlaStatus.OVERDUE.value]),
-            sla_targets.c.metric.not_in(list(leave_out)),
-        )
-        .order_by(sla_tickets.c.number)
-    )
-    return [(row.ticket_id, row.number) for row in rows]
-
-
-def as_of(verdict: Judgement, now: datetime) -> Judgement:
-    """A stored verdict (judged at the report) as of ``now``, without judging: a pending
-    target whose due time has passed is overdue (``verdict_at``: late once ``now`` is past
-    the due time; nothing else about a target changes with ``now``), its minutes late not
-    counted. :func:`open_standings` applies the same rule in SQL."""
-    if verdict.status is SlaStatus.PENDING and verdict.due_at is not None and now > verdict.due_at:
-        return replace(verdict, status=SlaStatus.OVERDUE)
-    return verdict
-
-
-def _rejudge(conn: Connection, ids: list[UUID], now: datetime) -> dict[UUID, list[Judgement]]:
-    if not ids:
-        return {}
-    tickets = load_tickets(conn, ids)
-    contracts = by_contract_id(load_contracts(conn))
-    calendar = work_calendar(load_holidays(conn))
-    return {tid: judge(t, contracts, calendar, now) or [] for tid, t in tickets.items()}
-
-
-def _stored_verdict(row: Any) -> Judgement:
-    def when(value: datetime | None) -> datetime | None:
-        return None if value is None else as_utc(value)
-
-    seconds = row["elapsed_seconds"]
-    return Judgement(
-        metric=row["metric"],
-        target=row["target"],
-        status=SlaStatus(row["status"]),
-        due_at=when(row["due_at"]),
-        done_at=when(row["done_at"]),
-        breach_minutes=row["breach_minutes"],
-        elapsed=None if seconds is None else timedelta(seconds=seconds),
-        note=row["note"],
-    )
-
-
-def _metric_order(j: Judgement) -> int:
-    return METRICS.index(j.metric) if j.metric in METRICS else len(METRICS)
-
-
-@dataclass(frozen=True)
-class Standing:
-    """An open ticket's promises at ``now`` as its stored verdicts give them, without
-    judging (:func:`as_of`'s rule: a ``pending`` target whose due time has passed by
-    ``now`` is overdue)."""
-
-    ticket_id: UUID
-    number: str
-    engineer: str | None
-    missed: bool
-    """A promise overdue at ``now``, or kept late."""
-    running: bool
-    """A promise not done, its due time still ahead: it may be at risk."""
-    kept: bool
-    """A promise met."""
-    soonest_due: datetime | None
-    """The soonest due time of the promises not done (overdue ones included)."""
-
-
-def open_standings(
-    conn: Connection, now: datetime, *, engineer: str | None = None
-) -> list[Standing]:
-    """Every open ticket (or ``engineer``'s) with its :class:`Standing` at ``now``: one
-    query over ``sla_tickets`` (by its open/engineer index) and their stored targets."""
-    s, t = sla_tickets.c, sla_targets.c
-    at = now.astimezone(UTC)
-    pending, met = SlaStatus.PENDING.value, SlaStatus.MET.value
-    not_done = (pending, SlaStatus.OVERDUE.value)
-    missed = or_(
-        t.status.in_((SlaStatus.OVERDUE.value, SlaStatus.BREACHED.value)),
-        and_(t.status == pending, t.due_at < at),
-    )
-
-    def any_(condition: ColumnElement[bool]) -> Any:
-        return func.max(case((condition, 1), else_=0))
-
-    query = (
-        select(
-            s.ticket_id,
-            s.number,
-            s.engineer,
-            any_(missed).label("missed"),
-            any_(and_(t.status == pending, t.due_at >= at)).label("running"),
-            any_(t.status == met).label("kept"),
-            func.min(case((t.status.in_(not_done), t.due_at))).label("soonest_due"),
-        )
-        .select_from(sla_tickets.outerjoin(sla_targets, t.ticket_id == s.ticket_id))
-        .where(s.is_open == true(), s.cancelled.is_(False))
-        .group_by(s.ticket_id, s.number, s.engineer)
-    )
-    if engineer is not None:
-        query = query.where(s.engineer == engineer)
-    return [
-        Standing(
-            row.ticket_id,
-            row.number,
-            row.engineer,
-            bool(row.missed),
-            bool(row.running),
-            bool(row.kept),
-            None if row.soonest_due is None else as_utc(row.soonest_due),
-        )
-        for row in conn.execute(query)
-    ]
-
-
-def running_targets(conn: Connection, ids: Iterable[UUID], now: datetime) -> dict[UUID, list[str]]:
-    """The metrics of the tickets ``ids`` that are not done and not yet due at ``now``
-    (from the stored verdicts, as :func:`open_standings`)."""
-    at = now.astimezone(UTC)
-    found: dict[UUID, list[str]] = {}
-    for chunk in chunks(list(ids)):
-        rows = conn.execute(
-            select(sla_targets.c.ticket_id, sla_targets.c.metric).where(
-                sla_targets.c.ticket_id.in_(chunk),
-                sla_targets.c.status == SlaStatus.PENDING.value,
-                sla_targets.c.due_at >= at,
-            )
-        )
-        for row in rows:
-            found.setdefault(row.ticket_id, []).append(row.metric)
-    return found

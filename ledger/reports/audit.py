@@ -40,13 +40,8 @@ from ledger.domain.audit import (
 from ledger.domain.ticket import TicketEvent
 from ledger.integrity.aggregate import chain_predecessor_times
 from ledger.integrity.privacy import ERASED_TOPIC
-from ledger.projections.sla import (
-    SlaProjection,
-    load_contracts,
-    load_holidays,
-    ticket_slas,
-    work_calendar,
-)
+from ledger.projections.sla import SlaProjection, load_contracts, load_holidays, work_calendar
+from ledger.projections.sla_queries import ticket_slas
 from ledger.reports import sla
 from ledger.reports.common import (
     Period,

@@ -1,6 +1,6 @@
 """The SLA compliance report (``ledger report sla``): how many promises were kept.
 
-Built from the ``sla`` projection's verdicts (:func:`ledger.projections.sla.ticket_slas`),
+Built from the ``sla`` projection's verdicts (:func:`ledger.projections.sla_queries.ticket_slas`),
 for the tickets reported in a period of local dates (inclusive, in the user's zone),
 cancelled tickets left out. One summary row per group (contract, customer, engineer,
 severity or month of the report) plus a total row, then the list of breaches. ``--as-of``
@@ -36,7 +36,8 @@ from ledger.domain.contract import METRICS
 from ledger.domain.metrics import METRIC_WORDS_ZH, metric_rank
 from ledger.domain.sla import SlaStatus
 from ledger.domain.values import Severity
-from ledger.projections.sla import SlaProjection, TicketSla, load_contracts, ticket_slas
+from ledger.projections.sla import SlaProjection, load_contracts
+from ledger.projections.sla_queries import TicketSla, ticket_slas
 from ledger.reports import export
 from ledger.reports.common import (
     Period,

@@ -1,47 +1,47 @@
-"""The desk's pages as view models: the queues, search results, a ticket's SLA clocks (its
-buttons: :mod:`ledger.workbench.actions`), and the hotline's intake (a contract's promises,
-its warranty, what earlier tickets remember, the open tickets a report may repeat). The
-pure parts (:func:`worst_state`, :func:`sla_state`, :func:`queue_row`, :func:`place`,
-:func:`select_queue`, :func:`in_warranty`) take what they need and a ``now``; the loaders
-read the read models (caught up first, as the dashboard's do).
+"""The desk's pages as view models: the queues, search results and a ticket's SLA clocks (its
+buttons: :mod:`ledger.workbench.actions`; the hotline's intake: :mod:`ledger.workbench.intake`).
+The pure parts (:func:`worst_state`, :func:`sla_state`, :func:`queue_row`, :func:`place`,
+:func:`select_queue`) take what they need and a ``now``; the loaders read the read models
+(caught up first, as the dashboard's do).
 
 A queue page answers from one query of the open tickets' stored verdicts
-(:func:`ledger.projections.sla.open_standings`), measures for risk only the promises still
-running (the sweep's rule, :func:`targets_at_risk`) and judges only the rows it shows."""
+(:func:`ledger.projections.sla_queries.open_standings`), measures for risk only the
+promises still running (the sweep's rule, :func:`targets_at_risk`) and judges only the rows
+it shows."""
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
-from typing import Any, Literal
+from datetime import UTC, datetime, timedelta
+from typing import Literal
 from uuid import UUID
 
-from sqlalchemy import Connection, or_, select
+from sqlalchemy import Connection
 
 from ledger.bootstrap import Ledger
 from ledger.commands.notify_rules import NotificationRules
 from ledger.commands.users import User
 from ledger.domain.compliance import is_at_risk, time_used
-from ledger.domain.contract import Contract, Policy, policy_for_ticket
+from ledger.domain.contract import policy_for_ticket
 from ledger.domain.notification import DEFAULT_AT_RISK
 from ledger.domain.sla import SlaStatus
-from ledger.domain.ticket import Ticket
-from ledger.projections.search import count_tickets, search_tickets, ticket_search
+from ledger.projections.search import count_tickets, search_tickets
 from ledger.projections.sla import (
-    Standing,
-    TicketSla,
     by_contract_id,
     load_contracts,
     load_holidays,
     load_tickets,
+    work_calendar,
+)
+from ledger.projections.sla_queries import (
+    Standing,
+    TicketSla,
     open_standings,
     running_targets,
     ticket_slas,
-    work_calendar,
 )
-from ledger.projections.tickets import ticket_summary
 from ledger.reports.common import caught_up
 
 SlaState = Literal["breached", "at_risk", "ok", "met", "none"]
@@ -373,157 +373,3 @@ def load_ticket_sla(ledger: Ledger, number: str) -> tuple[TicketSla | None, date
             conn, {ticket.ticket_id: running(ticket)}, now, threshold
         )
     return ticket, now, risky
-
-
-# --------------------------------------------------------------------------- intake
-
-
-@dataclass(frozen=True)
-class ContractChoice:
-    contract_id: str
-    name: str
-    customer: str
-
-
-def in_warranty(policy: Policy, today: date) -> bool:
-    return policy.warranty.covers(today)
-
-
-def find_contracts(
-    contracts: Iterable[Contract], query: str, by_phone: Iterable[str] = ()
-) -> list[ContractChoice]:
-    """The contracts whose customer or name holds ``query`` (case ignored), or whose earlier
-    tickets had a contact with that phone (``by_phone``: their contract ids)."""
-    wanted = query.strip().lower()
-    phone_ids = set(by_phone)
-    found = []
-    for contract in contracts:
-        policy = contract.latest.policy
-        text = f"{contract.contract_id}\n{policy.name}\n{policy.customer}".lower()
-        if not wanted or wanted in text or contract.contract_id in phone_ids:
-            found.append(ContractChoice(contract.contract_id, policy.name, policy.customer))
-    return sorted(found, key=lambda c: c.contract_id)
-
-
-@dataclass(frozen=True)
-class Remembered:
-    """What earlier tickets of a contract remember, most used first."""
-
-    customers: list[str]
-    sites: list[str]
-    devices: list[str]
-    contacts: list[tuple[str, str]]
-
-
-def remembered(tickets: Iterable[Ticket]) -> Remembered:
-    """From a contract's earlier tickets: customers, sites, devices and contacts (name,
-    phone), most often used first (the open ones among them: :func:`find_duplicates`)."""
-    customers: Counter[str] = Counter()
-    sites: Counter[str] = Counter()
-    devices: Counter[str] = Counter()
-    contacts: Counter[tuple[str, str]] = Counter()
-    for t in tickets:
-        customers[t.customer] += 1
-        sites[t.site] += 1
-        devices[t.device] += 1
-        contacts[(t.contact.name, t.contact.phone)] += 1
-
-    def ranked(counter: Counter[Any]) -> list[Any]:
-        return [k for k, _ in sorted(counter.items(), key=lambda kv: (-kv[1], str(kv[0])))]
-
-    return Remembered(
-        ranked(customers),
-        ranked(sites),
-        ranked(devices),
-        ranked(contacts),
-    )
-
-
-def load_contracts_list(ledger: Ledger) -> list[Contract]:
-    """Every contract (the SLA read model's copy, caught up first)."""
-    with caught_up(ledger, QUEUE_MODELS) as (conn, _):
-        return list(load_contracts(conn).values())
-
-
-def contracts_by_phone(ledger: Ledger, phone: str) -> list[str]:
-    """The contracts of earlier tickets whose contact had ``phone`` (a part of it, at
-    least 3 characters: the search read model)."""
-    digits = phone.strip()
-    if len(digits) < 3 or not any(c.isdigit() for c in digits):
-        return []
-    ledger.projections.catch_up(["search"])
-    t = ticket_search
-    with ledger.engine.connect() as conn:
-        numbers = search_tickets(conn, digits, limit=200)
-        if not numbers:
-            return []
-        rows = conn.execute(select(t.c.contract_id, t.c.phones).where(t.c.number.in_(numbers)))
-        return sorted({r.contract_id for r in rows if digits in r.phones})
-
-
-def contract_tickets(ledger: Ledger, contract_id: str, limit: int = 500) -> list[Ticket]:
-    """The contract's latest tickets (as the search read model holds them)."""
-    ledger.projections.catch_up(["search"])
-    t = ticket_search
-    with ledger.engine.connect() as conn:
-        rows = conn.execute(
-            select(t.c.state)
-            .where(t.c.contract_id == contract_id)
-            .order_by(t.c.number.desc())
-            .limit(limit)
-        )
-        return [Ticket.model_validate_json(r.state) for r in rows]
-
-
-@dataclass(frozen=True)
-class Duplicate:
-    """An open ticket a new report may repeat."""
-
-    number: str
-    customer: str
-    site: str
-    device: str
-    status: str
-    same_device: bool
-
-
-def _same(a: str, b: str) -> bool:
-    return a.strip().casefold() == b.strip().casefold()
-
-
-def duplicates(tickets: Iterable[Ticket], customer: str, device: str) -> list[Duplicate]:
-    """Among ``tickets``, the open ones of ``customer`` or of ``device`` (case and the
-    spaces around ignored): the same device first, then the newest."""
-    given = device.strip()
-    found = [
-        Duplicate(
-            t.number,
-            t.customer,
-            t.site,
-            t.device,
-            t.status.value,
-            same_device=bool(given) and _same(t.device, given),
-        )
-        for t in tickets
-        if t.is_open and (_same(t.customer, customer) or (given and _same(t.device, given)))
-    ]
-    found.sort(key=lambda d: d.number, reverse=True)
-    return sorted(found, key=lambda d: not d.same_device)
-
-
-def find_duplicates(
-    ledger: Ledger, contract_id: str, customer: str, device: str
-) -> list[Duplicate]:
-    """The open tickets a report on ``contract_id`` may repeat: those of the same customer
-    (any contract of theirs) and, on the contract, those of the same device (the tickets
-    read model, caught up first)."""
-    t = ticket_summary
-    with caught_up(ledger, ("tickets",)) as (conn, _):
-        rows = conn.execute(
-            select(t.c.state).where(
-                t.c.is_open.is_(True),
-                or_(t.c.customer == customer.strip(), t.c.contract_id == contract_id),
-            )
-        )
-        tickets = [Ticket.model_validate_json(r.state) for r in rows]
-    return duplicates(tickets, customer, device)

@@ -23,7 +23,7 @@ from ledger.dashboard.pages import ledger_of, scope_of
 from ledger.dashboard.web import PageRoute
 from ledger.domain.values import Role, Severity
 from ledger.presenters.tickets import event_view
-from ledger.projections.sla import ticket_slas
+from ledger.projections.sla_queries import ticket_slas
 from ledger.projections.tickets import list_tickets
 from ledger.reports.common import caught_up
 from ledger.timeutil import show

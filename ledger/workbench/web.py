@@ -28,7 +28,7 @@ from ledger.domain.values import Role, Severity
 from ledger.presenters.contracts import promise_text
 from ledger.presenters.tickets import history_view
 from ledger.sessions import CSRF_COOKIE
-from ledger.workbench import actions, desk
+from ledger.workbench import actions, desk, intake
 from ledger.workbench.pages import (
     HERE,
     STATIC_PREFIX,
@@ -194,8 +194,8 @@ def _intake_context(
 ) -> dict[str, Any]:
     ledger = ledger_of(request)
     language = lang(request)
-    contracts = desk.load_contracts_list(ledger)
-    matches = desk.find_contracts(contracts, q, desk.contracts_by_phone(ledger, q) if q else ())
+    contracts = intake.load_contracts_list(ledger)
+    matches = intake.find_contracts(contracts, q, intake.contracts_by_phone(ledger, q) if q else ())
     chosen = next((c for c in contracts if c.contract_id == contract_id), None)
     level = Severity(severity) if severity in {s.value for s in Severity} else Severity.GENERAL
     context: dict[str, Any] = {
@@ -220,9 +220,9 @@ def _intake_context(
             "promises": {
                 s.value: promise_text(policy, s, metric_words, language) for s in Severity
             },
-            "in_warranty": desk.in_warranty(policy, today),
-            "remembered": desk.remembered(desk.contract_tickets(ledger, chosen.contract_id)),
-            "duplicates": desk.find_duplicates(ledger, chosen.contract_id, policy.customer, ""),
+            "in_warranty": intake.in_warranty(policy, today),
+            "remembered": intake.remembered(intake.contract_tickets(ledger, chosen.contract_id)),
+            "duplicates": intake.find_duplicates(ledger, chosen.contract_id, policy.customer, ""),
         }
     return context
 
@@ -268,7 +268,7 @@ def intake_duplicates(
     return render(request, "workbench/intake.html", context, block="duplicates")
 
 
-def _duplicates_of(request: Request, fields: dict[str, str]) -> list[desk.Duplicate] | None:
+def _duplicates_of(request: Request, fields: dict[str, str]) -> list[intake.Duplicate] | None:
     """The open tickets a report with these form ``fields`` may repeat (its customer: the
     contract's when left blank); ``None`` when there is no such contract."""
     ledger = ledger_of(request)
@@ -276,7 +276,7 @@ def _duplicates_of(request: Request, fields: dict[str, str]) -> list[desk.Duplic
     if contract is None:
         return None
     customer = fields.get("customer", "").strip() or contract.latest.policy.customer
-    return desk.find_duplicates(ledger, contract.contract_id, customer, fields.get("device", ""))
+    return intake.find_duplicates(ledger, contract.contract_id, customer, fields.get("device", ""))
 
 
 INTAKE_FIELDS = (
@@ -304,7 +304,7 @@ async def intake_submit(request: Request, user: WorkbenchUserDep) -> Response:
     confirmed = bool(fields.get("not_duplicate"))
     fields = {k: v for k, v in fields.items() if k in INTAKE_FIELDS}
     language = lang(request)
-    repeats: list[desk.Duplicate] | None = []
+    repeats: list[intake.Duplicate] | None = []
     if not confirmed:
         repeats = await anyio.to_thread.run_sync(lambda: _duplicates_of(request, fields))
     if repeats:  # open tickets it may repeat: said so (with any field's error), not recorded

@@ -17,7 +17,8 @@ from ledger.domain.holidays import HolidayTable
 from ledger.domain.model import Stamp
 from ledger.domain.sla import SlaStatus
 from ledger.domain.values import Role
-from ledger.projections.sla import SlaProjection, open_standings, sla_targets, ticket_slas
+from ledger.projections.sla import SlaProjection, sla_targets
+from ledger.projections.sla_queries import open_standings, ticket_slas
 from ledger.reports.sla import ReportQuery, report_json, sla_report
 from tests.support import SEED_CONTRACTS, SHANGHAI, Desk, open_desk
 

@@ -43,7 +43,7 @@ from ledger.dashboard.queries import period_of
 from ledger.domain.compliance import Judgement
 from ledger.domain.satisfaction import SatisfactionBand, satisfaction_band, satisfaction_total
 from ledger.domain.sla import SlaStatus
-from ledger.projections.sla import TicketSla
+from ledger.projections.sla_queries import TicketSla
 from ledger.projections.supervision import SupervisionFact, SupervisionKind
 from ledger.reports.actions import ActionReport
 from ledger.reports.common import Period

@@ -13,15 +13,15 @@ from ledger.domain.compliance import Judgement
 from ledger.domain.sla import SlaStatus
 from ledger.domain.values import Severity
 from ledger.presenters.contracts import promise_text
-from ledger.projections.sla import Standing, TicketSla
+from ledger.projections.sla_queries import Standing, TicketSla
 from ledger.workbench.desk import (
     PAGE_SIZE,
-    in_warranty,
     place,
     queue_row,
     select_queue,
     sla_state,
 )
+from ledger.workbench.intake import in_warranty
 from tests.support import SEED_CONTRACTS
 
 NOW = datetime(2026, 10, 8, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai

@@ -10,7 +10,7 @@ from ledger.domain.numbering import ticket_id_for
 from ledger.domain.ticket import Contact, Ticket, mutate
 from ledger.domain.ticket_rules import decide_report
 from ledger.domain.values import Category, Channel, Role, Severity, TicketStatus
-from ledger.workbench.desk import duplicates
+from ledger.workbench.intake import duplicates
 
 NOW = datetime(2026, 10, 8, 1, 0, tzinfo=UTC)
 
