@@ -151,14 +151,14 @@ def verify_ledger(
                 problem = _check_link(ChainedEvent.from_row(row), prev)
                 if problem is not None:
                     findings.add(problem)
-            if state is None or topic is None:  # the event is gone
+            if state is None:
                 position, head_nid, prev = p, notification_id, stored_hash
                 continue
             check = topic_check.get(topic)
             if check is not None:
-                if check == _FILE:
+                if check is _FILE:
                     files.append((p, originator_id, version, state))
-                elif check == _SEALED:
+                elif check is _SEALED:
                     if PII_BYTES in bytes(state):
                         sealed.append((p, originator_id, version, topic, state))
                 else:
