@@ -71,7 +71,7 @@ from ledger.integrity.findings import (
     name_subjects,
 )
 from ledger.integrity.privacy import ERASED_TOPIC, PERSONAL_TOPICS, ErasedFacts, check_keys
-from ledger.storage.chain import CHAIN_TABLE, TIMESTAMP_HEAD, earlier, recorded_time
+from ledger.storage.chain import CHAIN_TABLE, earlier, recorded_text, recorded_time
 from ledger.storage.clock_mode import fixed_clock_since
 from ledger.storage.hashing import GENESIS, LinkHasher, as_uuid, canonical_bytes, canonical_id, link
 from ledger.storage.privacy import PII_BYTES
@@ -80,10 +80,6 @@ from ledger.storage.tables import projection_positions
 
 DEFAULT_BATCH = 1000
 DEFAULT_LIMIT = 20
-_SEEN_IDS = 100_000
-"""Stored ids remembered as well-formed while walking the chain (forgotten past this)."""
-_FILE, _SEALED, _ERASURE = "file", "sealed", "erasure"
-"""What a topic adds to a link's checks: an evidence file, personal fields, an erasure."""
 
 
 def verify_ledger(
@@ -120,14 +116,7 @@ def verify_ledger(
     sealed: list[tuple[int, Any, int | None, str, Any]] = []  # events with encrypted fields
     erased = ErasedFacts()
     # The hot loop works on the driver's raw rows; a link that does not recompute (or has
-    # no event, or no predecessor) goes through _check_link, which says why. Per row it
-    # does only what the row can change (issue 18): a stored id already seen in its
-    # canonical form is not matched again, one lookup routes the few topics with more to
-    # check, and the recorded time is sliced from the state in place.
-    topic_check = dict.fromkeys(EVIDENCE_TOPICS, _FILE) | dict.fromkeys(PERSONAL_TOPICS, _SEALED)
-    topic_check[ERASED_TOPIC] = _ERASURE
-    seen_ids: set[str] = set()  # stored ids known to be in the recorder's form
-    head, head_len = TIMESTAMP_HEAD, len(TIMESTAMP_HEAD)
+    # no event, or no predecessor) goes through _check_link, which says why.
     for page in iter_link_pages(engine, events_table, batch=batch):
         for row in page:
             p, notification_id, stored_hash, originator_id, version, topic, state = row
@@ -151,38 +140,23 @@ def verify_ledger(
                 problem = _check_link(ChainedEvent.from_row(row), prev)
                 if problem is not None:
                     findings.add(problem)
-            if state is None:
-                position, head_nid, prev = p, notification_id, stored_hash
-                continue
-            check = topic_check.get(topic)
-            if check is not None:
-                if check is _FILE:
-                    files.append((p, originator_id, version, state))
-                elif check is _SEALED:
-                    if PII_BYTES in bytes(state):
-                        sealed.append((p, originator_id, version, topic, state))
-                else:
-                    erased.add(state)
-            if type(originator_id) is str and originator_id not in seen_ids:
-                if canonical_id(originator_id):
-                    if len(seen_ids) >= _SEEN_IDS:
-                        seen_ids.clear()
-                    seen_ids.add(originator_id)
-                else:
-                    findings.add(_respelled(p, notification_id, originator_id, version))
-            if state.startswith(head):
-                end = state.find(b'"', head_len)
-                if end >= 0:
-                    at = bytes(state[head_len:end])
-                    if prev_at is not None and (
-                        at < prev_at if len(at) == len(prev_at) else earlier(at, prev_at)
-                    ):
-                        findings.add(
-                            _backwards(p, notification_id, originator_id, version, at, prev_at)
-                        )
-                    if after_digest and p in after_digest:
-                        _recorded_before(after_digest[p], row, at, recorded_before)
-                    prev_at = at
+            if topic in EVIDENCE_TOPICS and state is not None:
+                files.append((p, originator_id, version, state))
+            elif topic in PERSONAL_TOPICS and state is not None and PII_BYTES in bytes(state):
+                sealed.append((p, originator_id, version, topic, state))
+            elif topic == ERASED_TOPIC and state is not None:
+                erased.add(state)
+            if type(originator_id) is str and not canonical_id(originator_id):
+                findings.add(_respelled(p, notification_id, originator_id, version))
+            at = recorded_text(state)
+            if at is not None:
+                if prev_at is not None and earlier(at, prev_at):
+                    findings.add(
+                        _backwards(p, notification_id, originator_id, version, at, prev_at)
+                    )
+                if p in after_digest:
+                    _recorded_before(after_digest[p], row, at, recorded_before)
+                prev_at = at
             position, head_nid = p, notification_id
             prev = stored_hash
         head_hash = bytes(page[-1][2])

@@ -57,18 +57,17 @@ class RecordedCommand:
     record: str
 
 
-TIMESTAMP_HEAD = b'{"timestamp":"'
-"""How every ledger event's stored JSON starts: its recorded time comes next."""
+_TIMESTAMP_HEAD = b'{"timestamp":"'
 
 
 def recorded_text(state: bytes | None) -> bytes | None:
     """The recorded time of a stored ledger event, as the ISO text its state starts with
     (every event's JSON starts with ``"timestamp"``, in UTC); ``None`` for any other state
     (compressed, encrypted, or not the ledger's)."""
-    if state is None or not state.startswith(TIMESTAMP_HEAD):
+    if state is None or not state.startswith(_TIMESTAMP_HEAD):
         return None
-    end = state.find(b'"', len(TIMESTAMP_HEAD))
-    return None if end < 0 else bytes(state[len(TIMESTAMP_HEAD) : end])
+    end = state.find(b'"', len(_TIMESTAMP_HEAD))
+    return None if end < 0 else bytes(state[len(_TIMESTAMP_HEAD) : end])
 
 
 def recorded_time(text: bytes | None) -> datetime | None:
