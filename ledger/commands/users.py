@@ -93,6 +93,8 @@ E = TypeVar("E", bound=AccessEvent)
 
 _BY_TOKEN_KEY = select(api_users).where(api_users.c.token_key == bindparam("key"))
 """The user row of a token's key: built once, as every API request runs it."""
+_CHECKED_TOKENS = 1024
+"""Tokens whose check :meth:`Users.authenticate` keeps (all are forgotten past this)."""
 
 
 def _is_integrity_error(error: BaseException) -> bool:
@@ -172,6 +174,13 @@ class Users:
         self.engine = engine
         self.clock = clock
         self.app = app
+        p = "?" if engine.dialect.name == "sqlite" else "%s"
+        self._token_sql = (
+            "SELECT name, role, token_salt, token_digest, created_at, token_issued_at, "
+            f"revoked_at FROM {api_users.name} WHERE token_key = {p}"
+        )
+        self._checked: dict[str, tuple[tuple[Any, ...], str, User]] = {}
+        """Token key → (its row as last read, the secret checked against it, the user)."""
 
     def require_table(self) -> None:
         """Refuse a ledger initialised before API users existed, with what to do."""
@@ -316,14 +325,47 @@ class Users:
 
     def authenticate(self, token: str) -> User | None:
         """The active user ``token`` belongs to, or ``None`` (malformed, unknown, revoked
-        or replaced token alike)."""
+        or replaced token alike).
+
+        Every call reads the token's row, so a revocation, a new token or a new role
+        takes effect on the next request, whoever wrote it. What is kept between calls is
+        only the work a read row does not change (issue 18: every API request calls
+        this): the row as the driver returned it with the secret it was checked against
+        and the :class:`User` built from it; the same row and secret give the same user
+        without the HMAC, SQLAlchemy's result rows or the times parsed again."""
         match = _TOKEN.match(token.strip())
         if match is None:
             return None
+        key, secret = match["key"], match["secret"]
+        row = self._token_row(key)
+        if row is None:
+            return None
+        known = self._checked.get(key)
+        if known is not None and known[0] == row and hmac.compare_digest(known[1], secret):
+            return known[2]
         with self.engine.connect() as conn:
-            row = conn.execute(_BY_TOKEN_KEY, {"key": match["key"]}).first()
-        if row is None or row.revoked_at is not None:
+            full = conn.execute(_BY_TOKEN_KEY, {"key": key}).first()
+        if full is None or full.revoked_at is not None:
             return None
-        if not hmac.compare_digest(_digest(row.token_salt, match["secret"]), row.token_digest):
+        if not hmac.compare_digest(_digest(full.token_salt, secret), full.token_digest):
             return None
-        return _user(row)
+        user = _user(full)
+        if len(self._checked) >= _CHECKED_TOKENS:
+            self._checked.clear()
+        self._checked[key] = (row, secret, user)
+        return user
+
+    def _token_row(self, key: str) -> tuple[Any, ...] | None:
+        """The active row of token key ``key`` as the driver's raw tuple (every column
+        but the key), or ``None``: one indexed read on a pooled connection's own cursor."""
+        dbapi_connection = self.engine.raw_connection()
+        try:
+            cursor = dbapi_connection.cursor()
+            try:
+                cursor.execute(self._token_sql, (key,))
+                row = cursor.fetchone()
+            finally:
+                cursor.close()
+        finally:
+            dbapi_connection.close()
+        return None if row is None or row[-1] is not None else tuple(row)

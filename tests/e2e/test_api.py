@@ -151,6 +151,28 @@ def test_a_token_works_until_it_is_replaced_or_revoked(api: Api) -> None:
     assert api.get("/feed", "auditor").status_code == 200  # others unaffected
 
 
+def test_a_token_checked_before_stops_at_once_on_a_ticket(api: Api) -> None:
+    """The server keeps what checking a token cost (issue 18), never the verdict: a token
+    it has just accepted many times is refused on the next request once another process
+    (here: another ``Users`` on its own connections, as ``ledger user`` does) re-issues
+    or revokes it; a wrong secret with the real key is refused after a good one."""
+    path = f"/tickets/{api.numbers[0]}"
+    for _ in range(3):
+        answer = api.get(path, "quality")
+        assert answer.status_code == 200 and answer.headers["etag"] == '"7"'
+    key = api.tokens["quality"].split("_")[1]
+    forged = {"Authorization": f"Bearer ldg_{key}_{'B' * 43}"}
+    assert api.client.get(path, headers=forged).status_code == 401
+    _, fresh = api.users.reissue("quality", **USER_ADMIN)
+    assert api.get(path, "quality").status_code == 401  # the old token
+    api.tokens["quality"] = fresh
+    assert api.get(path, "quality").status_code == 200
+    api.users.revoke("quality", **USER_ADMIN)
+    refused = api.get(path, "quality")
+    assert refused.status_code == 401 and refused.json()["detail"] == "invalid or revoked token"
+    assert api.get(path).status_code == 200  # the auditor's token is unaffected
+
+
 def test_only_a_salted_digest_of_a_token_is_stored(api: Api) -> None:
     token = api.tokens["auditor"]
     with api.desk.ledger.engine.connect() as conn:
