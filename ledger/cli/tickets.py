@@ -290,8 +290,10 @@ def import_(
             strict=strict,
             batch_size=batch_size,
             on_lines=lambda n: bar.advance(task, n),
+            projections=ledger.projections,
         )
-        # The read models catch up in batches (ProjectionRunner), each its own transaction.
+        # The read models followed each saved batch; what they missed (another writer's
+        # events between, a projection behind) they catch up now, reading the log.
         head = ledger.app.recorder.max_notification_id() or 0
         catching = bar.add_task("catching up the read models", total=head)
         ledger.projections.catch_up(

@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import tzinfo
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -64,6 +64,9 @@ from ledger.gc_tuning import fewer_collections
 from ledger.storage.chain import CommandKey, RecordedTimeBackwards
 from ledger.storage.recorders import chain_position, recorded_commands
 from ledger.timeutil import show_error
+
+if TYPE_CHECKING:
+    from ledger.projections.base import ProjectionRunner
 
 DEFAULT_BATCH = 500
 BATCH_ATTEMPTS = 2
@@ -245,8 +248,10 @@ class _Importer:
         tz: tzinfo,
         defaults: dict[str, str],
         strict: bool,
+        projections: ProjectionRunner | None = None,
     ) -> None:
         self.tickets = tickets
+        self.projections = projections
         self.quality = quality
         if not isinstance(tickets.store, LedgerApplication):
             raise TypeError("an import saves to the event store itself: give it its services")
@@ -304,6 +309,8 @@ class _Importer:
                 raise
             return False
         self.known.saved(batch.staged, chain_position(self.app.recorder))
+        if self.projections is not None:  # the read models fed the batch, not the log read back
+            self.projections.follow(batch.staged.written)
         return True
 
     def _conflicted(self, line: _Line, batch: _Batch, reason: str) -> _Batch:
@@ -460,13 +467,19 @@ def import_commands(
     strict: bool = False,
     batch_size: int = DEFAULT_BATCH,
     on_lines: Callable[[int], None] | None = None,
+    projections: ProjectionRunner | None = None,
 ) -> ImportReport:
     """Apply the file's lines in batches of ``batch_size``; ``on_lines(n)`` after each
     batch is saved, with the number of file lines it covered. With ``strict``, stop at the
-    first rejected line: the lines before it are applied, none after it."""
+    first rejected line: the lines before it are applied, none after it. ``projections``:
+    the read models, given each saved batch's events (what they miss, ``catch_up`` reads)."""
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
-    importer = _Importer(tickets, quality, tz=tz, defaults=defaults or {}, strict=strict)
+    importer = _Importer(
+        tickets, quality, tz=tz, defaults=defaults or {}, strict=strict, projections=projections
+    )
+    if projections is not None:  # up to date before the first batch, so they can follow it
+        projections.catch_up()
     with path.open("rb") as lines, fewer_collections():
         for batch, covered in _batches(lines, batch_size):
             if batch:

@@ -27,13 +27,14 @@ from sqlalchemy import (
     Update,
     bindparam,
     select,
+    text,
     update,
 )
 
 from ledger.domain.model import DomainEvent
 from ledger.gc_tuning import fewer_collections
 from ledger.storage.mapper import PydanticMapper
-from ledger.storage.reads import EventRow, fetch_events
+from ledger.storage.reads import EventRow, fetch_events, id_column
 from ledger.storage.tables import metadata, projection_positions
 
 DEFAULT_BATCH = 500
@@ -266,6 +267,63 @@ class ProjectionRunner:
                         on_batch(projection.name, len(events))
             cursor = rows[-1][0]
         return applied, alone + failed
+
+    def follow(self, written: Sequence[tuple[int, DomainEvent]]) -> int:
+        """Apply events just written (each at its position, in log order, as one save
+        records them) to every projection that has applied everything of its topics before
+        them, in one transaction, without reading the log back and decoding it again: a
+        bulk writer keeps the read models up to date from its own batches (issue 18). A
+        projection with events of its topics still unapplied before them is left to
+        :meth:`catch_up`, and so is everything when the positions have a gap (not one
+        save's events alone), a follower moved a position meanwhile, or an ``apply``
+        failed (all rolled back). Returns how many events were applied."""
+        if not written or self.events_table is None:
+            return 0
+        first, last = written[0][0], written[-1][0]
+        if last - first != len(written) - 1:
+            return 0
+        kinds: dict[type[DomainEvent], str] = {}
+        topics = [
+            kinds.get(type(e)) or kinds.setdefault(type(e), get_topic(type(e))) for _, e in written
+        ]
+        applied = 0
+        try:
+            with self.engine.begin() as conn:
+                for projection in sorted(self.projections.values(), key=lambda p: p.name):
+                    wanted = frozenset(projection.topics)
+                    start = conn.scalar(
+                        select(projection_positions.c.position).where(
+                            projection_positions.c.name == projection.name
+                        )
+                    )
+                    if not wanted or start is None or start >= first:
+                        continue
+                    if start < first - 1 and self._unapplied(conn, start, first, wanted):
+                        continue
+                    if not self._moved(conn, projection, start, last):
+                        raise _Moved(projection)
+                    events = [
+                        pe for pe, topic in zip(written, topics, strict=True) if topic in wanted
+                    ]
+                    if events:
+                        projection.apply(conn, events)
+                        applied += len(events)
+        except Exception:  # rolled back: catch_up applies them, and reports a failure
+            return 0
+        return applied
+
+    def _unapplied(self, conn: Connection, after: int, before: int, topics: frozenset[str]) -> bool:
+        """Whether the log holds an event of ``topics`` between the two positions."""
+        nid = id_column(conn)
+        marks = ", ".join(f":t{i}" for i in range(len(topics)))
+        found = conn.execute(
+            text(
+                f"SELECT 1 FROM {self.events_table} WHERE {nid} > :after AND {nid} < :before "
+                f"AND topic IN ({marks}) LIMIT 1"
+            ),
+            {"after": after, "before": before} | {f"t{i}": t for i, t in enumerate(sorted(topics))},
+        ).first()
+        return found is not None
 
     def _read_log(self, after: int, limit: int, topics: Sequence[str]) -> list[EventRow]:
         """Up to ``limit`` events after notification id ``after`` with one of ``topics``, in
