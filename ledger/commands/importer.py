@@ -66,9 +66,12 @@ from ledger.storage.recorders import chain_position, recorded_commands
 from ledger.timeutil import show_error
 
 if TYPE_CHECKING:
+    from ledger.domain.model import DomainEvent
     from ledger.projections.base import ProjectionRunner
 
 DEFAULT_BATCH = 500
+FEED_EVENTS = 4000
+"""Saved events gathered before the read models are given them (see ``_Importer._feed``)."""
 BATCH_ATTEMPTS = 2
 """A batch that meets a concurrent change is planned once more; then line by line."""
 LINE_ATTEMPTS = 2
@@ -252,6 +255,7 @@ class _Importer:
     ) -> None:
         self.tickets = tickets
         self.projections = projections
+        self.unfed: list[tuple[int, DomainEvent]] = []
         self.quality = quality
         if not isinstance(tickets.store, LedgerApplication):
             raise TypeError("an import saves to the event store itself: give it its services")
@@ -309,9 +313,27 @@ class _Importer:
                 raise
             return False
         self.known.saved(batch.staged, chain_position(self.app.recorder))
-        if self.projections is not None:  # the read models fed the batch, not the log read back
-            self.projections.follow(batch.staged.written)
+        self._feed(batch.staged.written)
         return True
+
+    def _feed(self, written: Sequence[tuple[int, DomainEvent]]) -> None:
+        """Give the read models the saved events (not the log read back): gathered over
+        batches up to :data:`FEED_EVENTS`, so that a ticket several batches touch is judged
+        once, as a catch-up's larger pages would; those before a gap (another writer's
+        events in between) go first."""
+        if self.projections is None:
+            return
+        if self.unfed and written and written[0][0] != self.unfed[-1][0] + 1:
+            self.flush()
+        self.unfed.extend(written)
+        if len(self.unfed) >= FEED_EVENTS:
+            self.flush()
+
+    def flush(self) -> None:
+        """Feed the read models what is gathered (what they cannot take, catch_up reads)."""
+        if self.projections is not None and self.unfed:
+            self.projections.follow(self.unfed)
+        self.unfed = []
 
     def _conflicted(self, line: _Line, batch: _Batch, reason: str) -> _Batch:
         """What a line that kept meeting concurrent changes adds: its rejection."""
@@ -488,4 +510,5 @@ def import_commands(
                 on_lines(covered)
             if importer.report.stopped:
                 break
+        importer.flush()
     return importer.report

@@ -126,6 +126,9 @@ class ProjectionRunner:
         self.mapper = mapper
         self.engine = engine
         self.projections = {p.name: p for p in projections}
+        self._followed: dict[str, tuple[int, int]] = {}
+        """After :meth:`follow`: each projection's position then, and the last position up
+        to which it has nothing left of its topics (no need to look again next time)."""
         self.events_table = events_table
         """The recorder's events table, in ``engine``'s database: catching up reads it with
         the driver's cursor (see :meth:`_read_log`). ``None``: through the recorder."""
@@ -287,6 +290,7 @@ class ProjectionRunner:
             kinds.get(type(e)) or kinds.setdefault(type(e), get_topic(type(e))) for _, e in written
         ]
         applied = 0
+        followed: dict[str, tuple[int, int]] = {}
         try:
             with self.engine.begin() as conn:
                 for projection in sorted(self.projections.values(), key=lambda p: p.name):
@@ -298,18 +302,26 @@ class ProjectionRunner:
                     )
                     if not wanted or start is None or start >= first:
                         continue
-                    if start < first - 1 and self._unapplied(conn, start, first, wanted):
+                    if (
+                        start < first - 1
+                        and self._followed.get(projection.name) != (start, first - 1)
+                        and self._unapplied(conn, start, first, wanted)
+                    ):
                         continue
-                    if not self._moved(conn, projection, start, last):
-                        raise _Moved(projection)
                     events = [
                         pe for pe, topic in zip(written, topics, strict=True) if topic in wanted
                     ]
+                    end = events[-1][0] if events else start  # where catch_up leaves it
+                    if events and not self._moved(conn, projection, start, end):
+                        raise _Moved(projection)
                     if events:
                         projection.apply(conn, events)
                         applied += len(events)
+                    followed[projection.name] = (end, last)
         except Exception:  # rolled back: catch_up applies them, and reports a failure
+            self._followed.clear()
             return 0
+        self._followed = followed
         return applied
 
     def _unapplied(self, conn: Connection, after: int, before: int, topics: frozenset[str]) -> bool:
