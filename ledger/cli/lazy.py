@@ -83,6 +83,7 @@ class SplitGroup(LedgerGroup):
         super().__init__(*args, **kwargs)
         self.rest = rest
         self._rest: click.Group | None = None
+        self.commands = RestCommands(self.commands, self)
 
     def rest_group(self) -> click.Group:
         if self._rest is None:
@@ -99,3 +100,15 @@ class SplitGroup(LedgerGroup):
         if cmd_name in self.commands:
             return self.commands[cmd_name]
         return self.rest_group().get_command(ctx, cmd_name)
+
+
+class RestCommands(dict[str, click.Command]):
+    """A :class:`SplitGroup`'s commands: its own, and one of the rest group's when looked
+    up by name (``group.commands["report"]``); iterating gives its own only."""
+
+    def __init__(self, own: Mapping[str, click.Command], group: SplitGroup) -> None:
+        super().__init__(own)
+        self.group = group
+
+    def __missing__(self, name: str) -> click.Command:
+        return self.group.rest_group().commands[name]
