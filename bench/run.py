@@ -53,6 +53,7 @@ from bench import latency, raw, relay_nats
 from bench.generate import DEFAULT_SEED, NOW, SIZES, Size, generate_file
 from bench.http_writes import measure_http_writes, measure_serve_workers
 from bench.notify import measure_notify
+from bench.workbench import measure_workbench_pages
 from examples import demo_tickets as demo
 from ledger.bootstrap import Ledger
 from ledger.clock import FixedClock
@@ -94,6 +95,8 @@ TARGETS = (
     ("api_cpu_vs_in_process", "api.server_cpu_vs_in_process", "<=", 1.5),
     ("rebuild_each_vs_scan_decode", "rebuild.min_vs_scan_decode", ">=", 0.40),
     ("report_sla_us_per_ticket", "report_sla.us_per_ticket", "<=", 100.0),
+    # issue 16: the workbench's pages (queue, search, ticket, phone list, quality card)
+    ("workbench_page_p99_ms", "workbench_pages.slowest_p99_ms", "<", 300.0),
 )
 """The issues' targets (issue 6's meant for SQLite at the large size; checked at every
 size)."""
@@ -523,6 +526,8 @@ def bench_database(url: str, history: Path, lines: int, size: Size, seed: int) -
         )
     progress("  notification latency")
     results["notify"] = measure_notify(url, NOTIFY_SAMPLES[size.name])
+    progress("  workbench pages (ledger serve, logged in)")
+    results["workbench_pages"] = measure_workbench_pages(url, size.name, distribution, now=NOW)
     results["targets"] = check_targets(results)
     return results
 

@@ -58,7 +58,25 @@ section "The supervisor dashboard (docs/dashboard.md)"
     --actor 系统管理员 --actor-role admin > demo/dashboard-token.txt)
 echo "user 总工办-张 (chief_engineer_office); token in demo/dashboard-token.txt"
 
+section "The workbench (docs/workbench.md): a login for each role"
+# One user per role; each token is printed once by `ledger user add`, kept here 0600.
+mkdir -p demo/tokens && chmod 700 demo/tokens
+while read -r role name page; do
+  (umask 077 && "$LEDGER" user add "$name" --role "$role" \
+      --actor 系统管理员 --actor-role admin > "demo/tokens/$name.txt" 2>/dev/null)
+  printf '%s %s: http://127.0.0.1:8000/login?next=%s\n    token %s\n' \
+      "$role" "$name" "$page" "$(cat "demo/tokens/$name.txt")"
+done <<'USERS'
+dispatcher 李娜 /workbench
+engineer 刘工 /workbench/phone
+quality 质量部-陈敏 /workbench/quality
+chief_engineer_office 总工办-刘总 /workbench/quality
+customer 禹州市公安局-张三 /workbench/quality/complaints/new
+USERS
+
 echo
 echo "The ledger is at demo/ledger.db. Try: LEDGER_DB=sqlite:///demo/ledger.db .venv/bin/ledger ticket history $first_escalated"
 echo "The dashboard: LEDGER_DB=sqlite:///demo/ledger.db LEDGER_NOW=$LEDGER_NOW .venv/bin/ledger serve"
 echo "  then open http://127.0.0.1:8000/dashboard?period=quarter and log in as 总工办-张 with the token in demo/dashboard-token.txt"
+echo "The workbench, on the same server: open a role's address above and log in with its user"
+echo "  and token (also in demo/tokens/USER.txt); the engineer's pages are made for a phone."

@@ -13,6 +13,7 @@ from sqlalchemy import Engine, create_engine, func, inspect, select, table
 from ledger.clock import Clock, FixedClock, SystemClock
 from ledger.commands.application import LedgerApplication
 from ledger.commands.contracts import ContractService
+from ledger.commands.privacy import PrivacyService
 from ledger.commands.quality import QualityService
 from ledger.commands.sweep import SweepService
 from ledger.commands.tickets import TicketService
@@ -23,6 +24,7 @@ from ledger.storage.api_users import api_users  # noqa: F401 (init creates its t
 from ledger.storage.append_only import install_append_only
 from ledger.storage.clock_mode import declare_fixed_clock, fixed_clock_since
 from ledger.storage.location import Location, LocationError, parse_location, resolve_url
+from ledger.storage.privacy import FieldCipher, KeyStore
 from ledger.storage.recorders import chain_unchained
 from ledger.storage.tables import LedgerNotInitialised
 from ledger.timeutil import zone
@@ -82,6 +84,17 @@ class Ledger:
                 declare_fixed_clock(self.engine, location.events_table, self.clock.now())
         self.fixed_clock_since = fixed_clock_since(self.engine)
         """When the ledger was declared to record a fixed clock's time; ``None``: real time."""
+        self.keys = KeyStore(
+            self.engine,
+            self.clock,
+            events_table=location.events_table,
+            deterministic=self.fixed_clock_since is not None,
+        )
+        """The data subjects' keys (docs/privacy.md): the mapper encrypts personal fields."""
+        self.app.mapper.privacy = FieldCipher(self.keys)  # type: ignore[attr-defined]
+        self.privacy = PrivacyService(
+            self.app, self.keys, self.clock, self.projections, self.engine
+        )
 
     @classmethod
     def open(cls, url: str | None = None, **kwargs: Any) -> Ledger:

@@ -28,7 +28,8 @@ from ledger.bootstrap import Ledger
 from ledger.clock import Clock
 from ledger.commands.users import Users
 from ledger.dashboard import web as dashboard
-from ledger.dashboard.sessions import Signer
+from ledger.sessions import Signer
+from ledger.workbench import web as workbench
 
 LedgerFactory = Callable[[], Ledger]
 
@@ -76,4 +77,5 @@ def create_app(
     app.state.stopping = stopping
     api.install(app, stream)
     dashboard.install(app, signer)
+    workbench.install(app)
     return app

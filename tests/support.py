@@ -63,11 +63,12 @@ def load_seed_contracts(ledger: Ledger) -> None:
             ledger.contracts.load(parse_contract(read_toml(path)), actor="admin", role=Role.ADMIN)
 
 
-def open_desk(url: str, *, create: bool = True, at: datetime = START) -> Desk:
-    """A desk on a ledger at ``url``; a new ledger gets the seed contracts."""
+def open_desk(url: str, *, create: bool = True, at: datetime = START, seeds: bool = True) -> Desk:
+    """A desk on a ledger at ``url``; a new ledger gets the seed contracts (unless
+    ``seeds=False``: the test loads its own)."""
     clock = FixedClock(at)
     ledger = Ledger.open(url, clock=clock, tz=SHANGHAI, create=create)
-    if create:
+    if create and seeds:
         load_seed_contracts(ledger)
     return Desk(ledger, clock)
 

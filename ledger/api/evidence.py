@@ -10,18 +10,20 @@ docs/roles.md); the bytes go into the evidence store before the event is recorde
 
 from __future__ import annotations
 
+import hashlib
 from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, Response, UploadFile
 from fastapi.security import HTTPAuthorizationCredentials
 
-from ledger.api.routes import LedgerDep, _bearer, _unauthorized
+from ledger.api.problems import Problem
+from ledger.api.routes import LedgerDep, _bearer, authenticated
 from ledger.bootstrap import Ledger
 from ledger.commands.application import NotFound
 from ledger.commands.evidence import SERIES, EvidenceService
 from ledger.commands.models import CommandError
-from ledger.commands.users import API_ROLES, User, Users
+from ledger.commands.users import API_ROLES, User
 from ledger.domain.audit import DESK
 from ledger.domain.errors import DomainError
 from ledger.domain.evidence import Evidence, EvidenceKind
@@ -33,10 +35,10 @@ from ledger.storage.evidence import (
     EvidenceError,
     EvidenceMissing,
     EvidenceNotConfigured,
-    EvidenceSettings,
     EvidenceStore,
     TooLarge,
     UnsupportedMediaType,
+    served_store,
 )
 from ledger.timeutil import show_error
 
@@ -53,14 +55,11 @@ def acting_user(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> User:
     """The user the bearer token belongs to, in any role: what the user may do is the role
-    matrix's (uploads) or :func:`_may_see`'s (reads) to decide, not the token's."""
-    if credentials is None:
-        raise _unauthorized("missing bearer token: send `Authorization: Bearer <token>`")
-    users: Users = request.app.state.users
-    user = users.authenticate(credentials.credentials)
-    if user is None:
-        raise _unauthorized("invalid or revoked token", "invalid_token")
-    return user
+    matrix's (uploads) or :func:`_may_see`'s (reads) to decide, not the token's. A
+    workbench page's session with its CSRF header counts too (:func:`authenticated`)."""
+    return authenticated(
+        request, credentials, "missing bearer token: send `Authorization: Bearer <token>`"
+    )
 
 
 ActorDep = Annotated[User, Depends(acting_user)]
@@ -69,15 +68,10 @@ ActorDep = Annotated[User, Depends(acting_user)]
 def evidence_store(request: Request, ledger: Ledger) -> EvidenceStore:
     """The store ``ledger serve`` was given (``app.state.evidence_settings``), else the
     environment's (``LEDGER_EVIDENCE``), else the default beside a SQLite file; opened once."""
-    store: EvidenceStore | None = getattr(request.app.state, "evidence_store", None)
-    if store is None:
-        settings = getattr(request.app.state, "evidence_settings", None)
-        try:
-            store = (settings or EvidenceSettings.from_env()).open(ledger.location)
-        except EvidenceNotConfigured as e:
-            raise HTTPException(503, str(e)) from None
-        request.app.state.evidence_store = store
-    return store
+    try:
+        return served_store(request.app.state, ledger.location)
+    except EvidenceNotConfigured as e:
+        raise HTTPException(503, str(e)) from None
 
 
 def _status(error: Exception) -> int:
@@ -92,16 +86,20 @@ def _status(error: Exception) -> int:
     if isinstance(error, CommandError):
         return 422
     if isinstance(error, DomainError):
-        return 409  # the record's state refuses it (a file attached twice, another's ticket)
+        return 422  # the rules refuse it (a file attached twice, another's ticket), as a write's
     return 503  # the evidence store cannot be reached or written
 
 
-def _refused(error: Exception, ledger: Ledger) -> HTTPException:
+def _refused(error: Exception, ledger: Ledger) -> Exception:
+    """The problem to answer; a rule's refusal has the write API's kind, ``rule-violation``."""
     if isinstance(error, CommandError):
         text = "invalid command: " + "; ".join(error.problems)
     else:
         text = show_error(error, ledger.tz).strip().splitlines()[0]
-    return HTTPException(_status(error), text)
+    status = _status(error)
+    if status == 422 and isinstance(error, DomainError):
+        return Problem(422, text, kind="rule-violation")
+    return HTTPException(status, text)
 
 
 def _person(name: str) -> str:
@@ -151,6 +149,12 @@ def _upload(
     store = evidence_store(request, ledger)
     data = file.file.read(store.max_bytes + 1)
     name = (file.filename or "").replace("\\", "/").rsplit("/", 1)[-1] or "upload"
+    if request.headers.get("idempotency-key"):
+        again = _attached_before(kind, number, data, user, ledger)
+        if again is not None:  # a re-sent upload (the phone's queue): answered again
+            response.status_code = 200
+            response.headers["Idempotent-Replayed"] = "true"
+            return {kind: number, "attachment": evidence_view(again, ledger.tz)}
     service = EvidenceService(store, ledger.tickets, ledger.quality)
     try:
         done = service.attach(
@@ -170,6 +174,21 @@ def _upload(
         request.url_for(f"{kind}_attachment", **{kind: record_number}, sha256=done.evidence.sha256)
     )
     return {kind: record_number, "attachment": evidence_view(done.evidence, ledger.tz)}
+
+
+def _attached_before(
+    kind: str, number: str, data: bytes, user: User, ledger: Ledger
+) -> Evidence | None:
+    """The file these very bytes already are on the record, attached by ``user``: what a
+    keyed upload sent again finds (a file is attached to a record once, by its hash)."""
+    sha256 = hashlib.sha256(data).hexdigest()
+    try:
+        record = _visible(kind, number, user, ledger)
+    except HTTPException:
+        return None
+    return next(
+        (e for e in record.evidence if e.sha256 == sha256 and e.attached_by == user.name), None
+    )
 
 
 def _download(
@@ -212,10 +231,12 @@ _UPLOAD_ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"description": "No bearer token, or not a valid one."},
     403: {"description": "The user's role may not attach to this record."},
     404: {"description": "No such record."},
-    409: {"description": "The record refuses it (the same file again, another's ticket)."},
     413: {"description": "Over the evidence store's size limit."},
     415: {"description": "The bytes are of no allowed media type."},
-    422: {"description": "A bad field (kind, occurred_at)."},
+    422: {
+        "description": "A bad field (kind, occurred_at), or the rules refuse it (the same "
+        "file again, another's ticket)."
+    },
 }
 _READ_ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"description": "No bearer token, or not a valid one."},

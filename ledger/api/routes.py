@@ -45,6 +45,7 @@ from ledger.feed.cloudevents import (
 )
 from ledger.presenters.tickets import history_view, sla_view, ticket_view
 from ledger.reports import sla
+from ledger.sessions import CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE, Signer, session_user
 from ledger.timeutil import parse_time
 
 MAX_PAGE = 1000
@@ -104,21 +105,47 @@ def _unauthorized(detail: str, error: str | None = None) -> HTTPException:
     return HTTPException(401, detail, headers={"WWW-Authenticate": challenge})
 
 
-def current_user(
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+def authenticated(
+    request: Request, credentials: HTTPAuthorizationCredentials | None, missing: str
 ) -> User:
-    """The user the request's bearer token belongs to; 401 without a valid one."""
-    if credentials is None:
-        raise _unauthorized(
-            "missing bearer token: send `Authorization: Bearer <token>` "
-            "(an administrator creates one with `ledger user add`)"
-        )
+    """The user the request's bearer token belongs to, or, without one, the browser
+    session's (a workbench page's JavaScript): its cookie counts only with the page's CSRF
+    token in ``X-CSRF-Token`` (a cookie alone is what a forged cross-site request brings).
+    401 without a valid credential, ``missing`` saying what to send; 403 for a session
+    without its CSRF token."""
     users: Users = request.app.state.users
+    if credentials is None:
+        signer: Signer | None = getattr(request.app.state, "signer", None)
+        cookie = request.cookies.get(SESSION_COOKIE)
+        if signer is None or cookie is None:
+            raise _unauthorized(missing)
+        now = request.app.state.ledger.clock.now()
+        session = session_user(signer, users, cookie, now)
+        if session is None:
+            raise _unauthorized("session expired or ended: log in again", "invalid_token")
+        if not signer.csrf_ok(request.cookies.get(CSRF_COOKIE), request.headers.get(CSRF_HEADER)):
+            raise HTTPException(
+                403, f"a session cookie needs the page's CSRF token in the {CSRF_HEADER} header"
+            )
+        return session
     user = users.authenticate(credentials.credentials)
     if user is None:
         raise _unauthorized("invalid or revoked token", "invalid_token")
     return user
+
+
+def current_user(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> User:
+    """The user the request's bearer token (or session, :func:`authenticated`) belongs to;
+    401 without a valid one."""
+    return authenticated(
+        request,
+        credentials,
+        "missing bearer token: send `Authorization: Bearer <token>` "
+        "(an administrator creates one with `ledger user add`)",
+    )
 
 
 def reader(user: Annotated[User, Depends(current_user)]) -> User:
@@ -396,6 +423,9 @@ def install(app: FastAPI, stream: StreamSettings | None = None) -> None:
     from ledger.api import evidence  # it builds on this module's dependencies
 
     app.include_router(evidence.router)
+    from ledger.api import privacy
+
+    app.include_router(privacy.router)
 
 
 def _read_page(

@@ -24,6 +24,7 @@ COMMANDS: dict[str, Lazy] = {
     "feed": Lazy("ledger.cli.feed:feed", "Write events as CloudEvents 1.0 JSON, one object per line, in chain order."),  # noqa: E501
     "import": Lazy("ledger.cli.tickets:import_", "Apply a JSON-lines file of commands in order, in batches; safe to run again."),  # noqa: E501
     "notify": Lazy("ledger.cli.notify:notify", "Notifications (通知): escalations, at-risk warnings and notices pushed to WeCom, DingTalk, Feishu, e-mail and signed webhooks."),  # noqa: E501
+    "privacy": Lazy("ledger.cli.privacy:privacy", "Personal information (个人信息, PIPL): find, export and erase a data subject's."),  # noqa: E501
     "projections": Lazy("ledger.cli.projections:projections", "Read models that follow the event log."),  # noqa: E501
     "relay": Lazy("ledger.cli.relay:relay", "Relay the event feed into a message broker, each event exactly once, in order."),  # noqa: E501
     "report": Lazy("ledger.cli.reports:report_group", "Reports from the read models (caught up with the log first)."),  # noqa: E501

@@ -249,7 +249,9 @@ SAYS_OK = {
     "versions": "every aggregate's versions run 1..n",
     "times": "recorded times never go backwards (nor before a digest)",
     "read_models": "no read model is ahead of the log",
-    "evidence": "every evidence file the chain names is stored, its bytes unchanged",
+    "evidence": "every evidence file the chain names is stored, its bytes unchanged "
+    "(or erased with its data subject)",
+    "keys": "every encrypted personal field has its key, or its data subject was erased",
     "digests": "the log extends every digest",
     "signatures": "every signed digest verifies",
 }

@@ -114,6 +114,10 @@ def _translate(e: Exception) -> None:
         if isinstance(e.__cause__, RecordedTimeBackwards):  # the clock is behind the log
             fail(_first_line(e.__cause__), FAILURE)
         fail(_first_line(e), FAILURE)
+    from ledger.storage.privacy import PrivacyKeyError
+
+    if isinstance(e, PrivacyKeyError):
+        fail(f"personal data cannot be read: {_first_line(e)}", FAILURE)
     if isinstance(e, MapperDeserialisationError):
         fail(f"a stored event cannot be read: {_first_line(e)}", FAILURE)
     if isinstance(e, (PersistenceError, DBAPIError, OSError)):

@@ -28,6 +28,7 @@ WHAT = {
     SweepKind.INSPECTION_NOTICE: "inspection notice (检查单)",
     SweepKind.RECTIFICATION_NOTICE: "rectification notice (整改通知单)",
     SweepKind.AT_RISK: "at-risk warning (临近超时)",
+    SweepKind.METRIC_OVERDUE: "overdue noted (逾期)",
 }
 
 COUNTED = {
@@ -36,6 +37,7 @@ COUNTED = {
     SweepKind.INSPECTION_NOTICE: "inspection notice",
     SweepKind.RECTIFICATION_NOTICE: "rectification notice",
     SweepKind.AT_RISK: "at-risk warning",
+    SweepKind.METRIC_OVERDUE: "overdue note",
 }
 
 

@@ -63,6 +63,9 @@ class LedgerApplication(Application[UUID]):
         saved themselves); anything else still goes the library's way."""
         if not all(isinstance(obj, DomainEvent) for obj in objs):
             return super().save(*objs, **kwargs)
+        privacy = getattr(self.mapper, "privacy", None)
+        if privacy is not None:
+            privacy.prepare(objs)
         processing_event: ProcessingEvent[UUID] = ProcessingEvent()
         processing_event.events.extend(objs)
         processing_event.saved_kwargs.update(kwargs)
@@ -79,6 +82,13 @@ class LedgerApplication(Application[UUID]):
 
     def read(self, aggregate_id: UUID, *, limit: int | None = None) -> Sequence[DomainEvent]:
         return cast(list[DomainEvent], list(self.events.get(aggregate_id, limit=limit)))
+
+    def read_version(self, aggregate_id: UUID, version: int) -> DomainEvent:
+        """One event of an aggregate, by its version."""
+        found = list(self.events.get(aggregate_id, gt=version - 1, lte=version))
+        if not found:
+            raise LookupError(f"no event {version} of {aggregate_id}")
+        return cast(DomainEvent, found[0])
 
     def last_version(self, aggregate_id: UUID) -> int | None:
         last = self.recorder.select_events(aggregate_id, desc=True, limit=1)

@@ -20,6 +20,7 @@ from pydantic import (
     ValidationError,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 
 from ledger.domain import ticket as rules
@@ -27,7 +28,7 @@ from ledger.domain import ticket_rules
 from ledger.domain.contract import Policy
 from ledger.domain.model import DomainEvent, ShortText, Stamp, Text
 from ledger.domain.numbering import ticket_id_for
-from ledger.domain.ticket import Contact, Fee, Phone, Ticket
+from ledger.domain.ticket import Contact, Fee, Geolocation, Phone, Sha256, Ticket
 from ledger.domain.values import (
     Category,
     Channel,
@@ -175,7 +176,38 @@ class DispatchEngineer(TicketCommand):
         return ticket_rules.decide_dispatch(ticket, stamp, self.engineer, self.note)
 
 
-class RecordArrival(TicketCommand):
+class LocationFields(BaseModel):
+    """Where the phone was (optional): latitude and longitude together, the accuracy only
+    with them; flat fields, so the CLI has an option for each."""
+
+    latitude: float | None = Field(
+        default=None, ge=-90, le=90, description="Where the phone was: degrees north (WGS 84)."
+    )
+    longitude: float | None = Field(
+        default=None, ge=-180, le=180, description="Where the phone was: degrees east (WGS 84)."
+    )
+    accuracy: float | None = Field(
+        default=None, ge=0, le=100_000, description="The position's accuracy in metres."
+    )
+
+    @model_validator(mode="after")
+    def _whole_position(self) -> Any:
+        if (self.latitude is None) != (self.longitude is None):
+            missing = "longitude" if self.longitude is None else "latitude"
+            raise ValueError(f"{missing}: is required with the other coordinate")
+        if self.accuracy is not None and self.latitude is None:
+            raise ValueError("accuracy: needs latitude and longitude")
+        return self
+
+    def location(self) -> Geolocation | None:
+        if self.latitude is None or self.longitude is None:
+            return None
+        return Geolocation(
+            latitude=self.latitude, longitude=self.longitude, accuracy_m=self.accuracy
+        )
+
+
+class RecordArrival(TicketCommand, LocationFields):
     """Record the engineer's arrival on site (到达现场)."""
 
     command: Literal["arrive"] = "arrive"
@@ -184,7 +216,7 @@ class RecordArrival(TicketCommand):
     )
 
     def decide(self, ticket: Ticket, stamp: Stamp) -> rules.TicketEvent:
-        return ticket_rules.decide_arrive(ticket, stamp, self.engineer)
+        return ticket_rules.decide_arrive(ticket, stamp, self.engineer, self.location())
 
 
 class ResolveTicket(TicketCommand):
@@ -204,9 +236,14 @@ class SignServiceForm(TicketCommand):
     command: Literal["sign"] = "sign"
     signer: ShortText
     kind: SignatureKind = SignatureKind.CUSTOMER
+    evidence_sha256: Sha256 | None = Field(
+        default=None,
+        description="SHA-256 (hex) of the signature image attached to the ticket (kind "
+        "signature), when the customer signed on a screen.",
+    )
 
     def decide(self, ticket: Ticket, stamp: Stamp) -> rules.TicketEvent:
-        return ticket_rules.decide_sign(ticket, stamp, self.signer, self.kind)
+        return ticket_rules.decide_sign(ticket, stamp, self.signer, self.kind, self.evidence_sha256)
 
 
 class EscalateTicket(TicketCommand):

@@ -1,5 +1,6 @@
 """Command models of the progress facts declared SLA metrics measure (diagnosis, solution,
-repair start, temporary measure, service form filed, contact change): each decides its one
+repair start, temporary measure, service form filed, contact change) and of setting off for
+the site (the phone's "on my way"): each decides its one
 event with :mod:`ledger.domain.ticket_progress`. Apart from ``models.py`` by concept."""
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 
-from ledger.commands.models import TicketCommand
+from ledger.commands.models import LocationFields, TicketCommand
 from ledger.domain import ticket as rules
 from ledger.domain import ticket_progress
 from ledger.domain.model import ShortText, Stamp, Text
@@ -94,3 +95,35 @@ class ChangeContact(TicketCommand):
         return ticket_progress.decide_change_contact(
             ticket, stamp, contact, self.changed_at, self.note
         )
+
+
+class RecordSetOff(TicketCommand, LocationFields):
+    """Record that the dispatched engineer set off for the site (在途, "on my way")."""
+
+    command: Literal["set_off"] = "set_off"
+    engineer: ShortText | None = Field(
+        default=None, description="Default: the dispatched engineer."
+    )
+
+    def decide(self, ticket: Ticket, stamp: Stamp) -> rules.TicketEvent:
+        return ticket_progress.decide_set_off(ticket, stamp, self.engineer, self.location())
+
+
+class AddWorkNote(TicketCommand):
+    """Add an internal work note (工作备注; never shown to the customer)."""
+
+    command: Literal["note"] = "note"
+    text: Text
+
+    def decide(self, ticket: Ticket, stamp: Stamp) -> rules.TicketEvent:
+        return ticket_progress.decide_work_note(ticket, stamp, self.text)
+
+
+class ReplyToCustomer(TicketCommand):
+    """Record a reply to the customer (回复客户; visible to them)."""
+
+    command: Literal["reply"] = "reply"
+    text: Text
+
+    def decide(self, ticket: Ticket, stamp: Stamp) -> rules.TicketEvent:
+        return ticket_progress.decide_customer_reply(ticket, stamp, self.text)

@@ -101,6 +101,9 @@ TICKET_COMMANDS: Mapping[str, Entry] = {
     "temporary_measure": _ticket(pm.TakeTemporaryMeasure, tk.TemporaryMeasureTaken),
     "file_form": _ticket(pm.FileServiceForm, tk.ServiceFormFiled),
     "change_contact": _ticket(pm.ChangeContact, tk.ContactChanged),
+    "set_off": _ticket(pm.RecordSetOff, tk.EngineerSetOff),
+    "note": _ticket(pm.AddWorkNote, tk.WorkNoteAdded),
+    "reply": _ticket(pm.ReplyToCustomer, tk.CustomerReplied),
 }
 """The ticket commands (``ledger ticket ...``), in the order ``ledger import`` names them."""
 
@@ -160,6 +163,8 @@ OTHER_WRITES: Mapping[str, frozenset[Role]] = {
     "user_grant": ADMIN,
     "user_reissue": ADMIN,
     "user_revoke": ADMIN,
+    "privacy_erase": ADMIN,
+    "privacy_sweep": frozenset({Role.SYSTEM, Role.ADMIN}),
 }
 """The writes that are no import line: reference data and API users are administration,
 the sweep is the system's."""

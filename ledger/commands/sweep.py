@@ -66,10 +66,12 @@ class SweepReport:
 
     def counts(self) -> dict[str, int]:
         """Actions per kind; at-risk warnings only when there are some (they exist only
-        once notification rules are loaded)."""
+        once notification rules are loaded), declared metrics noted overdue likewise (only
+        contracts that declare metrics have them)."""
         found = {k.value: sum(1 for d in self.done if d.action.kind is k) for k in SweepKind}
-        if not found[SweepKind.AT_RISK.value]:
-            del found[SweepKind.AT_RISK.value]
+        for optional in (SweepKind.AT_RISK, SweepKind.METRIC_OVERDUE):
+            if not found[optional.value]:
+                del found[optional.value]
         return found
 
 

@@ -17,7 +17,7 @@ from fastapi.responses import Response
 from jinja2_fragments.fastapi import Jinja2Blocks
 
 from ledger.bootstrap import Ledger
-from ledger.commands.users import API_ROLES, User, UserError, Users
+from ledger.commands.users import API_ROLES, User, Users
 from ledger.dashboard import charts
 from ledger.dashboard.notifications import READERS as NOTIFICATION_READERS
 from ledger.dashboard.queries import (
@@ -28,15 +28,17 @@ from ledger.dashboard.queries import (
     contract_names,
     period_of,
 )
-from ledger.dashboard.sessions import (
+from ledger.dashboard.words import lang_of, word
+from ledger.domain.privacy import ERASED, ERASED_EN
+from ledger.reports.common import duration_text
+from ledger.reports.export import Lang
+from ledger.sessions import (
     CSRF_COOKIE,
     LANG_COOKIE,
     SESSION_COOKIE,
     Signer,
+    session_user,
 )
-from ledger.dashboard.words import lang_of, word
-from ledger.reports.common import duration_text
-from ledger.reports.export import Lang
 from ledger.timeutil import show
 
 HERE = Path(__file__).parent
@@ -103,16 +105,10 @@ def _contract_names(request: Request) -> Callable[[str | None], str]:
 def page_user(request: Request) -> User:
     """The logged-in user of a page request (their session checked against the users
     table: a revoked user or a re-issued token ends the session)."""
-    ledger = ledger_of(request)
-    session = signer_of(request).session(request.cookies.get(SESSION_COOKIE), ledger.clock.now())
-    if session is None:
-        raise LoginRequired
     users: Users = request.app.state.users
-    try:
-        user = users.get(session.name)
-    except UserError:
-        raise LoginRequired from None
-    if not user.active or user.token_key != session.token_key:
+    cookie = request.cookies.get(SESSION_COOKIE)
+    user = session_user(signer_of(request), users, cookie, ledger_of(request).clock.now())
+    if user is None:
         raise LoginRequired
     return user
 
@@ -138,9 +134,11 @@ def render(
     *,
     block: str | None = None,
     status_code: int = 200,
+    engine: Jinja2Blocks | None = None,
 ) -> Response:
     """A page (or one of its blocks) with what every page needs: the language, the user,
-    a CSRF token for its forms, and the security headers."""
+    a CSRF token for its forms, and the security headers; ``engine``: another adapter's
+    templates (the workbench's) rendered the same way."""
     cookie, new = _csrf_cookie(request)
     language = lang(request)
     user = context.get("user")
@@ -149,6 +147,7 @@ def render(
         "lang": language,
         "other_lang": "en" if language == "zh" else "zh",
         "t": lambda key, **values: word(key, language, **values),
+        "personal": lambda value: ERASED_EN if value == ERASED and language == "en" else value,
         "duration": lambda minutes: duration_text(minutes, language),
         "contract_name": _contract_names(request),
         "csrf": signer_of(request).csrf_token(cookie),
@@ -161,7 +160,7 @@ def render(
         "sees_notifications": isinstance(user, User) and user.role in NOTIFICATION_READERS,
         **context,
     }
-    response: Response = templates.TemplateResponse(
+    response: Response = (engine or templates).TemplateResponse(
         request, template, full, block_name=block, status_code=status_code
     )
     secured(response)

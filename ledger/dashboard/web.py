@@ -4,7 +4,7 @@
 Server-rendered: Jinja2 templates, one per page, whose panels are blocks that
 ``jinja2-fragments`` renders alone for htmx (a panel refresh or a drill-down asks for its
 block, not for the page). Browsers log in with a user name and the token ``ledger user
-add`` issued (:mod:`ledger.dashboard.sessions`); auditors and supervisors see everything,
+add`` issued (:mod:`ledger.sessions`); auditors and supervisors see everything,
 engineers their own tickets. What every page needs is in :mod:`ledger.dashboard.pages`.
 """
 
@@ -63,16 +63,17 @@ from ledger.dashboard.queries import (
     load_drill,
     load_overview,
 )
-from ledger.dashboard.sessions import (
+from ledger.dashboard.words import LANGS
+from ledger.reports.dossier import build_dossier
+from ledger.reports.dossier_render import render_html
+from ledger.sessions import (
     CSRF_COOKIE,
     LANG_COOKIE,
     SESSION_COOKIE,
     SESSION_LIFETIME,
     Signer,
 )
-from ledger.dashboard.words import LANGS
-from ledger.reports.dossier import build_dossier
-from ledger.reports.dossier_render import render_html
+from ledger.storage.evidence import EvidenceNotConfigured, served_store
 from ledger.storage.tables import LedgerNotInitialised
 
 # --------------------------------------------------------------------------- routes
@@ -122,6 +123,8 @@ class _PageRoute(APIRoute):
         return page
 
 
+PageRoute = _PageRoute
+"""For another adapter's pages (the workbench's): failures answered as pages too."""
 router = APIRouter(include_in_schema=False, route_class=_PageRoute)
 
 
@@ -298,11 +301,21 @@ def notifications(request: Request, user: UserDep) -> Response:
     )
 
 
-def _ticket_dossier(request: Request, user: User, ref: str) -> dict[str, Any]:
+def _ticket_dossier(
+    request: Request, user: User, ref: str, *, images: bool = False
+) -> dict[str, Any]:
     """The ticket's dossier, without where the database is (an auditor's export names it;
-    a page shown to engineers need not)."""
+    a page shown to engineers need not); ``images``: its files re-hashed and its pictures
+    (the customer's signature, photos) drawn, when the evidence store is at hand."""
+    ledger = ledger_of(request)
+    store = None
+    if images:
+        try:
+            store = served_store(request.app.state, ledger.location)
+        except EvidenceNotConfigured:
+            store = None
     try:
-        dossier = build_dossier(ledger_of(request), ref)
+        dossier = build_dossier(ledger, ref, evidence=store, images=store is not None)
     except TicketNotFound:
         raise PageNotFound from None
     if not scope_of(user).allows(dossier["ticket"]["engineer"]):
@@ -319,13 +332,15 @@ def ticket_page(request: Request, user: UserDep, ref: str) -> Response:
 
 @router.get("/dashboard/tickets/{ref}/dossier.html")
 def ticket_dossier(request: Request, user: UserDep, language: LangDep, ref: str) -> Response:
-    dossier = _ticket_dossier(request, user, ref)
+    dossier = _ticket_dossier(request, user, ref, images=True)
     number = quote(dossier["ticket"]["number"])
     page = HTMLResponse(
         render_html(dossier, language),
         headers={"Content-Disposition": f'inline; filename="dossier-{number}.html"'},
     )
-    return secured(page, "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'")
+    # its pictures are data: URIs of bytes re-hashed against the chain
+    csp = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'"
+    return secured(page, csp)
 
 
 # --------------------------------------------------------------------------- wiring

@@ -40,12 +40,15 @@ from ledger.domain.ticket import (
     Cancelled,
     Closed,
     ContactChanged,
+    CustomerReplied,
     CustomerSigned,
     DiagnosisReported,
     Dispatched,
+    EngineerSetOff,
     Escalated,
     EvidenceAttached,
     InspectionNoticeIssued,
+    MetricOverdueNoted,
     OutOfContractNoted,
     Reclassified,
     RectificationNoticeIssued,
@@ -64,6 +67,7 @@ from ledger.domain.ticket import (
     Ticket,
     TicketEvent,
     WorkContactSheetRecorded,
+    WorkNoteAdded,
     mutate,
     project_ticket,
 )
@@ -170,6 +174,7 @@ NORMAL_ROLES: dict[type[TicketEvent], frozenset[Role]] = {
     RectificationNoticeIssued: frozenset(SUPERVISORS),
     ReplacementFlagged: frozenset(SUPERVISORS),
     AtRiskWarned: frozenset({Role.SYSTEM}),
+    MetricOverdueNoted: frozenset({Role.SYSTEM}),
     # Recorded with the report, under its stamp: the report's own role is judged on Reported.
     OutOfContractNoted: frozenset(
         {Role.DISPATCHER, Role.CUSTOMER, Role.SYSTEM, Role.ENGINEER, *MANAGERS, Role.QUALITY}
@@ -187,6 +192,12 @@ NORMAL_ROLES: dict[type[TicketEvent], frozenset[Role]] = {
     # Seed 003: the quality department audits each returned service form.
     ServiceFormFiled: frozenset({*DESK, Role.QUALITY}),
     ContactChanged: DESK,
+    # The engineer on the way to the site ("on my way", from the phone).
+    EngineerSetOff: frozenset({Role.ENGINEER}),
+    # The workbench's notes: everyone who works the ticket writes internal notes (the
+    # quality department and 总工办 too); the desk and the engineer answer the customer.
+    WorkNoteAdded: frozenset({*FIELD, Role.QUALITY, Role.CHIEF_ENGINEER_OFFICE}),
+    CustomerReplied: FIELD,
 }
 """Who normally records each ticket event (the table in docs/integrity.md). Who *may* is
 the role matrix (``domain/roles.py``, docs/roles.md), a superset of this norm; the audit

@@ -170,50 +170,51 @@ def _judge(
     coverage = metric_coverage(definition, contract_clock)
     pauses = all_pauses if definition.pausing else ()
     done = moment_of(ticket, definition.stop_event)
+    void = _void_before_stop(definition, ticket, done)
     try:
         start = clock_start(definition, ticket, coverage, pauses)
         due = None if start is None else deadline(target, start, coverage, pauses)
     except CalendarError as e:
         # Not applicable wins over unknown: a promise that did not apply needs no due time.
-        not_applicable = (
-            None
-            if done is not None
-            else _why_not_applicable(metric, definition, ticket, None, due_known=False)
-        )
+        not_applicable = _why_not_applicable(metric, definition, ticket, void, done, None, False)
         if not_applicable:
             return Judgement(metric, text, SlaStatus.NOT_APPLICABLE, note=not_applicable)
         return Judgement(metric, text, SlaStatus.UNKNOWN, done_at=done, note=str(e))
+    not_applicable = _why_not_applicable(metric, definition, ticket, void, done, due)
+    if not_applicable:
+        return Judgement(metric, text, SlaStatus.NOT_APPLICABLE, due, note=not_applicable)
+    clock = clock_for(target, coverage)
+    if void is not None and due is not None and definition.void_until == "due":
+        # The void event came after the due time, before any stop: it ended the wait late
+        # (a fix after a replacement unit was due, without one), whatever follows it.
+        minutes, note = _late_minutes(due, void, clock, pauses)
+        late_note = _late_void_note(metric, definition)
+        return Judgement(
+            metric,
+            text,
+            SlaStatus.BREACHED,
+            due,
+            breach_minutes=minutes,
+            note=late_note if note is None else f"{late_note}; {note}",
+        )
     if start is None and done is None:
-        not_applicable = _why_not_applicable(metric, definition, ticket, None)
-        if not_applicable is None and not ticket.is_open:
-            not_applicable = f"{definition.start} never happened"
-        if not_applicable:
-            return Judgement(metric, text, SlaStatus.NOT_APPLICABLE, note=not_applicable)
         return Judgement(metric, text, SlaStatus.PENDING)
     try:
-        if done is None:
-            not_applicable = _why_not_applicable(metric, definition, ticket, due)
-            if not_applicable:
-                return Judgement(metric, text, SlaStatus.NOT_APPLICABLE, due, note=not_applicable)
-            void = None if definition.void is None else moment_of(ticket, definition.void)
-            if definition.void_until == "due" and void is not None and due is not None:
-                late = covered_between(due, void, clock_for(target, coverage), pauses)
-                return Judgement(
-                    metric,
-                    text,
-                    SlaStatus.BREACHED,
-                    due,
-                    breach_minutes=whole_minutes_up(late),
-                    note=_late_void_note(metric, definition),
-                )
         verdict = verdict_at(target, due, done, now, coverage, pauses)
+    except CalendarError:
+        # The due time is known (it lies in a known year) and has passed: late whatever year
+        # "now" or the done time is in; how late is known up to the first unknown year.
+        assert due is not None
+        end = now if done is None else done
+        minutes, note = _late_minutes(due, end, clock, pauses)
+        status = SlaStatus.OVERDUE if done is None else SlaStatus.BREACHED
+        return Judgement(metric, text, status, due, done, minutes, note=note)
+    try:
         elapsed = (
-            None
-            if done is None or start is None
-            else covered_between(start, done, clock_for(target, coverage), pauses)
+            None if done is None or start is None else covered_between(start, done, clock, pauses)
         )
-    except CalendarError as e:
-        return Judgement(metric, text, SlaStatus.UNKNOWN, done_at=done, note=str(e))
+    except CalendarError:
+        elapsed = None  # done in a year not loaded: no time to count in medians yet
     return Judgement(
         metric,
         text,
@@ -225,24 +226,60 @@ def _judge(
     )
 
 
+def _void_before_stop(
+    definition: MetricDef, ticket: Ticket, done: datetime | None
+) -> datetime | None:
+    """The first moment of the metric's void event, if it came before its stop event (a
+    unit provided after the fix, an arrival after a remote fix and a reopening: the fix
+    decided the metric, what followed does not)."""
+    void = None if definition.void is None else moment_of(ticket, definition.void)
+    return None if void is None or (done is not None and done <= void) else void
+
+
+def _late_minutes(
+    due: datetime, end: datetime, clock: Coverage, pauses: tuple[Pause, ...]
+) -> tuple[int, str | None]:
+    """Whole minutes from ``due`` to ``end`` on the target's clock; when that needs a year
+    the calendar does not know, the minutes up to that year's first day, and a note saying
+    they are a lower bound."""
+    try:
+        return whole_minutes_up(covered_between(due, end, clock, pauses)), None
+    except CalendarError as e:
+        known_until = datetime(e.year, 1, 1, tzinfo=clock.tz) - timedelta(microseconds=1)
+        try:
+            minutes = whole_minutes_up(covered_between(due, known_until, clock, pauses))
+        except CalendarError:
+            minutes = 0
+        return minutes, f"at least {minutes} min late: {e}"
+
+
 def _why_not_applicable(
     metric: str,
     definition: MetricDef,
     ticket: Ticket,
+    void: datetime | None,
+    done: datetime | None,
     due: datetime | None,
-    *,
     due_known: bool = True,
 ) -> str | None:
-    """Why a metric not done did not apply, or ``None``. With ``due_known=False`` (the due
-    time needs an unknown year) only the reasons that need no due time are given."""
-    void = None if definition.void is None else moment_of(ticket, definition.void)
+    """Why a metric did not apply, or ``None``: its void event came before its stop (and,
+    with ``void_until = "due"``, by the due time), or the ticket was cancelled before it was
+    done (a late void already ended the wait: that breach stands). With ``due_known=False``
+    (the due time needs an unknown year) only the reasons that need no due time are given."""
     if void is not None and (
         definition.void_until == "stop" or (due_known and (due is None or void <= due))
     ):
         return VOID_NOTES.get(metric) or f"{definition.void} before {definition.stop}"
-    if ticket.cancelled_at is not None:
+    late_void = void is not None and definition.void_until == "due"
+    if done is None and ticket.cancelled_at is not None and not late_void:
         return "ticket cancelled"
+    if done is None and void is None and not ticket.is_open and _never_started(definition, ticket):
+        return f"{definition.start} never happened"
     return None
+
+
+def _never_started(definition: MetricDef, ticket: Ticket) -> bool:
+    return moment_of(ticket, definition.start) is None
 
 
 def _late_void_note(metric: str, definition: MetricDef) -> str:

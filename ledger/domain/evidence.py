@@ -46,6 +46,9 @@ CUSTOMER_KINDS = frozenset({EvidenceKind.SIGNED_FORM, EvidenceKind.SIGNATURE, Ev
 """What a customer may attach: their own signature, or the form they signed (docs/roles.md:
 customers only report, sign and complain)."""
 
+SIGNATURE_FILES = frozenset({EvidenceKind.SIGNATURE, EvidenceKind.SIGNED_FORM, EvidenceKind.FAX})
+"""The kinds of file a recorded signature may name as its image."""
+
 IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/webp"})
 """The media types the dossier draws as images (a TIFF fax or HEIC photo is listed only)."""
 
@@ -131,3 +134,19 @@ def decide_attach(
             )
     check_times(stamp, not_before, since)
     return next_event(cls, record, stamp, **facts.model_dump())
+
+
+def require_signature_file(attached: Iterable[Evidence], sha256: str, what: str) -> Evidence:
+    """The file ``sha256`` among ``what``'s ``attached`` files, which a signature names as its
+    image: it must be there, and be a signature (or the signed form, or its fax)."""
+    found = next((e for e in attached if e.sha256 == sha256), None)
+    if found is None:
+        raise RuleViolation(
+            f"{what} has no evidence file {sha256[:12]}…: attach the signature image first"
+        )
+    if found.kind not in SIGNATURE_FILES:
+        kinds = ", ".join(sorted(k.value for k in SIGNATURE_FILES))
+        raise RuleViolation(
+            f"{what}'s file {found.file_name} is a {found.kind.value}, not a signature ({kinds})"
+        )
+    return found

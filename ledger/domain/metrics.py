@@ -107,6 +107,10 @@ class MetricDef(Immutable):
     the hotline keeps office hours, but "30 minutes after we hear of it" does not)."""
     categories: tuple[Category, ...] = Field(default=(), max_length=2)
     """The ticket categories it applies to; empty: every category."""
+    escalate: bool = False
+    """Whether this clock, once past due, also climbs the contract's ``[escalation]`` ladder
+    as an unanswered call does (``respond`` always does); the sweep notes a declared metric
+    overdue (``MetricOverdueNoted``) either way."""
 
     @model_validator(mode="after")
     def _has_stop(self) -> MetricDef:

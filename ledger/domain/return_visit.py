@@ -24,6 +24,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 from functools import singledispatch
+from typing import Annotated
 from uuid import UUID
 
 from ledger.domain import evidence as ev
@@ -45,6 +46,7 @@ from ledger.domain.model import (
     require_role,
 )
 from ledger.domain.numbering import Reference, Series, new_link, reference_in
+from ledger.domain.privacy import Personal
 from ledger.domain.satisfaction import SatisfactionScores
 from ledger.domain.values import Role
 
@@ -124,7 +126,7 @@ class SatisfactionScored(VisitEvent):
 
 
 class VisitCustomerSigned(VisitEvent):
-    signer: ShortText
+    signer: Annotated[ShortText, Personal()]
 
 
 class ManagerReviewed(VisitEvent):

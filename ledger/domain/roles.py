@@ -51,6 +51,8 @@ ALSO_ALLOWED: dict[str, frozenset[Role]] = {
     "close": frozenset({Role.ENGINEER}),
     # The hotline records the repair start an engineer phones in.
     "start_repair": DESK,
+    # ... and that the engineer set off.
+    "set_off": DESK,
 }
 """Roles allowed a ticket command though its audit norm does not expect them (besides
 ``admin``): ``ledger report audit`` lists each such entry."""

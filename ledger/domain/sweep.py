@@ -12,11 +12,16 @@ sweep"):
 
 * **Escalation ladder** (``[escalation]``, by :attr:`EscalationLevel.rank`): a ticket
   neither responded to nor resolved climbs to a level once its respond due time plus the
-  level's threshold has passed. ``chief_engineer_office`` (总工办) is for technical problems:
-  a defect ticket not resolved at the sweep climbs there once its *resolve* due time plus
-  the threshold has passed. One ``Escalated`` per level climbed, lowest first.
-* **Replacement unit**: the replacement target judged ``overdue`` (no unit, never
-  resolved, past due) → ``ReplacementFlagged`` with the target and its due time.
+  level's threshold has passed; a metric the contract declares with ``escalate = true``
+  climbs it the same way from its own due time, while it is not done (the earliest of these
+  due times counts). ``chief_engineer_office`` (总工办) is for technical problems: a defect
+  ticket not resolved at the sweep climbs there once its *resolve* due time plus the
+  threshold has passed. One ``Escalated`` per level climbed, lowest first.
+* **Replacement unit**: the replacement target (built in, or as the contract redefines it)
+  judged ``overdue`` (no unit, never resolved, past due) → ``ReplacementFlagged`` with the
+  target and its due time.
+* **Declared metrics overdue**: any other metric the contract declares (a diagnosis report,
+  a temporary measure, ...) judged ``overdue`` → ``MetricOverdueNoted``, once per metric.
 * **Notices** (``[notices]``): a ticket still unclosed ``inspection`` after its report →
   ``InspectionNoticeIssued``; ``rectification`` after its report, once it has an
   inspection notice → ``RectificationNoticeIssued`` (both at once when both have passed).
@@ -41,6 +46,7 @@ from ledger.domain.compliance import (
     time_used,
 )
 from ledger.domain.contract import Policy
+from ledger.domain.metrics import BUILTIN_METRICS, METRIC_WORDS_ZH
 from ledger.domain.model import Stamp
 from ledger.domain.sla import Coverage, Pause, SlaStatus, deadline, parse_target, target_zh
 from ledger.domain.ticket import (
@@ -49,6 +55,7 @@ from ledger.domain.ticket import (
     at_risk_key,
     mutate,
 )
+from ledger.domain.ticket_progress import decide_note_overdue
 from ledger.domain.ticket_rules import (
     decide_escalate,
     decide_flag_replacement,
@@ -72,6 +79,7 @@ class SweepKind(StrEnum):
     INSPECTION_NOTICE = "inspection_notice"
     RECTIFICATION_NOTICE = "rectification_notice"
     AT_RISK = "at_risk"
+    METRIC_OVERDUE = "metric_overdue"
 
 
 @dataclass(frozen=True)
@@ -137,7 +145,8 @@ def sweep_ticket(
     plan = _Plan(ticket, stamp, contract_coverage(policy, official), ticket_pauses(ticket, policy))
     judged = {j.metric: j for j in judge_ticket(ticket, policy, official, plan.now)}
     _climb_ladder(plan, policy, judged)
-    _flag_replacement(plan, judged.get("replacement"))
+    _flag_replacement(plan, judged.get("replacement"), policy)
+    _note_overdue(plan, judged)
     _issue_notices(plan, policy)
     _warn_at_risk(plan, policy, official, judged, at_risk)
     return plan.actions
@@ -147,10 +156,11 @@ def _climb_ladder(plan: _Plan, policy: Policy, judged: dict[str, Judgement]) -> 
     for level, threshold in sorted(policy.escalation.items(), key=lambda item: item[0].rank):
         if level.rank <= plan.ticket.escalation_level.rank:
             continue
-        since = plan.passed(threshold, _ladder_start(level, plan.ticket, judged))
+        metric, due = _ladder_start(level, plan.ticket, policy, judged)
+        since = plan.passed(threshold, due)
         if since is None:
             continue
-        reason = _escalation_reason(level, threshold)
+        reason = _escalation_reason(level, threshold, metric)
         plan.add(
             SweepKind.ESCALATED,
             partial(decide_escalate, to_level=level, reason=reason),
@@ -160,46 +170,91 @@ def _climb_ladder(plan: _Plan, policy: Policy, judged: dict[str, Judgement]) -> 
 
 
 def _ladder_start(
-    level: EscalationLevel, ticket: Ticket, judged: dict[str, Judgement]
-) -> datetime | None:
-    """The due time a level's threshold counts from, or ``None`` if it does not apply."""
+    level: EscalationLevel, ticket: Ticket, policy: Policy, judged: dict[str, Judgement]
+) -> tuple[str, datetime | None]:
+    """The metric and due time a level's threshold counts from (``None``: it does not
+    apply): the response while unanswered, or the earliest due time of a metric declared
+    ``escalate = true`` and not done; for 总工办, a defect's resolve due time."""
     if ticket.is_resolved:
-        return None
+        return "respond", None
     if level is EscalationLevel.CHIEF_ENGINEER_OFFICE:
         if ticket.category is not Category.DEFECT:
-            return None
+            return "resolve", None
         judgement = judged.get("resolve")
-    else:
-        if ticket.responded_at is not None:
-            return None
-        judgement = judged.get("respond")
-    return None if judgement is None else judgement.due_at
+        return "resolve", None if judgement is None else judgement.due_at
+    starts: list[tuple[datetime, str]] = []
+    respond = judged.get("respond")
+    if ticket.responded_at is None and respond is not None and respond.due_at is not None:
+        starts.append((respond.due_at, "respond"))
+    definitions = policy.metric_definitions
+    for metric, judgement in judged.items():
+        waiting = judgement.status in (SlaStatus.PENDING, SlaStatus.OVERDUE)
+        if metric != "respond" and definitions[metric].escalate and waiting and judgement.due_at:
+            starts.append((judgement.due_at, metric))
+    if not starts:
+        return "respond", None
+    due, metric = min(starts)
+    return metric, due
 
 
-def _escalation_reason(level: EscalationLevel, threshold: str) -> str:
+def _escalation_reason(level: EscalationLevel, threshold: str, metric: str = "respond") -> str:
     name = LEVEL_NAMES_ZH[level]
     if level is EscalationLevel.CHIEF_ENGINEER_OFFICE:
         return (
             f"修复超时 {target_zh(threshold)}：技术问题未解决，自动升级至{name} "
             f"(not resolved {threshold} after the resolve due time)"
         )
+    if metric != "respond":
+        words = METRIC_WORDS_ZH.get(metric, metric)
+        return (
+            f"{words}超时 {target_zh(threshold)}：自动升级至{name} "
+            f"({metric} overdue by {threshold})"
+        )
     return f"响应超时 {target_zh(threshold)}：自动升级至{name} (response overdue by {threshold})"
 
 
-def _flag_replacement(plan: _Plan, judgement: Judgement | None) -> None:
+def _flag_replacement(plan: _Plan, judgement: Judgement | None, policy: Policy) -> None:
     if judgement is None or judgement.status is not SlaStatus.OVERDUE:
         return
     due = judgement.due_at
     if due is None or plan.ticket.replacement_flagged_at is not None or plan.ticket.is_resolved:
         return
     target = judgement.target
+    if policy.metric_definitions["replacement"] == BUILTIN_METRICS["replacement"]:
+        why = (
+            f"未在 {target} 内修复：应提供备用设备 (not fixed {target} after the report: "
+            "a replacement unit is owed)"
+        )
+    else:  # the contract's own clock (seed 004: from 8 h after the repair started)
+        why = (
+            f"备用设备应于 {target_zh(target)}内提供，已超时 "
+            f"(a replacement unit was due within {target} and is overdue)"
+        )
     plan.add(
         SweepKind.REPLACEMENT_FLAGGED,
         lambda t, s: decide_flag_replacement(t, s, target, due),
-        f"未在 {target} 内修复：应提供备用设备 (not fixed {target} after the report: "
-        "a replacement unit is owed)",
+        why,
         due,
     )
+
+
+def _note_overdue(plan: _Plan, judged: dict[str, Judgement]) -> None:
+    """Each metric the contract declares beyond the built-in four (which have the ladder and
+    the replacement flag), once it is overdue: one ``MetricOverdueNoted``."""
+    for metric, judgement in judged.items():
+        due = judgement.due_at
+        if metric in BUILTIN_METRICS or judgement.status is not SlaStatus.OVERDUE or due is None:
+            continue
+        if metric in plan.ticket.overdue_noted:
+            continue
+        words = METRIC_WORDS_ZH.get(metric, metric)
+        plan.add(
+            SweepKind.METRIC_OVERDUE,
+            partial(decide_note_overdue, metric=metric, target=judgement.target, due_at=due),
+            f"{words}超时（时限 {target_zh(judgement.target)}）(the {metric} target "
+            f"{judgement.target} is overdue)",
+            due,
+        )
 
 
 def _issue_notices(plan: _Plan, policy: Policy) -> None:

@@ -7,6 +7,7 @@ Over 500 lines: the events, the state and ``mutate`` of one aggregate are read t
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from decimal import Decimal
 from functools import singledispatch
@@ -27,6 +28,7 @@ from ledger.domain.model import (
     fold,
     recorded_events,
 )
+from ledger.domain.privacy import ERASED, Personal
 from ledger.domain.values import (
     Category,
     Channel,
@@ -38,18 +40,26 @@ from ledger.domain.values import (
     TicketStatus,
 )
 
-Phone = Annotated[str, Field(min_length=3, max_length=40, pattern=r"^[0-9+()\- ]+$")]
+Phone = Annotated[
+    str, Field(min_length=3, max_length=40, pattern=rf"^(?:[0-9+()\- ]+|{re.escape(ERASED)})$")
+]
+"""A phone number; reads as ``[已删除]`` once its subject is erased (docs/privacy.md)."""
+Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 
 
 class Contact(Immutable):
-    name: ShortText
-    phone: Phone
+    """A person to call: personal information of the subject its phone number identifies."""
+
+    name: Annotated[ShortText, Personal(by="phone")]
+    phone: Annotated[Phone, Personal(by="phone")]
 
 
 class Signature(Immutable):
     kind: SignatureKind
     signer: ShortText
     signed_at: UtcDatetime
+    evidence_sha256: str | None = None
+    """The signature image among the ticket's evidence, when it was captured on a screen."""
 
 
 class Suspension(Immutable):
@@ -76,6 +86,16 @@ class ReplacementUnit(Immutable):
     unit: ShortText
     provided_at: UtcDatetime
     note: str | None = None
+
+
+class Geolocation(Immutable):
+    """Where the engineer's phone said it was (WGS 84, as the browser's geolocation gives
+    it): recorded with setting off and arriving when the phone gives it, never required."""
+
+    latitude: float = Field(ge=-90, le=90)
+    longitude: float = Field(ge=-180, le=180)
+    accuracy_m: float | None = Field(default=None, ge=0, le=100_000)
+    """The radius of 95% confidence in metres, as the phone reported it."""
 
 
 # --------------------------------------------------------------------------- events
@@ -111,7 +131,16 @@ class Dispatched(TicketEvent):
 
 
 class Arrived(TicketEvent):
+    """Version 2 adds ``location`` (``None`` on every version-1 arrival)."""
+
+    class_version = 2
+
     engineer: ShortText
+    location: Geolocation | None = None
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, object]) -> None:
+        state["location"] = None
 
 
 class Resolved(TicketEvent):
@@ -120,8 +149,18 @@ class Resolved(TicketEvent):
 
 
 class CustomerSigned(TicketEvent):
+    """Version 2 adds ``evidence_sha256``: the signature captured on the screen (an
+    attached evidence file of the ticket), ``None`` for a signature on paper."""
+
+    class_version = 2
+
     kind: SignatureKind
-    signer: ShortText
+    signer: Annotated[ShortText, Personal()]
+    evidence_sha256: Sha256 | None = None
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, object]) -> None:
+        state["evidence_sha256"] = None
 
 
 class Escalated(TicketEvent):
@@ -223,7 +262,7 @@ class WorkContactSheetRecorded(TicketEvent):
     sheet: ShortText
     """The sheet's number or reference."""
     fee: Fee
-    confirmed_by: ShortText
+    confirmed_by: Annotated[ShortText, Personal()]
     """Who confirmed the fee for the customer."""
     note: Text | None = None
 
@@ -258,9 +297,6 @@ class TemporaryMeasureTaken(TicketEvent):
     measure: Text
 
 
-Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
-
-
 class ServiceFormFiled(TicketEvent):
     """The service form signed by the customer, filed (服务记录单归档; seed 004: within 5
     days). ``form`` references the paper or scanned form; ``evidence_sha256`` names the
@@ -277,6 +313,37 @@ class ContactChanged(TicketEvent):
     contact: Contact
     changed_at: UtcDatetime
     note: Text | None = None
+
+
+class EngineerSetOff(TicketEvent):
+    """在途: the dispatched engineer set off for the site ("on my way"), with where the
+    phone was when it gives it. Stops no clock: the arrival does."""
+
+    engineer: ShortText
+    location: Geolocation | None = None
+
+
+class WorkNoteAdded(TicketEvent):
+    """An internal work note on the ticket (工作备注): for the people who work it, never
+    shown to the customer."""
+
+    text: Text
+
+
+class CustomerReplied(TicketEvent):
+    """A reply to the customer (回复客户), visible to them: what they were told, and when."""
+
+    text: Text
+
+
+class MetricOverdueNoted(TicketEvent):
+    """逾期: a metric the contract declares passed its due time without its stop event
+    (recorded by the sweep, once per metric; the built-in four have the ladder and
+    ``ReplacementFlagged``)."""
+
+    metric: ShortText
+    target: ShortText
+    due_at: UtcDatetime
 
 
 TICKET_EVENT_TYPES: tuple[type[TicketEvent], ...] = recorded_events(TicketEvent)
@@ -329,10 +396,15 @@ class Ticket(Aggregate):
     repair_started_at: datetime | None = None
     service_form: str | None = None
     supplier_contact: Contact | None = None
+    set_off_at: datetime | None = None
+    """When the engineer of the current dispatch set off (``None``: not yet, or dispatched
+    again since)."""
     milestones: dict[str, datetime] = Field(default_factory=dict)
     """The first moment of each event recorded after the report, by its name, and of each
     such event's own time fields (``"ContactChanged.changed_at"``): where declared SLA
     metrics start and stop (``ledger.domain.metrics``)."""
+    overdue_noted: tuple[str, ...] = ()
+    """The declared metrics the sweep noted overdue (``MetricOverdueNoted``)."""
 
     @property
     def is_open(self) -> bool:
@@ -400,6 +472,7 @@ def _(event: Dispatched, ticket: Ticket | None) -> Ticket:
         engineer=event.engineer,
         dispatched_at=event.occurred_at,
         on_site=False,
+        set_off_at=None,
         status=TicketStatus.DISPATCHED,
     )
 
@@ -433,7 +506,12 @@ def _(event: Resolved, ticket: Ticket | None) -> Ticket:
 
 @mutate.register
 def _(event: CustomerSigned, ticket: Ticket | None) -> Ticket:
-    signature = Signature(kind=event.kind, signer=event.signer, signed_at=event.occurred_at)
+    signature = Signature(
+        kind=event.kind,
+        signer=event.signer,
+        signed_at=event.occurred_at,
+        evidence_sha256=event.evidence_sha256,
+    )
     return _evolve(ticket, event, signature=signature)
 
 
@@ -489,6 +567,7 @@ def _(event: Reopened, ticket: Ticket | None) -> Ticket:
         signature=None,
         closed_at=None,
         on_site=False,
+        set_off_at=None,
         reopen_count=ticket.reopen_count + 1,
     )
 
@@ -582,6 +661,17 @@ def _(event: ContactChanged, ticket: Ticket | None) -> Ticket:
     return _evolve(ticket, event, supplier_contact=event.contact)
 
 
+@mutate.register
+def _(event: EngineerSetOff, ticket: Ticket | None) -> Ticket:
+    return _evolve(ticket, event, set_off_at=event.occurred_at)
+
+
+@mutate.register
+def _(event: MetricOverdueNoted, ticket: Ticket | None) -> Ticket:
+    noted = (*ticket.overdue_noted, event.metric) if ticket else ()
+    return _evolve(ticket, event, overdue_noted=noted)
+
+
 def _ended(ticket: Ticket | None, event: TicketEvent) -> tuple[Suspension, ...]:
     """The suspensions with the open one (if any) ended at ``event``."""
     assert ticket is not None
@@ -594,3 +684,13 @@ def _ended(ticket: Ticket | None, event: TicketEvent) -> tuple[Suspension, ...]:
 def project_ticket(ticket: Ticket | None, events: object) -> Ticket | None:
     """Projector function for the library's ``Repository.get(projector_func=...)``."""
     return fold(mutate, ticket, events, TicketEvent)
+
+
+@mutate.register
+def _(event: WorkNoteAdded, ticket: Ticket | None) -> Ticket:
+    return _evolve(ticket, event)
+
+
+@mutate.register
+def _(event: CustomerReplied, ticket: Ticket | None) -> Ticket:
+    return _evolve(ticket, event)

@@ -1,6 +1,8 @@
 """The rules of the progress facts that declared SLA metrics start and stop on: a diagnosis
 report, a solution proposed, repair started, a temporary measure, the signed service form
-filed, a change of the supplier's contact person (``ledger.domain.metrics``). Each
+filed, a change of the supplier's contact person (``ledger.domain.metrics``), and the
+engineer setting off for the site (from the phone: issue 16), and the sweep's note that a
+declared metric is overdue. Each
 ``decide_*`` returns the one event or raises :class:`RuleViolation`, like
 :mod:`ledger.domain.ticket_rules`."""
 
@@ -9,21 +11,26 @@ from __future__ import annotations
 from datetime import datetime
 
 from ledger.domain.errors import RuleViolation
-from ledger.domain.model import Stamp
+from ledger.domain.model import Stamp, require_role
 from ledger.domain.model import check_times as _check_times
 from ledger.domain.model import next_event as _next
 from ledger.domain.ticket import (
     Contact,
     ContactChanged,
+    CustomerReplied,
     DiagnosisReported,
+    EngineerSetOff,
+    Geolocation,
+    MetricOverdueNoted,
     RepairStarted,
     ServiceFormFiled,
     SolutionProposed,
     TemporaryMeasureTaken,
     Ticket,
+    WorkNoteAdded,
 )
 from ledger.domain.ticket_rules import require_active, require_own_engineer
-from ledger.domain.values import TicketStatus
+from ledger.domain.values import Role, TicketStatus
 
 
 def _require_unresolved(ticket: Ticket, action: str) -> None:
@@ -105,3 +112,59 @@ def decide_change_contact(
         )
     _check_times(stamp, ticket.reported_at, "the report")
     return _next(ContactChanged, ticket, stamp, contact=contact, changed_at=changed_at, note=note)
+
+
+def decide_set_off(
+    ticket: Ticket,
+    stamp: Stamp,
+    engineer: str | None = None,
+    location: Geolocation | None = None,
+) -> EngineerSetOff:
+    """在途: the dispatched engineer sets off for the site, once per dispatch, before the
+    arrival."""
+    require_active(ticket, "set off for the site")
+    if ticket.engineer is None or ticket.dispatched_at is None:
+        raise RuleViolation(f"ticket {ticket.number} has not been dispatched: no one sets off")
+    if ticket.status is TicketStatus.RESOLVED:
+        raise RuleViolation(f"ticket {ticket.number} is already resolved")
+    if ticket.on_site:
+        raise RuleViolation(f"{ticket.engineer} is already on site for ticket {ticket.number}")
+    require_own_engineer(ticket, stamp, "set off for it")
+    who = (engineer or ticket.engineer).strip()
+    if who != ticket.engineer:
+        raise RuleViolation(
+            f"ticket {ticket.number} is dispatched to {ticket.engineer}, not {who}: "
+            "re-dispatch it first"
+        )
+    if ticket.set_off_at is not None:
+        raise RuleViolation(
+            f"{ticket.engineer} already set off for ticket {ticket.number} at ", ticket.set_off_at
+        )
+    _check_times(stamp, ticket.dispatched_at, "the dispatch")
+    return _next(EngineerSetOff, ticket, stamp, engineer=who, location=location)
+
+
+def decide_work_note(ticket: Ticket, stamp: Stamp, text: str) -> WorkNoteAdded:
+    """A note may be added at any time, also to a closed or cancelled ticket (what was
+    learnt afterwards), but not before the ticket was reported."""
+    _check_times(stamp, ticket.reported_at, "the report")
+    return _next(WorkNoteAdded, ticket, stamp, text=text)
+
+
+def decide_customer_reply(ticket: Ticket, stamp: Stamp, text: str) -> CustomerReplied:
+    """A reply to the customer: any time after the report (after closing too: a question
+    answered later)."""
+    _check_times(stamp, ticket.reported_at, "the report")
+    return _next(CustomerReplied, ticket, stamp, text=text)
+
+
+def decide_note_overdue(
+    ticket: Ticket, stamp: Stamp, *, metric: str, target: str, due_at: datetime
+) -> MetricOverdueNoted:
+    """逾期: a declared metric past its due time, noted once, only by the system (the sweep)."""
+    require_role(stamp, (Role.SYSTEM,), "note that a target is overdue")
+    require_active(ticket, "note that a target is overdue", allow_suspended=True)
+    if metric in ticket.overdue_noted:
+        raise RuleViolation(f"ticket {ticket.number}: {metric} is already noted overdue")
+    _check_times(stamp, due_at, "the due time")
+    return _next(MetricOverdueNoted, ticket, stamp, metric=metric, target=target, due_at=due_at)

@@ -28,6 +28,7 @@ from ledger.domain.ticket import (
     Dispatched,
     Escalated,
     EvidenceAttached,
+    Geolocation,
     InspectionNoticeIssued,
     OutOfContractNoted,
     Reclassified,
@@ -229,7 +230,12 @@ def decide_dispatch(
     return _next(Dispatched, ticket, stamp, engineer=engineer, note=note)
 
 
-def decide_arrive(ticket: Ticket, stamp: Stamp, engineer: str | None = None) -> Arrived:
+def decide_arrive(
+    ticket: Ticket,
+    stamp: Stamp,
+    engineer: str | None = None,
+    location: Geolocation | None = None,
+) -> Arrived:
     _require_active(ticket, "record an arrival")
     if ticket.engineer is None or ticket.dispatched_at is None:
         raise RuleViolation(f"ticket {ticket.number} has not been dispatched: no arrival before it")
@@ -244,8 +250,11 @@ def decide_arrive(ticket: Ticket, stamp: Stamp, engineer: str | None = None) -> 
             f"ticket {ticket.number} is dispatched to {ticket.engineer}, not {who}: "
             "re-dispatch it first"
         )
-    _check_times(stamp, ticket.dispatched_at, "the dispatch")
-    return _next(Arrived, ticket, stamp, engineer=who)
+    if ticket.set_off_at is not None:
+        _check_times(stamp, ticket.set_off_at, "setting off")
+    else:
+        _check_times(stamp, ticket.dispatched_at, "the dispatch")
+    return _next(Arrived, ticket, stamp, engineer=who, location=location)
 
 
 def decide_resolve(ticket: Ticket, stamp: Stamp, summary: str, mode: ResolutionMode) -> Resolved:
@@ -265,8 +274,14 @@ def decide_resolve(ticket: Ticket, stamp: Stamp, summary: str, mode: ResolutionM
 
 
 def decide_sign(
-    ticket: Ticket, stamp: Stamp, signer: str, kind: SignatureKind = SignatureKind.CUSTOMER
+    ticket: Ticket,
+    stamp: Stamp,
+    signer: str,
+    kind: SignatureKind = SignatureKind.CUSTOMER,
+    evidence_sha256: str | None = None,
 ) -> CustomerSigned:
+    """``evidence_sha256``: the signature's image, a file already attached to the ticket as
+    a signature (or the signed form, or its fax)."""
     _require_active(ticket, "sign the service form")
     _require_own_engineer(ticket, stamp, "record the signed service form")
     if ticket.resolved_at is None:
@@ -275,8 +290,12 @@ def decide_sign(
         raise RuleViolation(
             f"ticket {ticket.number}'s service form is already signed by {ticket.signature.signer}"
         )
+    if evidence_sha256 is not None:
+        evidence.require_signature_file(ticket.evidence, evidence_sha256, f"ticket {ticket.number}")
     _check_times(stamp, ticket.resolved_at, "the resolution")
-    return _next(CustomerSigned, ticket, stamp, signer=signer, kind=kind)
+    return _next(
+        CustomerSigned, ticket, stamp, signer=signer, kind=kind, evidence_sha256=evidence_sha256
+    )
 
 
 def decide_escalate(

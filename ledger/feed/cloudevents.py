@@ -34,6 +34,7 @@ from ledger.domain.holidays import HolidayTableLoaded
 from ledger.domain.model import DomainEvent, recorded_events
 from ledger.domain.notification import NotificationRulesLoaded
 from ledger.domain.numbering import NAMESPACE, NumberIssued, TicketNumberIssued
+from ledger.domain.privacy import SubjectEvent
 from ledger.domain.return_visit import VisitEvent, VisitScheduled
 from ledger.domain.ticket import Reported, TicketEvent
 from ledger.storage.chain import CHAIN_TABLE
@@ -102,6 +103,7 @@ _AGGREGATES: dict[type[DomainEvent], tuple[str, str]] = {
     NotificationRulesLoaded: ("notification_rules", "NotificationRules"),
     TicketNumberIssued: ("number_sequence", ""),
     NumberIssued: ("number_sequence", ""),
+    SubjectEvent: ("privacy_subject", "Subject"),
 }
 """Per event base class: the aggregate's name in a type, and the class-name prefix that
 repeats it (``VisitScheduled`` is ``ledger.visit.scheduled.v1``)."""

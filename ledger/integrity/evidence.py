@@ -40,9 +40,12 @@ def check_evidence(
     links: Sequence[tuple[int, Any, int | None, Any]],
     open_store: EvidenceOpener,
     findings: Findings,
+    *,
+    erased: frozenset[str] | set[str] = frozenset(),
 ) -> None:
     """Re-hash the file of each evidence event (``links``: position, originator id,
-    version and stored state), each distinct file once."""
+    version and stored state), each distinct file once. ``erased``: the files deleted with
+    an erased data subject (``SubjectErased``): their absence is no problem."""
     if not links:
         return
     try:
@@ -65,6 +68,9 @@ def check_evidence(
             except EvidenceError as e:
                 checked[sha256] = str(e)
         result = checked[sha256]
+        erased_file = sha256 in erased and not isinstance(result, str)
+        if erased_file and result.state is FileState.MISSING:  # type: ignore[union-attr]
+            continue
         problem = _problem(result, sha256, name, store, position)
         if problem is not None:
             findings.add(

@@ -24,6 +24,7 @@ VERSIONS = "versions"
 TIMES = "times"
 READ_MODELS = "read_models"
 EVIDENCE = "evidence"
+KEYS = "keys"
 DIGESTS = "digests"
 SIGNATURES = "signatures"
 CHECKS = (
@@ -36,6 +37,7 @@ CHECKS = (
     TIMES,
     READ_MODELS,
     EVIDENCE,
+    KEYS,
     DIGESTS,
     SIGNATURES,
 )

@@ -24,7 +24,10 @@ Checks, each on its own so a report names what broke:
 * ``evidence``: every evidence file the chain names (an ``EvidenceAttached`` event) is in
   the evidence store and its bytes still hash to the recorded SHA-256
   (:mod:`ledger.integrity.evidence`): a missing, changed or swapped file fails, naming the
-  record and the file.
+  record and the file; a file deleted by a data subject's erasure (``SubjectErased``) is
+  erased, not missing.
+* ``keys``: every encrypted personal field's data subject has its key, or was erased
+  (:mod:`ledger.integrity.privacy`): a lost key store is reported, never read as erased.
 * ``signatures`` / ``digests``: each digest's signature holds (and was made with the key
   the auditor names, when given), and the log extends each digest. A digest whose
   signature fails or is refused is not compared with the log: its claims mean nothing.
@@ -67,9 +70,11 @@ from ledger.integrity.findings import (
     Verdict,
     name_subjects,
 )
+from ledger.integrity.privacy import ERASED_TOPIC, PERSONAL_TOPICS, ErasedFacts, check_keys
 from ledger.storage.chain import CHAIN_TABLE, earlier, recorded_text, recorded_time
 from ledger.storage.clock_mode import fixed_clock_since
 from ledger.storage.hashing import GENESIS, LinkHasher, as_uuid, canonical_bytes, canonical_id, link
+from ledger.storage.privacy import PII_BYTES
 from ledger.storage.reads import ChainedEvent, id_column, iter_link_pages
 from ledger.storage.tables import projection_positions
 
@@ -108,6 +113,8 @@ def verify_ledger(
         after_digest.setdefault(digest.position + 1, []).append(digest)
     recorded_before: dict[int, Problem] = {}  # id(digest) → its created_at is later
     files: list[tuple[int, Any, int | None, Any]] = []  # the evidence events' links
+    sealed: list[tuple[int, Any, int | None, str, Any]] = []  # events with encrypted fields
+    erased = ErasedFacts()
     # The hot loop works on the driver's raw rows; a link that does not recompute (or has
     # no event, or no predecessor) goes through _check_link, which says why.
     for page in iter_link_pages(engine, events_table, batch=batch):
@@ -135,6 +142,10 @@ def verify_ledger(
                     findings.add(problem)
             if topic in EVIDENCE_TOPICS and state is not None:
                 files.append((p, originator_id, version, state))
+            elif topic in PERSONAL_TOPICS and state is not None and PII_BYTES in bytes(state):
+                sealed.append((p, originator_id, version, topic, state))
+            elif topic == ERASED_TOPIC and state is not None:
+                erased.add(state)
             if type(originator_id) is str and not canonical_id(originator_id):
                 findings.add(_respelled(p, notification_id, originator_id, version))
             at = recorded_text(state)
@@ -176,7 +187,8 @@ def verify_ledger(
             )
 
     if evidence is not None:
-        check_evidence(files, evidence, findings)
+        check_evidence(files, evidence, findings, erased=erased.files)
+    check_keys(engine, sealed, erased, findings)
 
     results = []
     with engine.connect() as conn:

@@ -15,6 +15,7 @@ from fnmatch import fnmatchcase
 from typing import Any
 from uuid import uuid5
 
+from ledger.domain.metrics import METRIC_WORDS_ZH
 from ledger.domain.model import DomainEvent
 from ledger.domain.notification import ChannelKind, RuleSet
 from ledger.domain.numbering import NAMESPACE
@@ -24,6 +25,7 @@ from ledger.domain.ticket import (
     AtRiskWarned,
     Escalated,
     InspectionNoticeIssued,
+    MetricOverdueNoted,
     RectificationNoticeIssued,
     ReplacementFlagged,
     Ticket,
@@ -31,7 +33,6 @@ from ledger.domain.ticket import (
 from ledger.domain.values import EscalationLevel
 from ledger.timeutil import show
 
-METRIC_ZH = {"respond": "响应", "arrive": "到场", "resolve": "修复", "replacement": "备用设备"}
 SEVERITY_ZH = {"emergency": "紧急", "critical": "重大", "major": "较大", "general": "一般"}
 
 
@@ -154,11 +155,17 @@ def _what(event: DomainEvent, event_type: str, tz: tzinfo) -> tuple[str, list[st
     if isinstance(event, Escalated):
         return f"升级至{_level(event.to_level)}", [f"原因：{event.reason}"]
     if isinstance(event, AtRiskWarned):
-        metric = METRIC_ZH.get(event.metric, event.metric)
+        metric = METRIC_WORDS_ZH.get(event.metric, event.metric)
         return f"临近超时·{metric}", [
             f"{metric}时限（{target_zh(event.target)}）已用 {event.used_percent}%，"
             f"剩余 {_minutes(event.left_minutes)}",
             f"应于 {show(event.due_at, tz, 'minutes')} 前完成",
+        ]
+    if isinstance(event, MetricOverdueNoted):
+        metric = METRIC_WORDS_ZH.get(event.metric, event.metric)
+        return f"逾期·{metric}", [
+            f"{metric}时限（{target_zh(event.target)}）"
+            f"已于 {show(event.due_at, tz, 'minutes')} 到期，尚未完成"
         ]
     if isinstance(event, ReplacementFlagged):
         return "应提供备用设备", [

@@ -43,6 +43,7 @@ def ticket_view(ticket: Ticket, tz: tzinfo) -> dict[str, Any]:
         "reported_at": _time(ticket.reported_at, tz),
         "responded_at": _time(ticket.responded_at, tz),
         "dispatched_at": _time(ticket.dispatched_at, tz),
+        "set_off_at": _time(ticket.set_off_at, tz),
         "first_arrived_at": _time(ticket.first_arrived_at, tz),
         "resolved_at": _time(ticket.resolved_at, tz),
         "resolution": ticket.resolution,
@@ -52,6 +53,7 @@ def ticket_view(ticket: Ticket, tz: tzinfo) -> dict[str, Any]:
                 "kind": ticket.signature.kind.value,
                 "signer": ticket.signature.signer,
                 "signed_at": _time(ticket.signature.signed_at, tz),
+                "evidence_sha256": ticket.signature.evidence_sha256,
             }
             if ticket.signature
             else None

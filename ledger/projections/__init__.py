@@ -3,6 +3,7 @@
 from ledger.projections.base import Projection, ProjectionRunner
 from ledger.projections.complaints import ComplaintProjection
 from ledger.projections.corrective_actions import CorrectiveActionProjection
+from ledger.projections.search import TicketSearchProjection
 from ledger.projections.sla import SlaProjection
 from ledger.projections.supervision import SupervisionProjection
 from ledger.projections.tickets import TicketSummaryProjection
@@ -17,6 +18,7 @@ def all_projections() -> list[Projection]:
         CorrectiveActionProjection(),
         ComplaintProjection(),
         SupervisionProjection(),
+        TicketSearchProjection(),
     ]
 
 

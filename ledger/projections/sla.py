@@ -391,11 +391,15 @@ def ticket_slas(
     only_open: bool = False,
     customer: str | None = None,
     engineer: str | None = None,
+    numbers: Sequence[str] | None = None,
 ) -> list[TicketSla]:
     """Tickets reported in ``[reported_from, reported_before)`` with their verdicts at
     ``now``, by report time then number. Cancelled tickets are left out unless asked for;
-    ``only_open`` keeps the open ones; ``customer`` and ``engineer`` keep that one's."""
+    ``only_open`` keeps the open ones; ``customer`` and ``engineer`` keep that one's;
+    ``numbers`` those tickets (the workbench's search results, its ticket page)."""
     where: list[ColumnElement[bool]] = []
+    if numbers is not None:
+        where.append(sla_tickets.c.number.in_(list(numbers)))
     if only_open:
         where.append(sla_tickets.c.is_open.is_(True))
     if customer is not None:

@@ -27,6 +27,7 @@ from datetime import datetime, tzinfo
 from typing import Any
 from uuid import UUID
 
+import orjson
 from sqlalchemy import Connection
 
 from ledger.domain.audit import (
@@ -38,6 +39,7 @@ from ledger.domain.audit import (
 )
 from ledger.domain.ticket import TicketEvent
 from ledger.integrity.aggregate import chain_predecessor_times
+from ledger.integrity.privacy import ERASED_TOPIC
 from ledger.projections.sla import (
     SlaProjection,
     load_contracts,
@@ -56,6 +58,7 @@ from ledger.reports.common import (
     time_text,
 )
 from ledger.reports.export import Cell, Lang, Sheet
+from ledger.storage.reads import read_chain
 
 History = Callable[[UUID], Sequence[TicketEvent]]
 """A ticket's events in order, by its id (``TicketService.history``)."""
@@ -133,6 +136,9 @@ class AuditReport:
     """Every ticket audited, by report time then number."""
     fixed_clock: bool = False
     """The ledger records a fixed clock's time (a demo or test ledger)."""
+    erasures: list[dict[str, Any]] = field(default_factory=list)
+    """The data subjects erased in the period (``SubjectErased``: PIPL art. 47), by
+    recorded time: who erased whom (an opaque subject id), why, and how many files."""
 
 
 def summarise(
@@ -208,7 +214,49 @@ def audit_report(
             return replace(report, fixed_clock=fixed)
     with caught_up(ledger, [SlaProjection.name]) as (conn, now):
         report = compute(conn, ledger.queries.events, query, now, ledger.tz, chain_before=before)
-        return replace(report, fixed_clock=fixed)
+        erased = erasures(conn, ledger.location.events_table, query.period, ledger.tz, now)
+        return replace(report, fixed_clock=fixed, erasures=erased)
+
+
+ERASURE_KEYS = (
+    "subject_id",
+    "recorded_at",
+    "actor",
+    "role",
+    "basis",
+    "reason",
+    "files_deleted",
+)
+
+
+def erasures(
+    conn: Connection, events_table: str, period: Period, tz: tzinfo, until: datetime
+) -> list[dict[str, Any]]:
+    """The ``SubjectErased`` events recorded in ``period`` (and by ``until``)."""
+    start, end = period.bounds(tz)
+    found = []
+    after = 0
+    while page := read_chain(conn, events_table, after=after, topics=[ERASED_TOPIC]):
+        after = page[-1].position
+        for link in page:
+            if link.state is None:
+                continue
+            data = orjson.loads(bytes(link.state))
+            recorded = datetime.fromisoformat(data["timestamp"].replace("Z", "+00:00"))
+            in_period = (start is None or recorded >= start) and (end is None or recorded < end)
+            if in_period and recorded <= until:
+                found.append(
+                    {
+                        "subject_id": data["subject_id"],
+                        "recorded_at": recorded,
+                        "actor": data["actor"],
+                        "role": data["role"],
+                        "basis": data["basis"],
+                        "reason": data["reason"],
+                        "files_deleted": len(data.get("evidence_erased", ())),
+                    }
+                )
+    return found
 
 
 # --------------------------------------------------------------------------- rows
@@ -331,6 +379,7 @@ def report_json(report: AuditReport) -> dict[str, Any]:
             kind: [{k: plain(v) for k, v in row.items()} for row in rows(report)]
             for kind, rows in ROWS.items()
         },
+        "erasures": [{k: plain(v) for k, v in row.items()} for row in report.erasures],
     }
 
 
@@ -366,6 +415,11 @@ WORDS = Words(
             "breach minutes": "breach minutes",
             "entries": "back-dated versions",
             "expected": "expected roles",
+            "title erasures": "Personal data erased",
+            "no erasures": "no personal data erased",
+            "subject": "data subject",
+            "basis": "basis",
+            "files": "files deleted",
         },
         "zh": {
             "title": "审计核查",
@@ -420,6 +474,11 @@ WORDS = Words(
             "arrive": "到场",
             "resolve": "修复",
             "replacement": "备用机",
+            "title erasures": "个人信息删除",
+            "no erasures": "无个人信息删除",
+            "subject": "个人信息主体",
+            "basis": "依据",
+            "files": "删除文件数",
         },
     }
 )
@@ -524,4 +583,17 @@ def sheets(report: AuditReport, lang: Lang) -> list[Sheet]:
     listed = report_sheets(
         WORDS, lang, summary_table(report, lang), first, f"title {first}", tables[first]
     )
-    return listed + [Sheet(key, WORDS(f"title {key}", lang), *tables[key]) for key in others]
+    erased = Sheet(
+        "erasures",
+        WORDS("title erasures", lang),
+        [
+            WORDS(k, lang)
+            for k in ("subject", "recorded", "actor", "role", "basis", "reason", "files")
+        ],
+        [[r[k] for k in ERASURE_KEYS] for r in report.erasures],
+    )
+    return [
+        *listed,
+        *(Sheet(key, WORDS(f"title {key}", lang), *tables[key]) for key in others),
+        erased,
+    ]

@@ -304,6 +304,10 @@ EVENT_WORDS = Words(
             "TemporaryMeasureTaken": "temporary measure taken",
             "ServiceFormFiled": "service form filed",
             "ContactChanged": "contact person change notified",
+            "EngineerSetOff": "engineer on the way",
+            "WorkNoteAdded": "work note (internal)",
+            "CustomerReplied": "replied to the customer",
+            "MetricOverdueNoted": "noted overdue",
             "version": "version",
         },
         "zh": {
@@ -333,6 +337,10 @@ EVENT_WORDS = Words(
             "TemporaryMeasureTaken": "已采取临时措施",
             "ServiceFormFiled": "服务记录单已归档",
             "ContactChanged": "已通知联系人变更",
+            "EngineerSetOff": "工程师已出发",
+            "WorkNoteAdded": "工作备注（内部）",
+            "CustomerReplied": "已回复客户",
+            "MetricOverdueNoted": "已记逾期",
             "version": "版本",
         },
     }

@@ -22,6 +22,7 @@ from ledger.domain.evidence import IMAGE_TYPES, Evidence, EvidenceKind
 from ledger.integrity.aggregate import LinkCheck, verify_aggregate
 from ledger.integrity.digest import Digest
 from ledger.integrity.digest_checks import check_digest
+from ledger.integrity.privacy import erased_facts
 from ledger.integrity.verify import verify_ledger
 from ledger.presenters.tickets import evidence_view, history_view, sla_view, ticket_view
 from ledger.projections.complaints import complaint_summary
@@ -64,8 +65,9 @@ def build_dossier(
         linked = _linked_records(conn, ticket.number, ticket.id, tz)
         head, head_hash = chain_head(conn)
         checked = [_digest_view(conn, d, public_key, head) for d in digests]
+        erased = erased_facts(conn, ledger.location.events_table).files if evidence else set()
     whole = _whole_log(ledger, digests, public_key) if whole_log else None
-    files = _evidence(ticket.evidence, evidence, images, tz)
+    files = _evidence(ticket.evidence, evidence, images, tz, erased)
     integrity = _integrity(timeline, checked, whole, head, head_hash.hex()) | _clock(ledger)
     integrity["evidence"] = _files_check(files, checked=evidence is not None)
     integrity["ok"] = integrity["ok"] and integrity["evidence"]["ok"]
@@ -86,11 +88,16 @@ DRAWN_KINDS = frozenset({EvidenceKind.SIGNATURE, EvidenceKind.SIGNED_FORM, Evide
 
 
 def _evidence(
-    attached: Sequence[Evidence], store: EvidenceStore | None, images: bool, tz: Any
+    attached: Sequence[Evidence],
+    store: EvidenceStore | None,
+    images: bool,
+    tz: Any,
+    erased: set[str],
 ) -> list[dict[str, Any]]:
     """Each attached file: what the log records, what re-hashing it found (``ok``,
-    ``missing``, ``changed``; ``unchecked`` without a store) and, for a picture the dossier
-    shows, its bytes as a ``data:`` URI (only bytes that re-hash to the recorded SHA-256)."""
+    ``missing``, ``changed``, ``erased``: deleted with its data subject, docs/privacy.md;
+    ``unchecked`` without a store) and, for a picture the dossier shows, its bytes as a
+    ``data:`` URI (only bytes that re-hash to the recorded SHA-256)."""
     views = []
     for file in attached:
         view = evidence_view(file, tz) | {"state": "unchecked", "image": None}
@@ -99,7 +106,8 @@ def _evidence(
                 data = store.get(file.sha256)
                 view["state"] = "ok"
             except EvidenceMissing:
-                view["state"], data = "missing", b""
+                gone = "erased" if file.sha256 in erased else "missing"
+                view["state"], data = gone, b""
             except EvidenceError:
                 view["state"], data = "changed", b""
             drawn = file.media_type in IMAGE_TYPES and file.kind in DRAWN_KINDS

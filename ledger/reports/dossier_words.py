@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from ledger.dashboard.words import WORDS as KNOWN_WORDS
+from ledger.domain.privacy import ERASED, ERASED_EN
 from ledger.reports import actions, complaints, satisfaction, sla
 from ledger.reports.export import Lang
 
@@ -79,6 +80,7 @@ WORDS: dict[Lang, dict[str, Any]] = {
         "evidence_unchecked": "evidence files not re-hashed (no evidence store given)",
         "file:ok": "unchanged",
         "file:missing": "MISSING",
+        "file:erased": "erased (personal data)",
         "file:changed": "CHANGED",
         "file:unchecked": "not checked",
         "actions": "Corrective actions",
@@ -182,6 +184,7 @@ WORDS: dict[Lang, dict[str, Any]] = {
         "evidence_unchecked": "证据文件未校验（未给出证据存储）",
         "file:ok": "未改动",
         "file:missing": "缺失",
+        "file:erased": "已删除（个人信息）",
         "file:changed": "已改动",
         "file:unchecked": "未校验",
         "actions": "纠正措施",
@@ -270,6 +273,7 @@ TERMS: dict[Lang, dict[str, str]] = {
         "event:RectificationNoticeIssued": "发出整改通知单",
         "event:ReplacementFlagged": "应提供备用设备",
         "event:AtRiskWarned": "临近超时预警",
+        "event:MetricOverdueNoted": "逾期记录",
         # the events' fields
         "field:number": "编号",
         "field:contract_id": "合同",
@@ -418,6 +422,8 @@ class Shown:
             return minute(value)
         if isinstance(value, float) and value.is_integer():
             return str(int(value))
+        if value == ERASED and self.lang == "en":
+            return ERASED_EN
         return str(value)
 
     def target(self, text: str | None) -> str:
@@ -469,9 +475,8 @@ class Shown:
         if not signature:
             return self.label("unsigned")
         kind = self.word(f"kind:{signature['kind']}")
-        return " · ".join(
-            p for p in (kind, signature["signer"], minute(signature["signed_at"])) if p
-        )
+        signer = self.value(signature["signer"])
+        return " · ".join(p for p in (kind, signer, minute(signature["signed_at"])) if p)
 
     def ticket_value(self, key: str, value: Any) -> str:
         if key in ("status", "severity") and value:

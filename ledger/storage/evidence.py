@@ -214,8 +214,16 @@ class EvidenceStore:
         actual = digest.hexdigest()
         return FileCheck(FileState.OK if actual == sha256 else FileState.CHANGED, actual)
 
+    def delete(self, sha256: str) -> bool:
+        """Delete the file (a data subject's erasure, docs/privacy.md); ``False``: it was
+        not there. The only deletion the store knows: evidence is otherwise kept."""
+        return self._delete(evidence_key(sha256))
+
     # What a store implements.
     def _write(self, key: str, data: bytes) -> None:
+        raise NotImplementedError
+
+    def _delete(self, key: str) -> bool:
         raise NotImplementedError
 
     def _read(self, key: str) -> bytes | None:
@@ -261,6 +269,17 @@ class LocalEvidenceStore(EvidenceStore):
             raise EvidenceUnavailable(
                 f"cannot write to the evidence store {self.root}: {e.strerror or e}"
             ) from None
+
+    def _delete(self, key: str) -> bool:
+        path = self.root / key
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            return False
+        except OSError as e:
+            raise EvidenceUnavailable(f"cannot delete {path}: {e.strerror or e}") from None
+        _fsync_directory(path.parent)
+        return True
 
     def _chunks(self, key: str) -> Iterator[bytes] | None:
         path = self.root / key
@@ -337,6 +356,15 @@ class S3EvidenceStore(EvidenceStore):
             self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data)
         except Exception as e:
             raise EvidenceUnavailable(f"cannot write to {self.describe()}: {_why(e)}") from None
+
+    def _delete(self, key: str) -> bool:
+        if self._chunks(key) is None:
+            return False
+        try:
+            self.client.delete_object(Bucket=self.bucket, Key=self._key(key))
+        except Exception as e:
+            raise EvidenceUnavailable(f"cannot delete from {self.describe()}: {_why(e)}") from None
+        return True
 
     def _chunks(self, key: str) -> Iterator[bytes] | None:
         try:
@@ -443,3 +471,16 @@ def open_setting(setting: str, max_bytes: int = DEFAULT_MAX_BYTES) -> EvidenceSt
         region=query.get("region", [None])[0],
         max_bytes=max_bytes,
     )
+
+
+def served_store(state: Any, location: Location) -> EvidenceStore:
+    """The evidence store of a served app: the settings ``ledger serve`` put on its
+    ``state`` (``evidence_settings``), else the environment's; opened once and kept on
+    ``state`` (``evidence_store``) for the API's files and the dashboard's dossier alike.
+    ``EvidenceNotConfigured`` when there is none."""
+    store: EvidenceStore | None = getattr(state, "evidence_store", None)
+    if store is None:
+        settings = getattr(state, "evidence_settings", None)
+        store = (settings or EvidenceSettings.from_env()).open(location)
+        state.evidence_store = store
+    return store

@@ -23,6 +23,8 @@ from eventsourcing.persistence import (
 from eventsourcing.utils import get_topic, resolve_topic
 
 from ledger.domain.model import DomainEvent
+from ledger.domain.privacy import personal_fields
+from ledger.storage.privacy import PII_BYTES, FieldCipher, PrivacyKeyError
 
 ID_FIELDS = {"originator_id", "originator_version"}
 
@@ -44,7 +46,14 @@ class PydanticMapper(Mapper[Any]):
     intermediate dict: an event of version 1 is serialised by ``to_json``; a stored state
     that carries no ``class_version`` is validated from its bytes with the ids spliced in
     front. Anything else (upcasting, another transcoder, a state the fast path cannot read)
-    goes the dict way, which also reports what is wrong with a corrupt state."""
+    goes the dict way, which also reports what is wrong with a corrupt state.
+
+    With a :class:`~ledger.storage.privacy.FieldCipher` (``privacy``, set by the ledger when
+    it opens), an event with personal fields takes the dict way both directions: those
+    fields are encrypted before the bytes are made and decrypted (or read as erased) after
+    they are parsed (docs/privacy.md)."""
+
+    privacy: FieldCipher | None = None
 
     def _plain(self) -> bool:
         return isinstance(self.transcoder, OrjsonTranscoder) and not (
@@ -53,7 +62,9 @@ class PydanticMapper(Mapper[Any]):
 
     def to_stored_event(self, domain_event: DomainEventProtocol[Any]) -> StoredEvent:
         event = cast(DomainEvent, domain_event)
-        if type(event).class_version == 1 and self._plain():
+        if self.privacy is not None and personal_fields(type(event)) and self.privacy.enabled():
+            stored_state = self._encode(event)
+        elif type(event).class_version == 1 and self._plain():
             stored_state = event.__pydantic_serializer__.to_json(event, exclude=ID_FIELDS)
         else:
             stored_state = self._encode(event)
@@ -68,6 +79,8 @@ class PydanticMapper(Mapper[Any]):
         state = event.model_dump(mode="json", exclude=ID_FIELDS)
         if type(event).class_version > 1:
             state["class_version"] = type(event).class_version
+        if self.privacy is not None and self.privacy.enabled():
+            self.privacy.encrypt(type(event), state)
         stored_state = self.transcoder.encode(state)
         if self.compressor:
             stored_state = self.compressor.compress(stored_state)
@@ -99,6 +112,7 @@ class PydanticMapper(Mapper[Any]):
             and state[:1] == b"{"
             and _CLASS_VERSION not in state
             and _ORIGINATOR not in state  # the row's ids must win, as they do the dict way
+            and not (PII_BYTES in state and personal_fields(cls))
             and _HEX_ID.fullmatch(oid)
             and self._plain()
         ):
@@ -120,13 +134,24 @@ class PydanticMapper(Mapper[Any]):
                 stored_state = self.compressor.decompress(stored_state)
             state: dict[str, Any] = self.transcoder.decode(stored_state)
             cls.upcast(state, state.pop("class_version", 1))
+            if personal_fields(cls):
+                self._open_personal(cls, state)
             state["originator_id"] = stored_event.originator_id
             state["originator_version"] = stored_event.originator_version
             return cast(DomainEventProtocol[Any], cls.model_validate(state))
+        except PrivacyKeyError:
+            raise  # its own message: a key store to restore, not a corrupt event
         except Exception as e:
             raise _error(
                 stored_event.topic, stored_event.originator_id, stored_event.originator_version, e
             ) from e
+
+    def _open_personal(self, cls: type[DomainEvent], state: dict[str, Any]) -> None:
+        if self.privacy is None:
+            if orjson.dumps(state).find(PII_BYTES) >= 0:
+                raise PrivacyKeyError("personal fields are encrypted but no key store is open")
+            return
+        self.privacy.decrypt(cls, state)
 
 
 def _error(

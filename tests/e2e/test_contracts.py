@@ -232,13 +232,16 @@ def test_contract_show_json_and_revisions(db_url: str, tmp_path: Path) -> None:
     cli = make_cli(db_url)
     shown = cli.json("contract", "show", "seed-002")
     assert shown["revision"] == 1 and shown["at"] == "2026-10-08T12:00:00+08:00"
+    # Seed 002's text: 4 h to fix, 8 h only for 重大 (critical); the unit 30 minutes after
+    # the 8 h its own clock starts at; the manager the first minute overdue, then 5 more.
     assert shown["targets"] == {
-        "emergency": {"respond": "5m", "arrive": "20m", "resolve": "4h", "replacement": "8h"},
-        "critical": {"respond": "5m", "arrive": "30m", "resolve": "8h", "replacement": "8h"},
-        "major": {"respond": "5m", "arrive": "30m", "resolve": "8h", "replacement": "8h"},
-        "general": {"respond": "5m", "arrive": "30m", "resolve": "4h", "replacement": "8h"},
+        "emergency": {"respond": "5m", "arrive": "20m", "resolve": "4h", "replacement": "30m"},
+        "critical": {"respond": "5m", "arrive": "30m", "resolve": "8h", "replacement": "30m"},
+        "major": {"respond": "5m", "arrive": "30m", "resolve": "4h", "replacement": "30m"},
+        "general": {"respond": "5m", "arrive": "30m", "resolve": "4h", "replacement": "30m"},
     }
-    assert shown["escalation"] == {"department_manager": "5m", "project_general_manager": "15m"}
+    assert shown["metrics"]["replacement"]["start_after"] == "8h"
+    assert shown["escalation"] == {"department_manager": "1m", "project_general_manager": "6m"}
     assert shown["business_hours"] is None and shown["pausing"] is True
     assert shown["notices"] == {"inspection": None, "rectification": None}
     assert shown["workdays"] == {"extra_holidays": [], "extra_workdays": []}
@@ -248,12 +251,16 @@ def test_contract_show_json_and_revisions(db_url: str, tmp_path: Path) -> None:
     assert first["policy"]["warranty"] == {"start": "2024-06-01", "years": 3, "end": None}
 
     # A severity with no target for a metric is not promised: null, and "—" for people.
+    # Seed 001 promises no fix time (its 24 h is a solution proposed) and no unit.
     seed_001 = cli.json("contract", "show", "seed-001")["targets"]
     assert seed_001["critical"] == {
-        "respond": "2h",
+        "respond": "1h",
         "arrive": "8h",
-        "resolve": "24h",
+        "resolve": None,
         "replacement": None,
+        "diagnose": "3h",
+        "consult_solution": "3h",
+        "fault_solution": "24h",
     }
     seed_000 = cli.run("contract", "show", "seed-000").stdout
     assert "business 08:00–17:30" in seed_000 and "same-day" in seed_000 and "—" in seed_000

@@ -33,9 +33,9 @@ import pytest
 from playwright.sync_api import BrowserContext, ConsoleMessage, Page, Request, expect
 
 from ledger.dashboard.charts import METRIC_COLOURS
-from ledger.dashboard.sessions import LANG_COOKIE, SESSION_COOKIE
 from ledger.dashboard.words import word
 from ledger.reports.common import EVENT_WORDS
+from ledger.sessions import LANG_COOKIE, SESSION_COOKIE
 from tests.e2e.test_cli import ADMIN, Cli
 from tests.support import SEED_CONTRACTS
 

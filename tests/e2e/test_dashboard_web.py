@@ -19,8 +19,8 @@ from sqlalchemy import text
 from starlette.exceptions import StarletteDeprecationWarning
 
 from ledger.commands.users import Users
-from ledger.dashboard.sessions import CSRF_COOKIE, LANG_COOKIE, SESSION_COOKIE, Signer
 from ledger.domain.values import Role
+from ledger.sessions import CSRF_COOKIE, LANG_COOKIE, SESSION_COOKIE, Signer
 from ledger.web import create_app
 from tests.e2e.test_api import served_history
 from tests.support import SHANGHAI, USER_ADMIN, Desk, open_desk

@@ -306,7 +306,7 @@ def test_who_is_refused_and_why(api: Api) -> None:
     events = api.desk.ledger.event_count()
     cases = [
         (api.upload("审计", path, PHOTO), 403, "attach needs role"),  # auditors never write
-        (api.upload("赵工", path, PHOTO), 409, "is dispatched to 王工"),
+        (api.upload("赵工", path, PHOTO), 422, "is dispatched to 王工"),
         (api.upload("王工", path, b"MZ\x90\x00 binary"), 415, "of no allowed type"),
         (api.upload("王工", path, b"y" * 5000, "big.txt"), 413, "over the evidence limit of 4096"),
         (api.upload("王工", path, PHOTO, kind="selfie"), 422, ""),
@@ -315,6 +315,7 @@ def test_who_is_refused_and_why(api: Api) -> None:
     for answer, status, detail in cases:
         assert answer.status_code == status, answer.text
         assert detail in json.dumps(answer.json(), ensure_ascii=False)
+    assert cases[1][0].json()["type"].endswith("rule-violation")  # as every write's refusal
     assert api.desk.ledger.event_count() == events  # nothing recorded
     no_token = api.client.post(path, files={"file": ("a.png", PHOTO)}, data={"kind": "photo"})
     assert no_token.status_code == 401

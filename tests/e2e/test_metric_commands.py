@@ -1,5 +1,5 @@
-"""Declared metrics end to end on both databases: the re-encoded seed contracts load, the
-new progress commands (diagnose, propose, start-repair, temporary-measure, file-form,
+"""Declared metrics end to end on both databases: the seed contracts (examples/contracts)
+load, the new progress commands (diagnose, propose, start-repair, temporary-measure, file-form,
 change-contact) record their events through the real CLI and ``ticket show`` judges the
 declared clocks; a contract naming an unknown event records nothing."""
 
@@ -10,14 +10,14 @@ from pathlib import Path
 from tests.e2e.test_cli import REPORT_ARGS
 from tests.e2e.test_contracts import fresh_cli, write
 
-V2 = sorted((Path(__file__).parents[2] / "examples" / "contracts" / "v2").glob("*.toml"))
+SEEDS = sorted((Path(__file__).parents[2] / "examples" / "contracts").glob("seed-*.toml"))
 ENGINEER = {"LEDGER_ACTOR": "王工", "LEDGER_ROLE": "engineer"}
 DESK = {"LEDGER_ACTOR": "李娜", "LEDGER_ROLE": "dispatcher"}
 
 
 def test_the_progress_commands_feed_the_declared_metrics(db_url: str) -> None:
     cli = fresh_cli(db_url)
-    cli.run("contract", "load", *map(str, V2))
+    cli.run("contract", "load", *map(str, SEEDS))
     number = cli.json(*REPORT_ARGS, **DESK)["number"]
     steps = [
         ("ticket", "diagnose", number, "--report", "电源模块损坏", "--at", "2026-10-08T09:30"),
@@ -88,7 +88,9 @@ def test_a_contract_naming_an_unknown_event_records_nothing(db_url: str, tmp_pat
     cli = fresh_cli(db_url)
     before = cli.event_count()
     text = (
-        V2[4].read_text(encoding="utf-8").replace('stop = "ServiceFormFiled"', 'stop = "FormFiled"')
+        SEEDS[4]
+        .read_text(encoding="utf-8")
+        .replace('stop = "ServiceFormFiled"', 'stop = "FormFiled"')
     )
     bad = cli.run("contract", "load", str(write(tmp_path / "bad.toml", text)), ok=False)
     assert bad.returncode == 2

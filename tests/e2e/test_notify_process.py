@@ -126,7 +126,7 @@ def test_serve_notify_runs_the_notifier_in_the_background(
     try:
         assert wait_for_http(f"http://127.0.0.1:{port}/openapi.json", proc) == 200  # type: ignore[arg-type]
         desk.report(**SEED_003)
-        sweep_at(desk, 11)
+        sweep_at(desk, 7)  # seed 003: the first level at +6 min (09:06), the second at +11
         assert wait_for(lambda: len(receivers["hook"].good) == 1, timeout=20)
     finally:
         proc.terminate()

@@ -76,8 +76,17 @@ async def _stream_messages(url: str, stream: str) -> list[Stored]:
         await client.close()
 
 
-def stream_messages(url: str, stream: str = STREAM) -> list[Stored]:
-    return asyncio.run(_stream_messages(url, stream))
+def stream_messages(url: str, stream: str = STREAM, patience: float = 60) -> list[Stored]:
+    """Read the whole stream; a cluster that just lost a node answers nothing until it has
+    elected new leaders, so a timed-out request is tried again within ``patience``."""
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            return asyncio.run(_stream_messages(url, stream))
+        except (nats.errors.TimeoutError, nats.js.errors.ServiceUnavailableError):
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
 
 
 def stream_count(url: str, stream: str = STREAM) -> int:

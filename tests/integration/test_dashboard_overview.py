@@ -10,10 +10,13 @@ from typing import Any
 
 import pytest
 
+from ledger.commands.contracts import parse_contract, read_toml
 from ledger.dashboard.overview import DrillQuery
 from ledger.dashboard.queries import Filters, Scope, load_drill, load_overview, period_of
+from ledger.domain.values import Role
 from ledger.projections.supervision import SupervisionKind
 from ledger.reports.common import Period
+from tests.e2e.test_contracts_unchanged import FIXTURES as FIRST_ENCODING
 from tests.support import Desk, open_desk
 from tests.unit.test_dashboard_views import NOW, local
 
@@ -48,13 +51,19 @@ class Fixture:
 def fixture_history(db_url: str) -> Fixture:
     """Two tickets the week before 2026-10-05 and seven in that week, to Thursday 20:00.
 
-    Targets (seed contracts): seed-002 general respond 5m, arrive 30m, resolve 4h,
+    Targets: the seeds' first encoding (``tests/fixtures/before-metrics``: the built-in
+    four only, seed 000's answer and arrival on office hours, whose at-risk arithmetic across
+    the night this history checks): seed-002 general respond 5m, arrive 30m, resolve 4h,
     replacement 8h (emergency: arrive 20m), 24x7, suspensions pause; seed-003 general
     respond 5m, arrive 1h, resolve 3h, notices after 7 days; seed-000 critical respond 30m
     and arrive 2h in business hours (08:00–17:30 on working days), resolve 3 days; seed-004
-    general respond 1h, arrive 2h, resolve 24h, replacement 58h. Times are Shanghai's.
+    general respond 1h, arrive 2h, resolve 24h, replacement 58h. Times are Shanghai's. (The
+    re-encoded seeds' tiles per declared metric: tests/unit/test_dashboard_views.py.)
     """
-    h = Fixture(open_desk(db_url, at=local(10, 1, 10)), {})
+    desk = open_desk(db_url, at=local(10, 1, 10), create=True, seeds=False)
+    for path in sorted(FIRST_ENCODING.glob("seed-*.toml")):
+        desk.ledger.contracts.load(parse_contract(read_toml(path)), actor="admin", role=Role.ADMIN)
+    h = Fixture(desk, {})
     # the week before: P1 arrives 10 min late; P2 stays open past its arrive and resolve
     h.report("P1", "seed-002", "general")  # Thu 10-01 10:00
     h.at(10, 1, 10, 3)

@@ -153,9 +153,10 @@ def test_seed_003_ladder_reaches_each_robot_and_the_signed_webhook(
     r = receivers
     load_rules(desk, rules_for(r))
     ticket = desk.report(**SEED_003)
-    sweep_at(desk, 6)  # respond due at +5m: nothing yet
-    sweep_at(desk, 11)  # 5m past due: the department manager
-    sweep_at(desk, 16)  # 10m past due: the project general manager
+    sweep_at(desk, 5)  # respond due at +5m: nothing yet
+    sweep_at(desk, 6)  # 1m past due: the department manager (told at once, 5 minutes)
+    sweep_at(desk, 11)  # 6m past due: the project general manager
+    sweep_at(desk, 16)  # at the top of the ladder: nothing more
     decided, tried = notifier(desk).run_once()
     assert decided > 0 and tried == 8  # two escalations × four channels
     for receiver in r.values():
@@ -186,12 +187,12 @@ def test_events_recorded_before_the_rules_owe_nothing(
 ) -> None:
     desk = open_desk(sqlite_url)
     desk.report(**SEED_003)
-    sweep_at(desk, 11)  # escalated before any rules: the past is not re-routed
+    sweep_at(desk, 6)  # escalated before any rules: the past is not re-routed
     desk.later(1)
     load_rules(desk, rules_for(receivers))
     n = notifier(desk)
     assert n.run_once()[1] == 0
-    sweep_at(desk, 16)  # escalated under the rules
+    sweep_at(desk, 11)  # escalated under the rules
     assert n.run_once()[1] == 4
     assert all(len(r.good) == 1 for r in receivers.values())
     desk.ledger.close()
@@ -219,7 +220,7 @@ def test_email_in_chinese_to_each_person_of_the_level(
         r = receivers
         load_rules(desk, rules_for(r, port))
         ticket = desk.report(**SEED_003)
-        sweep_at(desk, 16)
+        sweep_at(desk, 11)
         notifier(desk).run_once()
         desk.ledger.close()
     finally:
@@ -239,7 +240,7 @@ def test_a_failing_receiver_is_retried_and_delivered_once_with_the_same_id(
     r["hook"].fail_next = 2
     load_rules(desk, rules_for(r))
     desk.report(**SEED_003)
-    sweep_at(desk, 11)
+    sweep_at(desk, 6)
     n = notifier(desk, schedule=(0, 0.2, 0.2, 0.2))
     n.run_once()
     assert wait_for(lambda: n.run_once() and len(r["hook"].received) >= 3, timeout=5)
@@ -260,7 +261,7 @@ def test_410_disables_the_endpoint_and_dead_messages_are_listed_and_replayed(
     r["wecom"].status = 500
     load_rules(desk, rules_for(r))
     desk.report(**SEED_003)
-    sweep_at(desk, 11)
+    sweep_at(desk, 6)
     n = notifier(desk, schedule=(0, 0.1))
 
     def settled() -> bool:
@@ -297,7 +298,7 @@ def test_a_private_address_is_refused_unless_allowed(
     text = rules_for(r)
     load_rules(desk, text.replace('allow = ["127.0.0.1"]', "allow = []"))
     desk.report(**SEED_003)
-    sweep_at(desk, 11)
+    sweep_at(desk, 6)
     notifier(desk, schedule=(0,)).run_once()
     assert all(not x.received for x in r.values())
     dead = log.list_deliveries(desk.ledger.engine, status=log.DEAD)
@@ -320,7 +321,7 @@ def test_two_notifiers_decide_each_message_once(
     load_rules(desk, rules_for(r))
     for _ in range(12):
         desk.report(**SEED_003)
-    sweep_at(desk, 11)  # 12 escalations to the department manager, 48 messages
+    sweep_at(desk, 6)  # 12 escalations to the department manager, 48 messages
     notifier(desk)  # creates the tables before the race
     decided: list[int] = []
     threads = [threading.Thread(target=_decide, args=(db_url, decided)) for _ in range(2)]
@@ -351,7 +352,7 @@ def test_postgres_listen_notify_wakes_the_notifier(
     try:
         time.sleep(0.5)
         desk.report(**SEED_003)
-        sweep_at(desk, 11)
+        sweep_at(desk, 6)
         assert wait_for(lambda: len(r["hook"].good) == 1, timeout=10)
     finally:
         stop.set()

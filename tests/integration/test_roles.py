@@ -51,6 +51,8 @@ OTHER_WRITES = (
     "user_grant",
     "user_reissue",
     "user_revoke",
+    "privacy_erase",
+    "privacy_sweep",
 )
 EVERY_COMMAND = (*COMMAND_NAMES, *QUALITY_COMMAND_NAMES, *OTHER_WRITES)
 ACTOR = "王五"
@@ -284,6 +286,9 @@ def _build_world(desk: Desk) -> dict[str, dict[str, Any]]:
             "contact_phone": "13900000000",
             "changed_at": "2026-01-01T09:00",
         },
+        "set_off": {"ticket": dispatched, "latitude": 34.1557, "longitude": 113.4703},
+        "note": {"ticket": reported, "text": "客户机房钥匙在值班室"},
+        "reply": {"ticket": reported, "text": "工程师已出发，预计 30 分钟到场"},
         "visit_schedule": {"contract": "seed-002", "visitor": "周质检"},
         "visit_conduct": {"visit": scheduled, "content": "电话回访"},
         "visit_score": {

@@ -163,7 +163,9 @@ def test_a_paused_24x7_ticket_is_due_two_hours_later(desk: Desk) -> None:
     assert v["resolve"].due_at == local("2026-10-08 16:00")  # 14:00 + 2 h
     assert v["resolve"].status is SlaStatus.MET
     assert v["resolve"].elapsed == timedelta(hours=3)  # 5 h of wall clock, 2 h paused
-    assert v["replacement"].due_at == local("2026-10-08 20:00")  # 18:00 + 2 h
+    # Seed 002's unit is owed from 8 h after the report (10:00 + 8 h + the 2 h pause = 20:00)
+    # and due 30 min later; fixed at 15:00, none was owed.
+    assert v["replacement"].due_at == local("2026-10-08 20:30")
     assert v["replacement"].status is SlaStatus.NOT_APPLICABLE
 
 
@@ -215,21 +217,26 @@ def test_as_of_answers_as_the_ledger_stood_then(desk: Desk) -> None:
 
 
 def test_a_holiday_table_loaded_later_rejudges_the_tickets_that_need_it(db_url: str) -> None:
-    desk = open_desk(db_url, at=local("2026-12-31 17:20"))
+    # Seed 000, reported Thursday 2026-12-31 17:40, after the hotline's close (17:30): the
+    # answer runs around the clock (due 18:10); the fix is due at the close of the next
+    # hotline day, which lies in 2027, a year without a table yet: unknown.
+    desk = open_desk(db_url, at=local("2026-12-31 17:40"))
     try:
         t = desk.report(contract="seed-000", customer="某市自然资源和规划局", severity="general")
         v = verdicts(desk, t.number)
-        assert v["respond"].status is SlaStatus.UNKNOWN  # 20 of its 30 minutes are in 2027
-        assert "2027" in (v["respond"].note or "")
-        assert v["resolve"].status is SlaStatus.PENDING  # same-day: 17:30 today
+        assert v["respond"].due_at == local("2026-12-31 18:10")
+        assert v["resolve"].status is SlaStatus.UNKNOWN
+        assert "2027" in (v["resolve"].note or "")
 
+        # 2027's table (1 January off): Friday the 1st is a holiday, the 2nd and 3rd the
+        # weekend, so the next hotline day is Monday 2027-01-04 and the fix is due 17:30.
         desk.clock.set(local("2027-01-04 08:00"))
         table = HolidayTable(year=2027, holidays=(date(2027, 1, 1),))
         desk.ledger.contracts.load_holidays(table, actor="admin", role=Role.ADMIN)
-        assert stored(desk, t.number)["respond"] == "pending"
+        assert stored(desk, t.number)["resolve"] == "pending"
         v = verdicts(desk, t.number)
-        assert v["respond"].due_at == local("2027-01-04 08:20")
-        assert v["respond"].status is SlaStatus.PENDING
+        assert v["resolve"].due_at == local("2027-01-04 17:30")
+        assert v["resolve"].status is SlaStatus.PENDING
         live = report(desk)
         desk.ledger.projections.rebuild([SlaProjection.name])
         assert report(desk) == live

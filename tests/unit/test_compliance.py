@@ -148,7 +148,12 @@ def test_a_two_hour_pause_pushes_every_24x7_due_time_by_two_hours() -> None:
     assert verdicts["resolve"].status is SlaStatus.MET
     assert verdicts["resolve"].elapsed is not None
     assert verdicts["resolve"].elapsed.total_seconds() == 3 * 3600  # 5 h wall, 2 h paused
-    assert verdicts["replacement"].due_at == local("2026-10-08 20:00")  # 18:00 + 2 h
+    # Seed 002's unit is owed once the fix has failed 8 h after the report (start_after =
+    # "8h": 10:00 + 8 h = 18:00, + the 2 h pause = 20:00) and is due 30 min later: 20:30.
+    # Fixed at 15:00, long before: n/a, with that due time.
+    replacement = verdicts["replacement"]
+    assert replacement.due_at == local("2026-10-08 20:30")
+    assert replacement.status is SlaStatus.NOT_APPLICABLE
 
 
 def test_a_contract_that_does_not_allow_pausing_keeps_the_clock_running() -> None:
@@ -243,7 +248,9 @@ def test_a_remote_fix_needs_no_arrival() -> None:
 
 
 def test_replacement_unit_due_when_not_fixed_in_time() -> None:
-    # Seed 002: not fixed within 8 h → a unit of the same model.
+    # Seed 002: "如 8 小时内不能修复的，我方将提供相同型号的产品": reported 09:00, the unit is
+    # owed from 17:00 (8 h) and due "at once", read as the 30-minute on-site time: 17:30.
+    # A unit brought at 16:30, before it was owed, keeps the promise.
     provided = (
         Story("2026-10-08 09:00")
         .do(decide_respond, "2026-10-08 09:03")
@@ -259,7 +266,8 @@ def test_replacement_unit_due_when_not_fixed_in_time() -> None:
     )
     verdict = late_fix.judge(seed("seed-002"), "2026-10-09 09:00")["replacement"]
     assert verdict.status is SlaStatus.BREACHED
-    assert verdict.breach_minutes == 120  # due 17:00, the customer waited until 19:00
+    assert verdict.due_at == local("2026-10-08 17:30")
+    assert verdict.breach_minutes == 90  # due 17:30, the customer waited until 19:00
     assert verdict.note == "resolved late without a replacement unit"
 
 
@@ -311,11 +319,19 @@ def test_a_contracts_own_holiday_stops_the_business_clock() -> None:
 
 @pytest.mark.parametrize("contract", [p.stem for p in SEED_CONTRACTS])
 def test_every_seed_contract_judges_a_fresh_ticket_pending(contract: str) -> None:
-    verdicts = Story("2026-10-08 09:00").judge(seed(contract), now="2026-10-08 09:01")
+    terms = seed(contract)
+    verdicts = Story("2026-10-08 09:00").judge(terms, now="2026-10-08 09:01")
     assert verdicts and all(v.status is SlaStatus.PENDING for v in verdicts.values())
-    assert all(
-        v.due_at is not None and v.due_at > local("2026-10-08 09:01") for v in verdicts.values()
-    )
+    # A clock that runs from the report has a due time ahead; one that starts at a later
+    # event (seed 004's repair start and signature, seed 000's contact change) has none yet.
+    definitions = terms.metric_definitions
+    from_report = {m for m in verdicts if definitions[m].start == "Reported"}
+    assert from_report >= {"respond"}
+    for metric, verdict in verdicts.items():
+        if metric in from_report:
+            assert verdict.due_at is not None and verdict.due_at > local("2026-10-08 09:01")
+        else:
+            assert verdict.due_at is None, metric
     assert all(v.due_at is None or v.due_at.tzinfo is UTC for v in verdicts.values())
 
 

@@ -11,7 +11,7 @@ import pytest
 from ledger.commands.models import CommandError
 from ledger.commands.notify_rules import parse_rules
 from ledger.domain.notification import RuleSet
-from ledger.domain.ticket import Contact, Escalated, Ticket
+from ledger.domain.ticket import AtRiskWarned, Contact, Escalated, MetricOverdueNoted, Ticket
 from ledger.domain.values import (
     Category,
     Channel,
@@ -173,3 +173,37 @@ def test_the_guard_refuses_private_addresses_unless_allowed() -> None:
     check_host("127.0.0.1", 80, ("127.0.0.0/8",))
     check_host("10.1.2.3", 80, ("10.1.2.3",))
     check_host("8.8.8.8", 80, ())
+
+
+def test_declared_metrics_overdue_and_at_risk_are_told_in_their_own_words() -> None:
+    """A metric the contract declares: the seeds' ones by their Chinese name, any other by
+    its own; the due time shown in the zone, to the minute (04:00 UTC is 12:00 in Shanghai)."""
+    t = ticket("seed-001")
+    chosen = rules(
+        {"name": "r", "events": ["ledger.ticket.*"], "channels": ["group"], "notify": ["张经理"]}
+    )
+    envelope = {
+        "originator_id": t.id,
+        "originator_version": 3,
+        "timestamp": NOW,
+        "occurred_at": datetime(2026, 10, 8, 4, 1, tzinfo=UTC),
+        "actor": "system:sweep",
+        "role": Role.SYSTEM,
+    }
+    due = datetime(2026, 10, 8, 4, 0, tzinfo=UTC)
+    overdue = MetricOverdueNoted(**envelope, metric="diagnose", target="3h", due_at=due)
+    (message,) = route(chosen, overdue, "ledger.ticket.metric_overdue_noted.v1", "e1", t, SHANGHAI)
+    assert message.title == "【逾期·诊断报告】T-2026-000007"
+    assert "- 诊断报告时限（3 小时）已于 2026-10-08T12:00+08:00 到期，尚未完成" in message.text
+    warned = AtRiskWarned(
+        **envelope,
+        metric="site_photos",
+        target="2h",
+        at_percent=80,
+        used_percent=85,
+        due_at=due,
+        left_minutes=18,
+    )
+    (message,) = route(chosen, warned, "ledger.ticket.at_risk_warned.v1", "e2", t, SHANGHAI)
+    assert message.title == "【临近超时·site_photos】T-2026-000007"
+    assert "- site_photos时限（2 小时）已用 85%，剩余 18 分钟" in message.text

@@ -14,6 +14,7 @@ from ledger.commands.importer import IMPORTABLE, parse_line
 from ledger.commands.models import CommandError
 from ledger.commands.registry import ALLOWED, COMMANDS, CREATING, OTHER_WRITES, TICKET_COMMANDS
 from ledger.domain import access, complaint, contract, corrective_action, holidays, notification
+from ledger.domain import privacy as pv
 from ledger.domain import return_visit as rv
 from ledger.domain import ticket as tk
 from ledger.domain.audit import NORMAL_ROLES
@@ -31,6 +32,7 @@ FOLDS = {
     holidays.HolidayTableLoaded: holidays.mutate,
     access.AccessEvent: access.mutate,
     notification.NotificationRulesLoaded: notification.mutate,
+    pv.SubjectEvent: pv.mutate,
 }
 """Each aggregate's event base and its ``mutate``."""
 NUMBERS = {TicketNumberIssued, NumberIssued}

@@ -1,4 +1,6 @@
-"""Dashboard sessions and CSRF tokens: signed cookies, nothing stored server-side.
+"""Browser sessions and CSRF tokens: signed cookies, nothing stored server-side. Shared by
+the dashboard's and the workbench's pages (their logins) and the API (which takes a session
+cookie as a credential only with a matching ``X-CSRF-Token`` header: page JavaScript).
 
 A user logs in with their name and the token ``ledger user add`` gave them (the API's
 credential; there is no second password to leak). The session cookie then carries the
@@ -23,11 +25,14 @@ from datetime import datetime, timedelta
 
 import orjson
 
+from ledger.commands.users import User, UserError, Users
 from ledger.timeutil import as_utc, parse_iso
 
 SESSION_COOKIE = "ledger_session"
 CSRF_COOKIE = "ledger_csrf"
 LANG_COOKIE = "ledger_lang"
+CSRF_HEADER = "X-CSRF-Token"
+"""The header page JavaScript sends the page's CSRF token in (its forms send a field)."""
 SESSION_LIFETIME = timedelta(hours=12)
 
 
@@ -95,3 +100,18 @@ class Signer:
         if not cookie or not field:
             return False
         return hmac.compare_digest(field.encode(), self.csrf_token(cookie).encode())
+
+
+def session_user(signer: Signer, users: Users, cookie: str | None, now: datetime) -> User | None:
+    """The user a session cookie stands for, checked against the users table (a revoked
+    user or a re-issued token ends every session at once), or ``None``."""
+    session = signer.session(cookie, now)
+    if session is None:
+        return None
+    try:
+        user = users.get(session.name)
+    except UserError:
+        return None
+    if not user.active or user.token_key != session.token_key:
+        return None
+    return user

@@ -1,0 +1,191 @@
+"""The workbench's search read model: one row per ticket with the text a person searches
+by — number, customer, contact names and phones, site, device, the description and every
+note written on it (work notes, customer replies, resolutions) — in one ``document``.
+
+Chinese has no spaces to split words on, so the index is of **trigrams** (every run of
+three characters), which finds any substring of three characters or more, in Chinese as in
+Latin script:
+
+* SQLite: an FTS5 table with the ``trigram`` tokenizer (SQLite ≥ 3.34), kept in step with
+  ``ticket_search`` by triggers (an external-content table: the text is stored once).
+  ``LIKE '%term%'`` on it uses the trigram index (FTS5 answers LIKE itself).
+* PostgreSQL: the ``pg_trgm`` extension and a GIN ``gin_trgm_ops`` index on ``document``,
+  which ``ILIKE '%term%'`` uses.
+
+Both answer the same question (every term a case-insensitive substring of the document), so
+the two databases find the same tickets; a term of one or two characters is still found (a
+scan, not the index).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Connection,
+    Table,
+    Text,
+    event,
+    select,
+    text,
+)
+
+from ledger.domain.model import DomainEvent
+from ledger.domain.ticket import TICKET_EVENT_TYPES, Ticket, TicketEvent, mutate
+from ledger.projections.base import Projection, chunks, insert_rows, update_rows
+from ledger.projections.tickets import ticket_columns, ticket_values
+from ledger.storage.tables import metadata
+
+NOTE_FIELDS = ("note", "text", "summary", "reason", "resolution", "diagnosis", "solution")
+"""An event's free-text fields that go into the document (whichever it has)."""
+MAX_TERMS = 8
+TRIGRAM = 3
+
+ticket_search = Table(
+    "ticket_search",
+    metadata,
+    *ticket_columns(),
+    Column("phones", Text, nullable=False),
+    Column("notes", Text, nullable=False),
+    Column("document", Text, nullable=False),
+    Column("last_position", BigInteger, nullable=False),
+    Column("state", Text, nullable=False),
+)
+
+_SQLITE_FTS = [
+    "CREATE VIRTUAL TABLE IF NOT EXISTS ticket_search_fts USING fts5("
+    "document, content='ticket_search', content_rowid='rowid', tokenize='trigram')",
+    "CREATE TRIGGER IF NOT EXISTS ticket_search_ai AFTER INSERT ON ticket_search BEGIN "
+    "INSERT INTO ticket_search_fts(rowid, document) VALUES (new.rowid, new.document); END",
+    "CREATE TRIGGER IF NOT EXISTS ticket_search_ad AFTER DELETE ON ticket_search BEGIN "
+    "INSERT INTO ticket_search_fts(ticket_search_fts, rowid, document) "
+    "VALUES ('delete', old.rowid, old.document); END",
+    "CREATE TRIGGER IF NOT EXISTS ticket_search_au AFTER UPDATE ON ticket_search BEGIN "
+    "INSERT INTO ticket_search_fts(ticket_search_fts, rowid, document) "
+    "VALUES ('delete', old.rowid, old.document); "
+    "INSERT INTO ticket_search_fts(rowid, document) VALUES (new.rowid, new.document); END",
+]
+_POSTGRES_TRGM = [
+    "CREATE EXTENSION IF NOT EXISTS pg_trgm",
+    "CREATE INDEX IF NOT EXISTS ticket_search_document_trgm "
+    "ON ticket_search USING gin (document gin_trgm_ops)",
+]
+
+
+@event.listens_for(ticket_search, "after_create")
+def _create_trigram_index(_: Table, conn: Connection, **__: Any) -> None:
+    """The database's trigram index, made with the table (``metadata.create_all``)."""
+    statements = _SQLITE_FTS if conn.dialect.name == "sqlite" else _POSTGRES_TRGM
+    for statement in statements:
+        conn.execute(text(statement))
+
+
+def document_of(ticket: Ticket, notes: str, phones: str) -> str:
+    """Everything a ticket is searched by, one line each, lower-cased (the match ignores
+    case in both databases, but a lower-cased text makes it so for any script)."""
+    parts = [
+        ticket.number,
+        ticket.customer,
+        ticket.contact.name,
+        phones,
+        ticket.site,
+        ticket.device,
+        ticket.description,
+        ticket.external_ref or "",
+        notes,
+    ]
+    return "\n".join(p for p in parts if p).lower()
+
+
+def _event_texts(event: DomainEvent) -> list[str]:
+    return [v for name in NOTE_FIELDS if isinstance(v := getattr(event, name, None), str) and v]
+
+
+def _contact_of(event: DomainEvent) -> list[str]:
+    contact = getattr(event, "contact", None)
+    if contact is None:
+        return []
+    return [f"{contact.name} {contact.phone}"]
+
+
+class TicketSearchProjection(Projection):
+    name = "search"
+    event_types = TICKET_EVENT_TYPES
+    tables = (ticket_search,)
+
+    def apply(self, conn: Connection, events: Sequence[tuple[int, DomainEvent]]) -> None:
+        t = ticket_search
+        existing: dict[Any, tuple[Ticket, str, str]] = {}
+        for chunk in chunks({e.originator_id for _, e in events}):
+            found = conn.execute(
+                select(t.c.ticket_id, t.c.state, t.c.notes, t.c.phones).where(
+                    t.c.ticket_id.in_(chunk)
+                )
+            )
+            for r in found:
+                existing[r.ticket_id] = (Ticket.model_validate_json(r.state), r.notes, r.phones)
+        current = dict(existing)
+        positions: dict[Any, int] = {}
+        for position, event_ in events:
+            assert isinstance(event_, TicketEvent)
+            before = current.get(event_.originator_id)
+            ticket = mutate(event_, before[0] if before else None)
+            notes = "\n".join(x for x in (before[1] if before else "", *_event_texts(event_)) if x)
+            phones = before[2] if before else ""
+            contacts = _contact_of(event_)
+            phones = "\n".join(x for x in (phones, *contacts) if x)
+            current[event_.originator_id] = (ticket, notes, phones)
+            positions[event_.originator_id] = position
+        rows = {tid: _row(current[tid], pos) for tid, pos in positions.items()}
+        update_rows(conn, t, "ticket_id", {k: v for k, v in rows.items() if k in existing})
+        insert_rows(conn, t, [v for k, v in rows.items() if k not in existing])
+
+
+def _row(folded: tuple[Ticket, str, str], position: int) -> dict[str, Any]:
+    ticket, notes, phones = folded
+    return {
+        **ticket_values(ticket),
+        "phones": phones,
+        "notes": notes,
+        "document": document_of(ticket, notes, phones),
+        "last_position": position,
+        "state": ticket.model_dump_json(),
+    }
+
+
+def search_terms(query: str) -> list[str]:
+    """The query's terms: split on white space, lower-cased, LIKE's wildcards (``%``,
+    ``_``) and the escape character taken out (a search matches text, not patterns)."""
+    cleaned = query.lower().replace("%", " ").replace("_", " ").replace("\\", " ")
+    return cleaned.split()[:MAX_TERMS]
+
+
+def search_tickets(conn: Connection, query: str, limit: int = 50) -> list[str]:
+    """The numbers of the tickets whose document holds every term of ``query``, newest
+    number first (at most ``limit``)."""
+    terms = search_terms(query)
+    if not terms:
+        return []
+    params: dict[str, Any] = {f"t{i}": f"%{term}%" for i, term in enumerate(terms)}
+    params["limit"] = limit
+    if conn.dialect.name == "sqlite":
+        # FTS5's trigram index answers LIKE for a term of three characters or more; a
+        # shorter one is matched on the stored text (it has no trigram to look up).
+        where = " AND ".join(
+            f"{'f' if len(term) >= TRIGRAM else 's'}.document LIKE :t{i}"
+            for i, term in enumerate(terms)
+        )
+        indexed = any(len(term) >= TRIGRAM for term in terms)
+        source = (
+            "ticket_search_fts f JOIN ticket_search s ON s.rowid = f.rowid"
+            if indexed
+            else "ticket_search s"
+        )
+        sql = f"SELECT s.number FROM {source} WHERE {where} ORDER BY s.number DESC LIMIT :limit"
+    else:
+        where = " AND ".join(f"document ILIKE :t{i}" for i in range(len(terms)))
+        sql = f"SELECT number FROM ticket_search WHERE {where} ORDER BY number DESC LIMIT :limit"
+    return [row[0] for row in conn.execute(text(sql), params)]
