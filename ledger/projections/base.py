@@ -38,6 +38,11 @@ from ledger.storage.reads import EventRow, fetch_events, id_column
 from ledger.storage.tables import metadata, projection_positions
 
 DEFAULT_BATCH = 500
+REBUILD_BATCH = 4000
+"""Events per projection in one transaction of a rebuild: a replay has no reader waiting
+on each commit, and larger pages mean fewer commits and fewer times a ticket's rows are
+reloaded, refolded and rejudged (its events are spread over the log: the SLA projection's
+rebuild costs a third less CPU than with :data:`DEFAULT_BATCH`, issue 18)."""
 
 CHUNK = 500
 """Most keys bound into one ``IN (...)``: far below SQLite's and psycopg's limits."""
@@ -375,7 +380,7 @@ class ProjectionRunner:
         self,
         names: Sequence[str] | None = None,
         *,
-        batch_size: int = DEFAULT_BATCH,
+        batch_size: int = REBUILD_BATCH,
         on_batch: Callable[[str, int], None] | None = None,
     ) -> int:
         """Empty the read models and replay every event into them."""
