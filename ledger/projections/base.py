@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime
 from typing import Any, TypeVar
 from uuid import UUID
@@ -95,6 +97,33 @@ def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) 
     """Insert rows (all with the same columns) in one ``executemany``."""
     if rows:
         conn.execute(table.insert(), list(rows))
+
+
+_FOLDS: ContextVar[dict[tuple[UUID, int, int], Any] | None] = ContextVar(
+    "ledger_projection_folds", default=None
+)
+
+
+@contextmanager
+def shared_folds() -> Iterator[None]:
+    """Within it (one transaction of several projections), an aggregate folded over a
+    batch's events by one projection is given to the others (see :func:`folds`)."""
+    token = _FOLDS.set({})
+    try:
+        yield
+    finally:
+        _FOLDS.reset(token)
+
+
+def folds() -> dict[tuple[UUID, int, int], Any] | None:
+    """The states folded in this transaction, by aggregate id and the positions of its first
+    and last event in the batch; ``None`` outside :func:`shared_folds`.
+
+    Two projections that follow *every* event type of an aggregate and are given its
+    events from the same first to the same last position have applied all its earlier
+    events and get the same ones in between, so they fold the same state: the ticket
+    summary, search and SLA read models share their folds (issue 18)."""
+    return _FOLDS.get()
 
 
 class UnknownProjection(LookupError):
@@ -244,7 +273,7 @@ class ProjectionRunner:
                             event = decoded[row[0]] = self._decode_row(row)
                         events.append((row[0], event))
             try:
-                with self.engine.begin() as conn:
+                with self.engine.begin() as conn, shared_folds():
                     busy = [p for p in together if batches[p.name]]
                     for projection in busy:  # every position first, as in _apply
                         end = batches[projection.name][-1][0]
@@ -297,7 +326,7 @@ class ProjectionRunner:
         applied = 0
         followed: dict[str, tuple[int, int]] = {}
         try:
-            with self.engine.begin() as conn:
+            with self.engine.begin() as conn, shared_folds():
                 for projection in sorted(self.projections.values(), key=lambda p: p.name):
                     wanted = frozenset(projection.topics)
                     start = conn.scalar(

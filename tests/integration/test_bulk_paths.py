@@ -28,7 +28,8 @@ from ledger.domain.contract import contract_uuid
 from ledger.domain.model import DomainEvent
 from ledger.domain.values import Role
 from ledger.gc_tuning import BULK_GC_THRESHOLD, fewer_collections
-from ledger.projections.base import ProjectionRunner
+from ledger.projections.base import ProjectionRunner, shared_folds
+from ledger.projections.tickets import TicketSummaryProjection, fold_tickets
 from ledger.storage.chain import CHAIN_TABLE, COMMANDS_TABLE, CommandKey
 from ledger.storage.mapper import OrjsonTranscoder, PydanticMapper
 from ledger.storage.recorders import ChainedSQLiteRecorder
@@ -206,6 +207,42 @@ def test_projections_caught_up_together_equal_each_caught_up_alone(imported: Des
         assert read_models(ledger) == alone
     finally:
         ledger.close()
+
+
+def test_the_ticket_projections_fold_a_ticket_once_per_transaction(imported: Desk) -> None:
+    """Within one transaction of several projections, a ticket folded over a batch's events
+    is handed to the next projection that folds it over the same events; a batch split in
+    two folds, from the first part's states, to the states of the whole."""
+    ledger = imported.ledger
+    topics = TicketSummaryProjection().topics
+    events = [
+        (n.id, ledger.projections._decode(n))
+        for n in ledger.app.recorder.select_notifications(0, 10_000, topics=topics)
+    ]
+    asked: list[set[UUID]] = []
+
+    def stored(ids: Any) -> dict[UUID, Any]:
+        asked.append(set(ids))
+        return {}
+
+    def refused(ids: Any) -> dict[UUID, Any]:
+        raise AssertionError(f"folded again: {ids}")
+
+    with shared_folds():
+        whole = fold_tickets(events, stored)
+        assert fold_tickets(events, refused) == whole
+    assert asked == [set()]  # every ticket is made in these events: nothing stored to read
+    assert len(whole) == 7 and not any(f.existed for f in whole.values())
+    assert all(
+        f.position == max(p for p, e in events if e.originator_id == t) for t, f in whole.items()
+    )
+    half = len(events) // 2
+    first = fold_tickets(events[:half], stored)
+    second = fold_tickets(events[half:], lambda ids: {t: first[t].ticket for t in ids})
+    assert {t: f.ticket for t, f in {**first, **second}.items()} == {
+        t: f.ticket for t, f in whole.items()
+    }
+    assert all(f.existed == (t in first) for t, f in second.items())
 
 
 def test_a_projection_another_follower_moved_catches_up_alone(imported: Desk) -> None:
