@@ -80,11 +80,12 @@ def _free_port() -> int:
 
 
 @contextmanager
-def served(url: str) -> Iterator[str]:
+def served(url: str, workers: int = 1) -> Iterator[str]:
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("LEDGER_")}
     server = subprocess.Popen(
-        [sys.executable, "-m", "ledger", "--db", url, "serve", "--port", str(port)],
+        [sys.executable, "-m", "ledger", "--db", url, "serve", "--port", str(port)]
+        + (["--workers", str(workers)] if workers > 1 else []),
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -121,6 +122,87 @@ def _client(base: str, token: str, name: str, count: int, latencies: list[float]
             if answer.status_code not in (200, 201):
                 raise RuntimeError(f"{path}: {answer.status_code} {answer.text}")
             ticket = answer.json()["number"]
+
+
+def _reader(base: str, token: str, ticket: str, count: int, latencies: list[float]) -> None:
+    auth = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(base_url=base, timeout=60, headers=auth) as session:
+        for _ in range(count):
+            start = perf_counter()
+            answer = session.get(f"/tickets/{ticket}")
+            latencies.append((perf_counter() - start) * 1000)
+            if answer.status_code != 200:
+                raise RuntimeError(f"/tickets/{ticket}: {answer.status_code} {answer.text}")
+
+
+def _together(clients: list[threading.Thread]) -> float:
+    """Run the clients at once; the seconds until the last is done."""
+    start = perf_counter()
+    for t in clients:
+        t.start()
+    for t in clients:
+        t.join()
+    return perf_counter() - start
+
+
+WORKERS = (1, 2)
+WORKER_CLIENTS = 4
+READS = {"tiny": 40, "small": 400, "medium": 800, "large": 1600}
+"""``GET /tickets/T`` per measurement (split among the clients)."""
+
+
+def measure_serve_workers(
+    url: str, size: str, ticket: str, distribution: Callable[[list[float]], dict[str, float]]
+) -> dict[str, Any]:
+    """``ledger serve --workers N`` for N = 1 and 2 (PostgreSQL: SQLite is refused), 4
+    keep-alive clients each: reads (``GET /tickets/T``) and writes (the commands of
+    :func:`steps`) per second, all clients together."""
+    writes, reads = COMMANDS.get(size, COMMANDS["small"]), READS.get(size, READS["small"])
+    with Ledger.open(url) as ledger:
+        users = Users(ledger.engine, ledger.clock, ledger.app)
+        token = users.add(
+            WHO + "-workers", Role.DISPATCHER, actor="系统管理员", actor_role=Role.ADMIN
+        )[1]
+    results: dict[str, Any] = {"clients": WORKER_CLIENTS}
+    for workers in WORKERS:
+        with served(url, workers) as base:
+            _reader(base, token, ticket, 4 * WORKER_CLIENTS, [])  # warm up every worker
+            read_ms: list[float] = []
+            per_client = reads // WORKER_CLIENTS
+            took = _together(
+                [
+                    threading.Thread(
+                        target=_reader, args=(base, token, ticket, per_client, read_ms)
+                    )
+                    for _ in range(WORKER_CLIENTS)
+                ]
+            )
+            if len(read_ms) != per_client * WORKER_CLIENTS:
+                raise RuntimeError("an HTTP reader failed (see above)")
+            read_rate = len(read_ms) / took
+            write_ms: list[float] = []
+            per_client = max(PER_TICKET, writes // WORKER_CLIENTS)
+            took = _together(
+                [
+                    threading.Thread(
+                        target=_client,
+                        args=(base, token, f"w{workers}-{n}", per_client, write_ms),
+                    )
+                    for n in range(WORKER_CLIENTS)
+                ]
+            )
+            if len(write_ms) != per_client * WORKER_CLIENTS:
+                raise RuntimeError("an HTTP client failed (see above)")
+            results[f"workers_{workers}"] = {
+                "reads_per_s": round(read_rate, 1),
+                "read_latency_ms": distribution(read_ms),
+                "writes_per_s": round(len(write_ms) / took, 1),
+                "write_latency_ms": distribution(write_ms),
+            }
+    one, two = results["workers_1"], results["workers_2"]
+    results["reads_2_vs_1"] = round(two["reads_per_s"] / one["reads_per_s"], 2)
+    results["writes_2_vs_1"] = round(two["writes_per_s"] / one["writes_per_s"], 2)
+    return results
 
 
 def measure_http_writes(

@@ -51,7 +51,7 @@ from sqlalchemy import text
 
 from bench import latency, raw, relay_nats
 from bench.generate import DEFAULT_SEED, NOW, SIZES, Size, generate_file
-from bench.http_writes import measure_http_writes
+from bench.http_writes import measure_http_writes, measure_serve_workers
 from bench.notify import measure_notify
 from bench.workbench import measure_workbench_pages
 from examples import demo_tickets as demo
@@ -519,6 +519,11 @@ def bench_database(url: str, history: Path, lines: int, size: Size, seed: int) -
     results["relay_nats"] = relay_nats.figures(url, progress)
     progress("  HTTP writes (ledger serve, 1 and 8 clients)")
     results["http_writes"] = measure_http_writes(url, size.name, distribution)
+    if not url.startswith("sqlite"):  # a SQLite ledger is served by one process
+        progress("  ledger serve --workers 1 and 2 (4 clients): reads and writes")
+        results["serve_workers"] = measure_serve_workers(
+            url, size.name, every_ticket[0], distribution
+        )
     progress("  notification latency")
     results["notify"] = measure_notify(url, NOTIFY_SAMPLES[size.name])
     progress("  workbench pages (ledger serve, logged in)")

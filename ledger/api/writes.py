@@ -50,7 +50,7 @@ from ledger.api.problems import Problem, invalid
 from ledger.api.routes import ETAG_HEADER, UserDep, etag
 from ledger.bootstrap import Ledger
 from ledger.commands.application import REPORT_ATTEMPTS, ConcurrentChange
-from ledger.commands.importer import parse_line
+from ledger.commands.import_lines import parse_line
 from ledger.commands.models import Command, TicketCommand
 from ledger.commands.quality import KINDS
 from ledger.commands.quality_models import QualityCommand, QualityCommandBase, RecordCommand

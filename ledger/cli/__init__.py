@@ -31,7 +31,7 @@ COMMANDS: dict[str, Lazy] = {
     "schema": Lazy("ledger.cli.feed:schema", "JSON Schemas of the feed's events."),
     "serve": Lazy("ledger.cli.serve:serve", "Serve the HTTP API (event feed, tickets, SLA report, and every command as a write; docs/api.md) and the supervisor dashboard (/dashboard; docs/dashboard.md) until Ctrl-C or SIGTERM."),  # noqa: E501
     "sweep": Lazy("ledger.cli.sweep:sweep", "Escalate overdue tickets, flag owed replacement units, issue overdue notices."),  # noqa: E501
-    "ticket": Lazy("ledger.cli.tickets:ticket", "Record and read service tickets (服务单)."),
+    "ticket": Lazy("ledger.cli.ticket_show:ticket", "Record and read service tickets (服务单)."),
     "user": Lazy("ledger.cli.serve:user", "API users (`ledger serve`): who may read the ledger over HTTP, with which token."),  # noqa: E501
     "verify": Lazy("ledger.cli.integrity:verify", "Check the whole log: every hash, positions, versions, and each digest."),  # noqa: E501
     "visit": Lazy("ledger.cli.visits:visit", "Return visits (回访): the visit card, the satisfaction survey, the quality audit of a ticket's service form."),  # noqa: E501

@@ -72,3 +72,43 @@ def load(target: str) -> click.Command:
     if not isinstance(command, click.Command):
         raise TypeError(f"{target} is not a click command")
     return command
+
+
+class SplitGroup(LedgerGroup):
+    """A group whose own commands are defined with it, in a module that starts fast, and
+    whose other commands are those of the group at ``rest`` (``"module:attribute"``),
+    imported when one of them is run or the group's commands are listed."""
+
+    def __init__(self, *args: Any, rest: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.rest = rest
+        self._rest: click.Group | None = None
+        self.commands = RestCommands(self.commands, self)
+
+    def rest_group(self) -> click.Group:
+        if self._rest is None:
+            rest = load(self.rest)
+            if not isinstance(rest, click.Group):
+                raise TypeError(f"{self.rest} is not a click group")
+            self._rest = rest
+        return self._rest
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*self.commands, *self.rest_group().list_commands(ctx)})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.commands:
+            return self.commands[cmd_name]
+        return self.rest_group().get_command(ctx, cmd_name)
+
+
+class RestCommands(dict[str, click.Command]):
+    """A :class:`SplitGroup`'s commands: its own, and one of the rest group's when looked
+    up by name (``group.commands["report"]``); iterating gives its own only."""
+
+    def __init__(self, own: Mapping[str, click.Command], group: SplitGroup) -> None:
+        super().__init__(own)
+        self.group = group
+
+    def __missing__(self, name: str) -> click.Command:
+        return self.group.rest_group().commands[name]

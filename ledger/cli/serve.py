@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import math
+import os
+import secrets
 import signal
 import threading
 from collections.abc import Generator
@@ -12,6 +14,7 @@ from types import FrameType
 from typing import Any
 
 import click
+import orjson
 from rich.table import Table
 
 from ledger.cli.support import (
@@ -26,6 +29,7 @@ from ledger.cli.support import (
     who_options,
 )
 from ledger.commands.users import USER_ROLES, User, UserError, Users
+from ledger.storage.location import parse_location
 from ledger.timeutil import show
 
 LOOPBACK_NAMES = ("localhost", "localhost.localdomain", "ip6-localhost")
@@ -71,6 +75,13 @@ def is_loopback(host: str) -> bool:
     default="info",
     show_default=True,
 )
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1, max=64),
+    default=1,
+    show_default=True,
+    help="Server processes (uvicorn's workers) sharing the port: PostgreSQL only.",
+)
 @pass_settings
 def serve(
     settings: Settings,
@@ -80,20 +91,20 @@ def serve(
     keepalive: float,
     notify: bool,
     log_level: str,
+    workers: int,
 ) -> None:
     """Serve the HTTP API (event feed, tickets, SLA report, and every command as a write;
     docs/api.md) and the supervisor dashboard (/dashboard; docs/dashboard.md) until Ctrl-C
     or SIGTERM. API requests need a bearer token from `ledger user add`; the dashboard
     logs in with it."""
     import uvicorn
+    from uvicorn.supervisors import Multiprocess
 
-    from ledger.api.routes import StreamSettings
-    from ledger.commands.models import Command
-    from ledger.commands.registry import build_parsers
-    from ledger.domain.model import Immutable, build_validators
-    from ledger.storage.evidence import EvidenceNotConfigured, EvidenceSettings
-    from ledger.web import create_app
-
+    if workers > 1 and parse_location(settings.url).kind == "sqlite":
+        fail(
+            "--workers: a SQLite ledger is served by one process (its writes take one "
+            "file lock); serve a PostgreSQL ledger to run more"
+        )
     with settings.open() as ledger:  # refuse a missing or old ledger before listening
         users = Users(ledger.engine, ledger.clock, ledger.app)
         users.require_table()
@@ -114,28 +125,81 @@ def serve(
             err=True,
             fg="yellow",
         )
-    # The models are built on first use (issue 18); a server builds them all before its
-    # first request: not in concurrent request threads (older pydantic releases' lazy
-    # rebuild is not thread-safe), nor on a client's time.
-    build_validators(Immutable, Command)
-    build_parsers()
-    app = create_app(settings.open, stream=StreamSettings(poll_interval, keepalive))
-    try:
-        app.state.evidence_settings = EvidenceSettings.from_env(settings.evidence)
-    except EvidenceNotConfigured as e:
-        fail(str(e))
+    stream = f"{poll_interval},{keepalive}"
+    if workers > 1:  # each worker imports the app by name: its settings go in the environment
+        _evidence_settings(settings)  # a bad evidence store is refused before any worker starts
+        os.environ |= {
+            WORKER_SETTINGS: orjson.dumps(
+                [settings.url, settings.tz_name, settings.evidence, stream]
+            ).decode(),
+            WORKER_SESSION_KEY: secrets.token_hex(32),  # one dashboard login for all workers
+        }
+        stopping = threading.Event()
+        app: Any = "ledger.cli.serve:worker_app"
+    else:
+        app = _app(settings, stream)
+        stopping = app.state.stopping
     config = uvicorn.Config(
         app,
         host=host,
         port=port,
         log_level=log_level,
         timeout_graceful_shutdown=max(5, math.ceil(3 * poll_interval)),
+        workers=workers,
+        factory=workers > 1,
     )
     if notify:
-        threading.Thread(
-            target=_notify_until, args=(settings, app.state.stopping), daemon=True
-        ).start()
-    _stoppable(uvicorn.Server)(config, app.state.stopping).run()
+        threading.Thread(target=_notify_until, args=(settings, stopping), daemon=True).start()
+    if workers > 1:
+        try:
+            Multiprocess(config, sockets=[config.bind_socket()]).run()
+        finally:
+            stopping.set()
+    else:
+        _stoppable(uvicorn.Server)(config, stopping).run()
+
+
+WORKER_SETTINGS = "LEDGER_SERVE_WORKER_SETTINGS"
+WORKER_SESSION_KEY = "LEDGER_SERVE_SESSION_KEY"
+
+
+def worker_app() -> Any:
+    """The app of one ``serve --workers N`` process, which uvicorn starts afresh and which
+    imports this by name: built from the settings ``serve`` left in the environment."""
+    from ledger.dashboard.sessions import Signer
+
+    url, tz_name, evidence, stream = orjson.loads(os.environ[WORKER_SETTINGS])
+    signer = Signer(bytes.fromhex(os.environ[WORKER_SESSION_KEY]))
+    return _app(Settings(url, tz_name, evidence), stream, signer)
+
+
+def _app(settings: Settings, stream: str, signer: Any = None) -> Any:
+    """The API and the dashboard on ``settings``' ledger; ``stream``: the event streams'
+    poll interval and keep-alive, in seconds (``"1.0,15.0"``)."""
+    from ledger.api.routes import StreamSettings
+    from ledger.commands.models import Command
+    from ledger.commands.registry import build_parsers
+    from ledger.domain.model import Immutable, build_validators
+    from ledger.web import create_app
+
+    # The models are built on first use (issue 18); a server builds them all before its
+    # first request: not in concurrent request threads (older pydantic releases' lazy
+    # rebuild is not thread-safe), nor on a client's time.
+    build_validators(Immutable, Command)
+    build_parsers()
+    poll_interval, keepalive = (float(x) for x in stream.split(","))
+    app = create_app(settings.open, stream=StreamSettings(poll_interval, keepalive), signer=signer)
+    app.state.evidence_settings = _evidence_settings(settings)
+    return app
+
+
+def _evidence_settings(settings: Settings) -> Any:
+    from ledger.storage.evidence import EvidenceNotConfigured, EvidenceSettings
+
+    try:
+        return EvidenceSettings.from_env(settings.evidence)
+    except EvidenceNotConfigured as e:
+        fail(str(e))
 
 
 def _notify_until(settings: Settings, stopping: threading.Event) -> None:

@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ledger.bootstrap import Ledger
-from ledger.bounds import MAX_POSITION
 from ledger.cli.evidence import attach_command
 from ledger.cli.records import print_history, print_view
 from ledger.cli.support import (
@@ -98,25 +97,11 @@ for _name, _entry in TICKET_COMMANDS.items():
 attach_command(ticket, "ticket")
 
 
-@ticket.command("show")
-@ticket_argument
-@click.option(
-    "--as-of",
-    help="The ticket as the ledger stood then: only the events recorded at or before TIME "
-    "(ISO 8601; naive = --tz), SLAs judged at TIME.",
-)
-@click.option(
-    "--at-version",
-    type=click.IntRange(min=1, max=MAX_POSITION),
-    help="The ticket after its first N events, SLAs judged when event N was recorded.",
-)
-@json_option
-@pass_settings
-def show(
+def show_ticket(
     settings: Settings, ticket: str, as_of: str | None, at_version: int | None, as_json: bool
 ) -> None:
-    """Show a ticket's current state, rebuilt from its events, and its SLA verdicts now;
-    or replay it: as the ledger stood at --as-of, or after --at-version events."""
+    """``ledger ticket show`` (ledger/cli/ticket_show.py) through the ledger: every form of
+    it, and what the quick path leaves to it."""
     if as_of is not None and at_version is not None:
         fail("--as-of and --at-version cannot be used together")
     when = time_option("--as-of", as_of, settings.tz)
@@ -305,8 +290,10 @@ def import_(
             strict=strict,
             batch_size=batch_size,
             on_lines=lambda n: bar.advance(task, n),
+            projections=ledger.projections,
         )
-        # The read models catch up in batches (ProjectionRunner), each its own transaction.
+        # The read models followed each saved batch; what they missed (another writer's
+        # events between, a projection behind) they catch up now, reading the log.
         head = ledger.app.recorder.max_notification_id() or 0
         catching = bar.add_task("catching up the read models", total=head)
         ledger.projections.catch_up(

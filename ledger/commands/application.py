@@ -19,8 +19,8 @@ from eventsourcing.utils import get_topic
 
 from ledger.clock import Clock
 from ledger.commands.models import Command
-from ledger.commands.store import Projector, Store
-from ledger.domain.model import DomainEvent, Stamp
+from ledger.commands.store import Store
+from ledger.domain.model import DomainEvent, Projector, Stamp
 from ledger.domain.numbering import Series, TicketNumberIssued, issue_number, ticket_id_for
 from ledger.storage.mapper import OrjsonTranscoder, PydanticMapper
 

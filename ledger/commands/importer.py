@@ -27,15 +27,12 @@ nothing twice.
 
 from __future__ import annotations
 
-import hashlib
 from collections import ChainMap, Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import tzinfo
 from pathlib import Path
-from typing import Any
-
-import orjson
+from typing import TYPE_CHECKING, Any
 
 from ledger.commands.application import (
     REPORT_ATTEMPTS,
@@ -44,17 +41,18 @@ from ledger.commands.application import (
     NotFound,
 )
 from ledger.commands.contracts import ContractService
-from ledger.commands.models import AnyCommand, CommandError, check_command_name
+from ledger.commands.import_lines import (
+    NEW_RECORDS,
+    checked_command_id,
+    content_digest,
+    content_key,
+    parse_line,
+    read_line,
+    resolve_refs,
+)
+from ledger.commands.models import AnyCommand, CommandError
 from ledger.commands.quality import QualityService
 from ledger.commands.quality_models import QualityCommand, QualityCommandBase
-from ledger.commands.registry import (
-    COMMAND_NAMES,
-    COMMANDS,
-    CREATING,
-    QUALITY_COMMAND_NAMES,
-    parse_command,
-    parse_quality_command,
-)
 from ledger.commands.staging import KnownStates, Staged
 from ledger.commands.tickets import TicketService
 from ledger.domain.errors import DomainError
@@ -65,7 +63,13 @@ from ledger.storage.chain import CommandKey, RecordedTimeBackwards
 from ledger.storage.recorders import chain_position, recorded_commands
 from ledger.timeutil import show_error
 
+if TYPE_CHECKING:
+    from ledger.domain.model import DomainEvent
+    from ledger.projections.base import ProjectionRunner
+
 DEFAULT_BATCH = 500
+FEED_EVENTS = 4000
+"""Saved events gathered before the read models are given them (see ``_Importer._feed``)."""
 BATCH_ATTEMPTS = 2
 """A batch that meets a concurrent change is planned once more; then line by line."""
 LINE_ATTEMPTS = 2
@@ -99,113 +103,6 @@ class ImportReport:
             "tickets": {r: n for r, n in self.refs.items() if Series.TICKET.pattern.match(n)},
             "refs": self.refs,
         }
-
-
-IMPORTABLE = (*COMMAND_NAMES, *QUALITY_COMMAND_NAMES)
-NEW_RECORDS = {
-    "report": "ticket: its report",
-    "visit_schedule": "return visit: its scheduling",
-    "action_raise": "corrective action: its raising",
-    "complaint_receive": "complaint: its receipt",
-}
-"""The commands whose line may carry a ``ref`` for the record they make, and what a ref
-of a rejected line of each names (for the message of a later line that uses it)."""
-assert NEW_RECORDS.keys() == {"report", *CREATING}
-REF_FIELDS = ("ticket", "visit", "action", "complaint")
-COMMAND_ID_LENGTH = 200
-
-
-def parse_line(data: dict[str, Any], tz: tzinfo) -> AnyCommand | QualityCommand:
-    """One command of any kind, ticket or quality. An attach line is refused: a line
-    carries no file, and the ledger records no hash whose bytes it has not stored itself."""
-    name = check_command_name(data, IMPORTABLE)
-    if COMMANDS[name].upload:
-        group = "ticket" if name == "attach" else name.split("_", 1)[0]
-        raise CommandError(
-            [
-                f"command: {name} attaches a file, which an import line cannot carry: use "
-                f"`ledger {group} attach NUMBER FILE` or the HTTP API's attachments endpoint"
-            ]
-        )
-    if name in QUALITY_COMMAND_NAMES:
-        return parse_quality_command(data, tz)
-    return parse_command(data, tz)
-
-
-def _read_line(raw: bytes) -> dict[str, Any]:
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise CommandError([f"not valid UTF-8 ({e.reason} at byte {e.start})"]) from None
-    try:
-        data = orjson.loads(text)
-    except orjson.JSONDecodeError as e:
-        raise CommandError([f"not valid JSON ({e})"]) from None
-    if not isinstance(data, dict):
-        raise CommandError(["a command must be a JSON object"])
-    return data
-
-
-def _command_id(value: object) -> str | None:
-    """A line's own ``command_id``: a string (or integer) of 1 to 200 printable characters."""
-    if value is None:
-        return None
-    if isinstance(value, int) and not isinstance(value, bool):
-        value = str(value)
-    if (
-        not isinstance(value, str)
-        or not value.strip()
-        or len(value) > COMMAND_ID_LENGTH
-        or any(ord(c) < 32 or ord(c) == 127 for c in value)
-    ):
-        raise CommandError(
-            [
-                "command_id: must be a string of 1 to "
-                f"{COMMAND_ID_LENGTH} characters without control characters"
-            ]
-        )
-    return value
-
-
-def content_digest(command: AnyCommand | QualityCommand) -> bytes:
-    """What a line says, as validated: the fields it set (after ``--actor``/``--role``
-    defaults and refs, times made aware in the zone), as canonical JSON, hashed."""
-    fields = command.model_dump(mode="json", exclude_unset=True)
-    return hashlib.sha256(orjson.dumps(fields, option=orjson.OPT_SORT_KEYS)).digest()
-
-
-def content_key(digest: bytes, occurrence: int) -> str:
-    """The idempotency key of a line without a ``command_id``: what it says and which
-    occurrence of that content in the file it is (so two identical lines of one file are
-    two commands, and an edited file keeps the keys of the lines it did not change). A
-    line's own ``command_id`` is its key as ``id:<command_id>``."""
-    return "sha256:" + hashlib.sha256(digest + b"#%d" % occurrence).hexdigest()
-
-
-def _number_for(
-    name: object, refs: Mapping[str, str], failed: Mapping[str, tuple[int, str]]
-) -> object:
-    """A ref of an earlier line becomes the number of the record it made."""
-    if not isinstance(name, str | int):
-        return name
-    key = str(name)
-    if key in failed:
-        line, command = failed[key]
-        raise NotFound(f"ref {key!r} names no {NEW_RECORDS[command]} (line {line}) was rejected")
-    return refs.get(key, name)
-
-
-def _resolve_refs(
-    data: dict[str, Any], refs: Mapping[str, str], failed: Mapping[str, tuple[int, str]]
-) -> None:
-    """Every field that names a record may name it by the ref of an earlier line."""
-    for key in REF_FIELDS:
-        if key in data:
-            data[key] = _number_for(data[key], refs, failed)
-    if data.get("about") == "ticket" and "reference" in data:
-        data["reference"] = _number_for(data["reference"], refs, failed)
-    if isinstance(data.get("links"), list):
-        data["links"] = [_number_for(link, refs, failed) for link in data["links"]]
 
 
 # --------------------------------------------------------------------------- batches
@@ -245,8 +142,11 @@ class _Importer:
         tz: tzinfo,
         defaults: dict[str, str],
         strict: bool,
+        projections: ProjectionRunner | None = None,
     ) -> None:
         self.tickets = tickets
+        self.projections = projections
+        self.unfed: list[tuple[int, DomainEvent]] = []
         self.quality = quality
         if not isinstance(tickets.store, LedgerApplication):
             raise TypeError("an import saves to the event store itself: give it its services")
@@ -304,7 +204,27 @@ class _Importer:
                 raise
             return False
         self.known.saved(batch.staged, chain_position(self.app.recorder))
+        self._feed(batch.staged.written)
         return True
+
+    def _feed(self, written: Sequence[tuple[int, DomainEvent]]) -> None:
+        """Give the read models the saved events (not the log read back): gathered over
+        batches up to :data:`FEED_EVENTS`, so that a ticket several batches touch is judged
+        once, as a catch-up's larger pages would; those before a gap (another writer's
+        events in between) go first."""
+        if self.projections is None:
+            return
+        if self.unfed and written and written[0][0] != self.unfed[-1][0] + 1:
+            self.flush()
+        self.unfed.extend(written)
+        if len(self.unfed) >= FEED_EVENTS:
+            self.flush()
+
+    def flush(self) -> None:
+        """Feed the read models what is gathered (what they cannot take, catch_up reads)."""
+        if self.projections is not None and self.unfed:
+            self.projections.follow(self.unfed)
+        self.unfed = []
 
     def _conflicted(self, line: _Line, batch: _Batch, reason: str) -> _Batch:
         """What a line that kept meeting concurrent changes adds: its rejection."""
@@ -364,13 +284,13 @@ class _Importer:
         key: str | None = None
         data: dict[str, Any] = {}
         try:
-            data = {**self.defaults, **_read_line(line.raw)}
-            command_id = _command_id(data.pop("command_id", None))
+            data = {**self.defaults, **read_line(line.raw)}
+            command_id = checked_command_id(data.pop("command_id", None))
             if isinstance(data.get("command"), str) and data["command"] in NEW_RECORDS:
                 batch.creating = True
                 given = data.pop("ref", None)
                 ref = None if given is None else str(given)
-            _resolve_refs(data, batch.refs, batch.failed_refs)
+            resolve_refs(data, batch.refs, batch.failed_refs)
             command = parse_line(data, self.tz)
             if command_id is None:
                 digest = content_digest(command)
@@ -460,13 +380,19 @@ def import_commands(
     strict: bool = False,
     batch_size: int = DEFAULT_BATCH,
     on_lines: Callable[[int], None] | None = None,
+    projections: ProjectionRunner | None = None,
 ) -> ImportReport:
     """Apply the file's lines in batches of ``batch_size``; ``on_lines(n)`` after each
     batch is saved, with the number of file lines it covered. With ``strict``, stop at the
-    first rejected line: the lines before it are applied, none after it."""
+    first rejected line: the lines before it are applied, none after it. ``projections``:
+    the read models, given each saved batch's events (what they miss, ``catch_up`` reads)."""
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
-    importer = _Importer(tickets, quality, tz=tz, defaults=defaults or {}, strict=strict)
+    importer = _Importer(
+        tickets, quality, tz=tz, defaults=defaults or {}, strict=strict, projections=projections
+    )
+    if projections is not None:  # up to date before the first batch, so they can follow it
+        projections.catch_up()
     with path.open("rb") as lines, fewer_collections():
         for batch, covered in _batches(lines, batch_size):
             if batch:
@@ -475,4 +401,5 @@ def import_commands(
                 on_lines(covered)
             if importer.report.stopped:
                 break
+        importer.flush()
     return importer.report

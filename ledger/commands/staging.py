@@ -11,15 +11,14 @@ from __future__ import annotations
 from collections import OrderedDict, defaultdict
 from collections.abc import Mapping, Sequence
 from itertools import chain
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
 from ledger.commands.application import ConcurrentChange, LedgerApplication
-from ledger.commands.store import Projector
-from ledger.domain.model import DomainEvent
+from ledger.domain.model import DomainEvent, Projector
 from ledger.storage.chain import CommandKey
 
 
@@ -44,6 +43,8 @@ class Staged:
         self.states: dict[UUID, tuple[Projector, Any]] = {}
         self._known = known or {}
         self.head = head
+        self.written: list[tuple[int, DomainEvent]] = []
+        """Once written: each event with its position in the log."""
 
     def appended_to(self) -> set[UUID]:
         """The aggregates this batch appends events to."""
@@ -100,10 +101,11 @@ class Staged:
         if not self.events:
             return
         try:
-            self._app.save(*self.events, commands=self.keys)
+            recordings = self._app.save(*self.events, commands=self.keys)
         except IntegrityError as e:
             records = ", ".join(dict.fromkeys(key.record for key in self.keys))
             raise ConcurrentChange(f"{records} changed concurrently, retry") from e
+        self.written = [(r.notification.id, cast(DomainEvent, r.domain_event)) for r in recordings]
 
 
 KNOWN_STATES = 4096

@@ -9,14 +9,11 @@ in-memory store (cosmicpython's fake unit of work).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any, Protocol
 from uuid import UUID
 
-from ledger.domain.model import DomainEvent
-
-Projector = Callable[[Any, Iterable[Any]], Any]
-"""A fold of events into a state (``project_ticket``, ``project_visit``, ...)."""
+from ledger.domain.model import DomainEvent, Projector
 
 
 class Store(Protocol):

@@ -213,6 +213,11 @@ def evolve(aggregate: A | None, event: DomainEvent, **changes: object) -> A:
     )
 
 
+Projector = Callable[[Any, Iterable[Any]], Any]
+"""A fold of events into a state (``project_ticket``, ``project_visit``, ...): what a store
+is given to read an aggregate, whichever store it is."""
+
+
 def fold(
     mutate: Callable[[Any, A | None], A],
     state: A | None,

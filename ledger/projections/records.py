@@ -41,7 +41,8 @@ from sqlalchemy import (
 
 from ledger.domain.model import Aggregate, DomainEvent
 from ledger.domain.ticket import Dispatched
-from ledger.projections.base import Projection, chunks, insert_rows, update_rows
+from ledger.projections.base import Projection
+from ledger.projections.rows import chunks, insert_rows, update_rows
 from ledger.storage.tables import metadata
 from ledger.timeutil import as_utc
 

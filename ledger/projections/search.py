@@ -22,8 +22,10 @@ scan, not the index).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from functools import cache
 from typing import Any
+from uuid import UUID
 
 from sqlalchemy import (
     BigInteger,
@@ -37,9 +39,10 @@ from sqlalchemy import (
 )
 
 from ledger.domain.model import DomainEvent
-from ledger.domain.ticket import TICKET_EVENT_TYPES, Ticket, TicketEvent, mutate
-from ledger.projections.base import Projection, chunks, insert_rows, update_rows
-from ledger.projections.tickets import ticket_columns, ticket_values
+from ledger.domain.ticket import TICKET_EVENT_TYPES, Ticket
+from ledger.projections.base import Projection
+from ledger.projections.rows import chunks, insert_rows, update_rows
+from ledger.projections.tickets import fold_tickets, ticket_columns, ticket_values
 from ledger.storage.tables import metadata
 
 NOTE_FIELDS = ("note", "text", "summary", "reason", "resolution", "diagnosis", "solution")
@@ -103,11 +106,25 @@ def document_of(ticket: Ticket, notes: str, phones: str) -> str:
     return "\n".join(p for p in parts if p).lower()
 
 
+@cache
+def _declared(kind: type[DomainEvent], names: tuple[str, ...]) -> tuple[str, ...]:
+    """Which of ``names`` the event class has as fields, worked out once per class: asking
+    a pydantic model for a field it lacks goes through its ``__getattr__`` and an exception,
+    which cost more than the rest of the search projection's work per event (issue 18)."""
+    return tuple(name for name in names if name in kind.__pydantic_fields__)
+
+
 def _event_texts(event: DomainEvent) -> list[str]:
-    return [v for name in NOTE_FIELDS if isinstance(v := getattr(event, name, None), str) and v]
+    return [
+        v
+        for name in _declared(type(event), NOTE_FIELDS)
+        if isinstance(v := getattr(event, name), str) and v
+    ]
 
 
 def _contact_of(event: DomainEvent) -> list[str]:
+    if not _declared(type(event), ("contact",)):
+        return []
     contact = getattr(event, "contact", None)
     if contact is None:
         return []
@@ -121,30 +138,30 @@ class TicketSearchProjection(Projection):
 
     def apply(self, conn: Connection, events: Sequence[tuple[int, DomainEvent]]) -> None:
         t = ticket_search
-        existing: dict[Any, tuple[Ticket, str, str]] = {}
-        for chunk in chunks({e.originator_id for _, e in events}):
+        texts: dict[UUID, tuple[str, str]] = {}
+        states: dict[UUID, str] = {}
+        for chunk in chunks({e.originator_id for _, e in events if e.originator_version > 1}):
             found = conn.execute(
                 select(t.c.ticket_id, t.c.state, t.c.notes, t.c.phones).where(
                     t.c.ticket_id.in_(chunk)
                 )
             )
             for r in found:
-                existing[r.ticket_id] = (Ticket.model_validate_json(r.state), r.notes, r.phones)
-        current = dict(existing)
-        positions: dict[Any, int] = {}
-        for position, event_ in events:
-            assert isinstance(event_, TicketEvent)
-            before = current.get(event_.originator_id)
-            ticket = mutate(event_, before[0] if before else None)
-            notes = "\n".join(x for x in (before[1] if before else "", *_event_texts(event_)) if x)
-            phones = before[2] if before else ""
-            contacts = _contact_of(event_)
-            phones = "\n".join(x for x in (phones, *contacts) if x)
-            current[event_.originator_id] = (ticket, notes, phones)
-            positions[event_.originator_id] = position
-        rows = {tid: _row(current[tid], pos) for tid, pos in positions.items()}
-        update_rows(conn, t, "ticket_id", {k: v for k, v in rows.items() if k in existing})
-        insert_rows(conn, t, [v for k, v in rows.items() if k not in existing])
+                texts[r.ticket_id] = (r.notes, r.phones)
+                states[r.ticket_id] = r.state
+
+        def stored(ids: Collection[UUID]) -> dict[UUID, Ticket]:
+            return {tid: Ticket.model_validate_json(states[tid]) for tid in ids if tid in states}
+
+        folded = fold_tickets(events, stored)
+        for _, event_ in events:
+            notes, phones = texts.get(event_.originator_id, ("", ""))
+            notes = "\n".join(x for x in (notes, *_event_texts(event_)) if x)
+            phones = "\n".join(x for x in (phones, *_contact_of(event_)) if x)
+            texts[event_.originator_id] = (notes, phones)
+        rows = {tid: _row((f.ticket, *texts[tid]), f.position) for tid, f in folded.items()}
+        update_rows(conn, t, "ticket_id", {k: v for k, v in rows.items() if folded[k].existed})
+        insert_rows(conn, t, [v for k, v in rows.items() if not folded[k].existed])
 
 
 def _row(folded: tuple[Ticket, str, str], position: int) -> dict[str, Any]:

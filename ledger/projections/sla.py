@@ -21,7 +21,7 @@ straight from the table.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -70,10 +70,10 @@ from ledger.domain.holidays import mutate as mutate_holidays
 from ledger.domain.model import DomainEvent
 from ledger.domain.sla import SlaStatus
 from ledger.domain.ticket import TICKET_EVENT_TYPES, OutOfContractNoted, Ticket, TicketEvent
-from ledger.domain.ticket import mutate as mutate_ticket
 from ledger.domain.values import TicketStatus
-from ledger.projections.base import Projection, chunks, insert_rows, update_rows
-from ledger.projections.tickets import ticket_columns, ticket_values
+from ledger.projections.base import Projection
+from ledger.projections.rows import chunks, insert_rows, update_rows
+from ledger.projections.tickets import fold_tickets, ticket_columns, ticket_values
 from ledger.storage.tables import metadata
 
 
@@ -212,8 +212,9 @@ class SlaProjection(Projection):
     tables = (sla_contracts, sla_calendar, sla_tickets, sla_targets, sla_out_of_contract)
 
     def apply(self, conn: Connection, events: Sequence[tuple[int, DomainEvent]]) -> None:
-        tickets = load_tickets(
-            conn, {e.originator_id for _, e in events if isinstance(e, TicketEvent)}
+        folded = fold_tickets(
+            [(p, e) for p, e in events if isinstance(e, TicketEvent)],
+            lambda ids: load_tickets(conn, ids),
         )
         contracts = load_contracts(
             conn, {e.originator_id for _, e in events if isinstance(e, ContractEvent)}
@@ -221,18 +222,14 @@ class SlaProjection(Projection):
         holidays = load_holidays(conn)
         had_contracts = set(contracts)
         had_holidays = set() if holidays is None else {holidays.id}
-        positions: dict[UUID, int] = {}
         # contract id → the earliest report time whose policy changed (None: every one)
         revised: dict[str, datetime | None] = {}
         years: set[int] = set()
         out_of_contract: list[dict[str, Any]] = []
-        for position, event in events:
+        for _, event in events:
             key = event.originator_id
-            if isinstance(event, TicketEvent):
-                tickets[key] = mutate_ticket(event, tickets.get(key))
-                positions[key] = position
-                if isinstance(event, OutOfContractNoted):
-                    out_of_contract.append({"ticket_id": key})
+            if isinstance(event, OutOfContractNoted):
+                out_of_contract.append({"ticket_id": key})
             elif isinstance(event, ContractEvent):
                 contract = contracts[key] = mutate_contract(event, contracts.get(key))
                 since = event.effective_from if isinstance(event, PolicyRevised) else None
@@ -246,13 +243,13 @@ class SlaProjection(Projection):
         _save_states(conn, sla_contracts, contracts.values(), had_contracts)
         if holidays is not None and years:
             _save_states(conn, sla_calendar, [holidays], had_holidays)
-        touched = {k: tickets[k] for k in positions}
-        for chunk in chunks(list(touched)):
+        touched = {tid: f.ticket for tid, f in folded.items()}
+        for chunk in chunks([tid for tid, f in folded.items() if f.existed]):
             conn.execute(sla_tickets.delete().where(sla_tickets.c.ticket_id.in_(chunk)))
         if touched:
             conn.execute(
                 sla_tickets.insert(),
-                [_ticket_row(t, positions[tid]) for tid, t in touched.items()],
+                [_ticket_row(f.ticket, f.position) for f in folded.values()],
             )
         if out_of_contract:
             conn.execute(sla_out_of_contract.insert(), out_of_contract)
@@ -264,6 +261,7 @@ class SlaProjection(Projection):
         _save_targets(
             conn,
             {tid: judge(t, by_name, calendar, now=t.reported_at) or [] for tid, t in todo.items()},
+            new={tid for tid, f in folded.items() if not f.existed},
         )
 
 
@@ -301,9 +299,11 @@ def _save_states(
     insert_rows(conn, table, [{"id": k, **v} for k, v in rows.items() if k not in existing])
 
 
-def _save_targets(conn: Connection, verdicts: dict[UUID, list[Judgement]]) -> None:
-    ids = list(verdicts)
-    for chunk in chunks(ids):
+def _save_targets(
+    conn: Connection, verdicts: dict[UUID, list[Judgement]], new: Collection[UUID] = ()
+) -> None:
+    """Replace the tickets' verdicts (``new``: tickets first seen now, which have none)."""
+    for chunk in chunks(tid for tid in verdicts if tid not in new):
         conn.execute(sla_targets.delete().where(sla_targets.c.ticket_id.in_(chunk)))
     rows = [_target_row(tid, j) for tid, judgements in verdicts.items() for j in judgements]
     if rows:

@@ -31,7 +31,7 @@ from ledger.domain.contract import (
     METRICS,
 )
 from ledger.domain.sla import SlaStatus
-from ledger.projections.base import chunks
+from ledger.projections.rows import chunks
 from ledger.projections.sla import (
     by_contract_id,
     judge,

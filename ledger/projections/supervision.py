@@ -47,13 +47,8 @@ from ledger.domain.ticket import (
     Reported,
     TicketEvent,
 )
-from ledger.projections.base import (
-    KEY,
-    Projection,
-    chunks,
-    insert_rows,
-    update_rows,
-)
+from ledger.projections.base import Projection
+from ledger.projections.rows import KEY, chunks, insert_rows, update_rows
 from ledger.storage.tables import metadata
 from ledger.timeutil import as_utc
 

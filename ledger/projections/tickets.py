@@ -6,9 +6,11 @@ Each row keeps the ticket's full state as JSON and is advanced with the domain's
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
+from uuid import UUID
 
 from sqlalchemy import (
     BigInteger,
@@ -27,7 +29,8 @@ from sqlalchemy import (
 from ledger.domain.model import DomainEvent
 from ledger.domain.ticket import TICKET_EVENT_TYPES, Ticket, TicketEvent, mutate
 from ledger.domain.values import TicketStatus
-from ledger.projections.base import Projection, chunks, insert_rows, update_rows
+from ledger.projections.base import Projection, folds
+from ledger.projections.rows import chunks, insert_rows, update_rows
 from ledger.storage.tables import metadata
 from ledger.timeutil import as_utc
 
@@ -74,6 +77,54 @@ ticket_summary = Table(
 )
 
 
+@dataclass(frozen=True)
+class Folded:
+    """A ticket after a batch's events: its state, the position of its last event in the
+    batch, and whether a projection had applied any of its events before (has its row)."""
+
+    ticket: Ticket
+    position: int
+    existed: bool
+
+
+def fold_tickets(
+    events: Sequence[tuple[int, DomainEvent]],
+    stored: Callable[[Collection[UUID]], dict[UUID, Ticket]],
+) -> dict[UUID, Folded]:
+    """Each ticket a batch's events touch, folded over them from the state ``stored``
+    gives (the projection's own copy), or taken from another projection that folded it
+    over the same events in the same transaction (``base.folds``): a ticket's state is a
+    pure function of its events, so the ticket projections fold it once between them."""
+    spans: dict[UUID, list[Any]] = {}
+    for position, event in events:
+        assert isinstance(event, TicketEvent)
+        span = spans.get(event.originator_id)
+        if span is None:
+            spans[event.originator_id] = [position, position, event.originator_version > 1]
+        else:
+            span[1] = position
+    shared = folds()
+    states: dict[UUID, Ticket] = {}
+    if shared is not None:
+        for tid, (first, last, _) in spans.items():
+            found = shared.get((tid, first, last))
+            if found is not None:
+                states[tid] = found
+    missing = spans.keys() - states.keys()
+    if missing:
+        current = stored([tid for tid in spans if tid in missing and spans[tid][2]])
+        for _, event in events:
+            tid = event.originator_id
+            if tid in missing:
+                current[tid] = mutate(cast(TicketEvent, event), current.get(tid))
+        for tid in missing:
+            states[tid] = current[tid]
+            if shared is not None:
+                first, last, _ = spans[tid]
+                shared[(tid, first, last)] = current[tid]
+    return {tid: Folded(states[tid], last, existed) for tid, (_, last, existed) in spans.items()}
+
+
 class TicketSummaryProjection(Projection):
     name = "tickets"
     event_types = TICKET_EVENT_TYPES
@@ -82,19 +133,20 @@ class TicketSummaryProjection(Projection):
     def apply(self, conn: Connection, events: Sequence[tuple[int, DomainEvent]]) -> None:
         """Fold the batch in memory, then write each touched ticket's row once."""
         t = ticket_summary
-        existing: dict[Any, Ticket] = {}
-        for chunk in chunks({e.originator_id for _, e in events}):
-            rows = conn.execute(select(t.c.ticket_id, t.c.state).where(t.c.ticket_id.in_(chunk)))
-            existing.update({row.ticket_id: Ticket.model_validate_json(row.state) for row in rows})
-        current: dict[Any, Ticket] = dict(existing)
-        positions: dict[Any, int] = {}
-        for position, event in events:
-            assert isinstance(event, TicketEvent)
-            current[event.originator_id] = mutate(event, current.get(event.originator_id))
-            positions[event.originator_id] = position
-        rows_by_id = {tid: _row(current[tid], position) for tid, position in positions.items()}
-        update_rows(conn, t, "ticket_id", {k: v for k, v in rows_by_id.items() if k in existing})
-        insert_rows(conn, t, [v for k, v in rows_by_id.items() if k not in existing])
+
+        def stored(ids: Collection[UUID]) -> dict[UUID, Ticket]:
+            found: dict[UUID, Ticket] = {}
+            for chunk in chunks(ids):
+                rows = conn.execute(
+                    select(t.c.ticket_id, t.c.state).where(t.c.ticket_id.in_(chunk))
+                )
+                found.update({row.ticket_id: Ticket.model_validate_json(row.state) for row in rows})
+            return found
+
+        folded = fold_tickets(events, stored)
+        rows = {tid: _row(f.ticket, f.position) for tid, f in folded.items()}
+        update_rows(conn, t, "ticket_id", {k: v for k, v in rows.items() if folded[k].existed})
+        insert_rows(conn, t, [v for k, v in rows.items() if not folded[k].existed])
 
 
 def _row(ticket: Ticket, position: int) -> dict[str, Any]:

@@ -88,14 +88,45 @@ def test_a_groups_help_imports_only_that_group() -> None:
     assert loaded(modules, (*HEAVY, "ledger.cli.tickets", "ledger.cli.reports")) == []
 
 
-def test_ticket_show_on_sqlite_imports_no_heavy_library(sqlite_url: str) -> None:
+FORBIDDEN_FOR_TICKET_SHOW = (
+    *HEAVY,
+    "sqlalchemy",
+    "rich",
+    "ledger.bootstrap",
+    "ledger.queries",
+    "ledger.commands.application",
+    "ledger.commands.registry",
+    "ledger.commands.models",
+    "ledger.commands.contracts",
+    "ledger.commands.tickets",
+    "ledger.commands.quality",
+    "ledger.commands.sweep",
+    "ledger.projections",
+    "ledger.cli.tickets",
+    "ledger.storage.recorders",
+    "eventsourcing.application",
+    "eventsourcing.sqlite",
+)
+"""``ledger ticket show T --json`` on SQLite reads through the standard library's driver
+(ledger/quick_show.py): no SQL toolkit, no composition root, no service, no command model."""
+
+
+def test_ticket_show_json_on_sqlite_takes_the_quick_path(sqlite_url: str) -> None:
     c = make_cli(sqlite_url)
     number = c.json(*REPORT_ARGS)["number"]
     modules = modules_after("ticket", "show", number, "--json", env=c.env)
-    assert "ledger.bootstrap" in modules  # the command did run
+    assert "ledger.quick_show" in modules  # the command did run
     # The ticket's contact is personal information stored encrypted (docs/privacy.md):
     # showing it decrypts it, so AES-GCM (cryptography) is the one heavy library it needs.
-    assert loaded(modules, tuple(h for h in HEAVY if h != "cryptography")) == []
+    assert loaded(modules, tuple(m for m in FORBIDDEN_FOR_TICKET_SHOW if m != "cryptography")) == []
+
+
+def test_ticket_show_as_a_table_imports_no_heavy_library(sqlite_url: str) -> None:
+    c = make_cli(sqlite_url)
+    number = c.json(*REPORT_ARGS)["number"]
+    modules = modules_after("ticket", "show", number, env=c.env)
+    assert "ledger.bootstrap" in modules  # the full path ran
+    assert loaded(modules, HEAVY) == []
 
 
 @pytest.mark.parametrize("name", sorted(COMMANDS))

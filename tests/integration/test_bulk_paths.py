@@ -23,23 +23,26 @@ from sqlalchemy import update
 
 from ledger.bootstrap import Ledger
 from ledger.commands.contracts import ContractFile, parse_contract, read_toml
+from ledger.commands.import_lines import parse_line
 from ledger.domain.contract import contract_uuid
 from ledger.domain.model import DomainEvent
 from ledger.domain.values import Role
 from ledger.gc_tuning import BULK_GC_THRESHOLD, fewer_collections
-from ledger.projections.base import ProjectionRunner
+from ledger.projections.base import ProjectionRunner, shared_folds
+from ledger.projections.tickets import TicketSummaryProjection, fold_tickets
 from ledger.storage.chain import CHAIN_TABLE, COMMANDS_TABLE, CommandKey
 from ledger.storage.mapper import OrjsonTranscoder, PydanticMapper
 from ledger.storage.recorders import ChainedSQLiteRecorder
 from ledger.storage.tables import projection_positions
 from tests.integration.test_import_batch import (
+    DEFAULTS,
     NOW,
     mixed_file,
     read_models,
     run_import,
     write_lines,
 )
-from tests.support import SEED_CONTRACTS, Desk, open_desk
+from tests.support import SEED_CONTRACTS, SHANGHAI, Desk, open_desk
 
 
 class RowByRowRecorder(ChainedSQLiteRecorder):
@@ -204,6 +207,42 @@ def test_projections_caught_up_together_equal_each_caught_up_alone(imported: Des
         assert read_models(ledger) == alone
     finally:
         ledger.close()
+
+
+def test_the_ticket_projections_fold_a_ticket_once_per_transaction(imported: Desk) -> None:
+    """Within one transaction of several projections, a ticket folded over a batch's events
+    is handed to the next projection that folds it over the same events; a batch split in
+    two folds, from the first part's states, to the states of the whole."""
+    ledger = imported.ledger
+    topics = TicketSummaryProjection().topics
+    events = [
+        (n.id, ledger.projections._decode(n))
+        for n in ledger.app.recorder.select_notifications(0, 10_000, topics=topics)
+    ]
+    asked: list[set[UUID]] = []
+
+    def stored(ids: Any) -> dict[UUID, Any]:
+        asked.append(set(ids))
+        return {}
+
+    def refused(ids: Any) -> dict[UUID, Any]:
+        raise AssertionError(f"folded again: {ids}")
+
+    with shared_folds():
+        whole = fold_tickets(events, stored)
+        assert fold_tickets(events, refused) == whole
+    assert asked == [set()]  # every ticket is made in these events: nothing stored to read
+    assert len(whole) == 7 and not any(f.existed for f in whole.values())
+    assert all(
+        f.position == max(p for p, e in events if e.originator_id == t) for t, f in whole.items()
+    )
+    half = len(events) // 2
+    first = fold_tickets(events[:half], stored)
+    second = fold_tickets(events[half:], lambda ids: {t: first[t].ticket for t in ids})
+    assert {t: f.ticket for t, f in {**first, **second}.items()} == {
+        t: f.ticket for t, f in whole.items()
+    }
+    assert all(f.existed == (t in first) for t, f in second.items())
 
 
 def test_a_projection_another_follower_moved_catches_up_alone(imported: Desk) -> None:
@@ -523,3 +562,68 @@ def test_a_state_naming_ids_of_its_own_is_read_with_the_rows_ids() -> None:
     for row_id_as_read in (row_id.hex, row_id):
         decoded = mapper.decode(stored.topic, row_id_as_read, 3, forged)
         assert (decoded.originator_id, decoded.originator_version) == (row_id, 3)
+
+
+# --------------------------------------------------------------------------- import's read models
+
+
+def log_reads(runner: ProjectionRunner, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Where the runner reads the log from, each time it does."""
+    seen: list[int] = []
+    read_log = runner._read_log
+
+    def counting(after: int, limit: int, topics: Any) -> Any:
+        seen.append(after)
+        return read_log(after, limit, topics)
+
+    monkeypatch.setattr(runner, "_read_log", counting)
+    return seen
+
+
+def test_an_import_feeds_its_batches_to_the_read_models(
+    desk: Desk, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each saved batch's events go to the projections as written: the log is not read
+    back, and the read models are those each projection builds alone from the log."""
+    ledger = desk.ledger
+    runner = ledger.projections
+    before = ledger.app.recorder.max_notification_id() or 0
+    reads = log_reads(runner, monkeypatch)
+    path = write_lines(tmp_path / "mixed.jsonl", mixed_file())
+    report = run_import(ledger, path, batch_size=6, projections=runner)
+    assert report.applied > 40
+    assert reads and max(reads) <= before  # caught up first; what it wrote was not read back
+    assert runner.catch_up() == 0
+    fed = read_models(ledger)
+    assert fed == baseline(ledger)  # the positions too: each at its last event, as caught up
+
+
+def test_a_rival_write_between_batches_is_read_from_the_log(
+    desk: Desk, db_url: str, tmp_path: Path
+) -> None:
+    """Another writer's report lands between two batches: the projections that follow it
+    are not fed the next batch (an event of theirs lies before it) and catch up from the
+    log; the read models are still each projection's own."""
+    rival = open_desk(db_url, create=False, at=NOW)
+    ledger = desk.ledger
+    batches = 0
+
+    def rival_between(_: int) -> None:
+        nonlocal batches
+        batches += 1
+        if batches == 1:
+            line = {k: v for k, v in reports("对手")[0].items() if k != "ref"}
+            command = parse_line({**DEFAULTS, **line}, SHANGHAI)
+            rival.ledger.tickets.execute(command)
+
+    path = write_lines(tmp_path / "reports.jsonl", reports("一", "二", "三"))
+    try:
+        run_import(
+            ledger, path, batch_size=1, on_lines=rival_between, projections=ledger.projections
+        )
+    finally:
+        rival.ledger.close()
+    assert ledger.projections.catch_up() > 0  # the rival's report and what came after it
+    after = read_models(ledger)
+    assert len(after["ticket_summary"]) == 4
+    assert after == baseline(ledger)

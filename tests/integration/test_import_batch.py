@@ -24,7 +24,8 @@ from sqlalchemy import select, text
 from ledger.bootstrap import Ledger
 from ledger.clock import FixedClock
 from ledger.commands.application import NotFound
-from ledger.commands.importer import ImportReport, import_commands, parse_line
+from ledger.commands.import_lines import parse_line
+from ledger.commands.importer import ImportReport, import_commands
 from ledger.commands.quality_models import QualityCommandBase
 from ledger.commands.staging import Staged
 from ledger.domain.errors import DomainError

@@ -10,7 +10,7 @@ import pytest
 from ledger.cli import cli
 from ledger.cli.support import COMMAND_ENVELOPE
 from ledger.commands.evidence_models import FILE_FIELDS
-from ledger.commands.importer import IMPORTABLE, parse_line
+from ledger.commands.import_lines import IMPORTABLE, parse_line
 from ledger.commands.models import CommandError
 from ledger.commands.registry import ALLOWED, COMMANDS, CREATING, OTHER_WRITES, TICKET_COMMANDS
 from ledger.domain import access, complaint, contract, corrective_action, holidays, notification

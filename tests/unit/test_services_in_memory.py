@@ -22,9 +22,9 @@ from ledger.commands.application import ConcurrentChange
 from ledger.commands.contracts import ContractService, parse_contract, read_toml
 from ledger.commands.quality import QualityService
 from ledger.commands.registry import parse_command, parse_quality_command
-from ledger.commands.store import Projector, Store
+from ledger.commands.store import Store
 from ledger.commands.tickets import TicketService
-from ledger.domain.model import DomainEvent
+from ledger.domain.model import DomainEvent, Projector
 from ledger.domain.roles import Forbidden
 from ledger.domain.ticket import Reopened, Ticket
 from ledger.domain.values import Role, TicketStatus
