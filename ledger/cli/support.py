@@ -114,7 +114,7 @@ def _translate(e: Exception) -> None:
         if isinstance(e.__cause__, RecordedTimeBackwards):  # the clock is behind the log
             fail(_first_line(e.__cause__), FAILURE)
         fail(_first_line(e), FAILURE)
-    from ledger.storage.privacy import PrivacyKeyError
+    from ledger.storage.field_cipher import PrivacyKeyError
 
     if isinstance(e, PrivacyKeyError):
         fail(f"personal data cannot be read: {_first_line(e)}", FAILURE)

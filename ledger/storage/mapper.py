@@ -24,7 +24,7 @@ from eventsourcing.utils import get_topic, resolve_topic
 
 from ledger.domain.model import DomainEvent
 from ledger.domain.privacy import personal_fields
-from ledger.storage.privacy import PII_BYTES, FieldCipher, PrivacyKeyError
+from ledger.storage.field_cipher import PII_BYTES, FieldCipher, PrivacyKeyError
 
 ID_FIELDS = {"originator_id", "originator_version"}
 
@@ -48,7 +48,7 @@ class PydanticMapper(Mapper[Any]):
     front. Anything else (upcasting, another transcoder, a state the fast path cannot read)
     goes the dict way, which also reports what is wrong with a corrupt state.
 
-    With a :class:`~ledger.storage.privacy.FieldCipher` (``privacy``, set by the ledger when
+    With a :class:`~ledger.storage.field_cipher.FieldCipher` (``privacy``, set by the ledger when
     it opens), an event with personal fields takes the dict way both directions: those
     fields are encrypted before the bytes are made and decrypted (or read as erased) after
     they are parsed (docs/privacy.md)."""

@@ -1,5 +1,5 @@
-"""Crypto-shredding of personal fields (docs/privacy.md): the key store and the field cipher
-the storage mapper calls.
+"""Crypto-shredding of personal fields (docs/privacy.md): the key store; the field cipher
+the storage mapper calls is :mod:`ledger.storage.field_cipher` (no SQLAlchemy there).
 
 Each data subject (``ledger/domain/privacy.py``) has its own AES-256-GCM key in the
 ``privacy_keys`` table, apart from the events. A personal field is stored in the event's
@@ -15,23 +15,18 @@ reveals only what the subject id already does), and a nonce is never reused for 
 plaintexts under one key. So a command recorded twice on a fixed-clock ledger gives the same
 bytes; on such a (demo or test) ledger the keys and the identity secret are derived from a
 constant as well, so two fixed-clock ledgers fed the same commands hold the same events.
-
-``cryptography`` is imported only when a field is encrypted or decrypted (``ledger --help``
-and most reads never pay for it).
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import os
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel
 from sqlalchemy import (
     Column,
     DateTime,
@@ -48,12 +43,29 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 
 from ledger.clock import Clock
-from ledger.domain.privacy import ERASED, PersonalField, personal_fields
+from ledger.storage.field_cipher import (
+    PII,
+    PII_BYTES,
+    FieldCipher,
+    KeyStoreMissing,
+    PrivacyKeyError,
+    SubjectKeyLost,
+    sealed_subjects,
+)
 from ledger.storage.tables import metadata
 
-PII = "$pii"
-"""The key of an encrypted field's object in a stored state."""
-PII_BYTES = b'{"$pii":'
+__all__ = [  # the cipher's names, where the key store's users have always found them
+    "PII",
+    "PII_BYTES",
+    "FieldCipher",
+    "KeyStore",
+    "KeyStoreMissing",
+    "PrivacyKeyError",
+    "SubjectKeyLost",
+    "privacy_keys",
+    "sealed_subjects",
+]
+
 IDENTITY_ROW = "~identity"
 """The row holding the secret that turns an identity into a subject id."""
 CACHE_SECONDS = 2.0
@@ -72,18 +84,6 @@ privacy_keys = Table(
     Column("erased_at", DateTime(timezone=True)),
 )
 """One row per data subject: its key, or, once erased, no key and when it was destroyed."""
-
-
-class PrivacyKeyError(RuntimeError):
-    """Personal fields cannot be read because keys are missing that were never erased."""
-
-
-class KeyStoreMissing(PrivacyKeyError):
-    pass
-
-
-class SubjectKeyLost(PrivacyKeyError):
-    pass
 
 
 class KeyStore:
@@ -210,18 +210,10 @@ class KeyStore:
         if subject in self._keys:
             return self._keys[subject]
         if not self.present():
-            raise KeyStoreMissing(
-                "the privacy key store (table privacy_keys) is missing but the log holds "
-                "encrypted personal fields: restore it from its backup (docs/privacy.md); "
-                "nothing was erased"
-            )
+            raise KeyStoreMissing(KeyStoreMissing.READING)
         found = self._read_all() if self._whole else self._read([subject])
         if subject not in found:
-            raise SubjectKeyLost(
-                f"the key of data subject {subject} is missing from the privacy key store "
-                "although the subject was never erased: restore the key store from its "
-                "backup (docs/privacy.md)"
-            )
+            raise SubjectKeyLost(subject)
         self._keys[subject] = found[subject]
         return found[subject]
 
@@ -286,106 +278,6 @@ class KeyStore:
         return "erased" if found[subject] is None else "active"
 
 
-class FieldCipher:
-    """Encrypts and decrypts the personal fields of an event's JSON state, in place."""
-
-    def __init__(self, keys: KeyStore) -> None:
-        self.keys = keys
-        self._ciphers: dict[bytes, Any] = {}
-
-    def _cipher(self, key: bytes) -> Any:
-        """The AES-GCM object of a key, made once (its key schedule is most of a short
-        field's cost)."""
-        cipher = self._ciphers.get(key)
-        if cipher is None:
-            if len(self._ciphers) > 10_000:
-                self._ciphers.clear()
-            cipher = self._ciphers[key] = _aesgcm()(key)
-        return cipher
-
-    def enabled(self) -> bool:
-        return self.keys.require_for_writing()
-
-    def subjects(self, cls: type[Any], state: dict[str, Any]) -> Iterator[tuple[str, str]]:
-        """(field name, subject id) of each personal field with a value in a plain state."""
-        for field in personal_fields(cls):
-            parent = _parent(state, field)
-            if parent is None:
-                continue
-            value = parent.get(field.path[-1])
-            if isinstance(value, str):
-                yield field.name, self.keys.subject_id(field.personal.identity(value, parent))
-
-    def prepare(self, events: Iterable[Any]) -> None:
-        """Create the keys of every new subject the events name, in one transaction (an
-        import batch of many new contacts pays for one commit, not one each)."""
-        if not self.enabled():
-            return
-        subjects = [
-            subject
-            for event in events
-            if personal_fields(type(event))
-            for _, subject in self.subjects(type(event), vars(event))
-        ]
-        if subjects:
-            self.keys.ensure_keys(subjects)
-
-    def encrypt(self, cls: type[Any], state: dict[str, Any]) -> None:
-        found = list(self.subjects(cls, state))
-        if not found:
-            return
-        self.keys.ensure_keys(subject for _, subject in found)
-        fields = {f.name: f for f in personal_fields(cls)}
-        for name, subject in found:
-            field = fields[name]
-            parent = _parent(state, field)
-            assert parent is not None
-            key = self.keys.key(subject)
-            assert key is not None, f"a new event for erased subject {subject}"
-            plaintext = parent[field.path[-1]].encode()
-            aad = f"{subject}|{name}".encode()
-            nonce = hmac.new(key, aad + b"\0" + plaintext, hashlib.sha256).digest()[:12]
-            sealed = nonce + self._cipher(key).encrypt(nonce, plaintext, aad)
-            parent[field.path[-1]] = {PII: subject, "c": base64.b64encode(sealed).decode()}
-
-    def decrypt(self, cls: type[Any], state: dict[str, Any]) -> None:
-        for field in personal_fields(cls):
-            parent = _parent(state, field)
-            if parent is None:
-                continue
-            sealed = parent.get(field.path[-1])
-            if isinstance(sealed, dict) and PII in sealed:
-                parent[field.path[-1]] = self._open(str(sealed[PII]), field.name, sealed["c"])
-
-    def _open(self, subject: str, name: str, text: str) -> str:
-        key = self.keys.key(subject)
-        if key is None:
-            return ERASED
-        from cryptography.exceptions import InvalidTag
-
-        raw = base64.b64decode(text)
-        try:
-            plain: bytes = self._cipher(key).decrypt(
-                raw[:12], raw[12:], f"{subject}|{name}".encode()
-            )
-        except InvalidTag as e:
-            raise PrivacyKeyError(
-                f"the personal field {name} of subject {subject} does not decrypt with its "
-                "key: the key store does not belong to this log (restored from another "
-                "ledger?)"
-            ) from e
-        return plain.decode()
-
-
-def sealed_subjects(state: dict[str, Any], fields: Iterable[PersonalField]) -> Iterator[str]:
-    """The subject ids an encrypted stored state names (no key needed)."""
-    for field in fields:
-        parent = _parent(state, field)
-        sealed = parent.get(field.path[-1]) if parent is not None else None
-        if isinstance(sealed, dict) and PII in sealed:
-            yield str(sealed[PII])
-
-
 def _log_holds_sealed(engine: Engine, events_table: str) -> bool:
     """Whether any stored event holds an encrypted field (one scan, only when the key store
     is missing)."""
@@ -399,18 +291,3 @@ def _log_holds_sealed(engine: Engine, events_table: str) -> bool:
             text(f"SELECT 1 FROM {events_table} WHERE {find} LIMIT 1"), {"mark": PII_BYTES}
         ).first()
     return found is not None
-
-
-def _parent(state: dict[str, Any], field: PersonalField) -> dict[str, Any] | None:
-    node: Any = state
-    for part in field.path[:-1]:
-        node = node.get(part) if isinstance(node, dict) else None
-        if isinstance(node, BaseModel):  # an event's own values (``vars(event)``)
-            node = vars(node)
-    return node if isinstance(node, dict) else None
-
-
-def _aesgcm() -> Any:
-    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
-    return AESGCM

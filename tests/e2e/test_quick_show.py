@@ -1,12 +1,14 @@
 """``ledger ticket show T --json`` on SQLite takes a quick path (ledger/quick_show.py: the
 standard library's driver, no composition root; issue 18); its output must be exactly the
-full path's, for every ticket of a real history, and every case it cannot answer exactly
+full path's, for every ticket of a real history (its contacts stored encrypted, and again
+after one of them is erased: docs/privacy.md), and every case it cannot answer exactly
 must be left to the full path."""
 
 from __future__ import annotations
 
 import io
 import json
+import sqlite3
 from contextlib import redirect_stdout
 from pathlib import Path
 from uuid import UUID
@@ -19,7 +21,9 @@ from ledger.cli import cli
 from ledger.cli.support import Settings
 from ledger.cli.tickets import show_ticket
 from ledger.clock import FixedClock, SystemClock
+from ledger.domain.privacy import ERASED
 from ledger.quick_show import ticket_show_view
+from ledger.storage.field_cipher import PII, PII_BYTES
 from ledger.storage.location import parse_location
 from ledger.timeutil import parse_time, zone
 
@@ -53,6 +57,39 @@ def history_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     return url
 
 
+@pytest.fixture(scope="module")
+def erased_url(history_url: str, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A copy of that history after the first ticket's contact was erased (its key
+    destroyed: the contact reads as erased wherever it is named)."""
+    copy = tmp_path_factory.mktemp("quick-show-erased") / "ledger.db"
+    with sqlite3.connect(db_path(history_url)) as source, sqlite3.connect(copy) as target:
+        source.backup(target)
+    url = f"sqlite:///{copy}"
+    first = json.loads(cli_output(url, numbers(url)[0]))
+    ledger_cli(
+        url, "privacy", "erase", "--phone", first["contact"]["phone"], "--reason",
+        "本人要求删除", "--actor", "系统管理员", "--role", "admin",
+    )  # fmt: skip
+    return url
+
+
+def db_path(url: str) -> Path:
+    path = parse_location(url).path
+    assert path is not None
+    return path
+
+
+def sealed_events(url: str) -> int:
+    """How many stored events hold an encrypted personal field."""
+    location = parse_location(url)
+    with sqlite3.connect(db_path(url)) as conn:
+        row = conn.execute(
+            f"SELECT count(*) FROM {location.events_table} WHERE instr(state, ?) > 0",
+            (PII_BYTES,),
+        ).fetchone()
+    return int(row[0])
+
+
 @pytest.fixture(autouse=True)
 def fixed_now(monkeypatch: pytest.MonkeyPatch) -> None:
     """The full path reads "now" from ``LEDGER_NOW``, as the CLI calls do."""
@@ -75,20 +112,52 @@ def numbers(url: str) -> list[str]:
     return sorted(row["number"] for row in rows)
 
 
-def test_every_ticket_shows_the_same_on_both_paths(history_url: str) -> None:
-    tickets = numbers(history_url)
+@pytest.mark.parametrize("ledger", ["history_url", "erased_url"])
+def test_every_ticket_shows_the_same_on_both_paths(
+    ledger: str, request: pytest.FixtureRequest
+) -> None:
+    url: str = request.getfixturevalue(ledger)
+    tickets = numbers(url)
     assert len(tickets) >= 20
-    location = parse_location(history_url)
+    assert sealed_events(url) >= len(tickets)  # every report's contact is stored encrypted
+    location = parse_location(url)
     clock = FixedClock(parse_time(NOW, TZ))
     statuses = set()
+    contacts = []
     for number in tickets:
         quick = ticket_show_view(location, number, TZ, clock)
         assert quick is not None, number  # the quick path answered
-        shown = cli_output(history_url, number)
-        assert shown == full_path(history_url, number), number
+        shown = cli_output(url, number)
+        assert shown == full_path(url, number), number
         assert json.loads(shown) == quick
+        assert PII not in shown
         statuses |= {j["status"] for j in quick["sla"] or ()}
+        contacts.append(quick["contact"])
     assert {"met", "breached"} <= statuses  # verdicts of both kinds were compared
+    erased = [c for c in contacts if c["phone"] == ERASED]
+    assert all(c["name"] == ERASED for c in erased)
+    assert len(erased) < len(contacts)  # the others decrypted
+    assert all(c["phone"][-4:].isdigit() for c in contacts if c not in erased)
+    assert bool(erased) == (ledger == "erased_url")
+
+
+def test_a_missing_key_store_is_reported_as_the_full_path_reports_it(
+    history_url: str, tmp_path: Path
+) -> None:
+    """A log whose key store was lost is never read as erased (docs/privacy.md): the quick
+    path leaves it to the full path, which says to restore the backup."""
+    copy = tmp_path / "ledger.db"
+    with sqlite3.connect(db_path(history_url)) as source, sqlite3.connect(copy) as target:
+        source.backup(target)
+    with sqlite3.connect(copy) as conn:
+        conn.execute("DROP TABLE privacy_keys")
+    url = f"sqlite:///{copy}"
+    number = numbers(history_url)[0]
+    assert (
+        ticket_show_view(parse_location(url), number, TZ, FixedClock(parse_time(NOW, TZ))) is None
+    )
+    with pytest.raises(Exception, match=r"privacy key store .* is missing"):
+        cli_output(url, number)
 
 
 def test_a_ticket_by_its_id_and_in_another_zone(history_url: str) -> None:
