@@ -166,7 +166,7 @@ WORKER_SESSION_KEY = "LEDGER_SERVE_SESSION_KEY"
 def worker_app() -> Any:
     """The app of one ``serve --workers N`` process, which uvicorn starts afresh and which
     imports this by name: built from the settings ``serve`` left in the environment."""
-    from ledger.dashboard.sessions import Signer
+    from ledger.sessions import Signer
 
     url, tz_name, evidence, stream = orjson.loads(os.environ[WORKER_SETTINGS])
     signer = Signer(bytes.fromhex(os.environ[WORKER_SESSION_KEY]))
