@@ -22,6 +22,7 @@ docs/sla.md):
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
@@ -111,15 +112,23 @@ def ticket_pauses(ticket: Ticket, policy: Policy) -> tuple[Pause, ...]:
 
 
 def judge_ticket(
-    ticket: Ticket, policy: Policy, official: WorkCalendar, now: datetime
+    ticket: Ticket,
+    policy: Policy,
+    official: WorkCalendar,
+    now: datetime,
+    final: Mapping[str, Judgement] | None = None,
 ) -> list[Judgement]:
     """Every metric the policy promises for the ticket's severity and category, judged as
-    of ``now``."""
+    of ``now``. ``final``: verdicts of this ticket's current state already final (met,
+    breached, n/a), by metric — a final verdict does not change with ``now``, so it is
+    taken as it is (the SLA read model's stored ones) instead of judged again."""
     coverage = contract_coverage(policy, official)
     pauses = ticket_pauses(ticket, policy)
     definitions = policy.metric_definitions
+    known = final or {}
     return [
-        _judge(metric, definitions[metric], target, ticket, coverage, pauses, now)
+        known.get(metric)
+        or _judge(metric, definitions[metric], target, ticket, coverage, pauses, now)
         for metric, target in promised(policy, ticket.severity)
         if _applies(definitions[metric], ticket)
     ]

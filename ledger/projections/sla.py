@@ -21,7 +21,7 @@ straight from the table.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -192,11 +192,15 @@ def load_tickets(conn: Connection, ids: Iterable[UUID]) -> dict[UUID, Ticket]:
 
 
 def judge(
-    ticket: Ticket, contracts: dict[str, Contract], calendar: WorkCalendar, now: datetime
+    ticket: Ticket,
+    contracts: dict[str, Contract],
+    calendar: WorkCalendar,
+    now: datetime,
+    final: Mapping[str, Judgement] | None = None,
 ) -> list[Judgement] | None:
     """``judge_ticket`` under the policy in force at the report; ``None``: unknown contract."""
     policy = policy_for_ticket(contracts.get(ticket.contract_id), ticket.reported_at)
-    return None if policy is None else judge_ticket(ticket, policy, calendar, now)
+    return None if policy is None else judge_ticket(ticket, policy, calendar, now, final)
 
 
 def by_contract_id(contracts: dict[UUID, Contract]) -> dict[str, Contract]:

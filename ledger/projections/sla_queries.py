@@ -9,7 +9,7 @@ breach minutes are exact at read time."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -123,9 +123,11 @@ def ticket_slas(
     )
     for target in targets.mappings():
         stored.setdefault(target["ticket_id"], []).append(_stored_verdict(target))
-    stale = [
-        tid for tid, verdicts in stored.items() if any(not v.status.is_final for v in verdicts)
-    ]
+    stale = {
+        tid: {v.metric: v for v in verdicts if v.status.is_final}
+        for tid, verdicts in stored.items()
+        if any(not v.status.is_final for v in verdicts)
+    }
     if late_minutes:
         fresh = _rejudge(conn, stale, now)
     else:
@@ -184,13 +186,17 @@ def as_of(verdict: Judgement, now: datetime) -> Judgement:
     return verdict
 
 
-def _rejudge(conn: Connection, ids: list[UUID], now: datetime) -> dict[UUID, list[Judgement]]:
-    if not ids:
+def _rejudge(
+    conn: Connection, stale: Mapping[UUID, Mapping[str, Judgement]], now: datetime
+) -> dict[UUID, list[Judgement]]:
+    """The ``stale`` tickets judged at ``now``, each with its stored final verdicts taken as
+    they are (only the targets still running or late are judged)."""
+    if not stale:
         return {}
-    tickets = load_tickets(conn, ids)
+    tickets = load_tickets(conn, stale)
     contracts = by_contract_id(load_contracts(conn))
     calendar = work_calendar(load_holidays(conn))
-    return {tid: judge(t, contracts, calendar, now) or [] for tid, t in tickets.items()}
+    return {tid: judge(t, contracts, calendar, now, stale[tid]) or [] for tid, t in tickets.items()}
 
 
 def _stored_verdict(row: Any) -> Judgement:

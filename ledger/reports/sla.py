@@ -90,11 +90,16 @@ class ReportQuery:
         return self.period.bounds(tz)
 
 
+STATUSES = tuple(SlaStatus)
+"""Iterating an enum class walks its members through a generator each time: a tally is
+made for every group and metric of a report."""
+
+
 @dataclass
 class Tally:
     """Counts of target statuses (all metrics together, or one metric)."""
 
-    counts: dict[SlaStatus, int] = field(default_factory=lambda: dict.fromkeys(SlaStatus, 0))
+    counts: dict[SlaStatus, int] = field(default_factory=lambda: dict.fromkeys(STATUSES, 0))
 
     def add(self, status: SlaStatus) -> None:
         self.counts[status] += 1
@@ -143,7 +148,10 @@ class Group:
         self.unjudged += not ticket.judged
         for target in ticket.targets:
             self.all.add(target.status)
-            self.metrics.setdefault(target.metric, Tally()).add(target.status)
+            tally = self.metrics.get(target.metric)
+            if tally is None:  # a declared metric (not one of the built-in four)
+                tally = self.metrics[target.metric] = Tally()
+            tally.add(target.status)
             if target.metric not in METRICS:
                 self.elapsed.setdefault(target.metric, [])
             done = target.status in (SlaStatus.MET, SlaStatus.BREACHED)

@@ -221,6 +221,22 @@ def test_overdue_breach_grows_with_now_until_the_work_is_done() -> None:
     assert (done.status, done.breach_minutes) == (SlaStatus.BREACHED, 55)
 
 
+def test_final_verdicts_given_are_taken_and_the_rest_judged_at_now() -> None:
+    """The SLA read model's queries hand over the stored final verdicts (judged at the
+    report) and have only the running ones judged at ``now``: the same list, in the same
+    order, as judging every metric at ``now``."""
+    story = Story("2026-10-08 09:00", Severity.EMERGENCY).do(decide_respond, "2026-10-08 09:03")
+    contract = seed("seed-002")
+    at_report = judge_ticket(story.ticket, contract, OFFICIAL, local("2026-10-08 09:04"))
+    final = {j.metric: j for j in at_report if j.status.is_final}
+    assert list(final) == ["respond"]  # met; arrive, resolve and the spare unit still run
+    now = local("2026-10-08 14:00")
+    given = judge_ticket(story.ticket, contract, OFFICIAL, now, final)
+    assert given == judge_ticket(story.ticket, contract, OFFICIAL, now)
+    assert given[0] is final["respond"]  # taken, not judged again
+    assert [j.status for j in given[1:3]] == [SlaStatus.OVERDUE, SlaStatus.OVERDUE]
+
+
 def test_reclassification_applies_the_new_targets_from_the_report_time() -> None:
     story = on_site_fix(
         Story("2026-10-08 09:00", Severity.GENERAL),
