@@ -1,13 +1,13 @@
-"""``ledger ticket show T --json`` on SQLite in a fresh process, without the composition root.
+"""``ledger ticket show T --json`` in a fresh process, without the composition root.
 
 Opening a :class:`~ledger.bootstrap.Ledger` imports SQLAlchemy, the library's application,
 every service and the command models; the answer needs none of them: the ticket's, its
-contract's and the holiday calendar's events, read through the standard library's driver
-(:class:`~ledger.storage.sqlite_reader.SQLiteEventReader`), folded and judged by the same
-domain functions :class:`~ledger.queries.TicketQueries` and
-:class:`~ledger.commands.contracts.ContractService` use, shown by the same presenters
-(issue 18: a cold start under 300 ms). tests/e2e/test_quick_show.py checks that both paths
-give the same output for every ticket of a real history.
+contract's and the holiday calendar's events, read through the database's own driver
+(:class:`~ledger.storage.quick_reader.QuickReader`: ``sqlite3`` or ``psycopg``), folded and
+judged by the same domain functions :class:`~ledger.queries.TicketQueries` and
+:class:`~ledger.commands.contracts.ContractService` use, shown by the same presenters (issue
+18: a cold start under 300 ms). tests/e2e/test_quick_show.py checks that both paths give the
+same output for every ticket of a real history, on both databases.
 """
 
 from __future__ import annotations
@@ -25,23 +25,23 @@ from ledger.domain.numbering import ticket_id_for
 from ledger.domain.ticket import Ticket, project_ticket
 from ledger.presenters.tickets import sla_view, ticket_view
 from ledger.storage.location import Location
-from ledger.storage.sqlite_reader import SQLiteEventReader
+from ledger.storage.quick_reader import QuickReader
 
 
 def ticket_show_view(
     location: Location, ref: str, tz: tzinfo, clock: Clock
 ) -> dict[str, Any] | None:
     """``ticket show REF --json``'s view, as the full path builds it; ``None`` when this path
-    cannot answer exactly (not SQLite, no such file or ticket, a fixed clock asked of a
-    ledger that records the real time, anything unreadable): the caller then takes the full
+    cannot answer exactly (no such SQLite file, no database or ticket, a fixed clock asked of
+    a ledger that records the real time, anything unreadable): the caller then takes the full
     path, which also says what is wrong."""
-    if location.kind != "sqlite" or location.path is None or not location.path.exists():
+    if location.kind == "sqlite" and (location.path is None or not location.path.exists()):
         return None
     ticket_id = _ticket_id(ref)
     if ticket_id is None:
         return None
     try:
-        reader = SQLiteEventReader(location.path, location.events_table)
+        reader = QuickReader(location)
     except Exception:  # the full path reports it
         return None
     try:

@@ -1,7 +1,7 @@
 """``ledger ticket``: the group, and ``ticket show`` with its quick path.
 
-``ticket show T --json`` on SQLite is answered by :mod:`ledger.quick_show` without opening
-the ledger (issue 18: a cold start under 300 ms); every other form, and the other ``ticket``
+``ticket show T --json`` is answered by :mod:`ledger.quick_show` without opening the
+ledger (issue 18: a cold start under 300 ms); every other form, and the other ``ticket``
 commands (ledger/cli/tickets.py, imported when one of them runs), go through the ledger."""
 
 from __future__ import annotations

@@ -24,8 +24,9 @@ from ledger.cli.support import (
     time_option,
 )
 from ledger.domain.numbering import Series
-from ledger.domain.return_visit import VisitPurpose, VisitStatus
+from ledger.domain.return_visit import VisitStatus
 from ledger.domain.satisfaction import SatisfactionBand
+from ledger.domain.values import VisitPurpose
 from ledger.domain.visit_schedule import PERIODIC, DueStatus, contracts_visits_due
 from ledger.presenters.quality import due_view
 from ledger.projections.visits import VisitProjection, last_conducted, list_visits

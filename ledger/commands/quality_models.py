@@ -28,9 +28,9 @@ from ledger.domain.complaint import Complaint, ComplaintCategory, ComplaintSubje
 from ledger.domain.corrective_action import CorrectiveAction, IssueSource
 from ledger.domain.model import DomainEvent, ShortText, Stamp, Text
 from ledger.domain.numbering import Series
-from ledger.domain.return_visit import ReturnVisit, VisitForm, VisitPurpose
+from ledger.domain.return_visit import ReturnVisit, VisitForm
 from ledger.domain.satisfaction import Score
-from ledger.domain.values import Channel
+from ledger.domain.values import Channel, VisitPurpose
 from ledger.timeutil import localise, parse_iso, zone
 
 

@@ -36,9 +36,8 @@ from ledger.domain.model import (
     recorded_events,
 )
 from ledger.domain.numbering import NAMESPACE
-from ledger.domain.return_visit import VisitPurpose
 from ledger.domain.sla import Target, parse_target
-from ledger.domain.values import EscalationLevel, Severity
+from ledger.domain.values import EscalationLevel, Severity, VisitPurpose
 from ledger.domain.visit_schedule import periodic_kind, visit_interval
 
 CONTRACT_ID_PATTERN = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9._-]{0,99}\Z")

@@ -48,7 +48,7 @@ from ledger.domain.model import (
 from ledger.domain.numbering import Reference, Series, new_link, reference_in
 from ledger.domain.privacy import Personal
 from ledger.domain.satisfaction import SatisfactionScores
-from ledger.domain.values import Role
+from ledger.domain.values import Role, VisitPurpose
 
 # --------------------------------------------------------------------------- vocabularies
 
@@ -58,17 +58,6 @@ class VisitForm(StrEnum):
 
     PHONE = "phone"  # 电话回访
     ON_SITE = "on-site"  # 现场回访
-
-
-class VisitPurpose(StrEnum):
-    """Why the visit is made (the contract's periodic visits, or an audit)."""
-
-    WEEKLY_CONTACT = "weekly_contact"  # seed 000: weekly proactive contact
-    INSPECTION_ROUND = "inspection_round"  # seed 001: quarterly inspection 巡检
-    SATISFACTION_SURVEY = "satisfaction_survey"  # seeds 000/004: yearly 顾客意见调查
-    KEY_CUSTOMER_VISIT = "key_customer_visit"  # seed 004: key customers at least yearly
-    TICKET_AUDIT = "ticket_audit"  # seed 003: 质量部 audits a returned service form
-    OTHER = "other"
 
 
 class VisitStatus(StrEnum):

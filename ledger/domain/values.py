@@ -77,3 +77,15 @@ class TicketStatus(StrEnum):
     REOPENED = "reopened"
     CLOSED = "closed"
     CANCELLED = "cancelled"
+
+
+class VisitPurpose(StrEnum):
+    """Why a return visit is made (the contract's periodic visits, or an audit); here, not
+    in return_visit.py, so a contract is read without the visit's event classes."""
+
+    WEEKLY_CONTACT = "weekly_contact"  # seed 000: weekly proactive contact
+    INSPECTION_ROUND = "inspection_round"  # seed 001: quarterly inspection 巡检
+    SATISFACTION_SURVEY = "satisfaction_survey"  # seeds 000/004: yearly 顾客意见调查
+    KEY_CUSTOMER_VISIT = "key_customer_visit"  # seed 004: key customers at least yearly
+    TICKET_AUDIT = "ticket_audit"  # seed 003: 质量部 audits a returned service form
+    OTHER = "other"

@@ -15,8 +15,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from ledger.domain.return_visit import VisitPurpose
 from ledger.domain.sla import WallClockDays, parse_target
+from ledger.domain.values import VisitPurpose
 
 if TYPE_CHECKING:
     from ledger.domain.contract import Contract, Policy

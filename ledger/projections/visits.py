@@ -9,9 +9,10 @@ from typing import Any
 
 from sqlalchemy import Boolean, Column, Connection, Float, Integer, String, Uuid, func, select
 
-from ledger.domain.return_visit import VISIT_EVENT_TYPES, ReturnVisit, VisitPurpose
+from ledger.domain.return_visit import VISIT_EVENT_TYPES, ReturnVisit
 from ledger.domain.return_visit import mutate as mutate_visit
 from ledger.domain.ticket import Dispatched
+from ledger.domain.values import VisitPurpose
 from ledger.projections.records import (
     RecordProjection,
     engineers_table,

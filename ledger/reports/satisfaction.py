@@ -24,8 +24,8 @@ from typing import Any, Literal
 
 from sqlalchemy import Connection
 
-from ledger.domain.return_visit import VisitPurpose
 from ledger.domain.satisfaction import SatisfactionBand, satisfaction_band
+from ledger.domain.values import VisitPurpose
 from ledger.projections.visits import VisitProjection, list_visits
 from ledger.reports.common import (
     Period,

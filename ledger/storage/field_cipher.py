@@ -2,7 +2,7 @@
 JSON state encrypted under its data subject's key, and decrypted, or read as erased.
 
 Apart from the key store (:mod:`ledger.storage.privacy`, over SQLAlchemy) so a reader that
-does not open the ledger (:mod:`ledger.storage.sqlite_reader`, for ``ledger ticket show
+does not open the ledger (:mod:`ledger.storage.quick_reader`, for ``ledger ticket show
 --json``: issue 18) decrypts with this same code from keys it reads itself. ``cryptography``
 is imported only when a field is encrypted or decrypted (``ledger --help`` and most reads
 never pay for it).

@@ -24,14 +24,14 @@ from annotated_types import Le
 
 from ledger.domain.complaint import Complaint, ComplaintCategory, ComplaintStatus, ComplaintSubject
 from ledger.domain.corrective_action import ActionStage, CorrectiveAction, IssueSource
-from ledger.domain.return_visit import ReturnVisit, VisitForm, VisitPurpose, VisitStatus
+from ledger.domain.return_visit import ReturnVisit, VisitForm, VisitStatus
 from ledger.domain.satisfaction import (
     SatisfactionBand,
     SatisfactionScores,
     satisfaction_band,
     satisfaction_total,
 )
-from ledger.domain.values import Channel
+from ledger.domain.values import Channel, VisitPurpose
 
 # --------------------------------------------------------------------------- the scale
 

@@ -107,7 +107,7 @@ FORBIDDEN_FOR_TICKET_SHOW = (
     "eventsourcing.application",
     "eventsourcing.sqlite",
 )
-"""``ledger ticket show T --json`` on SQLite reads through the standard library's driver
+"""``ledger ticket show T --json`` reads through the database's own driver
 (ledger/quick_show.py): no SQL toolkit, no composition root, no service, no command model."""
 
 
@@ -120,6 +120,16 @@ def test_ticket_show_json_on_sqlite_takes_the_quick_path(sqlite_url: str) -> Non
     # showing it decrypts it, so AES-GCM (cryptography) is the one heavy library it needs.
     assert "cryptography" in modules
     assert loaded(modules, tuple(m for m in FORBIDDEN_FOR_TICKET_SHOW if m != "cryptography")) == []
+
+
+def test_ticket_show_json_on_postgres_takes_the_quick_path_over_psycopg(pg_url: str) -> None:
+    c = make_cli(pg_url)
+    number = c.json(*REPORT_ARGS)["number"]
+    modules = modules_after("ticket", "show", number, "--json", env=c.env)
+    assert "ledger.quick_show" in modules and "psycopg" in modules
+    needed = ("cryptography", "psycopg")  # decrypting the contact; the driver
+    assert loaded(modules, tuple(m for m in FORBIDDEN_FOR_TICKET_SHOW if m not in needed)) == []
+    assert loaded(modules, ("eventsourcing.postgres", "psycopg_pool")) == []
 
 
 def test_a_ticket_without_a_readable_personal_field_does_not_load_cryptography(

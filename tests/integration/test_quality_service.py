@@ -20,10 +20,9 @@ from ledger.commands.quality import Outcome, RecordNotFound
 from ledger.commands.registry import parse_quality_command
 from ledger.domain.errors import RuleViolation
 from ledger.domain.numbering import NumberIssued, Series
-from ledger.domain.return_visit import VisitPurpose
 from ledger.domain.roles import Forbidden
 from ledger.domain.ticket import Reopened, Ticket
-from ledger.domain.values import TicketStatus
+from ledger.domain.values import TicketStatus, VisitPurpose
 from ledger.domain.visit_schedule import DueStatus, contracts_visits_due
 from ledger.projections.complaints import ComplaintProjection, list_complaints
 from ledger.projections.corrective_actions import CorrectiveActionProjection, list_actions
