@@ -65,10 +65,6 @@ class TicketSla:
     """Reported outside the contract's coverage: judged, but in no met %."""
 
 
-_PLAIN = ("ticket_id", "number", "contract_id", "customer", "severity", "engineer", "is_open")
-"""The columns of ``sla_tickets`` that are :class:`TicketSla` fields as they are."""
-
-
 def ticket_slas(
     conn: Connection,
     now: datetime,
@@ -110,46 +106,57 @@ def ticket_slas(
         where.append(sla_tickets.c.contract_id == contract)
     if not include_cancelled:
         where.append(sla_tickets.c.cancelled.is_(False))
+    s = sla_tickets.c
     tickets = conn.execute(
-        select(*(sla_tickets.c[name] for name in (*_PLAIN, "reported_at")))
+        select(
+            s.ticket_id,
+            s.number,
+            s.contract_id,
+            s.customer,
+            s.severity,
+            s.engineer,
+            s.is_open,
+            s.reported_at,
+        )
         .where(*where)
-        .order_by(sla_tickets.c.reported_at, sla_tickets.c.number)
+        .order_by(s.reported_at, s.number)
     ).all()
-    stored: dict[UUID, list[Judgement]] = {}
-    targets = conn.execute(
-        select(sla_targets)
-        .join(sla_tickets, sla_tickets.c.ticket_id == sla_targets.c.ticket_id)
-        .where(*where)
-    )
-    for target in targets.mappings():
-        stored.setdefault(target["ticket_id"], []).append(_stored_verdict(target))
-    stale = {
-        tid: {v.metric: v for v in verdicts if v.status.is_final}
-        for tid, verdicts in stored.items()
-        if any(not v.status.is_final for v in verdicts)
+    stored = _stored_verdicts(conn, where)
+    ids = {row.number: row.ticket_id for row in tickets}
+    running = {
+        ids[number]: verdicts
+        for number, verdicts in stored.items()
+        if number in ids and any(not v.status.is_final for v in verdicts)
     }
     if late_minutes:
-        fresh = _rejudge(conn, stale, now)
+        final = {tid: {v.metric: v for v in vs if v.status.is_final} for tid, vs in running.items()}
+        fresh = _rejudge(conn, final, now)
     else:
-        fresh = {tid: [as_of(v, now) for v in stored[tid]] for tid in stale}
+        fresh = {tid: [as_of(v, now) for v in verdicts] for tid, verdicts in running.items()}
     known = set(conn.scalars(select(sla_contracts.c.contract_id)))
     outside = set(
         conn.scalars(
-            select(sla_out_of_contract.c.ticket_id)
-            .join(sla_tickets, sla_tickets.c.ticket_id == sla_out_of_contract.c.ticket_id)
+            select(sla_tickets.c.number)
+            .join(sla_out_of_contract, sla_tickets.c.ticket_id == sla_out_of_contract.c.ticket_id)
             .where(*where)
         )
     )
     result = []
-    for row in tickets:
-        verdicts = fresh.get(row.ticket_id, stored.get(row.ticket_id, []))
+    for ticket_id, number, contract_id, customer, severity, engineer, is_open, reported in tickets:
+        verdicts = fresh[ticket_id] if ticket_id in fresh else stored.get(number, [])
         result.append(
             TicketSla(
-                **{name: row._mapping[name] for name in _PLAIN},
-                reported_at=as_utc(row.reported_at),
-                judged=row.contract_id in known,
+                ticket_id=ticket_id,
+                number=number,
+                contract_id=contract_id,
+                customer=customer,
+                severity=severity,
+                engineer=engineer,
+                reported_at=as_utc(reported),
+                is_open=is_open,
+                judged=contract_id in known,
                 targets=tuple(sorted(verdicts, key=_metric_order)),
-                out_of_contract=row.ticket_id in outside,
+                out_of_contract=number in outside,
             )
         )
     return result
@@ -199,21 +206,47 @@ def _rejudge(
     return {tid: judge(t, contracts, calendar, now, stale[tid]) or [] for tid, t in tickets.items()}
 
 
-def _stored_verdict(row: Any) -> Judgement:
-    def when(value: datetime | None) -> datetime | None:
-        return None if value is None else as_utc(value)
+_STATUSES = {status.value: status for status in SlaStatus}
+"""A stored status's member by value: quicker than calling the enum, once per target."""
 
-    seconds = row["elapsed_seconds"]
-    return Judgement(
-        metric=row["metric"],
-        target=row["target"],
-        status=SlaStatus(row["status"]),
-        due_at=when(row["due_at"]),
-        done_at=when(row["done_at"]),
-        breach_minutes=row["breach_minutes"],
-        elapsed=None if seconds is None else timedelta(seconds=seconds),
-        note=row["note"],
+
+def _stored_verdicts(
+    conn: Connection, where: Sequence[ColumnElement[bool]]
+) -> dict[str, list[Judgement]]:
+    """The stored verdicts of the tickets ``where`` selects, by ticket number: plain rows
+    (the number rather than the ticket's UUID, which the driver would convert on every
+    row), a :class:`Judgement` each."""
+    t = sla_targets.c
+    rows = conn.execute(
+        select(
+            sla_tickets.c.number,
+            t.metric,
+            t.target,
+            t.status,
+            t.due_at,
+            t.done_at,
+            t.breach_minutes,
+            t.elapsed_seconds,
+            t.note,
+        )
+        .join(sla_tickets, sla_tickets.c.ticket_id == t.ticket_id)
+        .where(*where)
     )
+    stored: dict[str, list[Judgement]] = {}
+    for number, metric, target, status, due, done, minutes, seconds, note in rows:
+        stored.setdefault(number, []).append(
+            Judgement(
+                metric,
+                target,
+                _STATUSES[status],
+                None if due is None else as_utc(due),
+                None if done is None else as_utc(done),
+                minutes,
+                None if seconds is None else timedelta(seconds=seconds),
+                note,
+            )
+        )
+    return stored
 
 
 def _metric_order(j: Judgement) -> int:
