@@ -66,6 +66,8 @@ COUNTED = (
 )
 """The statuses of judged targets; ``n/a`` targets did not apply and are counted apart."""
 BREACHES = (SlaStatus.BREACHED, SlaStatus.OVERDUE)
+_DONE = (SlaStatus.MET, SlaStatus.BREACHED)
+"""The statuses of targets done, whose covered times the medians are over."""
 
 
 # --------------------------------------------------------------------------- the numbers
@@ -144,19 +146,23 @@ class Group:
     elapsed: dict[str, list[float]] = field(default_factory=lambda: {m: [] for m in TIMED})
 
     def add(self, ticket: TicketSla) -> None:
+        """Count the ticket's targets (every report adds each ticket twice: its group and
+        the total, so the loop is kept tight: no call per target)."""
         self.tickets += 1
         self.unjudged += not ticket.judged
+        counts, metrics, elapsed = self.all.counts, self.metrics, self.elapsed
         for target in ticket.targets:
-            self.all.add(target.status)
-            tally = self.metrics.get(target.metric)
-            if tally is None:  # a declared metric (not one of the built-in four)
-                tally = self.metrics[target.metric] = Tally()
-            tally.add(target.status)
-            if target.metric not in METRICS:
-                self.elapsed.setdefault(target.metric, [])
-            done = target.status in (SlaStatus.MET, SlaStatus.BREACHED)
-            if done and target.metric in self.elapsed and target.elapsed is not None:
-                self.elapsed[target.metric].append(target.elapsed.total_seconds() / 60)
+            status, metric = target.status, target.metric
+            counts[status] += 1
+            tally = metrics.get(metric)
+            if tally is None:  # a declared metric (not one of the built-in four), first seen
+                tally = metrics[metric] = Tally()
+                elapsed[metric] = []
+            tally.counts[status] += 1
+            if status in _DONE and target.elapsed is not None:
+                done = elapsed.get(metric)
+                if done is not None:
+                    done.append(target.elapsed.total_seconds() / 60)
 
     def minutes(self, metric: str) -> tuple[float | None, float | None]:
         """Median and p90 of the covered minutes to ``metric``, ``None`` when none done."""
