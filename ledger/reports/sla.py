@@ -66,8 +66,6 @@ COUNTED = (
 )
 """The statuses of judged targets; ``n/a`` targets did not apply and are counted apart."""
 BREACHES = (SlaStatus.BREACHED, SlaStatus.OVERDUE)
-_DONE = (SlaStatus.MET, SlaStatus.BREACHED)
-"""The statuses of targets done, whose covered times the medians are over."""
 
 
 # --------------------------------------------------------------------------- the numbers
@@ -146,12 +144,10 @@ class Group:
     elapsed: dict[str, list[float]] = field(default_factory=lambda: {m: [] for m in TIMED})
 
     def add(self, ticket: TicketSla) -> None:
-        """Count the ticket's targets (every report adds each ticket twice: its group and
-        the total, so the loop is kept tight: no call per target)."""
         self.tickets += 1
         self.unjudged += not ticket.judged
-        counts, metrics, elapsed = self.all.counts, self.metrics, self.elapsed
-        for target in ticket.targets:
+        counts, metrics, elapsed = self.all.counts, self.metrics, self.elapsed  # kept tight:
+        for target in ticket.targets:  # every ticket is added twice (its group, the total)
             status, metric = target.status, target.metric
             counts[status] += 1
             tally = metrics.get(metric)
@@ -159,10 +155,9 @@ class Group:
                 tally = metrics[metric] = Tally()
                 elapsed[metric] = []
             tally.counts[status] += 1
-            if status in _DONE and target.elapsed is not None:
-                done = elapsed.get(metric)
-                if done is not None:
-                    done.append(target.elapsed.total_seconds() / 60)
+            done = elapsed.get(metric) if status in (SlaStatus.MET, SlaStatus.BREACHED) else None
+            if done is not None and target.elapsed is not None:
+                done.append(target.elapsed.total_seconds() / 60)
 
     def minutes(self, metric: str) -> tuple[float | None, float | None]:
         """Median and p90 of the covered minutes to ``metric``, ``None`` when none done."""
