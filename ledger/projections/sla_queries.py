@@ -18,6 +18,7 @@ from uuid import UUID
 from sqlalchemy import (
     ColumnElement,
     Connection,
+    Row,
     and_,
     case,
     func,
@@ -26,11 +27,16 @@ from sqlalchemy import (
     true,
 )
 
-from ledger.domain.compliance import Judgement
-from ledger.domain.contract import (
-    METRICS,
+from ledger.domain.compliance import (
+    Judgement,
+    judged_again,
+    past_due,
+    pauses_matter,
+    ticket_pauses,
 )
+from ledger.domain.contract import METRICS, policy_for_ticket
 from ledger.domain.sla import SlaStatus
+from ledger.domain.values import Severity
 from ledger.projections.rows import chunks
 from ledger.projections.sla import (
     by_contract_id,
@@ -122,17 +128,16 @@ def ticket_slas(
         .order_by(s.reported_at, s.number)
     ).all()
     stored = _stored_verdicts(conn, where)
-    ids = {row.number: row.ticket_id for row in tickets}
+    by_number = {row.number: row for row in tickets}
     running = {
-        ids[number]: verdicts
+        by_number[number]: verdicts
         for number, verdicts in stored.items()
-        if number in ids and any(not v.status.is_final for v in verdicts)
+        if number in by_number and any(not v.status.is_final for v in verdicts)
     }
     if late_minutes:
-        final = {tid: {v.metric: v for v in vs if v.status.is_final} for tid, vs in running.items()}
-        fresh = _rejudge(conn, final, now)
+        fresh = _judged_at(conn, running, now)
     else:
-        fresh = {tid: [as_of(v, now) for v in verdicts] for tid, verdicts in running.items()}
+        fresh = {row.ticket_id: [as_of(v, now) for v in vs] for row, vs in running.items()}
     known = set(conn.scalars(select(sla_contracts.c.contract_id)))
     outside = set(
         conn.scalars(
@@ -188,22 +193,53 @@ def as_of(verdict: Judgement, now: datetime) -> Judgement:
     target whose due time has passed is overdue (``verdict_at``: late once ``now`` is past
     the due time; nothing else about a target changes with ``now``), its minutes late not
     counted. :func:`open_standings` applies the same rule in SQL."""
-    if verdict.status is SlaStatus.PENDING and verdict.due_at is not None and now > verdict.due_at:
+    if past_due(verdict, now):
         return replace(verdict, status=SlaStatus.OVERDUE)
     return verdict
 
 
-def _rejudge(
-    conn: Connection, stale: Mapping[UUID, Mapping[str, Judgement]], now: datetime
+def _judged_at(
+    conn: Connection, running: Mapping[Row[*tuple[Any, ...]], list[Judgement]], now: datetime
 ) -> dict[UUID, list[Judgement]]:
-    """The ``stale`` tickets judged at ``now``, each with its stored final verdicts taken as
-    they are (only the targets still running or late are judged)."""
-    if not stale:
+    """The tickets (``sla_tickets`` rows) with targets not final, judged at ``now`` from their
+    stored verdicts (``judged_again``) when each such target is ``pending``: a ticket is
+    loaded only for its pauses, when they stop the clock of a target now late. One with a
+    target stored ``unknown`` or ``overdue`` is judged again, its final verdicts taken as
+    they are."""
+    if not running:
         return {}
-    tickets = load_tickets(conn, stale)
     contracts = by_contract_id(load_contracts(conn))
     calendar = work_calendar(load_holidays(conn))
-    return {tid: judge(t, contracts, calendar, now, stale[tid]) or [] for tid, t in tickets.items()}
+    policies = {
+        row.ticket_id: policy_for_ticket(contracts.get(row.contract_id), as_utc(row.reported_at))
+        for row in running
+    }
+    whole: set[UUID] = set()
+    paused: set[UUID] = set()
+    for row, verdicts in running.items():
+        policy = policies[row.ticket_id]
+        if policy is None:
+            continue
+        if any(not v.status.is_final and v.status is not SlaStatus.PENDING for v in verdicts):
+            whole.add(row.ticket_id)
+        elif any(past_due(v, now) and pauses_matter(policy, v.metric) for v in verdicts):
+            paused.add(row.ticket_id)
+    tickets = load_tickets(conn, whole | paused)
+    fresh: dict[UUID, list[Judgement]] = {}
+    for row, verdicts in running.items():
+        tid, policy = row.ticket_id, policies[row.ticket_id]
+        if policy is None:  # an unknown contract: no verdicts
+            fresh[tid] = []
+        elif tid in whole:
+            if tid in tickets:
+                final = {v.metric: v for v in verdicts if v.status.is_final}
+                fresh[tid] = judge(tickets[tid], contracts, calendar, now, final) or []
+        elif tid not in paused or tid in tickets:
+            pauses = ticket_pauses(tickets[tid], policy) if tid in paused else ()
+            earlier = {v.metric: v for v in verdicts}
+            severity = Severity(row.severity)
+            fresh[tid] = judged_again(earlier, policy, calendar, severity, now, pauses)
+    return fresh
 
 
 _STATUSES = {status.value: status for status in SlaStatus}
