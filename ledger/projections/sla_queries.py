@@ -2,10 +2,12 @@
 (:func:`ticket_slas`), the open tickets' standings for the workbench's queues
 (:func:`open_standings`), the closed tickets a promise still runs on (the sweep's).
 
-Final verdicts come straight from the table; the tickets with non-final targets
-(``pending`` / ``unknown``) are re-judged at ``now`` from the projection's own copies of the
-tickets, contracts and holiday tables (:mod:`ledger.projections.sla`), so ``overdue`` and its
-breach minutes are exact at read time."""
+Final verdicts come straight from the table; the targets still running are judged at ``now``
+with the projection's own copies of the contracts, holiday tables and, when needed, tickets
+(:mod:`ledger.projections.sla`), so ``overdue`` and its breach minutes are exact at read time:
+a ``pending`` one from its stored due time (``judged_again``), a ticket with an ``unknown``
+target whole. The rows are read plain (no ORM mapping, no UUID per target row): a report
+reads every ticket's."""
 
 from __future__ import annotations
 
