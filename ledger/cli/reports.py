@@ -125,7 +125,8 @@ def _show(
     print the JSON, or the summary (its last row the total) and each list (at most
     ``limit`` rows; for a list without any, the word ``no KEY`` of the list's key, else the
     word ``empty``)."""
-    sheets: list[Sheet] = report.sheets(result, lang)
+    tables = csv_file is not None or xlsx_file is not None or not as_json
+    sheets: list[Sheet] = report.sheets(result, lang) if tables else []  # --json alone: none
     to_stdout = [
         flag
         for flag, on in (

@@ -134,6 +134,65 @@ def judge_ticket(
     ]
 
 
+def judged_again(
+    earlier: Mapping[str, Judgement],
+    policy: Policy,
+    official: WorkCalendar,
+    severity: Severity,
+    now: datetime,
+    pauses: tuple[Pause, ...] = (),
+) -> list[Judgement]:
+    """What :func:`judge_ticket` finds at ``now`` for a ticket whose verdicts were judged at
+    an earlier instant (by metric: the SLA read model's, judged at the report) when nothing
+    but the time has changed since and every target not final was ``pending``: a final one
+    stands, and a pending one (its clock's start and due time stand too) is still pending up
+    to its due time, then overdue by the covered minutes since, as ``verdict_at`` counts
+    them. Spares judging the ticket again, and loading it unless ``pauses`` matter to a
+    target now late (:func:`pauses_matter`: the ticket's pauses, ``ticket_pauses``)."""
+    judged = []
+    for metric, target in promised(policy, severity):  # judge_ticket's order
+        verdict = earlier.get(metric)
+        if verdict is None:
+            continue
+        if past_due(verdict, now):
+            verdict = _late_at(verdict, target, policy, official, now, pauses)
+        judged.append(verdict)
+    return judged
+
+
+def past_due(verdict: Judgement, now: datetime) -> bool:
+    """A ``pending`` verdict whose due time ``now`` is past: overdue at ``now`` (the rule of
+    ``verdict_at``), by minutes not counted yet."""
+    due = verdict.due_at
+    return verdict.status is SlaStatus.PENDING and due is not None and now > due
+
+
+def pauses_matter(policy: Policy, metric: str) -> bool:
+    """Whether the ticket's suspensions stop ``metric``'s clock under ``policy``."""
+    return policy.pausing and policy.metric_definitions[metric].pausing
+
+
+def _late_at(
+    pending: Judgement,
+    target: Target,
+    policy: Policy,
+    official: WorkCalendar,
+    now: datetime,
+    pauses: tuple[Pause, ...],
+) -> Judgement:
+    """A ``pending`` target past its due time at ``now``: overdue by the minutes late (the
+    branch of :func:`_judge` after ``verdict_at``, unknown years included)."""
+    assert pending.due_at is not None
+    definition = policy.metric_definitions[pending.metric]
+    coverage = metric_coverage(definition, contract_coverage(policy, official))
+    clock = clock_for(target, coverage)
+    late = pauses if definition.pausing else ()
+    minutes, note = _late_minutes(pending.due_at, now, clock, late)
+    return Judgement(
+        pending.metric, pending.target, SlaStatus.OVERDUE, pending.due_at, None, minutes, note=note
+    )
+
+
 def _applies(definition: MetricDef, ticket: Ticket) -> bool:
     return not definition.categories or ticket.category in definition.categories
 

@@ -2,10 +2,12 @@
 (:func:`ticket_slas`), the open tickets' standings for the workbench's queues
 (:func:`open_standings`), the closed tickets a promise still runs on (the sweep's).
 
-Final verdicts come straight from the table; the tickets with non-final targets
-(``pending`` / ``unknown``) are re-judged at ``now`` from the projection's own copies of the
-tickets, contracts and holiday tables (:mod:`ledger.projections.sla`), so ``overdue`` and its
-breach minutes are exact at read time."""
+Final verdicts come straight from the table; the targets still running are judged at ``now``
+with the projection's own copies of the contracts, holiday tables and, when needed, tickets
+(:mod:`ledger.projections.sla`), so ``overdue`` and its breach minutes are exact at read time:
+a ``pending`` one from its stored due time (``judged_again``), a ticket with an ``unknown``
+target whole. The rows are read plain (no ORM mapping, no UUID per target row): a report
+reads every ticket's."""
 
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from uuid import UUID
 from sqlalchemy import (
     ColumnElement,
     Connection,
+    Row,
     and_,
     case,
     func,
@@ -26,11 +29,16 @@ from sqlalchemy import (
     true,
 )
 
-from ledger.domain.compliance import Judgement
-from ledger.domain.contract import (
-    METRICS,
+from ledger.domain.compliance import (
+    Judgement,
+    judged_again,
+    past_due,
+    pauses_matter,
+    ticket_pauses,
 )
+from ledger.domain.contract import METRICS, policy_for_ticket
 from ledger.domain.sla import SlaStatus
+from ledger.domain.values import Severity
 from ledger.projections.rows import chunks
 from ledger.projections.sla import (
     by_contract_id,
@@ -63,10 +71,6 @@ class TicketSla:
     targets: tuple[Judgement, ...]
     out_of_contract: bool = False
     """Reported outside the contract's coverage: judged, but in no met %."""
-
-
-_PLAIN = ("ticket_id", "number", "contract_id", "customer", "severity", "engineer", "is_open")
-"""The columns of ``sla_tickets`` that are :class:`TicketSla` fields as they are."""
 
 
 def ticket_slas(
@@ -110,46 +114,56 @@ def ticket_slas(
         where.append(sla_tickets.c.contract_id == contract)
     if not include_cancelled:
         where.append(sla_tickets.c.cancelled.is_(False))
+    s = sla_tickets.c
     tickets = conn.execute(
-        select(*(sla_tickets.c[name] for name in (*_PLAIN, "reported_at")))
+        select(
+            s.ticket_id,
+            s.number,
+            s.contract_id,
+            s.customer,
+            s.severity,
+            s.engineer,
+            s.is_open,
+            s.reported_at,
+        )
         .where(*where)
-        .order_by(sla_tickets.c.reported_at, sla_tickets.c.number)
+        .order_by(s.reported_at, s.number)
     ).all()
-    stored: dict[UUID, list[Judgement]] = {}
-    targets = conn.execute(
-        select(sla_targets)
-        .join(sla_tickets, sla_tickets.c.ticket_id == sla_targets.c.ticket_id)
-        .where(*where)
-    )
-    for target in targets.mappings():
-        stored.setdefault(target["ticket_id"], []).append(_stored_verdict(target))
-    stale = {
-        tid: {v.metric: v for v in verdicts if v.status.is_final}
-        for tid, verdicts in stored.items()
-        if any(not v.status.is_final for v in verdicts)
+    stored = _stored_verdicts(conn, where)
+    by_number = {row.number: row for row in tickets}
+    running = {
+        by_number[number]: verdicts
+        for number, verdicts in stored.items()
+        if number in by_number and any(not v.status.is_final for v in verdicts)
     }
     if late_minutes:
-        fresh = _rejudge(conn, stale, now)
+        fresh = _judged_at(conn, running, now)
     else:
-        fresh = {tid: [as_of(v, now) for v in stored[tid]] for tid in stale}
+        fresh = {row.ticket_id: [as_of(v, now) for v in vs] for row, vs in running.items()}
     known = set(conn.scalars(select(sla_contracts.c.contract_id)))
     outside = set(
         conn.scalars(
-            select(sla_out_of_contract.c.ticket_id)
-            .join(sla_tickets, sla_tickets.c.ticket_id == sla_out_of_contract.c.ticket_id)
+            select(sla_tickets.c.number)
+            .join(sla_out_of_contract, sla_tickets.c.ticket_id == sla_out_of_contract.c.ticket_id)
             .where(*where)
         )
     )
     result = []
-    for row in tickets:
-        verdicts = fresh.get(row.ticket_id, stored.get(row.ticket_id, []))
+    for ticket_id, number, contract_id, customer, severity, engineer, is_open, reported in tickets:
+        verdicts = fresh[ticket_id] if ticket_id in fresh else stored.get(number, [])
         result.append(
             TicketSla(
-                **{name: row._mapping[name] for name in _PLAIN},
-                reported_at=as_utc(row.reported_at),
-                judged=row.contract_id in known,
+                ticket_id=ticket_id,
+                number=number,
+                contract_id=contract_id,
+                customer=customer,
+                severity=severity,
+                engineer=engineer,
+                reported_at=as_utc(reported),
+                is_open=is_open,
+                judged=contract_id in known,
                 targets=tuple(sorted(verdicts, key=_metric_order)),
-                out_of_contract=row.ticket_id in outside,
+                out_of_contract=number in outside,
             )
         )
     return result
@@ -181,43 +195,104 @@ def as_of(verdict: Judgement, now: datetime) -> Judgement:
     target whose due time has passed is overdue (``verdict_at``: late once ``now`` is past
     the due time; nothing else about a target changes with ``now``), its minutes late not
     counted. :func:`open_standings` applies the same rule in SQL."""
-    if verdict.status is SlaStatus.PENDING and verdict.due_at is not None and now > verdict.due_at:
+    if past_due(verdict, now):
         return replace(verdict, status=SlaStatus.OVERDUE)
     return verdict
 
 
-def _rejudge(
-    conn: Connection, stale: Mapping[UUID, Mapping[str, Judgement]], now: datetime
+def _judged_at(
+    conn: Connection, running: Mapping[Row[*tuple[Any, ...]], list[Judgement]], now: datetime
 ) -> dict[UUID, list[Judgement]]:
-    """The ``stale`` tickets judged at ``now``, each with its stored final verdicts taken as
-    they are (only the targets still running or late are judged)."""
-    if not stale:
+    """The tickets (``sla_tickets`` rows) with targets not final, judged at ``now`` from their
+    stored verdicts (``judged_again``) when each such target is ``pending``: a ticket is
+    loaded only for its pauses, when they stop the clock of a target now late. One with a
+    target stored ``unknown`` or ``overdue`` is judged again, its final verdicts taken as
+    they are."""
+    if not running:
         return {}
-    tickets = load_tickets(conn, stale)
     contracts = by_contract_id(load_contracts(conn))
     calendar = work_calendar(load_holidays(conn))
-    return {tid: judge(t, contracts, calendar, now, stale[tid]) or [] for tid, t in tickets.items()}
+    policies = {
+        row.ticket_id: policy_for_ticket(contracts.get(row.contract_id), as_utc(row.reported_at))
+        for row in running
+    }
+    whole: set[UUID] = set()
+    paused: set[UUID] = set()
+    for row, verdicts in running.items():
+        policy = policies[row.ticket_id]
+        if policy is None:
+            continue
+        if any(not v.status.is_final and v.status is not SlaStatus.PENDING for v in verdicts):
+            whole.add(row.ticket_id)
+        elif any(past_due(v, now) and pauses_matter(policy, v.metric) for v in verdicts):
+            paused.add(row.ticket_id)
+    tickets = load_tickets(conn, whole | paused)
+    fresh: dict[UUID, list[Judgement]] = {}
+    for row, verdicts in running.items():
+        tid, policy = row.ticket_id, policies[row.ticket_id]
+        if policy is None:  # an unknown contract: no verdicts
+            fresh[tid] = []
+        elif tid in whole:
+            if tid in tickets:
+                final = {v.metric: v for v in verdicts if v.status.is_final}
+                fresh[tid] = judge(tickets[tid], contracts, calendar, now, final) or []
+        elif tid not in paused or tid in tickets:
+            pauses = ticket_pauses(tickets[tid], policy) if tid in paused else ()
+            earlier = {v.metric: v for v in verdicts}
+            severity = Severity(row.severity)
+            fresh[tid] = judged_again(earlier, policy, calendar, severity, now, pauses)
+    return fresh
 
 
-def _stored_verdict(row: Any) -> Judgement:
-    def when(value: datetime | None) -> datetime | None:
-        return None if value is None else as_utc(value)
+_STATUSES = {status.value: status for status in SlaStatus}
+"""A stored status's member by value: quicker than calling the enum, once per target."""
 
-    seconds = row["elapsed_seconds"]
-    return Judgement(
-        metric=row["metric"],
-        target=row["target"],
-        status=SlaStatus(row["status"]),
-        due_at=when(row["due_at"]),
-        done_at=when(row["done_at"]),
-        breach_minutes=row["breach_minutes"],
-        elapsed=None if seconds is None else timedelta(seconds=seconds),
-        note=row["note"],
+
+def _stored_verdicts(
+    conn: Connection, where: Sequence[ColumnElement[bool]]
+) -> dict[str, list[Judgement]]:
+    """The stored verdicts of the tickets ``where`` selects, by ticket number: plain rows
+    (the number rather than the ticket's UUID, which the driver would convert on every
+    row), a :class:`Judgement` each."""
+    t = sla_targets.c
+    rows = conn.execute(
+        select(
+            sla_tickets.c.number,
+            t.metric,
+            t.target,
+            t.status,
+            t.due_at,
+            t.done_at,
+            t.breach_minutes,
+            t.elapsed_seconds,
+            t.note,
+        )
+        .join(sla_tickets, sla_tickets.c.ticket_id == t.ticket_id)
+        .where(*where)
     )
+    stored: dict[str, list[Judgement]] = {}
+    for number, metric, target, status, due, done, minutes, seconds, note in rows:
+        stored.setdefault(number, []).append(
+            Judgement(
+                metric,
+                target,
+                _STATUSES[status],
+                None if due is None else as_utc(due),
+                None if done is None else as_utc(done),
+                minutes,
+                None if seconds is None else timedelta(seconds=seconds),
+                note,
+            )
+        )
+    return stored
+
+
+_RANKS = {metric: rank for rank, metric in enumerate(METRICS)}
 
 
 def _metric_order(j: Judgement) -> int:
-    return METRICS.index(j.metric) if j.metric in METRICS else len(METRICS)
+    """The built-in metrics in their order, then the declared ones as they came."""
+    return _RANKS.get(j.metric, len(METRICS))
 
 
 @dataclass(frozen=True)

@@ -146,17 +146,18 @@ class Group:
     def add(self, ticket: TicketSla) -> None:
         self.tickets += 1
         self.unjudged += not ticket.judged
-        for target in ticket.targets:
-            self.all.add(target.status)
-            tally = self.metrics.get(target.metric)
-            if tally is None:  # a declared metric (not one of the built-in four)
-                tally = self.metrics[target.metric] = Tally()
-            tally.add(target.status)
-            if target.metric not in METRICS:
-                self.elapsed.setdefault(target.metric, [])
-            done = target.status in (SlaStatus.MET, SlaStatus.BREACHED)
-            if done and target.metric in self.elapsed and target.elapsed is not None:
-                self.elapsed[target.metric].append(target.elapsed.total_seconds() / 60)
+        counts, metrics, elapsed = self.all.counts, self.metrics, self.elapsed  # kept tight:
+        for target in ticket.targets:  # every ticket is added twice (its group, the total)
+            status, metric = target.status, target.metric
+            counts[status] += 1
+            tally = metrics.get(metric)
+            if tally is None:  # a declared metric (not one of the built-in four), first seen
+                tally = metrics[metric] = Tally()
+                elapsed[metric] = []
+            tally.counts[status] += 1
+            done = elapsed.get(metric) if status in (SlaStatus.MET, SlaStatus.BREACHED) else None
+            if done is not None and target.elapsed is not None:
+                done.append(target.elapsed.total_seconds() / 60)
 
     def minutes(self, metric: str) -> tuple[float | None, float | None]:
         """Median and p90 of the covered minutes to ``metric``, ``None`` when none done."""

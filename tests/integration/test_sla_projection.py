@@ -12,12 +12,22 @@ from sqlalchemy import select
 
 from ledger.commands.contracts import parse_contract, read_toml
 from ledger.domain.compliance import Judgement
-from ledger.domain.contract import decide_register
+from ledger.domain.contract import METRICS, decide_register
 from ledger.domain.holidays import HolidayTable
 from ledger.domain.model import Stamp
 from ledger.domain.sla import SlaStatus
 from ledger.domain.values import Role
-from ledger.projections.sla import SlaProjection, sla_targets
+from ledger.projections.sla import (
+    SlaProjection,
+    by_contract_id,
+    judge,
+    load_contracts,
+    load_holidays,
+    load_tickets,
+    sla_targets,
+    sla_tickets,
+    work_calendar,
+)
 from ledger.projections.sla_queries import open_standings, ticket_slas
 from ledger.reports.sla import ReportQuery, report_json, sla_report
 from tests.support import SEED_CONTRACTS, SHANGHAI, Desk, open_desk
@@ -310,3 +320,41 @@ def test_the_stored_verdicts_read_as_of_now_are_the_judgement(desk: Desk) -> Non
                 (j.due_at for j in targets if j.status in not_done and j.due_at), default=None
             )
     assert {s.missed for s in standings.values()} == {True, False}  # both kinds were seen
+
+
+def test_judging_only_what_runs_equals_judging_every_ticket_at_now(desk: Desk) -> None:
+    """``ticket_slas`` judges at ``now`` only the targets still running, from their stored
+    verdicts (``judged_again``), and loads a ticket only for the pauses of a target now
+    late: at every ``now`` (an unknown year's included) each ticket's verdicts, in their
+    order, are those of judging the whole ticket again at ``now``."""
+    busy_morning(desk)
+    paused = desk.report(severity="general")  # seed-002 pauses its clocks
+    desk.later(30)  # past the due time to respond: the pause shortens the minutes late
+    desk.do("suspend", ticket=paused.number, reason="等待备件")
+    desk.later(30)
+    desk.do("resume", ticket=paused.number)
+    held = desk.report(severity="general")
+    desk.do("suspend", ticket=held.number, reason="等待备件")  # an open pause: no due time
+    desk.report(contract="seed-001", customer="某区政务服务中心", severity="general")
+    desk.report(contract="seed-000", customer="某市自然资源和规划局", severity="general")
+    desk.ledger.projections.catch_up([SlaProjection.name])
+    start = desk.clock.now()
+    nows = [start, start + timedelta(minutes=1), start + timedelta(days=3)]
+    statuses = set()
+    with desk.ledger.engine.connect() as conn:
+        tickets = load_tickets(conn, desk_ticket_ids(conn))
+        contracts = by_contract_id(load_contracts(conn))
+        calendar = work_calendar(load_holidays(conn))
+        for now in [*nows, start + timedelta(days=3 * 365)]:
+            fresh = {t.number: t for t in ticket_slas(conn, now, include_cancelled=True)}
+            for ticket in tickets.values():
+                whole = judge(ticket, contracts, calendar, now) or []
+                order = {m: i for i, m in enumerate(METRICS)}
+                expected = sorted(whole, key=lambda j: order.get(j.metric, len(order)))
+                assert list(fresh[ticket.number].targets) == expected, (ticket.number, now)
+                statuses |= {j.status for j in expected}
+    assert {SlaStatus.PENDING, SlaStatus.OVERDUE, SlaStatus.MET} <= statuses
+
+
+def desk_ticket_ids(conn: Any) -> list[Any]:
+    return list(conn.scalars(select(sla_tickets.c.ticket_id)))

@@ -15,7 +15,7 @@ import pytest
 from ledger.adapters.chinese_calendar import china_official_calendar
 from ledger.commands.contracts import parse_contract, read_toml
 from ledger.domain.calendar import WorkCalendar
-from ledger.domain.compliance import Judgement, judge_ticket
+from ledger.domain.compliance import Judgement, judge_ticket, judged_again, ticket_pauses
 from ledger.domain.contract import Policy, decide_register, decide_revise, policy_for_ticket
 from ledger.domain.contract import mutate as mutate_contract
 from ledger.domain.model import Stamp
@@ -235,6 +235,37 @@ def test_final_verdicts_given_are_taken_and_the_rest_judged_at_now() -> None:
     assert given == judge_ticket(story.ticket, contract, OFFICIAL, now)
     assert given[0] is final["respond"]  # taken, not judged again
     assert [j.status for j in given[1:3]] == [SlaStatus.OVERDUE, SlaStatus.OVERDUE]
+
+
+@pytest.mark.parametrize("calendar", ["24x7", "business"])
+def test_judged_again_from_the_verdicts_at_the_report_is_the_judgement_at_now(
+    calendar: str,
+) -> None:
+    """The SLA read model's running verdicts (judged at the report, read back in its rows'
+    order) judged again at ``now`` by ``judged_again``: the same list, in the same order,
+    as judging the whole ticket at ``now``; late minutes without the pause after the due
+    time, and a lower bound past the years the calendar knows."""
+    contract = policy(
+        calendar=calendar,
+        business_hours={"open": "08:00", "close": "17:30"} if calendar == "business" else None,
+        metrics={"zeta": {"stop": "Arrived"}, "alpha": {"stop": "Resolved", "pausing": False}},
+        targets={"default": {"respond": "30m", "zeta": "2h", "alpha": "1h"}},
+    )
+    story = (
+        Story("2026-10-08 09:00")
+        .do(decide_suspend, "2026-10-08 09:45", "等待客户")  # after respond's due time
+        .do(decide_resume, "2026-10-08 10:15")
+    )
+    at_report = judge_ticket(story.ticket, contract, OFFICIAL, story.ticket.reported_at)
+    assert {j.status for j in at_report} == {SlaStatus.PENDING}
+    earlier = {j.metric: j for j in sorted(at_report, key=lambda j: j.metric)}
+    pauses = ticket_pauses(story.ticket, contract)
+    for when in ("2026-10-08 09:20", "2026-10-08 10:50", "2026-10-12 12:00", "2041-03-01 12:00"):
+        now = local(when)
+        again = judged_again(earlier, contract, OFFICIAL, story.ticket.severity, now, pauses)
+        assert again == judge_ticket(story.ticket, contract, OFFICIAL, now), when
+    unknown_year = calendar == "business"  # 24x7 clocks need no working-day table
+    assert (again[0].note or "").startswith("at least") is unknown_year
 
 
 def test_reclassification_applies_the_new_targets_from_the_report_time() -> None:
