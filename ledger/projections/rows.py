@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
+import psycopg
 from sqlalchemy import Connection, Insert, Table, Update, bindparam
 from sqlalchemy.sql.compiler import SQLCompiler
 
@@ -84,6 +85,10 @@ class _Many:
         assert isinstance(compiled, SQLCompiler)
         self.sql = compiled.string
         self.positional = dialect.positional
+        self.copy: str | None = None
+        if isinstance(statement, Insert) and dialect.name == "postgresql":
+            table = statement.table
+            self.copy = f"COPY {table} ({', '.join(names)}) FROM STDIN"
         self.order = tuple(compiled.positiontup or names)
         self.processors = tuple(
             compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)
@@ -94,13 +99,22 @@ class _Many:
         """Run the statement once per row (each a dictionary with its names), in one
         ``executemany`` of the driver's own parameters."""
         pairs = tuple(zip(self.order, self.processors, strict=True))
-        if self.positional:
-            values: list[Any] = [
-                tuple(row[n] if p is None else p(row[n]) for n, p in pairs) for row in rows
-            ]
+        if self.copy is not None:
+            driver = conn.connection.dbapi_connection
+            assert isinstance(driver, psycopg.Connection)
+            with driver.cursor() as cursor, cursor.copy(self.copy) as copy:
+                for row in rows:
+                    copy.write_row([row[n] if p is None else p(row[n]) for n, p in pairs])
+        elif self.positional:
+            conn.exec_driver_sql(
+                self.sql,
+                [tuple(row[n] if p is None else p(row[n]) for n, p in pairs) for row in rows],
+            )
         else:
-            values = [{n: row[n] if p is None else p(row[n]) for n, p in pairs} for row in rows]
-        conn.exec_driver_sql(self.sql, values)
+            conn.exec_driver_sql(
+                self.sql,
+                [{n: row[n] if p is None else p(row[n]) for n, p in pairs} for row in rows],
+            )
 
 
 _compiled: dict[tuple[Any, ...], _Many] = {}
