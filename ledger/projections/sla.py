@@ -250,13 +250,8 @@ class SlaProjection(Projection):
         touched = {tid: f.ticket for tid, f in folded.items()}
         for chunk in chunks([tid for tid, f in folded.items() if f.existed]):
             conn.execute(sla_tickets.delete().where(sla_tickets.c.ticket_id.in_(chunk)))
-        if touched:
-            conn.execute(
-                sla_tickets.insert(),
-                [_ticket_row(f.ticket, f.position) for f in folded.values()],
-            )
-        if out_of_contract:
-            conn.execute(sla_out_of_contract.insert(), out_of_contract)
+        insert_rows(conn, sla_tickets, [_ticket_row(f.ticket, f.position) for f in folded.values()])
+        insert_rows(conn, sla_out_of_contract, out_of_contract)
         todo = {**load_tickets(conn, _affected(conn, revised, years) - set(touched)), **touched}
         needed = {t.contract_id for t in todo.values()} - set(revised)
         contracts.update(load_contracts(conn, [contract_uuid(c) for c in needed]))
@@ -309,9 +304,11 @@ def _save_targets(
     """Replace the tickets' verdicts (``new``: tickets first seen now, which have none)."""
     for chunk in chunks(tid for tid in verdicts if tid not in new):
         conn.execute(sla_targets.delete().where(sla_targets.c.ticket_id.in_(chunk)))
-    rows = [_target_row(tid, j) for tid, judgements in verdicts.items() for j in judgements]
-    if rows:
-        conn.execute(sla_targets.insert(), rows)
+    insert_rows(
+        conn,
+        sla_targets,
+        [_target_row(tid, j) for tid, judgements in verdicts.items() for j in judgements],
+    )
 
 
 def _depends_on(year: int) -> ColumnElement[bool]:

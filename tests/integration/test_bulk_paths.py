@@ -19,7 +19,7 @@ from eventsourcing.persistence import MapperDeserialisationError, StoredEvent
 from eventsourcing.sqlite import SQLiteCursor, SQLiteDatastore
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sqlalchemy import update
+from sqlalchemy import Connection, select, update
 
 from ledger.bootstrap import Ledger
 from ledger.commands.contracts import ContractFile, parse_contract, read_toml
@@ -627,3 +627,31 @@ def test_a_rival_write_between_batches_is_read_from_the_log(
     after = read_models(ledger)
     assert len(after["ticket_summary"]) == 4
     assert after == baseline(ledger)
+
+
+def test_rows_written_through_the_driver_are_sqlalchemys(imported: Desk) -> None:
+    """``rows.insert_rows`` hands the driver its own parameters (COPY on PostgreSQL): every
+    read model's rows, inserted again through SQLAlchemy's own ``executemany``, are stored
+    the same, value for value as the driver reads them back."""
+    ledger = imported.ledger
+    try:
+        ledger.projections.rebuild()
+        tables = {t for p in ledger.projections.projections.values() for t in p.tables}
+        filled = set()
+        with ledger.engine.begin() as conn:
+            for table in sorted(tables, key=lambda t: t.name):
+                rows = [dict(r) for r in conn.execute(select(table)).mappings()]
+                written = _stored(conn, table.name)
+                conn.execute(table.delete())
+                if rows:
+                    conn.execute(table.insert(), rows)
+                assert _stored(conn, table.name) == written, table.name
+                filled |= {table.name} if written else set()
+        assert {"ticket_summary", "ticket_search", "sla_tickets", "sla_targets"} <= filled
+        assert {"sla_contracts", "visit_summary", "supervision_tickets"} <= filled
+    finally:
+        ledger.close()
+
+
+def _stored(conn: Connection, table: str) -> list[tuple[Any, ...]]:
+    return sorted((tuple(r) for r in conn.exec_driver_sql(f"SELECT * FROM {table}")), key=repr)
