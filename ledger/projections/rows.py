@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
-import psycopg
 from sqlalchemy import Connection, Insert, Table, Update, bindparam
 from sqlalchemy.sql.compiler import SQLCompiler
 
@@ -100,6 +99,8 @@ class _Many:
         ``executemany`` of the driver's own parameters."""
         pairs = tuple(zip(self.order, self.processors, strict=True))
         if self.copy is not None:
+            import psycopg  # only a PostgreSQL statement has ``copy``
+
             driver = conn.connection.dbapi_connection
             assert isinstance(driver, psycopg.Connection)
             with driver.cursor() as cursor, cursor.copy(self.copy) as copy:
