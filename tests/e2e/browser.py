@@ -99,7 +99,7 @@ class Browse:
         assert self.requests, "no request was recorded"
         elsewhere = [url for url in self.requests if not url.startswith(self.origin + "/")]
         assert elsewhere == []
-        assert self.problems == []
+        assert self.problems == [], self.problems
 
 
 def screenshot(page: Page, name: str, *, full_page: bool = True, docs: bool = True) -> None:
