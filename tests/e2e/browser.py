@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import re
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from playwright.sync_api import BrowserContext, ConsoleMessage, Page, expect
+from playwright.sync_api import BrowserContext, ConsoleMessage, Page, Request, expect
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts"
@@ -47,6 +48,9 @@ class Browse:
     problems: list[str] = field(default_factory=list)
     refused: set[str] = field(default_factory=set)
     """URLs a test asks for expecting an error status (their console line is due)."""
+    cutting_short: bool = False
+    """Inside :meth:`navigations_cut_short`: a load the browser abandons is expected."""
+    abandoned: list[str] = field(default_factory=list)
 
     def context(self, **options: Any) -> BrowserContext:
         context = self.new_context(
@@ -54,10 +58,27 @@ class Browse:
             | options
         )
         context.on("request", lambda r: self.requests.append(r.url))
-        context.on("requestfailed", lambda r: self.problems.append(f"failed: {r.url} {r.failure}"))
+        context.on("requestfailed", self._failed)
         context.on("console", self._console)
         context.on("weberror", lambda e: self.problems.append(f"page error: {e.error}"))
         return context
+
+    @contextmanager
+    def navigations_cut_short(self) -> Iterator[None]:
+        """A block in which the user starts a navigation before the last one is done (a
+        double click on a form's button): what the browser abandons then
+        (``net::ERR_ABORTED``) is the user's doing, not the page's (kept in ``abandoned``)."""
+        self.cutting_short = True
+        try:
+            yield
+        finally:
+            self.cutting_short = False
+
+    def _failed(self, request: Request) -> None:
+        if self.cutting_short and request.failure == "net::ERR_ABORTED":
+            self.abandoned.append(request.url)
+        else:
+            self.problems.append(f"failed: {request.url} {request.failure}")
 
     def _console(self, message: ConsoleMessage) -> None:
         if message.type not in ("error", "warning"):
