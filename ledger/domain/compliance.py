@@ -22,7 +22,7 @@ docs/sla.md):
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
@@ -41,7 +41,7 @@ from ledger.domain.sla import (
     verdict_at,
     whole_minutes_up,
 )
-from ledger.domain.ticket import Ticket
+from ledger.domain.ticket import Suspension, Ticket
 from ledger.domain.values import Severity
 
 
@@ -108,7 +108,13 @@ def _coverage(policy: Policy, official: WorkCalendar) -> Coverage:
 
 def ticket_pauses(ticket: Ticket, policy: Policy) -> tuple[Pause, ...]:
     """The ticket's suspensions as clock pauses, when the contract allows pausing."""
-    return tuple(Pause(s.start, s.end) for s in ticket.suspensions) if policy.pausing else ()
+    return suspension_pauses(ticket.suspensions, policy)
+
+
+def suspension_pauses(suspensions: Iterable[Suspension], policy: Policy) -> tuple[Pause, ...]:
+    """Suspensions as clock pauses, when the contract allows pausing (a ticket's, read
+    without the rest of it)."""
+    return tuple(Pause(s.start, s.end) for s in suspensions) if policy.pausing else ()
 
 
 def judge_ticket(

