@@ -64,7 +64,11 @@ class FileServiceForm(TicketCommand):
     command: Literal["file_form"] = "file_form"
     form: ShortText = Field(description="The filed form's number or reference.")
     evidence_sha256: Sha256 | None = Field(
-        default=None, description="SHA-256 (hex) of the scanned form's evidence file."
+        default=None,
+        description=(
+            "SHA-256 (hex) of the scanned form, a file attached to the ticket "
+            "(kind signed-form or fax)."
+        ),
     )
 
     def decide(self, ticket: Ticket, stamp: Stamp) -> rules.TicketEvent:

@@ -49,6 +49,9 @@ customers only report, sign and complain)."""
 SIGNATURE_FILES = frozenset({EvidenceKind.SIGNATURE, EvidenceKind.SIGNED_FORM, EvidenceKind.FAX})
 """The kinds of file a recorded signature may name as its image."""
 
+FORM_FILES = frozenset({EvidenceKind.SIGNED_FORM, EvidenceKind.FAX})
+"""The kinds of file a filed service form may name as its scan."""
+
 IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/webp"})
 """The media types the dossier draws as images (a TIFF fax or HEIC photo is listed only)."""
 
@@ -139,14 +142,33 @@ def decide_attach(
 def require_signature_file(attached: Iterable[Evidence], sha256: str, what: str) -> Evidence:
     """The file ``sha256`` among ``what``'s ``attached`` files, which a signature names as its
     image: it must be there, and be a signature (or the signed form, or its fax)."""
+    return _require_file(
+        attached, sha256, what, SIGNATURE_FILES, "the signature image", "a signature"
+    )
+
+
+def require_form_file(attached: Iterable[Evidence], sha256: str, what: str) -> Evidence:
+    """The file ``sha256`` among ``what``'s ``attached`` files, which a filed service form
+    names as its scan: it must be there, and be the signed form (or its fax)."""
+    return _require_file(
+        attached, sha256, what, FORM_FILES, "the signed form's scan", "a signed form"
+    )
+
+
+def _require_file(
+    attached: Iterable[Evidence],
+    sha256: str,
+    what: str,
+    kinds: frozenset[EvidenceKind],
+    named: str,
+    one_of: str,
+) -> Evidence:
     found = next((e for e in attached if e.sha256 == sha256), None)
     if found is None:
+        raise RuleViolation(f"{what} has no evidence file {sha256[:12]}…: attach {named} first")
+    if found.kind not in kinds:
+        listed = ", ".join(sorted(k.value for k in kinds))
         raise RuleViolation(
-            f"{what} has no evidence file {sha256[:12]}…: attach the signature image first"
-        )
-    if found.kind not in SIGNATURE_FILES:
-        kinds = ", ".join(sorted(k.value for k in SIGNATURE_FILES))
-        raise RuleViolation(
-            f"{what}'s file {found.file_name} is a {found.kind.value}, not a signature ({kinds})"
+            f"{what}'s file {found.file_name} is a {found.kind.value}, not {one_of} ({listed})"
         )
     return found

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from ledger.domain import evidence
 from ledger.domain.errors import RuleViolation
 from ledger.domain.model import Stamp, require_role
 from ledger.domain.model import check_times as _check_times
@@ -77,7 +78,8 @@ def decide_temporary_measure(ticket: Ticket, stamp: Stamp, measure: str) -> Temp
 def decide_file_form(
     ticket: Ticket, stamp: Stamp, form: str, evidence_sha256: str | None = None
 ) -> ServiceFormFiled:
-    """The signed form is filed after the signature, also once the ticket is closed."""
+    """The signed form is filed after the signature, also once the ticket is closed;
+    ``evidence_sha256`` names its scan, a file already attached to the ticket."""
     if ticket.status is TicketStatus.CANCELLED:
         raise RuleViolation(f"ticket {ticket.number} is cancelled: cannot file its service form")
     if ticket.signature is None:
@@ -90,6 +92,8 @@ def decide_file_form(
             f"the service form of ticket {ticket.number} is already filed ({ticket.service_form})"
         )
     _check_times(stamp, ticket.signature.signed_at, "the customer's signature")
+    if evidence_sha256 is not None:
+        evidence.require_form_file(ticket.evidence, evidence_sha256, f"ticket {ticket.number}")
     return _next(ServiceFormFiled, ticket, stamp, form=form, evidence_sha256=evidence_sha256)
 
 
