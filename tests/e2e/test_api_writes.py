@@ -25,7 +25,7 @@ import uvicorn
 from click.testing import CliRunner
 from starlette.exceptions import StarletteDeprecationWarning
 
-from ledger.api.writes import MAX_BODY, write_route
+from ledger.api.writes import MAX_BODY, write_route, write_routes
 from ledger.bootstrap import Ledger
 from ledger.cli import cli as ledger_cli
 from ledger.clock import SystemClock
@@ -624,3 +624,16 @@ def test_concurrent_clients_on_the_real_clock_are_all_recorded(db_url: str) -> N
     assert statuses == [200] * 8 * 5
     assert verify_ledger(ledger.engine, ledger.location.events_table).ok
     ledger.close()
+
+
+def test_the_api_md_table_lists_every_verb_the_registry_serves() -> None:
+    """docs/api.md's table of write endpoints names each record kind's verbs as
+    ``write_routes`` derives them from the registry: a command added there is documented."""
+    table = (Path(__file__).parents[2] / "docs" / "api.md").read_text(encoding="utf-8")
+    for kind in ("ticket", "visit", "action", "complaint"):
+        row = next(
+            line for line in table.splitlines() if f"`POST /{kind}s/{{{kind}}}/{{verb}}`" in line
+        )
+        listed = row.split("verb:", 1)[1].split("|", 1)[0]
+        verbs = [v.strip(" `") for v in listed.split(",")]
+        assert verbs == [r.verb for r in write_routes() if r.kind == kind and r.verb], kind

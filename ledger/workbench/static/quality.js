@@ -57,8 +57,8 @@
       data.append("kind", "signature");
       window.Workbench.upload(box.getAttribute("data-upload"), data, {idempotencyKey: key})
         .then(function (answer) {
-          // 409: this very picture is already on the card (a submit sent again)
-          if (answer.ok || answer.status === 409) {
+          // A submit sent again re-sends the picture under the same key: answered again (200)
+          if (answer.ok) {
             pad.drawn = false;
             HTMLFormElement.prototype.submit.call(form);
           } else {
