@@ -18,6 +18,7 @@ import resource
 import sys
 from collections.abc import Callable
 from contextlib import redirect_stdout
+from pathlib import Path
 from time import perf_counter
 from typing import Any
 
@@ -26,8 +27,16 @@ from ledger.bootstrap import Ledger
 
 
 def _rss_mb() -> float:
-    """Peak resident set size of this process so far (ru_maxrss is in KiB on Linux)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """Peak resident set size of this process so far: Linux's ``VmHWM``, the high-water mark
+    of this program's own memory. Not ``ru_maxrss``: a process started by fork and exec
+    inherits its parent's, so a child of a bench grown to 1.2 GB reported 1.2 GB whatever it
+    used (docs/performance.md). ``ru_maxrss`` (KiB on Linux) only where there is no /proc."""
+    try:
+        status = Path("/proc/self/status").read_text()
+    except OSError:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    kib = next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:"))
+    return int(kib) / 1024
 
 
 def _cpu_seconds() -> float:

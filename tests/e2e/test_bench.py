@@ -230,3 +230,16 @@ def test_blocks_before_a_warranty_get_work_contact_sheets_before_dispatch() -> N
             assert commands.index("respond") < commands.index("contact_sheet")
             assert commands.index("contact_sheet") < commands.index("dispatch")
     assert sheets
+
+
+def test_a_childs_peak_memory_is_its_own_not_its_parents() -> None:
+    """The bench's jobs run in child processes that report their peak memory: the figure is
+    the child's own high-water mark (``ru_maxrss`` would report the parent's size at the
+    fork, 1.2 GB on the PostgreSQL medium run)."""
+    grown = bytearray(400 * 2**20)
+    grown[::4096] = b"\x01" * len(range(0, len(grown), 4096))  # resident, not only reserved
+    code = "from bench.child import _rss_mb; print(_rss_mb())"
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert 5 < float(out.stdout) < 200  # the interpreter and the bench's imports
+    del grown
