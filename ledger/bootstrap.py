@@ -135,9 +135,13 @@ def _sqlite_directory(location: Location, *, parents: bool) -> None:
 def _engine(location: Location) -> Engine:
     if location.kind == "sqlite":
         return create_engine(location.sqlalchemy_url(), connect_args={"timeout": 10})
+    # Sessions in UTC: psycopg hands back times in the session's zone, and in the server's
+    # default (Etc/UTC, Asia/Shanghai: a ZoneInfo) each one read costs a zone conversion
+    # (12 % of a PostgreSQL `report sla`); in UTC they come as datetime.UTC. No query of
+    # ours depends on the session's zone.
     return create_engine(
         location.sqlalchemy_url(),
         pool_pre_ping=True,
         pool_size=2,
-        connect_args={"connect_timeout": 5},
+        connect_args={"connect_timeout": 5, "options": "-c TimeZone=UTC"},
     )

@@ -7,12 +7,16 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable
+from datetime import UTC
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import psycopg
 import pytest
+from sqlalchemy import text
+
+from ledger.bootstrap import Ledger
 
 if TYPE_CHECKING:
     from tests.pg_server import PgServer
@@ -112,3 +116,27 @@ def test_each_xdist_worker_has_a_server_of_its_own(tmp_path: Path, pg_server: Pg
             assert server["managed"]
             assert Path(server["datadir"]).parent.name.startswith(f"ledger-pg-{worker}-")
             assert not Path(server["datadir"]).exists()  # stopped and deleted at the end
+
+
+def test_the_ledgers_sessions_are_in_utc_whatever_the_servers_zone(
+    pg_url: str, pg_server: PgServer
+) -> None:
+    """The ledger's engine sets each session's zone to UTC, so psycopg hands back times as
+    ``datetime.UTC`` rather than in a ``ZoneInfo`` each read must convert (the server's
+    default here is the machine's zone; a server set to Asia/Shanghai reads the same)."""
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        database = conn.execute("SELECT current_database()").fetchone()
+        assert database is not None
+        conn.execute(f"ALTER DATABASE \"{database[0]}\" SET TimeZone = 'Asia/Shanghai'")
+    with psycopg.connect(pg_url) as conn:
+        assert conn.execute("SHOW TimeZone").fetchone() == ("Asia/Shanghai",)
+    subprocess.run(
+        [sys.executable, "-m", "ledger", "--db", pg_url, "init"],
+        check=True,
+        capture_output=True,
+        env={**os.environ, "LEDGER_ACTOR": "admin", "LEDGER_ROLE": "admin"},
+    )
+    with Ledger.open(pg_url) as ledger, ledger.engine.connect() as conn:
+        assert conn.execute(text("SHOW TimeZone")).scalar() == "UTC"
+        now = conn.execute(text("SELECT now()")).scalar()
+        assert now is not None and now.tzinfo is UTC
