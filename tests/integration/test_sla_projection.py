@@ -325,8 +325,9 @@ def test_the_stored_verdicts_read_as_of_now_are_the_judgement(desk: Desk) -> Non
 def test_judging_only_what_runs_equals_judging_every_ticket_at_now(desk: Desk) -> None:
     """``ticket_slas`` judges at ``now`` only the targets still running, from their stored
     verdicts (``judged_again``), and reads a ticket's suspensions (``load_suspensions``)
-    only for the pauses of a target now late: at every ``now`` (an unknown year's included) each ticket's verdicts, in their
-    order, are those of judging the whole ticket again at ``now``."""
+    only for the pauses of a target now late: at every ``now`` (an unknown year's included)
+    each ticket's verdicts, in their order, are those of judging the whole ticket again at
+    ``now``."""
     busy_morning(desk)
     paused = desk.report(severity="general")  # seed-002 pauses its clocks
     desk.later(30)  # past the due time to respond: the pause shortens the minutes late
