@@ -21,7 +21,7 @@ straight from the table.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -187,15 +187,7 @@ _CALENDARS_KEPT = 8
 
 
 def load_tickets(conn: Connection, ids: Iterable[UUID]) -> dict[UUID, Ticket]:
-    found: dict[UUID, Ticket] = {}
-    for chunk in chunks(list(ids)):
-        rows = conn.execute(
-            select(sla_tickets.c.ticket_id, sla_tickets.c.state).where(
-                sla_tickets.c.ticket_id.in_(chunk)
-            )
-        )
-        found.update({row.ticket_id: Ticket.model_validate_json(row.state) for row in rows})
-    return found
+    return {tid: Ticket.model_validate_json(state) for tid, state in _states(conn, ids)}
 
 
 class _Suspensions(BaseModel):
@@ -208,16 +200,20 @@ class _Suspensions(BaseModel):
 
 def load_suspensions(conn: Connection, ids: Iterable[UUID]) -> dict[UUID, tuple[Suspension, ...]]:
     """The suspensions of the tickets ``ids``, by ticket (``load_tickets``'s, for less)."""
-    found: dict[UUID, tuple[Suspension, ...]] = {}
+    return {
+        tid: _Suspensions.model_validate_json(state).suspensions
+        for tid, state in _states(conn, ids)
+    }
+
+
+def _states(conn: Connection, ids: Iterable[UUID]) -> Iterator[tuple[UUID, str]]:
+    """The stored states (JSON) of the tickets ``ids``, read in chunks."""
     for chunk in chunks(list(ids)):
-        rows = conn.execute(
+        yield from conn.execute(
             select(sla_tickets.c.ticket_id, sla_tickets.c.state).where(
                 sla_tickets.c.ticket_id.in_(chunk)
             )
-        )
-        for tid, state in rows:
-            found[tid] = _Suspensions.model_validate_json(state).suspensions
-    return found
+        ).tuples()
 
 
 def judge(

@@ -50,7 +50,6 @@ class Browse:
     """URLs a test asks for expecting an error status (their console line is due)."""
     cutting_short: bool = False
     """Inside :meth:`navigations_cut_short`: a load the browser abandons is expected."""
-    abandoned: list[str] = field(default_factory=list)
 
     def context(self, **options: Any) -> BrowserContext:
         context = self.new_context(
@@ -67,7 +66,7 @@ class Browse:
     def navigations_cut_short(self) -> Iterator[None]:
         """A block in which the user starts a navigation before the last one is done (a
         double click on a form's button): what the browser abandons then
-        (``net::ERR_ABORTED``) is the user's doing, not the page's (kept in ``abandoned``)."""
+        (``net::ERR_ABORTED``) is the user's doing, not the page's."""
         self.cutting_short = True
         try:
             yield
@@ -75,9 +74,7 @@ class Browse:
             self.cutting_short = False
 
     def _failed(self, request: Request) -> None:
-        if self.cutting_short and request.failure == "net::ERR_ABORTED":
-            self.abandoned.append(request.url)
-        else:
+        if not (self.cutting_short and request.failure == "net::ERR_ABORTED"):
             self.problems.append(f"failed: {request.url} {request.failure}")
 
     def _console(self, message: ConsoleMessage) -> None:
